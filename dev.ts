@@ -1,0 +1,56 @@
+/**
+ * Development entry.
+ *
+ * - `deno run -A dev.ts build` (`deno task build`): regenerates `fresh.gen.ts`
+ *   and builds the island chunks for production into `_fresh/`.
+ * - `deno run -A dev.ts` (`deno task dev`, under `--watch`): regenerates
+ *   `fresh.gen.ts`, builds the islands unminified into `_fresh/`, then runs
+ *   `main.ts` as its main module in a child process with `FRESH_MODE=development`
+ *   (so its `import.meta.main` block starts the server). When `--watch` restarts
+ *   this script, Deno ends the child, and the sequence runs again.
+ *
+ * @example
+ * ```sh
+ * deno task dev        # watch, rebuild, restart
+ * deno task build      # ahead-of-time production build
+ * ```
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildIslands } from "./lib/fresh/build.ts";
+import { type Mode, MODE_ENV } from "./lib/fresh/config.ts";
+import { collectFiles, writeManifest } from "./lib/fresh/dev/manifest.ts";
+
+const root = dirname(fileURLToPath(import.meta.url));
+const [command, ...rest] = Deno.args;
+if (command !== undefined && command !== "build" && !command.startsWith("-")) {
+  console.error(`usage: deno run -A dev.ts [build]   (unknown command: ${command})`);
+  Deno.exit(2);
+}
+const mode: Mode = command === "build" ? "production" : "development";
+
+if (await writeManifest(root)) console.log("fresh.gen.ts updated");
+const { islands } = await collectFiles(root);
+const started = performance.now();
+const build = await buildIslands({ root, islands, mode, write: true });
+const ms = Math.round(performance.now() - started);
+console.log(`_fresh/: ${build.snapshot.files.length} files for ${islands.length} island modules (${mode}, ${ms} ms)`);
+
+if (command !== "build") {
+  const args = command === undefined ? rest : [command, ...rest];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(root, "main.ts"), ...args],
+    cwd: root,
+    env: { [MODE_ENV]: mode },
+    stdin: "inherit",
+  }).spawn();
+  // Ctrl-C reaches the child too; wait for its graceful stop instead of dying first.
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const ignore = () => {};
+  for (const signal of signals) Deno.addSignalListener(signal, ignore);
+  const status = await child.status;
+  for (const signal of signals) Deno.removeSignalListener(signal, ignore);
+  if (!status.success) console.error(`main.ts exited with code ${status.code}`);
+  Deno.exitCode = status.code;
+}

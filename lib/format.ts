@@ -1,0 +1,84 @@
+/**
+ * Formatting shared by server-rendered components and islands: relative
+ * times, durations, success-rate colors. No dependencies, so it is cheap in
+ * the browser bundle.
+ *
+ * @example
+ * ```ts
+ * timeAgo(Date.now() - 90_000, Date.now()); // "1m 30s ago"
+ * ```
+ * @module
+ */
+
+/**
+ * A span of time in words: "45s", "3m 5s", "2h 10m", "3d 4h".
+ *
+ * @example
+ * ```ts
+ * span(3_725_000); // "1h 2m"
+ * ```
+ */
+export function span(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m}m ${s % 60}s` : `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
+}
+
+/**
+ * "in 5s", "now", or "5s ago" relative to `now`.
+ *
+ * @example
+ * ```ts
+ * relative(Date.now() + 5000, Date.now()); // "in 5s"
+ * ```
+ */
+export function relative(at: number, now: number): string {
+  const d = at - now;
+  if (Math.abs(d) < 1000) return "now";
+  return d > 0 ? `in ${span(d)}` : `${span(-d)} ago`;
+}
+
+/**
+ * A run duration: "850 ms", "2.4 s", "3m 5s".
+ *
+ * @example
+ * ```ts
+ * duration(2400); // "2.4 s"
+ * ```
+ */
+export function duration(ms: number | null): string {
+  if (ms === null) return "–";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return span(ms);
+}
+
+/**
+ * The seed's success-rate colors: green >= 80%, amber >= 50%, red below.
+ *
+ * @example
+ * ```ts
+ * rateClass(85); // "rate-good"
+ * ```
+ */
+export function rateClass(rate: number | null): string {
+  if (rate === null) return "rate-none";
+  return rate >= 80 ? "rate-good" : rate >= 50 ? "rate-warn" : "rate-bad";
+}
+
+/**
+ * An ISO time as "2024-01-15 14:30:00 UTC".
+ *
+ * @example
+ * ```ts
+ * utc("2024-01-15T14:30:00.000Z"); // "2024-01-15 14:30:00 UTC"
+ * ```
+ */
+export function utc(iso: string): string {
+  return iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}

@@ -1,0 +1,402 @@
+/**
+ * `App`: middlewares, routes and file routes behind one request handler.
+ *
+ * @example
+ * ```ts
+ * import { App, staticFiles } from "fresh";
+ * import manifest from "./fresh.gen.ts";
+ *
+ * export const app = new App<{ user?: string }>()
+ *   .use(staticFiles())
+ *   .get("/health", (ctx) => ctx.json({ ok: true }))
+ *   .fsRoutes(manifest);
+ * await app.listen({ port: 8000 });
+ * ```
+ * @module
+ */
+import type { VNode } from "preact";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { attachAssets, chunkUrl } from "./assets.ts";
+import { buildIdOf, ensureBuild, type IslandBuild } from "./build.ts";
+import { setBuildId } from "./build_id.ts";
+import { type FreshConfig, resolveConfig, type ResolvedFreshConfig } from "./config.ts";
+import { type Context, createContext } from "./context.ts";
+import { defaultErrorResponse, statusOf, withErrorHeaders } from "./error_response.ts";
+import { type FsRoute, fsRouteTable, type FsRouteTable, type SpecialPage } from "./fs_routes.ts";
+import { type HandlerFn, METHODS, methodsOf } from "./handlers.ts";
+import { HttpError } from "./http_error.ts";
+import { type Island, islandsFromManifest, registerIslands } from "./islands.ts";
+import type { Manifest } from "./manifest.ts";
+import { type Middleware, runMiddlewares } from "./middleware.ts";
+import { wantsJson } from "./negotiate.ts";
+import { isPageResponse } from "./page.ts";
+import { type IslandAssets, renderPage, type RenderParts } from "./render.ts";
+import { byRank, type CompiledPattern, compilePattern, matchPattern } from "./router.ts";
+
+/** Options of {@linkcode App.listen}; any other `Deno.serve` TCP option passes through. */
+export interface ListenOptions extends Partial<Deno.ServeTcpOptions> {
+  /** Port to listen on; 8000 by default, 0 for any free port. */
+  port?: number;
+  /** Interface to bind; `0.0.0.0` by default. */
+  hostname?: string;
+  /** Aborting it shuts the server down. */
+  signal?: AbortSignal;
+  /** Called with the bound address. */
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
+/** The request handler `app.handler()` returns, fit for `Deno.serve`. */
+export type RequestHandler = (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+
+interface Route<State> {
+  pattern: CompiledPattern;
+  /** Methods answered, or `"*"` for all. */
+  methods: Set<string> | "*";
+  middlewares: Middleware<State>[];
+  handle: (ctx: Context<State>, method: string) => Promise<Response>;
+  fs?: FsRoute;
+}
+
+interface Use<State> {
+  prefix: string | null;
+  middlewares: Middleware<State>[];
+}
+
+const LOCAL_INFO: Deno.ServeHandlerInfo = {
+  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
+  completed: Promise.resolve(),
+};
+
+/** A Fresh application. */
+export class App<State = Record<string, unknown>> {
+  #config: ResolvedFreshConfig;
+  #rootFromConfig: boolean;
+  #uses: Use<State>[] = [];
+  #routes: Route<State>[] = [];
+  #table: FsRouteTable | null = null;
+  #islands: Island[] = [];
+  #build: Promise<IslandBuild | null> | null = null;
+  #current = new WeakMap<Context<State>, Route<State>>();
+
+  /** @param config root folder and mode; see {@linkcode FreshConfig} */
+  constructor(config: FreshConfig = {}) {
+    this.#config = resolveConfig(config);
+    this.#rootFromConfig = config.root !== undefined;
+  }
+
+  /** The resolved configuration (`ctx.config`). */
+  get config(): ResolvedFreshConfig {
+    return this.#config;
+  }
+
+  /**
+   * Adds middlewares for every request, or for a path prefix (`/jobs` covers
+   * `/jobs` and `/jobs/...`). They run in order, before file `_middleware`s.
+   *
+   * @example
+   * ```ts
+   * app.use(staticFiles()).use("/api", requireToken);
+   * ```
+   */
+  use(...middlewares: Middleware<State>[]): this;
+  use(prefix: string, ...middlewares: Middleware<State>[]): this;
+  use(first: string | Middleware<State>, ...rest: Middleware<State>[]): this {
+    const prefix = typeof first === "string" ? first.replace(/\/+$/, "") : null;
+    const middlewares = typeof first === "string" ? rest : [first, ...rest];
+    this.#uses.push({ prefix, middlewares });
+    return this;
+  }
+
+  /**
+   * Answers GET (and HEAD) on a URLPattern pathname; earlier functions act as middlewares.
+   *
+   * @example
+   * ```ts
+   * app.get("/jobs/:id", (ctx) => ctx.json({ id: ctx.params.id }));
+   * ```
+   */
+  get(path: string, ...handlers: Middleware<State>[]): this {
+    return this.#add(["GET"], path, handlers);
+  }
+
+  /**
+   * Answers POST on a path.
+   *
+   * @example
+   * ```ts
+   * app.post("/jobs", (ctx) => ctx.json({ created: true }, { status: 201 }));
+   * ```
+   */
+  post(path: string, ...handlers: Middleware<State>[]): this {
+    return this.#add(["POST"], path, handlers);
+  }
+
+  /**
+   * Answers PUT on a path.
+   *
+   * @example
+   * ```ts
+   * app.put("/jobs/:id", (ctx) => ctx.json({ replaced: ctx.params.id }));
+   * ```
+   */
+  put(path: string, ...handlers: Middleware<State>[]): this {
+    return this.#add(["PUT"], path, handlers);
+  }
+
+  /**
+   * Answers PATCH on a path.
+   *
+   * @example
+   * ```ts
+   * app.patch("/jobs/:id", (ctx) => ctx.json({ patched: ctx.params.id }));
+   * ```
+   */
+  patch(path: string, ...handlers: Middleware<State>[]): this {
+    return this.#add(["PATCH"], path, handlers);
+  }
+
+  /**
+   * Answers DELETE on a path.
+   *
+   * @example
+   * ```ts
+   * app.delete("/jobs/:id", () => new Response(null, { status: 204 }));
+   * ```
+   */
+  delete(path: string, ...handlers: Middleware<State>[]): this {
+    return this.#add(["DELETE"], path, handlers);
+  }
+
+  /**
+   * Answers every method on a path.
+   *
+   * @example
+   * ```ts
+   * app.all("/echo", (ctx) => ctx.text(ctx.req.method));
+   * ```
+   */
+  all(path: string, ...handlers: Middleware<State>[]): this {
+    return this.#add("*", path, handlers);
+  }
+
+  /**
+   * Adds the routes, layouts, middlewares, error pages and islands of a
+   * generated manifest (`fresh.gen.ts`). Its folder becomes the root unless
+   * `new App({ root })` set one.
+   *
+   * @example
+   * ```ts
+   * import manifest from "./fresh.gen.ts";
+   * app.fsRoutes(manifest);
+   * ```
+   */
+  fsRoutes(manifest: Manifest): this {
+    if (this.#table) throw new Error("fresh: fsRoutes() may be called once");
+    this.#table = fsRouteTable(manifest.routes);
+    for (const route of this.#table.routes) this.#routes.push(this.#fsRoute(route));
+    this.#islands = islandsFromManifest(manifest.islands);
+    registerIslands(this.#islands);
+    if (!this.#rootFromConfig && manifest.baseUrl.startsWith("file:")) {
+      this.#config = { ...this.#config, root: dirname(fileURLToPath(manifest.baseUrl)) };
+    }
+    return this;
+  }
+
+  /**
+   * The request handler: `Deno.serve(app.handler())`, or call it directly in tests.
+   *
+   * @example
+   * ```ts
+   * const res = await app.handler()(new Request("http://localhost/jobs"));
+   * ```
+   */
+  handler(): RequestHandler {
+    const routes = [...this.#routes].sort((a, b) => byRank(a.pattern, b.pattern));
+    return async (req, info = LOCAL_INFO) => {
+      await this.#prepare().catch(() => {}); // a failed build surfaces where islands are needed
+      const ctx = createContext<State>({
+        req,
+        info,
+        config: this.#config,
+        state: {} as State,
+        render: (c, vnode, init) => this.#render(c, vnode, init),
+      });
+      attachAssets(ctx, { build: () => this.#prepare() });
+      let res: Response;
+      try {
+        res = await this.#dispatch(ctx, routes);
+      } catch (err) {
+        res = await this.#errorResponse(ctx, err);
+      }
+      return req.method === "HEAD" && res.body ? withoutBody(res) : res;
+    };
+  }
+
+  /**
+   * Builds the islands (or loads `_fresh/`), then serves with `Deno.serve`.
+   *
+   * @example
+   * ```ts
+   * const server = await app.listen({ port: 0, onListen: ({ port }) => console.log(port) });
+   * await server.shutdown();
+   * ```
+   */
+  async listen(options: ListenOptions = {}): Promise<Deno.HttpServer<Deno.NetAddr>> {
+    const handler = this.handler();
+    await this.#prepare();
+    return Deno.serve({ port: 8000, ...options }, handler);
+  }
+
+  #add(methods: string[] | "*", path: string, handlers: Middleware<State>[]): this {
+    const last = handlers[handlers.length - 1];
+    if (!last) throw new Error(`fresh: no handler for ${path}`);
+    this.#routes.push({
+      pattern: compilePattern(path),
+      methods: methods === "*" ? "*" : new Set(methods),
+      middlewares: handlers.slice(0, -1),
+      handle: (ctx) => Promise.resolve(last(ctx)),
+    });
+    return this;
+  }
+
+  #prepare(): Promise<IslandBuild | null> {
+    this.#build ??= (async () => {
+      const { root, mode } = this.#config;
+      if (this.#islands.length === 0) {
+        setBuildId(await buildIdOf(root, []));
+        return null;
+      }
+      const build = await ensureBuild({ root, mode, islands: [...new Set(this.#islands.map((i) => i.file))] });
+      setBuildId(build.snapshot.buildId);
+      return build;
+    })();
+    return this.#build;
+  }
+
+  #dispatch(ctx: Context<State>, routes: Route<State>[]): Promise<Response> {
+    const method = ctx.req.method;
+    const matched = routes.flatMap((route) => {
+      const params = matchPattern(route.pattern, ctx.url.pathname);
+      return params ? [{ route, params }] : [];
+    });
+    const hit = matched.find((m) => answers(m.route, method)) ??
+      (method === "HEAD" ? matched.find((m) => answers(m.route, "GET")) : undefined);
+    const uses = this.#uses.filter((u) => covers(u.prefix, ctx.url.pathname)).flatMap((u) => u.middlewares);
+    if (hit) {
+      ctx.params = hit.params;
+      ctx.route = hit.route.pattern.pattern;
+      this.#current.set(ctx, hit.route);
+      const used = answers(hit.route, method) ? method : "GET";
+      return runMiddlewares(ctx, [...uses, ...hit.route.middlewares, (c) => hit.route.handle(c, used)]);
+    }
+    const near = matched[0]?.route;
+    if (near) this.#current.set(ctx, near);
+    const fail: Middleware<State> = () => {
+      if (!near) throw new HttpError(404);
+      throw new HttpError(405, undefined, { headers: { allow: allowOf(matched.map((m) => m.route)) } });
+    };
+    return runMiddlewares(ctx, [...uses, ...(near?.middlewares ?? this.#table?.rootMiddlewares ?? []), fail]);
+  }
+
+  #render(ctx: Context<State>, vnode: VNode | null, init?: ResponseInit): Promise<Response> {
+    const parts = this.#current.get(ctx)?.fs?.parts ?? this.#table?.rootParts ?? { app: null, layouts: [] };
+    return renderPage(ctx, parts, vnode, { status: init?.status, headers: init?.headers }, this.#assets());
+  }
+
+  #assets(): IslandAssets {
+    return {
+      chunks: async () => {
+        const build = await this.#prepare();
+        if (!build) throw new Error("fresh: islands were rendered but the app has none registered");
+        return { runtime: build.snapshot.runtime, islands: build.snapshot.islands, buildId: build.snapshot.buildId };
+      },
+      url: chunkUrl,
+    };
+  }
+
+  async #errorResponse(ctx: Context<State>, err: unknown): Promise<Response> {
+    const status = statusOf(err);
+    if (status >= 500) console.error(`fresh: ${ctx.req.method} ${ctx.url.pathname} failed:`, err);
+    ctx.error = err;
+    try {
+      return withErrorHeaders(await this.#errorPage(ctx, err, status), err);
+    } catch (second) {
+      console.error(`fresh: the error page for ${ctx.url.pathname} failed too:`, second);
+      return withErrorHeaders(defaultErrorResponse(ctx.req, err), err);
+    }
+  }
+
+  async #errorPage(ctx: Context<State>, err: unknown, status: number): Promise<Response> {
+    const folder = this.#current.get(ctx)?.fs?.folder ?? "";
+    const page = (status === 404 ? this.#table?.notFound : null) ?? this.#table?.errorPageFor(folder);
+    if (!page) return defaultErrorResponse(ctx.req, err);
+    const handler = pickHandler<State>(page.module.handler, ctx.req.method);
+    if (handler) {
+      const result = await handler(ctx);
+      if (result instanceof Response) return result;
+      return this.#renderSpecial(ctx, page, result.data, result.status ?? status, result.headers);
+    }
+    if (!page.module.default || wantsJson(ctx.req)) return defaultErrorResponse(ctx.req, err);
+    return this.#renderSpecial(ctx, page, undefined, status);
+  }
+
+  #fsRoute(route: FsRoute): Route<State> {
+    const { handler, default: page } = route.module;
+    const methods = typeof handler === "function"
+      ? "*"
+      : new Set([...(handler ? methodsOf(handler as Record<string, unknown>) : []), ...(page ? ["GET"] : [])]);
+    const renderWith = (ctx: Context<State>, init: { data?: unknown; status?: number; headers?: HeadersInit }) => {
+      if (!page) throw new Error(`fresh: ${route.file}: handler returned page() but the file has no page component`);
+      return renderPage(ctx, route.parts, page as RenderParts["app"], init, this.#assets());
+    };
+    return {
+      pattern: route.pattern,
+      methods,
+      middlewares: route.middlewares,
+      fs: route,
+      handle: async (ctx, method) => {
+        const fn = pickHandler<State>(handler, method, false);
+        if (!fn) return renderWith(ctx, {});
+        const result = await fn(ctx);
+        if (result instanceof Response) return result;
+        if (isPageResponse(result)) return renderWith(ctx, result);
+        throw new Error(`fresh: ${route.file}: the ${method} handler returned neither a Response nor page()`);
+      },
+    };
+  }
+
+  #renderSpecial(ctx: Context<State>, page: SpecialPage, data: unknown, status: number, headers?: HeadersInit) {
+    const component = page.module.default as RenderParts["app"];
+    return renderPage(ctx, page.parts, component, { data, status, headers }, this.#assets());
+  }
+}
+
+function answers<State>(route: Route<State>, method: string): boolean {
+  return route.methods === "*" || route.methods.has(method);
+}
+
+function allowOf<State>(routes: Route<State>[]): string {
+  const allowed = new Set<string>();
+  for (const route of routes) {
+    for (const method of route.methods === "*" ? METHODS : route.methods) allowed.add(method);
+  }
+  if (allowed.has("GET")) allowed.add("HEAD");
+  return METHODS.filter((m) => allowed.has(m)).join(", ");
+}
+
+function covers(prefix: string | null, pathname: string): boolean {
+  return prefix === null || prefix === "" || pathname === prefix || pathname.startsWith(`${prefix}/`);
+}
+
+function pickHandler<State>(handler: unknown, method: string, fallbackToGet = true): HandlerFn<unknown, State> | null {
+  if (typeof handler === "function") return handler as HandlerFn<unknown, State>;
+  if (typeof handler !== "object" || handler === null) return null;
+  const byMethod = handler as Record<string, HandlerFn<unknown, State> | undefined>;
+  return byMethod[method] ?? (fallbackToGet ? byMethod.GET ?? null : null);
+}
+
+function withoutBody(res: Response): Response {
+  res.body?.cancel().catch(() => {});
+  return new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
+}

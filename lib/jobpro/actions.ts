@@ -1,0 +1,244 @@
+/**
+ * Executors for a job's action: `http`, `shell` and `function`. Each honors
+ * the run's AbortSignal, returns a message and the tail of its output, and
+ * throws when the run should fail.
+ *
+ * @example
+ * ```ts
+ * const result = await runAction(
+ *   { type: "function", name: "noop" },
+ *   { signal: AbortSignal.timeout(1000), functions: defaultRegistry(), allowShell: false },
+ * );
+ * ```
+ * @module
+ */
+import type { Registry } from "../jobs/registry.ts";
+import { JobproError } from "./errors.ts";
+import type { Action, FunctionAction, HttpAction, ShellAction } from "./job.ts";
+import { MAX_OUTPUT_CHARS } from "./run.ts";
+
+/** What a finished action reports. */
+export interface ActionResult {
+  message: string;
+  output: string | null;
+}
+
+/** What an action may use while it runs. */
+export interface ActionContext {
+  signal: AbortSignal;
+  functions: Registry;
+  allowShell: boolean;
+  /** How long a shell process gets between SIGTERM and SIGKILL. */
+  killGraceMs?: number;
+}
+
+/** A failed action, with whatever output it produced. */
+export class ActionError extends Error {
+  /** @param output the captured tail, kept on the run */
+  constructor(message: string, readonly output: string | null = null) {
+    super(message);
+    this.name = "ActionError";
+  }
+}
+
+/**
+ * Checks, at create or edit time, that an action can run on this server:
+ * the function exists, shell actions are allowed.
+ *
+ * @example
+ * ```ts
+ * checkAction({ type: "function", name: "nope" }, ctx); // throws invalid "action.name"
+ * ```
+ */
+export function checkAction(
+  action: Action,
+  ctx: Pick<ActionContext, "functions" | "allowShell">,
+): void {
+  if (action.type === "function" && !ctx.functions.get(action.name)) {
+    throw new JobproError(
+      "invalid",
+      `action.name: no function named "${action.name}" (known: ${
+        ctx.functions.names().join(", ")
+      })`,
+      "action.name",
+    );
+  }
+  if (action.type === "shell" && !ctx.allowShell) {
+    throw new JobproError(
+      "invalid",
+      "action.type: shell actions are disabled; start the server with JOBPRO_ALLOW_SHELL=1 to allow them",
+      "action.type",
+    );
+  }
+}
+
+/**
+ * Runs an action to completion; throws an `ActionError` (or the abort reason)
+ * when the run should fail.
+ */
+export function runAction(
+  action: Action,
+  ctx: ActionContext,
+): Promise<ActionResult> {
+  switch (action.type) {
+    case "http":
+      return runHttp(action, ctx);
+    case "shell":
+      return runShell(action, ctx);
+    case "function":
+      return runFunction(action, ctx);
+  }
+}
+
+async function readHead(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<string> {
+  if (!body) return "";
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (text.length < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return text.length > max ? text.slice(0, max) + "…" : text;
+}
+
+async function runHttp(
+  action: HttpAction,
+  ctx: ActionContext,
+): Promise<ActionResult> {
+  let res: Response;
+  try {
+    res = await fetch(action.url, {
+      method: action.method,
+      headers: action.headers,
+      body: action.method === "GET" || action.method === "HEAD"
+        ? undefined
+        : action.body,
+      signal: ctx.signal,
+      redirect: "manual",
+    });
+  } catch (e) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    throw new ActionError(
+      `${action.method} ${action.url} failed: ${(e as Error).message}`,
+    );
+  }
+  const head = await readHead(res.body, MAX_OUTPUT_CHARS);
+  const output = `HTTP ${res.status} ${res.statusText}\n${head}`;
+  const ok = action.expectStatus !== undefined
+    ? res.status === action.expectStatus
+    : res.status >= 200 && res.status < 300;
+  const summary = `${action.method} ${action.url} → ${res.status}`;
+  if (!ok) {
+    const expected = action.expectStatus ?? "2xx";
+    throw new ActionError(`${summary} (expected ${expected})`, output);
+  }
+  return { message: summary, output };
+}
+
+/** Keeps the last `max` characters written to it. */
+function tailBuffer(max: number) {
+  let text = "";
+  return {
+    push(chunk: string) {
+      text += chunk;
+      if (text.length > max * 2) text = text.slice(text.length - max);
+    },
+    toString: () =>
+      text.length > max ? "…" + text.slice(text.length - max + 1) : text,
+  };
+}
+
+async function pump(
+  stream: ReadableStream<Uint8Array>,
+  sink: { push(s: string): void },
+  label: string,
+) {
+  const decoder = new TextDecoder();
+  let atLineStart = true;
+  for await (const chunk of stream) {
+    const s = decoder.decode(chunk, { stream: true });
+    for (const part of s.split(/(?<=\n)/)) {
+      sink.push(atLineStart && part ? `${label}${part}` : part);
+      atLineStart = part.endsWith("\n");
+    }
+  }
+}
+
+async function runShell(
+  action: ShellAction,
+  ctx: ActionContext,
+): Promise<ActionResult> {
+  checkAction(action, ctx);
+  const [program, ...args] = action.command;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      cwd: action.cwd,
+      env: action.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true, // own process group, so a timeout kills its children too
+    }).spawn();
+  } catch (e) {
+    throw new ActionError(`cannot start ${program}: ${(e as Error).message}`);
+  }
+  const out = tailBuffer(MAX_OUTPUT_CHARS);
+  const pumps = Promise.all([
+    pump(child.stdout, out, ""),
+    pump(child.stderr, out, "[stderr] "),
+  ]);
+  const kill = (signal: Deno.Signal) => {
+    try {
+      Deno.kill(-child.pid, signal);
+    } catch { /* already gone */ }
+  };
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    kill("SIGTERM");
+    killTimer = setTimeout(() => kill("SIGKILL"), ctx.killGraceMs ?? 5000);
+  };
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const status = await child.status;
+    await pumps;
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    const output = out.toString();
+    if (status.code !== 0) {
+      const how = status.signal
+        ? `killed by ${status.signal}`
+        : `exit code ${status.code}`;
+      throw new ActionError(`${program} failed: ${how}`, output);
+    }
+    return { message: `${program} exited 0`, output };
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort);
+    clearTimeout(killTimer);
+  }
+}
+
+async function runFunction(
+  action: FunctionAction,
+  ctx: ActionContext,
+): Promise<ActionResult> {
+  const fn = ctx.functions.get(action.name);
+  if (!fn) throw new ActionError(`no function named "${action.name}"`);
+  const value = await fn(action.params ?? {}, ctx.signal);
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+  const message = value === undefined || value === null
+    ? "ok"
+    : typeof value === "string"
+    ? value
+    : JSON.stringify(value);
+  return { message: message.slice(0, 1000), output: null };
+}

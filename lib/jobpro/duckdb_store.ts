@@ -1,0 +1,420 @@
+/**
+ * The embedded store: one DuckDB file (or ":memory:") with tables `jobs`,
+ * `runs` (finished runs, append-only) and `runs_running` (runs in flight).
+ * All DuckDB types and SQL live here.
+ *
+ * Runs are written with the appender inside one transaction per batch: a
+ * DuckDB commit costs milliseconds (it syncs the WAL), so one commit per row
+ * would cap the engine near a hundred runs a second.
+ *
+ * @example
+ * ```ts
+ * const store = await openDuckDBStore("./jobs.duckdb");
+ * const jobs = await store.loadJobs();
+ * await store.close();
+ * ```
+ * @module
+ */
+import {
+  type DuckDBAppender,
+  type DuckDBConnection,
+  DuckDBInstance,
+  DuckDBTimestampValue,
+  type DuckDBValue,
+} from "@duckdb/node-api";
+import { JobproError } from "./errors.ts";
+import type { Job, JobCounts } from "./job.ts";
+import type { Run } from "./run.ts";
+import type { Batch, JobStats, PruneRule, Store } from "./store.ts";
+
+const RUN_COLUMNS = `id BIGINT NOT NULL, job_id VARCHAR NOT NULL,
+  trigger VARCHAR NOT NULL, attempt INTEGER NOT NULL,
+  scheduled_for TIMESTAMP, started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP,
+  duration_ms BIGINT, status VARCHAR NOT NULL, message VARCHAR, error VARCHAR,
+  output VARCHAR`;
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS jobs (
+    id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, type VARCHAR NOT NULL,
+    schedule VARCHAR NOT NULL, timezone VARCHAR, action VARCHAR NOT NULL,
+    timeout_ms BIGINT, retries INTEGER NOT NULL, retry_delay_ms BIGINT NOT NULL,
+    overlap VARCHAR NOT NULL, catch_up VARCHAR NOT NULL,
+    auto_start BOOLEAN NOT NULL, status VARCHAR NOT NULL,
+    next_run_at TIMESTAMP, created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS runs (${RUN_COLUMNS})`,
+  `CREATE TABLE IF NOT EXISTS runs_running (${RUN_COLUMNS})`,
+  `CREATE TEMP TABLE jobs_stage AS SELECT * FROM jobs LIMIT 0`,
+];
+
+const JOB_SELECT = `SELECT id, name, type, schedule, timezone, action,
+  timeout_ms::DOUBLE AS timeout_ms, retries, retry_delay_ms::DOUBLE AS retry_delay_ms,
+  overlap, catch_up, auto_start, status,
+  epoch_ms(next_run_at)::DOUBLE AS next_run_at,
+  epoch_ms(created_at)::DOUBLE AS created_at,
+  epoch_ms(updated_at)::DOUBLE AS updated_at FROM jobs`;
+
+const RUN_FIELDS = `id::DOUBLE AS id, job_id, trigger, attempt,
+  epoch_ms(scheduled_for)::DOUBLE AS scheduled_for,
+  epoch_ms(started_at)::DOUBLE AS started_at,
+  epoch_ms(ended_at)::DOUBLE AS ended_at,
+  duration_ms::DOUBLE AS duration_ms, status, message, error`;
+
+type Row = Record<string, unknown>;
+
+const ts = (ms: number) =>
+  new DuckDBTimestampValue(BigInt(Math.round(ms)) * 1000n);
+
+function appendTs(a: DuckDBAppender, ms: number | null) {
+  if (ms === null) a.appendNull();
+  else a.appendTimestamp(ts(ms));
+}
+
+function appendText(a: DuckDBAppender, s: string | null) {
+  if (s === null) a.appendNull();
+  else a.appendVarchar(s);
+}
+
+function appendJob(a: DuckDBAppender, j: Job) {
+  a.appendVarchar(j.id);
+  a.appendVarchar(j.name);
+  a.appendVarchar(j.type);
+  a.appendVarchar(j.schedule);
+  appendText(a, j.timezone);
+  a.appendVarchar(JSON.stringify(j.action));
+  if (j.timeoutMs === null) a.appendNull();
+  else a.appendBigInt(BigInt(j.timeoutMs));
+  a.appendInteger(j.retries);
+  a.appendBigInt(BigInt(j.retryDelayMs));
+  a.appendVarchar(j.overlap);
+  a.appendVarchar(j.catchUp);
+  a.appendBoolean(j.autoStart);
+  a.appendVarchar(j.status);
+  appendTs(a, j.nextRunAt);
+  appendTs(a, j.createdAt);
+  appendTs(a, j.updatedAt);
+  a.endRow();
+}
+
+function appendRun(a: DuckDBAppender, r: Run) {
+  a.appendBigInt(BigInt(r.id));
+  a.appendVarchar(r.jobId);
+  a.appendVarchar(r.trigger);
+  a.appendInteger(r.attempt);
+  appendTs(a, r.scheduledFor);
+  appendTs(a, r.startedAt);
+  appendTs(a, r.endedAt);
+  if (r.durationMs === null) a.appendNull();
+  else a.appendBigInt(BigInt(r.durationMs));
+  a.appendVarchar(r.status);
+  appendText(a, r.message);
+  appendText(a, r.error);
+  appendText(a, r.output);
+  a.endRow();
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+
+function toJob(r: Row): Job {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    type: r.type as Job["type"],
+    schedule: String(r.schedule),
+    timezone: str(r.timezone),
+    action: JSON.parse(String(r.action)),
+    timeoutMs: num(r.timeout_ms),
+    retries: Number(r.retries),
+    retryDelayMs: Number(r.retry_delay_ms),
+    overlap: r.overlap as Job["overlap"],
+    catchUp: r.catch_up as Job["catchUp"],
+    autoStart: Boolean(r.auto_start),
+    status: r.status as Job["status"],
+    nextRunAt: num(r.next_run_at),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toRun(r: Row): Run {
+  return {
+    id: Number(r.id),
+    jobId: String(r.job_id),
+    trigger: r.trigger as Run["trigger"],
+    attempt: Number(r.attempt),
+    scheduledFor: num(r.scheduled_for),
+    startedAt: Number(r.started_at),
+    endedAt: num(r.ended_at),
+    durationMs: num(r.duration_ms),
+    status: r.status as Run["status"],
+    message: str(r.message),
+    error: str(r.error),
+    output: str(r.output),
+  };
+}
+
+/** Serializes use of one connection: DuckDB runs one statement at a time on it. */
+function serial() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = tail.then(fn, fn);
+    tail = next.catch(() => {});
+    return next;
+  };
+}
+
+function openError(path: string, e: unknown): JobproError {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/lock/i.test(msg)) {
+    const pid = msg.match(/PID (\d+)/)?.[1];
+    return new JobproError(
+      "unavailable",
+      `database file ${path} is in use by another process${
+        pid ? ` (PID ${pid})` : ""
+      }; stop it or set JOBPRO_DB to another file`,
+    );
+  }
+  return new JobproError(
+    "unavailable",
+    `cannot open database file ${path}: ${msg}`,
+  );
+}
+
+/**
+ * Opens (creating if needed) a DuckDB store at `path`; ":memory:" keeps it in
+ * memory. Fails with a clear message when another process holds the file.
+ *
+ * @example
+ * ```ts
+ * const store = await openDuckDBStore(":memory:");
+ * ```
+ */
+export async function openDuckDBStore(path: string): Promise<Store> {
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path);
+  } catch (e) {
+    throw openError(path, e);
+  }
+  const writer = await instance.connect();
+  const reader = await instance.connect();
+  for (const sql of SCHEMA) await writer.run(sql);
+  const onWriter = serial();
+  const onReader = serial();
+
+  const rows = (c: DuckDBConnection, sql: string, params: DuckDBValue[] = []) =>
+    c.runAndReadAll(sql, params).then((r) => r.getRowObjectsJS() as Row[]);
+  const read = (sql: string, params?: DuckDBValue[]) =>
+    onReader(() => rows(reader, sql, params));
+
+  async function appendAll<T>(
+    table: string,
+    items: T[],
+    add: (a: DuckDBAppender, item: T) => void,
+    catalog?: string,
+  ) {
+    if (!items.length) return;
+    const a = await writer.createAppender(table, "main", catalog);
+    for (const item of items) add(a, item);
+    a.closeSync();
+  }
+
+  async function write(batch: Batch) {
+    await writer.run("BEGIN TRANSACTION");
+    try {
+      if (batch.deletedJobs.length) {
+        const ids = batch.deletedJobs;
+        const list = ids.map((_, i) => `$${i + 1}`).join(",");
+        await writer.run(`DELETE FROM jobs WHERE id IN (${list})`, ids);
+        await writer.run(`DELETE FROM runs WHERE job_id IN (${list})`, ids);
+        await writer.run(
+          `DELETE FROM runs_running WHERE job_id IN (${list})`,
+          ids,
+        );
+      }
+      if (batch.jobs.length) {
+        await appendAll("jobs_stage", batch.jobs, appendJob, "temp");
+        await writer.run(
+          "INSERT OR REPLACE INTO jobs SELECT * FROM temp.jobs_stage",
+        );
+        await writer.run("DELETE FROM temp.jobs_stage");
+      }
+      await appendAll("runs_running", batch.started, appendRun);
+      await appendAll("runs", batch.finished, appendRun);
+      if (batch.finished.length) {
+        // runs_running is small; the id bound lets the scan of runs skip old row groups.
+        const min = batch.finished.reduce(
+          (m, r) => Math.min(m, r.id),
+          Infinity,
+        );
+        await writer.run(
+          `DELETE FROM runs_running WHERE id >= $1 AND id IN (SELECT id FROM runs WHERE id >= $1)`,
+          [min],
+        );
+      }
+      await writer.run("COMMIT");
+    } catch (e) {
+      await writer.run("ROLLBACK").catch(() => {});
+      throw e;
+    }
+  }
+
+  const store: Store = {
+    loadJobs: () =>
+      read(`${JOB_SELECT} ORDER BY created_at, id`).then((r) => r.map(toJob)),
+
+    async loadCounts() {
+      const result = await read(`
+        WITH all_runs AS (
+          SELECT ${RUN_FIELDS} FROM runs
+          UNION ALL SELECT ${RUN_FIELDS} FROM runs_running)
+        SELECT job_id, count(*) FILTER (WHERE status <> 'running')::DOUBLE AS runs,
+          count(*) FILTER (WHERE status = 'complete')::DOUBLE AS successes,
+          arg_max(id, id) AS last_id, arg_max(status, id) AS last_status,
+          arg_max(trigger, id) AS last_trigger, arg_max(started_at, id) AS last_started,
+          arg_max(ended_at, id) AS last_ended, arg_max(duration_ms, id) AS last_duration,
+          arg_max(error, id) AS last_error
+        FROM all_runs GROUP BY job_id`);
+      const counts = new Map<string, JobCounts>();
+      for (const r of result) {
+        counts.set(String(r.job_id), {
+          runs: Number(r.runs),
+          successes: Number(r.successes),
+          lastRun: {
+            id: Number(r.last_id),
+            status: r.last_status as Run["status"],
+            trigger: r.last_trigger as Run["trigger"],
+            startedAt: Number(r.last_started),
+            endedAt: num(r.last_ended),
+            durationMs: num(r.last_duration),
+            error: str(r.last_error),
+          },
+        });
+      }
+      return counts;
+    },
+
+    async maxRunId() {
+      const [r] = await read(`SELECT greatest(
+        coalesce((SELECT max(id) FROM runs), 0),
+        coalesce((SELECT max(id) FROM runs_running), 0))::DOUBLE AS m`);
+      return Number(r.m);
+    },
+
+    write: (batch) => onWriter(() => write(batch)),
+
+    recoverInterrupted: (now) =>
+      onWriter(async () => {
+        const going = (await rows(
+          writer,
+          `SELECT ${RUN_FIELDS}, output FROM runs_running ORDER BY id`,
+        )).map(toRun);
+        if (!going.length) return [];
+        const ended = going.map((r) => ({
+          ...r,
+          status: "failed" as const,
+          error: "interrupted",
+          endedAt: Math.max(now, r.startedAt),
+          durationMs: Math.max(0, now - r.startedAt),
+        }));
+        await write({
+          jobs: [],
+          deletedJobs: [],
+          started: [],
+          finished: ended,
+        });
+        return ended;
+      }),
+
+    async listRuns(jobId, q = {}) {
+      const where = ["job_id = $1"];
+      const params: DuckDBValue[] = [jobId];
+      if (q.status) {
+        params.push(q.status);
+        where.push(`status = $${params.length}`);
+      }
+      const cond = where.join(" AND ");
+      const source = `(SELECT ${RUN_FIELDS} FROM runs WHERE ${cond}
+        UNION ALL SELECT ${RUN_FIELDS} FROM runs_running WHERE ${cond})`;
+      const limit = Math.min(Math.max(q.limit ?? 10, 0), 1000);
+      const offset = Math.max(q.offset ?? 0, 0);
+      const [list, [count]] = await Promise.all([
+        read(
+          `SELECT * FROM ${source} ORDER BY id DESC LIMIT ${limit} OFFSET ${offset}`,
+          params,
+        ),
+        read(`SELECT count(*)::DOUBLE AS n FROM ${source}`, params),
+      ]);
+      return {
+        runs: list.map((r) => ({ ...toRun(r), output: null })),
+        total: Number(count.n),
+      };
+    },
+
+    async getRun(jobId, runId) {
+      const source =
+        `(SELECT ${RUN_FIELDS}, output FROM runs WHERE job_id = $1 AND id = $2
+        UNION ALL SELECT ${RUN_FIELDS}, output FROM runs_running WHERE job_id = $1 AND id = $2)`;
+      const found = await read(
+        `SELECT * FROM ${source} ORDER BY ended_at NULLS LAST LIMIT 1`,
+        [
+          jobId,
+          runId,
+        ],
+      );
+      return found.length ? toRun(found[0]) : null;
+    },
+
+    async stats(jobId) {
+      const [r] = await read(
+        `SELECT count(*)::DOUBLE AS runs,
+          (100.0 * count(*) FILTER (WHERE status = 'complete') / nullif(count(*), 0))::DOUBLE AS success_rate,
+          avg(duration_ms)::DOUBLE AS avg_ms,
+          quantile_cont(duration_ms, 0.5)::DOUBLE AS p50,
+          quantile_cont(duration_ms, 0.95)::DOUBLE AS p95,
+          epoch_ms(max(started_at))::DOUBLE AS last_run,
+          epoch_ms(max(started_at) FILTER (WHERE status = 'failed'))::DOUBLE AS last_failure
+        FROM runs WHERE job_id = $1`,
+        [jobId],
+      );
+      const round = (
+        v: unknown,
+      ) => (v === null ? null : Math.round(Number(v) * 10) / 10);
+      const isoOf = (
+        v: unknown,
+      ) => (v === null ? null : new Date(Number(v)).toISOString());
+      return {
+        runs: Number(r.runs),
+        successRate: round(r.success_rate),
+        avgDurationMs: round(r.avg_ms),
+        p50DurationMs: round(r.p50),
+        p95DurationMs: round(r.p95),
+        lastRunAt: isoOf(r.last_run),
+        lastFailureAt: isoOf(r.last_failure),
+      } satisfies JobStats;
+    },
+
+    prune: (rule: PruneRule) =>
+      onWriter(async () => {
+        const res = await writer.run(
+          `DELETE FROM runs WHERE started_at < $1 OR id IN (
+            SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY job_id ORDER BY id DESC) AS n FROM runs)
+            WHERE n > $2)`,
+          [ts(rule.before), rule.maxPerJob],
+        );
+        return Number(res.rowsChanged);
+      }),
+
+    close: () =>
+      onWriter(async () => {
+        await onReader(() => {
+          writer.closeSync();
+          reader.closeSync();
+          instance.closeSync();
+          return Promise.resolve();
+        });
+      }),
+  };
+  return store;
+}

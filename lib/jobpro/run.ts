@@ -1,0 +1,173 @@
+/**
+ * A run: one attempt at doing a job's action, and what came of it.
+ *
+ * @example
+ * ```ts
+ * const r: Run = newRun({ id: 1, jobId: "a", trigger: "manual", attempt: 1, scheduledFor: null, now: Date.now() });
+ * ```
+ * @module
+ */
+
+/** Why a run happened. */
+export type Trigger = "schedule" | "manual" | "retry" | "startup";
+/** Where a run is: `running` until it ends one of the other ways. */
+export type RunStatus = "running" | "complete" | "failed" | "cancelled";
+
+/** A run as the engine keeps and stores it; times are epoch milliseconds. */
+export interface Run {
+  id: number;
+  jobId: string;
+  trigger: Trigger;
+  attempt: number;
+  /** The tick or retry time it was due at; null for a manual run. */
+  scheduledFor: number | null;
+  startedAt: number;
+  endedAt: number | null;
+  durationMs: number | null;
+  status: RunStatus;
+  message: string | null;
+  error: string | null;
+  /** The captured tail of the action's output (response body, stdout/stderr). */
+  output: string | null;
+}
+
+/** What the job list shows of a job's last run. */
+export type RunSummary = Pick<
+  Run,
+  | "id"
+  | "status"
+  | "trigger"
+  | "startedAt"
+  | "endedAt"
+  | "durationMs"
+  | "error"
+>;
+
+/** A run as the API shows it (ISO times). */
+export interface RunView {
+  id: number;
+  jobId: string;
+  trigger: Trigger;
+  attempt: number;
+  scheduledFor: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  status: RunStatus;
+  message: string | null;
+  error: string | null;
+  output?: string | null;
+}
+
+/** Output kept per run, at most (bytes of UTF-16, roughly characters). */
+export const MAX_OUTPUT_CHARS = 64 * 1024;
+
+/**
+ * A fresh run in status `running`.
+ *
+ * @example
+ * ```ts
+ * newRun({ id: 7, jobId: "a", trigger: "schedule", attempt: 1, scheduledFor: 0, now: 5 }).status; // "running"
+ * ```
+ */
+export function newRun(
+  r: {
+    id: number;
+    jobId: string;
+    trigger: Trigger;
+    attempt: number;
+    scheduledFor: number | null;
+    now: number;
+  },
+): Run {
+  return {
+    id: r.id,
+    jobId: r.jobId,
+    trigger: r.trigger,
+    attempt: r.attempt,
+    scheduledFor: r.scheduledFor,
+    startedAt: r.now,
+    endedAt: null,
+    durationMs: null,
+    status: "running",
+    message: null,
+    error: null,
+    output: null,
+  };
+}
+
+/**
+ * The run ended: returns the finished copy.
+ *
+ * @example
+ * ```ts
+ * endRun(run, { status: "complete", message: "ok" }, Date.now());
+ * ```
+ */
+export function endRun(
+  run: Run,
+  result: {
+    status: Exclude<RunStatus, "running">;
+    message?: string | null;
+    error?: string | null;
+    output?: string | null;
+  },
+  now: number,
+): Run {
+  return {
+    ...run,
+    status: result.status,
+    message: result.message ?? null,
+    error: result.error ?? null,
+    output: tail(result.output ?? null),
+    endedAt: now,
+    durationMs: Math.max(0, now - run.startedAt),
+  };
+}
+
+/** Keeps the last {@link MAX_OUTPUT_CHARS} characters of `text`. */
+export function tail(
+  text: string | null,
+  max = MAX_OUTPUT_CHARS,
+): string | null {
+  if (text === null || text.length <= max) return text;
+  return "…" + text.slice(text.length - max + 1);
+}
+
+/** The summary the job list keeps. */
+export function summarize(run: Run): RunSummary {
+  const { id, status, trigger, startedAt, endedAt, durationMs, error } = run;
+  return { id, status, trigger, startedAt, endedAt, durationMs, error };
+}
+
+const isoOrNull = (ms: number | null) =>
+  ms === null ? null : new Date(ms).toISOString();
+
+/**
+ * The API's view of a run; `output` only when asked for.
+ *
+ * @example
+ * ```ts
+ * runView(run, { withOutput: true }).startedAt; // "2024-..."
+ * ```
+ */
+export function runView(
+  run: Run,
+  opts: { withOutput?: boolean } = {},
+): RunView {
+  const view: RunView = {
+    id: run.id,
+    jobId: run.jobId,
+    trigger: run.trigger,
+    attempt: run.attempt,
+    scheduledFor: isoOrNull(run.scheduledFor),
+    startedAt: new Date(run.startedAt).toISOString(),
+    endedAt: isoOrNull(run.endedAt),
+    durationMs: run.durationMs,
+    status: run.status,
+    message: run.message,
+    error: run.error,
+  };
+  if (opts.withOutput) view.output = run.output;
+  return view;
+}

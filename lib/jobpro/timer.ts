@@ -1,0 +1,147 @@
+/**
+ * One timer for the whole engine: a min-heap of due times under a single
+ * `setTimeout`, so 100,000 jobs cost one pending timer, not 100,000.
+ *
+ * @example
+ * ```ts
+ * const timers = createTimerQueue();
+ * timers.set("job-a", Date.now() + 1000, (at) => console.log("due", at));
+ * timers.delete("job-a");
+ * timers.close();
+ * ```
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+
+interface Entry {
+  key: string;
+  at: number;
+  fire: (at: number) => void;
+  seq: number;
+}
+
+/** Keyed timers: setting a key again replaces its previous timer. */
+export interface TimerQueue {
+  /** Calls `fire(at)` once `at` (epoch ms) has come. */
+  set(key: string, at: number, fire: (at: number) => void): void;
+  /** Forgets the timer of `key`, if any. */
+  delete(key: string): void;
+  /** When `key` is due, if set. */
+  get(key: string): number | undefined;
+  /** Number of pending timers. */
+  readonly size: number;
+  /** Cancels everything; the queue stays usable. */
+  close(): void;
+}
+
+// setTimeout can't wait longer than 2^31-1 ms; re-check at least this often.
+const MAX_WAIT_MS = 60 * 60 * 1000;
+
+/**
+ * Creates an empty timer queue.
+ *
+ * @example
+ * ```ts
+ * const q = createTimerQueue({ now: () => Date.now() });
+ * ```
+ */
+export function createTimerQueue(clock: Clock = systemClock): TimerQueue {
+  const heap: Entry[] = [];
+  const live = new Map<string, Entry>();
+  let seq = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let armedFor = Infinity;
+
+  const less = (a: Entry, b: Entry) =>
+    a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
+  function push(e: Entry) {
+    heap.push(e);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!less(heap[i], heap[p])) break;
+      [heap[i], heap[p]] = [heap[p], heap[i]];
+      i = p;
+    }
+  }
+
+  function pop(): Entry | undefined {
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length && last) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < heap.length && less(heap[l], heap[m])) m = l;
+        if (r < heap.length && less(heap[r], heap[m])) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m], heap[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  // Drops cancelled or replaced entries sitting at the top.
+  function peek(): Entry | undefined {
+    while (heap.length && live.get(heap[0].key) !== heap[0]) pop();
+    return heap[0];
+  }
+
+  function arm() {
+    const next = peek();
+    if (!next) {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      armedFor = Infinity;
+      return;
+    }
+    if (timer !== undefined && armedFor <= next.at) return;
+    if (timer !== undefined) clearTimeout(timer);
+    armedFor = next.at;
+    const wait = Math.min(Math.max(next.at - clock.now(), 0), MAX_WAIT_MS);
+    timer = setTimeout(tick, wait);
+  }
+
+  function tick() {
+    timer = undefined;
+    armedFor = Infinity;
+    const now = clock.now();
+    for (let e = peek(); e && e.at <= now; e = peek()) {
+      pop();
+      live.delete(e.key);
+      try {
+        e.fire(e.at);
+      } catch (err) {
+        console.error(`timer ${e.key}: ${err}`);
+      }
+    }
+    arm();
+  }
+
+  return {
+    set(key, at, fire) {
+      const e = { key, at, fire, seq: seq++ };
+      live.set(key, e);
+      push(e);
+      arm();
+    },
+    delete(key) {
+      if (live.delete(key)) arm();
+    },
+    get: (key) => live.get(key)?.at,
+    get size() {
+      return live.size;
+    },
+    close() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      armedFor = Infinity;
+      heap.length = 0;
+      live.clear();
+    },
+  };
+}

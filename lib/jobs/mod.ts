@@ -1,0 +1,30 @@
+/**
+ * In-process job functions, registered by name. Add your own with
+ * `functions.register(name, fn)` before the server starts.
+ *
+ * @example
+ * ```ts
+ * import { defaultRegistry } from "@/lib/jobs/mod.ts";
+ * const fns = defaultRegistry();
+ * fns.register("report", async (params, signal) => "done");
+ * ```
+ * @module
+ */
+import { registerBuiltins } from "./builtins.ts";
+import { createRegistry, type Registry } from "./registry.ts";
+
+export type { JobFunction, Params, Registry } from "./registry.ts";
+export { createRegistry } from "./registry.ts";
+export { registerBuiltins } from "./builtins.ts";
+
+/**
+ * A registry holding the built-ins (noop, log, sleep, fail, flaky).
+ *
+ * @example
+ * ```ts
+ * defaultRegistry().names(); // ["fail", "flaky", "log", "noop", "sleep"]
+ * ```
+ */
+export function defaultRegistry(): Registry {
+  return registerBuiltins(createRegistry());
+}

@@ -1,0 +1,180 @@
+/**
+ * jobpro's production entry: read the configuration, open the store, start
+ * the engine, load job sources, serve the app.
+ *
+ * ```sh
+ * deno task start            # serve on http://127.0.0.1:8000
+ * deno task run              # the same, plus example jobs on an empty database
+ * ```
+ *
+ * Tests start a whole server in-process with {@link startJobpro}.
+ * @module
+ */
+import { App, staticFiles } from "fresh";
+import manifest from "./fresh.gen.ts";
+import { type Config, readConfig } from "@/lib/config.ts";
+import {
+  createManager,
+  EXAMPLE_JOBS,
+  fetchJobs,
+  loadDefinitions,
+  type Manager,
+  openDuckDBStore,
+  readJobsFile,
+} from "@/lib/jobpro/mod.ts";
+import type { Registry } from "@/lib/jobs/mod.ts";
+import type { State } from "@/utils.ts";
+
+/** A running jobpro: its address, engine, and how to stop it. */
+export interface Jobpro {
+  url: string;
+  manager: Manager;
+  app: App<State>;
+  /** Graceful stop: no new runs, running ones aborted, results flushed, store closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the web app around a manager.
+ *
+ * @example
+ * ```ts
+ * const app = createApp(manager, readConfig({}));
+ * const res = await app.handler()(new Request("http://localhost/healthz"));
+ * ```
+ */
+export function createApp(manager: Manager, config: Config): App<State> {
+  return new App<State>()
+    .use(staticFiles())
+    .use((ctx) => {
+      ctx.state.manager = manager;
+      ctx.state.config = config;
+      return ctx.next();
+    })
+    .fsRoutes(manifest);
+}
+
+async function loadSources(
+  manager: Manager,
+  config: Config,
+  examples: boolean,
+) {
+  const report = (
+    source: string,
+    r: Awaited<ReturnType<typeof loadDefinitions>>,
+  ) => {
+    console.log(`[jobpro] ${source}: loaded ${r.loaded.length} job(s)`);
+    for (const f of r.failed) {
+      console.error(`[jobpro] ${source}: job ${f.id} skipped: ${f.reason}`);
+    }
+  };
+  const opts = { backendUrl: config.backendUrl };
+  if (config.jobsFile) {
+    report(
+      config.jobsFile,
+      await loadDefinitions(manager, await readJobsFile(config.jobsFile), opts),
+    );
+  }
+  if (config.jobsUrl) {
+    try {
+      report(
+        config.jobsUrl,
+        await loadDefinitions(manager, await fetchJobs(config.jobsUrl), opts),
+      );
+    } catch (e) {
+      console.error(
+        `[jobpro] JOBPRO_JOBS_URL: ${
+          (e as Error).message
+        }; starting with the jobs in the database`,
+      );
+    }
+  }
+  if (examples && manager.size === 0 && !config.jobsFile && !config.jobsUrl) {
+    report("examples", await loadDefinitions(manager, EXAMPLE_JOBS, opts));
+  }
+}
+
+/**
+ * Starts jobpro: store, engine, sources, HTTP server.
+ *
+ * @example
+ * ```ts
+ * const jp = await startJobpro(readConfig({ PORT: "0", JOBPRO_DB: ":memory:" }));
+ * await fetch(`${jp.url}/healthz`);
+ * await jp.close();
+ * ```
+ */
+export async function startJobpro(
+  config: Config,
+  opts: { examples?: boolean; functions?: Registry; quiet?: boolean } = {},
+): Promise<Jobpro> {
+  const store = await openDuckDBStore(config.db);
+  const manager = await createManager({
+    store,
+    functions: opts.functions,
+    allowShell: config.allowShell,
+    retentionDays: config.retentionDays,
+    maxRunsPerJob: config.maxRunsPerJob,
+    log: opts.quiet ? () => {} : undefined,
+  });
+  try {
+    await loadSources(manager, config, opts.examples ?? false);
+  } catch (e) {
+    await manager.shutdown({ graceMs: 0 });
+    throw e;
+  }
+  const app = createApp(manager, config);
+  const handler = app.handler();
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    onListen: () => {},
+  }, handler);
+  const url = `http://${
+    config.host.includes(":") ? `[${config.host}]` : config.host
+  }:${server.addr.port}`;
+  return {
+    url,
+    manager,
+    app,
+    async close() {
+      await manager.shutdown({ graceMs: config.shutdownGraceMs });
+      await server.shutdown();
+    },
+  };
+}
+
+if (import.meta.main) {
+  let config: Config;
+  try {
+    config = readConfig(Deno.env.toObject());
+  } catch (e) {
+    console.error(`[jobpro] configuration: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+  let jp: Jobpro;
+  try {
+    jp = await startJobpro(config, {
+      examples: Deno.args.includes("--examples"),
+    });
+  } catch (e) {
+    console.error(`[jobpro] cannot start: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+  console.log(`[jobpro] listening on ${jp.url}/jobs (database ${config.db})`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      console.error(`[jobpro] ${signal} again: exiting now`);
+      Deno.exit(130);
+    }
+    stopping = true;
+    console.log(
+      `[jobpro] ${signal}: finishing runs (up to ${config.shutdownGraceMs} ms), then exiting`,
+    );
+    await jp.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+}

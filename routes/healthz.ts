@@ -1,0 +1,16 @@
+import { json } from "@/lib/api.ts";
+import { define } from "@/utils.ts";
+
+/** 200 when the store answers and the scheduler runs; 503 otherwise. */
+export const handler = define.handlers({
+  async GET(ctx) {
+    const health = await ctx.state.manager.health();
+    return json(
+      { status: health.ok ? "ok" : "unavailable", ...health },
+      health.ok ? 200 : 503,
+      {
+        "cache-control": "no-store",
+      },
+    );
+  },
+});

@@ -1,0 +1,10 @@
+import { json } from "@/lib/api.ts";
+import { define } from "@/utils.ts";
+
+/** POST: runs the job now, outside its schedule → 200 with the job and the new run. */
+export const handler = define.handlers({
+  async POST(ctx) {
+    const { job, run } = await ctx.state.manager.runNow(ctx.params.id);
+    return json({ ...job, run });
+  },
+});
