@@ -25,7 +25,9 @@ import { collectFiles, writeManifest } from "./lib/fresh/dev/manifest.ts";
 const root = dirname(fileURLToPath(import.meta.url));
 const [command, ...rest] = Deno.args;
 if (command !== undefined && command !== "build" && !command.startsWith("-")) {
-  console.error(`usage: deno run -A dev.ts [build]   (unknown command: ${command})`);
+  console.error(
+    `usage: deno run -A dev.ts [build]   (unknown command: ${command})`,
+  );
   Deno.exit(2);
 }
 const mode: Mode = command === "build" ? "production" : "development";
@@ -35,7 +37,9 @@ const { islands } = await collectFiles(root);
 const started = performance.now();
 const build = await buildIslands({ root, islands, mode, write: true });
 const ms = Math.round(performance.now() - started);
-console.log(`_fresh/: ${build.snapshot.files.length} files for ${islands.length} island modules (${mode}, ${ms} ms)`);
+console.log(
+  `_fresh/: ${build.snapshot.files.length} files for ${islands.length} island modules (${mode}, ${ms} ms)`,
+);
 
 if (command !== "build") {
   const args = command === undefined ? rest : [command, ...rest];
@@ -45,12 +49,19 @@ if (command !== "build") {
     env: { [MODE_ENV]: mode },
     stdin: "inherit",
   }).spawn();
-  // Ctrl-C reaches the child too; wait for its graceful stop instead of dying first.
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const ignore = () => {};
-  for (const signal of signals) Deno.addSignalListener(signal, ignore);
+  // Ctrl-C reaches the child through the terminal's process group: wait for its
+  // graceful stop instead of dying first. A SIGTERM sent to this process alone is passed on.
+  const onInt = () => {};
+  const onTerm = () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already exited */ }
+  };
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
   const status = await child.status;
-  for (const signal of signals) Deno.removeSignalListener(signal, ignore);
+  Deno.removeSignalListener("SIGINT", onInt);
+  Deno.removeSignalListener("SIGTERM", onTerm);
   if (!status.success) console.error(`main.ts exited with code ${status.code}`);
   Deno.exitCode = status.code;
 }

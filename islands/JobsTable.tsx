@@ -177,12 +177,24 @@ export default function JobsTable({ jobs: initial, total }: Props) {
                   </a>
                   <div class="job-id">{job.id}</div>
                 </td>
-                <td title={job.description}>
-                  <code>{job.schedule || "manual"}</code>
-                  <div class="muted">{job.description}</div>
+                <td class="schedule" title={job.description}>
+                  {job.schedule
+                    ? (
+                      <>
+                        <code>{job.schedule}</code>
+                        <div class="muted">{job.description}</div>
+                      </>
+                    )
+                    : <span class="muted">manual</span>}
                 </td>
-                <td>
+                <td class="status">
                   <StatusBadge status={job.status} />
+                  {job.activeRuns > 0 && job.status !== "running" && (
+                    <>
+                      {" "}
+                      <StatusBadge status="running" />
+                    </>
+                  )}
                 </td>
                 <td
                   class="next-run"

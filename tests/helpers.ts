@@ -81,15 +81,22 @@ export function nextEvent(
   });
 }
 
+/** What a {@link localServer} saw of one request. */
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: Headers;
+}
+
 /** A real local HTTP server answering with `handler`, on a random port. */
 export function localServer(
   handler: (req: Request) => Response | Promise<Response>,
-): { url: string; requests: Request[]; close(): Promise<void> } {
-  const requests: Request[] = [];
+): { url: string; requests: SeenRequest[]; close(): Promise<void> } {
+  const requests: SeenRequest[] = [];
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
     (req) => {
-      requests.push(req);
+      requests.push({ method: req.method, url: req.url, headers: req.headers });
       return handler(req);
     },
   );

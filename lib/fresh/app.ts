@@ -20,19 +20,41 @@ import { fileURLToPath } from "node:url";
 import { attachAssets, chunkUrl } from "./assets.ts";
 import { buildIdOf, ensureBuild, type IslandBuild } from "./build.ts";
 import { setBuildId } from "./build_id.ts";
-import { type FreshConfig, resolveConfig, type ResolvedFreshConfig } from "./config.ts";
+import {
+  type FreshConfig,
+  resolveConfig,
+  type ResolvedFreshConfig,
+} from "./config.ts";
 import { type Context, createContext } from "./context.ts";
-import { defaultErrorResponse, statusOf, withErrorHeaders } from "./error_response.ts";
-import { type FsRoute, fsRouteTable, type FsRouteTable, type SpecialPage } from "./fs_routes.ts";
+import {
+  defaultErrorResponse,
+  statusOf,
+  withErrorHeaders,
+} from "./error_response.ts";
+import {
+  type FsRoute,
+  type FsRouteTable,
+  fsRouteTable,
+  type SpecialPage,
+} from "./fs_routes.ts";
 import { type HandlerFn, METHODS, methodsOf } from "./handlers.ts";
 import { HttpError } from "./http_error.ts";
-import { type Island, islandsFromManifest, registerIslands } from "./islands.ts";
+import {
+  type Island,
+  islandsFromManifest,
+  registerIslands,
+} from "./islands.ts";
 import type { Manifest } from "./manifest.ts";
 import { type Middleware, runMiddlewares } from "./middleware.ts";
 import { wantsJson } from "./negotiate.ts";
 import { isPageResponse } from "./page.ts";
 import { type IslandAssets, renderPage, type RenderParts } from "./render.ts";
-import { byRank, type CompiledPattern, compilePattern, matchPattern } from "./router.ts";
+import {
+  byRank,
+  type CompiledPattern,
+  compilePattern,
+  matchPattern,
+} from "./router.ts";
 
 /** Options of {@linkcode App.listen}; any other `Deno.serve` TCP option passes through. */
 export interface ListenOptions extends Partial<Deno.ServeTcpOptions> {
@@ -47,7 +69,10 @@ export interface ListenOptions extends Partial<Deno.ServeTcpOptions> {
 }
 
 /** The request handler `app.handler()` returns, fit for `Deno.serve`. */
-export type RequestHandler = (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+export type RequestHandler = (
+  req: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Promise<Response>;
 
 interface Route<State> {
   pattern: CompiledPattern;
@@ -194,11 +219,16 @@ export class App<State = Record<string, unknown>> {
   fsRoutes(manifest: Manifest): this {
     if (this.#table) throw new Error("fresh: fsRoutes() may be called once");
     this.#table = fsRouteTable(manifest.routes);
-    for (const route of this.#table.routes) this.#routes.push(this.#fsRoute(route));
+    for (const route of this.#table.routes) {
+      this.#routes.push(this.#fsRoute(route));
+    }
     this.#islands = islandsFromManifest(manifest.islands);
     registerIslands(this.#islands);
     if (!this.#rootFromConfig && manifest.baseUrl.startsWith("file:")) {
-      this.#config = { ...this.#config, root: dirname(fileURLToPath(manifest.baseUrl)) };
+      this.#config = {
+        ...this.#config,
+        root: dirname(fileURLToPath(manifest.baseUrl)),
+      };
     }
     return this;
   }
@@ -212,7 +242,9 @@ export class App<State = Record<string, unknown>> {
    * ```
    */
   handler(): RequestHandler {
-    const routes = [...this.#routes].sort((a, b) => byRank(a.pattern, b.pattern));
+    const routes = [...this.#routes].sort((a, b) =>
+      byRank(a.pattern, b.pattern)
+    );
     return async (req, info = LOCAL_INFO) => {
       await this.#prepare().catch(() => {}); // a failed build surfaces where islands are needed
       const ctx = createContext<State>({
@@ -242,13 +274,19 @@ export class App<State = Record<string, unknown>> {
    * await server.shutdown();
    * ```
    */
-  async listen(options: ListenOptions = {}): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  async listen(
+    options: ListenOptions = {},
+  ): Promise<Deno.HttpServer<Deno.NetAddr>> {
     const handler = this.handler();
     await this.#prepare();
     return Deno.serve({ port: 8000, ...options }, handler);
   }
 
-  #add(methods: string[] | "*", path: string, handlers: Middleware<State>[]): this {
+  #add(
+    methods: string[] | "*",
+    path: string,
+    handlers: Middleware<State>[],
+  ): this {
     const last = handlers[handlers.length - 1];
     if (!last) throw new Error(`fresh: no handler for ${path}`);
     this.#routes.push({
@@ -267,7 +305,11 @@ export class App<State = Record<string, unknown>> {
         setBuildId(await buildIdOf(root, []));
         return null;
       }
-      const build = await ensureBuild({ root, mode, islands: [...new Set(this.#islands.map((i) => i.file))] });
+      const build = await ensureBuild({
+        root,
+        mode,
+        islands: [...new Set(this.#islands.map((i) => i.file))],
+      });
       setBuildId(build.snapshot.buildId);
       return build;
     })();
@@ -281,35 +323,64 @@ export class App<State = Record<string, unknown>> {
       return params ? [{ route, params }] : [];
     });
     const hit = matched.find((m) => answers(m.route, method)) ??
-      (method === "HEAD" ? matched.find((m) => answers(m.route, "GET")) : undefined);
-    const uses = this.#uses.filter((u) => covers(u.prefix, ctx.url.pathname)).flatMap((u) => u.middlewares);
+      (method === "HEAD"
+        ? matched.find((m) => answers(m.route, "GET"))
+        : undefined);
+    const uses = this.#uses.filter((u) => covers(u.prefix, ctx.url.pathname))
+      .flatMap((u) => u.middlewares);
     if (hit) {
       ctx.params = hit.params;
       ctx.route = hit.route.pattern.pattern;
       this.#current.set(ctx, hit.route);
       const used = answers(hit.route, method) ? method : "GET";
-      return runMiddlewares(ctx, [...uses, ...hit.route.middlewares, (c) => hit.route.handle(c, used)]);
+      return runMiddlewares(ctx, [
+        ...uses,
+        ...hit.route.middlewares,
+        (c) => hit.route.handle(c, used),
+      ]);
     }
     const near = matched[0]?.route;
     if (near) this.#current.set(ctx, near);
     const fail: Middleware<State> = () => {
       if (!near) throw new HttpError(404);
-      throw new HttpError(405, undefined, { headers: { allow: allowOf(matched.map((m) => m.route)) } });
+      throw new HttpError(405, undefined, {
+        headers: { allow: allowOf(matched.map((m) => m.route)) },
+      });
     };
-    return runMiddlewares(ctx, [...uses, ...(near?.middlewares ?? this.#table?.rootMiddlewares ?? []), fail]);
+    return runMiddlewares(ctx, [
+      ...uses,
+      ...(near?.middlewares ?? this.#table?.rootMiddlewares ?? []),
+      fail,
+    ]);
   }
 
-  #render(ctx: Context<State>, vnode: VNode | null, init?: ResponseInit): Promise<Response> {
-    const parts = this.#current.get(ctx)?.fs?.parts ?? this.#table?.rootParts ?? { app: null, layouts: [] };
-    return renderPage(ctx, parts, vnode, { status: init?.status, headers: init?.headers }, this.#assets());
+  #render(
+    ctx: Context<State>,
+    vnode: VNode | null,
+    init?: ResponseInit,
+  ): Promise<Response> {
+    const parts = this.#current.get(ctx)?.fs?.parts ?? this.#table?.rootParts ??
+      { app: null, layouts: [] };
+    return renderPage(ctx, parts, vnode, {
+      status: init?.status,
+      headers: init?.headers,
+    }, this.#assets());
   }
 
   #assets(): IslandAssets {
     return {
       chunks: async () => {
         const build = await this.#prepare();
-        if (!build) throw new Error("fresh: islands were rendered but the app has none registered");
-        return { runtime: build.snapshot.runtime, islands: build.snapshot.islands, buildId: build.snapshot.buildId };
+        if (!build) {
+          throw new Error(
+            "fresh: islands were rendered but the app has none registered",
+          );
+        }
+        return {
+          runtime: build.snapshot.runtime,
+          islands: build.snapshot.islands,
+          buildId: build.snapshot.buildId,
+        };
       },
       url: chunkUrl,
     };
@@ -317,38 +388,73 @@ export class App<State = Record<string, unknown>> {
 
   async #errorResponse(ctx: Context<State>, err: unknown): Promise<Response> {
     const status = statusOf(err);
-    if (status >= 500) console.error(`fresh: ${ctx.req.method} ${ctx.url.pathname} failed:`, err);
+    if (status >= 500) {
+      console.error(
+        `fresh: ${ctx.req.method} ${ctx.url.pathname} failed:`,
+        err,
+      );
+    }
     ctx.error = err;
     try {
       return withErrorHeaders(await this.#errorPage(ctx, err, status), err);
     } catch (second) {
-      console.error(`fresh: the error page for ${ctx.url.pathname} failed too:`, second);
+      console.error(
+        `fresh: the error page for ${ctx.url.pathname} failed too:`,
+        second,
+      );
       return withErrorHeaders(defaultErrorResponse(ctx.req, err), err);
     }
   }
 
-  async #errorPage(ctx: Context<State>, err: unknown, status: number): Promise<Response> {
+  async #errorPage(
+    ctx: Context<State>,
+    err: unknown,
+    status: number,
+  ): Promise<Response> {
     const folder = this.#current.get(ctx)?.fs?.folder ?? "";
-    const page = (status === 404 ? this.#table?.notFound : null) ?? this.#table?.errorPageFor(folder);
+    const page = (status === 404 ? this.#table?.notFound : null) ??
+      this.#table?.errorPageFor(folder);
     if (!page) return defaultErrorResponse(ctx.req, err);
     const handler = pickHandler<State>(page.module.handler, ctx.req.method);
     if (handler) {
       const result = await handler(ctx);
       if (result instanceof Response) return result;
-      return this.#renderSpecial(ctx, page, result.data, result.status ?? status, result.headers);
+      return this.#renderSpecial(
+        ctx,
+        page,
+        result.data,
+        result.status ?? status,
+        result.headers,
+      );
     }
-    if (!page.module.default || wantsJson(ctx.req)) return defaultErrorResponse(ctx.req, err);
+    if (!page.module.default || wantsJson(ctx.req)) {
+      return defaultErrorResponse(ctx.req, err);
+    }
     return this.#renderSpecial(ctx, page, undefined, status);
   }
 
   #fsRoute(route: FsRoute): Route<State> {
     const { handler, default: page } = route.module;
-    const methods = typeof handler === "function"
-      ? "*"
-      : new Set([...(handler ? methodsOf(handler as Record<string, unknown>) : []), ...(page ? ["GET"] : [])]);
-    const renderWith = (ctx: Context<State>, init: { data?: unknown; status?: number; headers?: HeadersInit }) => {
-      if (!page) throw new Error(`fresh: ${route.file}: handler returned page() but the file has no page component`);
-      return renderPage(ctx, route.parts, page as RenderParts["app"], init, this.#assets());
+    const methods = typeof handler === "function" ? "*" : new Set([
+      ...(handler ? methodsOf(handler as Record<string, unknown>) : []),
+      ...(page ? ["GET"] : []),
+    ]);
+    const renderWith = (
+      ctx: Context<State>,
+      init: { data?: unknown; status?: number; headers?: HeadersInit },
+    ) => {
+      if (!page) {
+        throw new Error(
+          `fresh: ${route.file}: handler returned page() but the file has no page component`,
+        );
+      }
+      return renderPage(
+        ctx,
+        route.parts,
+        page as RenderParts["app"],
+        init,
+        this.#assets(),
+      );
     };
     return {
       pattern: route.pattern,
@@ -361,14 +467,28 @@ export class App<State = Record<string, unknown>> {
         const result = await fn(ctx);
         if (result instanceof Response) return result;
         if (isPageResponse(result)) return renderWith(ctx, result);
-        throw new Error(`fresh: ${route.file}: the ${method} handler returned neither a Response nor page()`);
+        throw new Error(
+          `fresh: ${route.file}: the ${method} handler returned neither a Response nor page()`,
+        );
       },
     };
   }
 
-  #renderSpecial(ctx: Context<State>, page: SpecialPage, data: unknown, status: number, headers?: HeadersInit) {
+  #renderSpecial(
+    ctx: Context<State>,
+    page: SpecialPage,
+    data: unknown,
+    status: number,
+    headers?: HeadersInit,
+  ) {
     const component = page.module.default as RenderParts["app"];
-    return renderPage(ctx, page.parts, component, { data, status, headers }, this.#assets());
+    return renderPage(
+      ctx,
+      page.parts,
+      component,
+      { data, status, headers },
+      this.#assets(),
+    );
   }
 }
 
@@ -379,24 +499,40 @@ function answers<State>(route: Route<State>, method: string): boolean {
 function allowOf<State>(routes: Route<State>[]): string {
   const allowed = new Set<string>();
   for (const route of routes) {
-    for (const method of route.methods === "*" ? METHODS : route.methods) allowed.add(method);
+    for (const method of route.methods === "*" ? METHODS : route.methods) {
+      allowed.add(method);
+    }
   }
   if (allowed.has("GET")) allowed.add("HEAD");
   return METHODS.filter((m) => allowed.has(m)).join(", ");
 }
 
 function covers(prefix: string | null, pathname: string): boolean {
-  return prefix === null || prefix === "" || pathname === prefix || pathname.startsWith(`${prefix}/`);
+  return prefix === null || prefix === "" || pathname === prefix ||
+    pathname.startsWith(`${prefix}/`);
 }
 
-function pickHandler<State>(handler: unknown, method: string, fallbackToGet = true): HandlerFn<unknown, State> | null {
-  if (typeof handler === "function") return handler as HandlerFn<unknown, State>;
+function pickHandler<State>(
+  handler: unknown,
+  method: string,
+  fallbackToGet = true,
+): HandlerFn<unknown, State> | null {
+  if (typeof handler === "function") {
+    return handler as HandlerFn<unknown, State>;
+  }
   if (typeof handler !== "object" || handler === null) return null;
-  const byMethod = handler as Record<string, HandlerFn<unknown, State> | undefined>;
+  const byMethod = handler as Record<
+    string,
+    HandlerFn<unknown, State> | undefined
+  >;
   return byMethod[method] ?? (fallbackToGet ? byMethod.GET ?? null : null);
 }
 
 function withoutBody(res: Response): Response {
   res.body?.cancel().catch(() => {});
-  return new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
+  return new Response(null, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
 }

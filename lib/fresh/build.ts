@@ -17,7 +17,12 @@ import { existsSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Mode } from "./config.ts";
-import { type ImportMap, loadImportMap, npmToBare, resolveImport } from "./import_map.ts";
+import {
+  type ImportMap,
+  loadImportMap,
+  npmToBare,
+  resolveImport,
+} from "./import_map.ts";
 
 /** What `_fresh/snapshot.json` records about a build. */
 export interface BuildSnapshot {
@@ -57,7 +62,9 @@ export interface BuildOptions {
 }
 
 const VERSION = 1;
-const RUNTIME_ENTRY = fileURLToPath(new URL("./client/boot.ts", import.meta.url));
+const RUNTIME_ENTRY = fileURLToPath(
+  new URL("./client/boot.ts", import.meta.url),
+);
 const builds = new Map<string, Promise<IslandBuild>>();
 let esbuildQueue: Promise<unknown> = Promise.resolve();
 
@@ -71,10 +78,16 @@ let esbuildQueue: Promise<unknown> = Promise.resolve();
  * ```
  */
 export function ensureBuild(options: BuildOptions): Promise<IslandBuild> {
-  const key = JSON.stringify([resolve(options.root), options.mode, [...options.islands].sort()]);
+  const key = JSON.stringify([
+    resolve(options.root),
+    options.mode,
+    [...options.islands].sort(),
+  ]);
   let build = builds.get(key);
   if (!build) {
-    build = loadBuild(options).then((found) => found ?? buildIslands({ ...options, write: false }));
+    build = loadBuild(options).then((found) =>
+      found ?? buildIslands({ ...options, write: false })
+    );
     build.catch(() => builds.delete(key));
     builds.set(key, build);
   }
@@ -90,7 +103,9 @@ export function ensureBuild(options: BuildOptions): Promise<IslandBuild> {
  * const build = await loadBuild({ root, islands, mode: "production" });
  * ```
  */
-export async function loadBuild(options: BuildOptions): Promise<IslandBuild | null> {
+export async function loadBuild(
+  options: BuildOptions,
+): Promise<IslandBuild | null> {
   const dir = join(options.root, "_fresh");
   let snapshot: BuildSnapshot;
   try {
@@ -98,7 +113,8 @@ export async function loadBuild(options: BuildOptions): Promise<IslandBuild | nu
   } catch {
     return null;
   }
-  const fresh = snapshot.version === VERSION && snapshot.mode === options.mode &&
+  const fresh = snapshot.version === VERSION &&
+    snapshot.mode === options.mode &&
     sameSet(Object.keys(snapshot.islands), options.islands) &&
     snapshot.files.every((file) => existsSync(join(dir, "js", file))) &&
     await inputsUnchanged(options.root, snapshot.inputs);
@@ -113,12 +129,18 @@ export async function loadBuild(options: BuildOptions): Promise<IslandBuild | nu
  * await buildIslands({ root, islands: ["./islands/Counter.tsx"], mode: "production", write: true });
  * ```
  */
-export async function buildIslands(options: BuildOptions): Promise<IslandBuild> {
+export async function buildIslands(
+  options: BuildOptions,
+): Promise<IslandBuild> {
   const root = resolve(options.root);
   const importMap = await loadImportMap(root);
   const entries = entryPoints(root, options.islands);
   const result = await runEsbuild(root, entries, options.mode, importMap);
-  const outputs = new Map(result.outputFiles.map((f) => [basename(f.path), f.contents as Uint8Array<ArrayBuffer>]));
+  const outputs = new Map(
+    result.outputFiles.map((
+      f,
+    ) => [basename(f.path), f.contents as Uint8Array<ArrayBuffer>]),
+  );
   const byEntry = entryOutputs(root, result.metafile);
   const files = [...outputs.keys()].sort();
   const snapshot: BuildSnapshot = {
@@ -126,7 +148,9 @@ export async function buildIslands(options: BuildOptions): Promise<IslandBuild> 
     buildId: await buildIdOf(root, files),
     mode: options.mode,
     runtime: byEntry.get(RUNTIME_ENTRY)!,
-    islands: Object.fromEntries(options.islands.map((key) => [key, byEntry.get(join(root, key))!])),
+    islands: Object.fromEntries(
+      options.islands.map((key) => [key, byEntry.get(join(root, key))!]),
+    ),
     files,
     inputs: await hashInputs(root, result.metafile, importMap),
   };
@@ -134,7 +158,10 @@ export async function buildIslands(options: BuildOptions): Promise<IslandBuild> 
     await writeBuild(root, snapshot, outputs);
     return diskBuild(snapshot, join(root, "_fresh", "js"));
   }
-  return { snapshot, read: (file) => Promise.resolve(outputs.get(file) ?? null) };
+  return {
+    snapshot,
+    read: (file) => Promise.resolve(outputs.get(file) ?? null),
+  };
 }
 
 /**
@@ -146,13 +173,18 @@ export async function buildIslands(options: BuildOptions): Promise<IslandBuild> 
  * const id = await buildIdOf(Deno.cwd(), []);
  * ```
  */
-export async function buildIdOf(root: string, files: string[]): Promise<string> {
+export async function buildIdOf(
+  root: string,
+  files: string[],
+): Promise<string> {
   const deployment = envVar("DENO_DEPLOYMENT_ID");
   if (deployment) return deployment;
   const parts = [...files];
   for await (const entry of walkFiles(join(root, "static"))) {
     const info = await Deno.stat(entry);
-    parts.push(`${relative(root, entry)}:${info.size}:${info.mtime?.getTime()}`);
+    parts.push(
+      `${relative(root, entry)}:${info.size}:${info.mtime?.getTime()}`,
+    );
   }
   return (await sha256(parts.sort().join("\n"))).slice(0, 16);
 }
@@ -160,7 +192,12 @@ export async function buildIdOf(root: string, files: string[]): Promise<string> 
 function entryPoints(root: string, islands: string[]): Record<string, string> {
   const entries: Record<string, string> = { "fresh-runtime": RUNTIME_ENTRY };
   for (const key of islands) {
-    const base = `island-${key.replace(/^\.\/islands\//, "").replace(/\.[^./]+$/, "").replace(/[^A-Za-z0-9_-]+/g, "-")}`;
+    const base = `island-${
+      key.replace(/^\.\/islands\//, "").replace(/\.[^./]+$/, "").replace(
+        /[^A-Za-z0-9_-]+/g,
+        "-",
+      )
+    }`;
     let name = base;
     for (let i = 1; name in entries; i++) name = `${base}-${i}`;
     entries[name] = join(root, key);
@@ -212,10 +249,17 @@ function denoResolver(importMap: ImportMap): Esbuild.Plugin {
     name: "fresh-deno-resolver",
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
-        if (args.pluginData === importMap || args.kind === "entry-point") return undefined;
+        if (args.pluginData === importMap || args.kind === "entry-point") {
+          return undefined;
+        }
         let specifier = resolveImport(importMap, args.path) ?? args.path;
         if (/^(jsr|https?):/.test(specifier)) {
-          return { errors: [{ text: `${args.path} (${specifier}) cannot be bundled for the browser; use npm:` }] };
+          return {
+            errors: [{
+              text:
+                `${args.path} (${specifier}) cannot be bundled for the browser; use npm:`,
+            }],
+          };
         }
         if (specifier.startsWith("file:")) specifier = fileURLToPath(specifier);
         if (specifier.startsWith("npm:")) specifier = npmToBare(specifier);
@@ -232,26 +276,44 @@ function denoResolver(importMap: ImportMap): Esbuild.Plugin {
   };
 }
 
-function entryOutputs(root: string, metafile: Esbuild.Metafile): Map<string, string> {
+function entryOutputs(
+  root: string,
+  metafile: Esbuild.Metafile,
+): Map<string, string> {
   const byEntry = new Map<string, string>();
   for (const [output, info] of Object.entries(metafile.outputs)) {
-    if (info.entryPoint) byEntry.set(resolve(root, info.entryPoint), basename(output));
+    if (info.entryPoint) {
+      byEntry.set(resolve(root, info.entryPoint), basename(output));
+    }
   }
   return byEntry;
 }
 
-async function hashInputs(root: string, metafile: Esbuild.Metafile, importMap: ImportMap) {
-  const paths = Object.keys(metafile.inputs).filter((p) => !p.includes("node_modules/"));
+async function hashInputs(
+  root: string,
+  metafile: Esbuild.Metafile,
+  importMap: ImportMap,
+) {
+  const paths = Object.keys(metafile.inputs).filter((p) =>
+    !p.includes("node_modules/")
+  );
   if (importMap.file) paths.push(relative(root, importMap.file));
   const inputs: Record<string, string> = {};
-  for (const path of paths.sort()) inputs[path] = await sha256(await Deno.readFile(resolve(root, path)));
+  for (const path of paths.sort()) {
+    inputs[path] = await sha256(await Deno.readFile(resolve(root, path)));
+  }
   return inputs;
 }
 
-async function inputsUnchanged(root: string, inputs: Record<string, string>): Promise<boolean> {
+async function inputsUnchanged(
+  root: string,
+  inputs: Record<string, string>,
+): Promise<boolean> {
   for (const [path, hash] of Object.entries(inputs)) {
     try {
-      if (await sha256(await Deno.readFile(resolve(root, path))) !== hash) return false;
+      if (await sha256(await Deno.readFile(resolve(root, path))) !== hash) {
+        return false;
+      }
     } catch {
       return false;
     }
@@ -259,21 +321,31 @@ async function inputsUnchanged(root: string, inputs: Record<string, string>): Pr
   return true;
 }
 
-async function writeBuild(root: string, snapshot: BuildSnapshot, outputs: Map<string, Uint8Array<ArrayBuffer>>) {
+async function writeBuild(
+  root: string,
+  snapshot: BuildSnapshot,
+  outputs: Map<string, Uint8Array<ArrayBuffer>>,
+) {
   const dir = join(root, "_fresh");
   await Deno.remove(dir, { recursive: true }).catch((err) => {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   });
   await Deno.mkdir(join(dir, "js"), { recursive: true });
-  for (const [file, contents] of outputs) await Deno.writeFile(join(dir, "js", file), contents);
-  await Deno.writeTextFile(join(dir, "snapshot.json"), JSON.stringify(snapshot, null, 2) + "\n");
+  for (const [file, contents] of outputs) {
+    await Deno.writeFile(join(dir, "js", file), contents);
+  }
+  await Deno.writeTextFile(
+    join(dir, "snapshot.json"),
+    JSON.stringify(snapshot, null, 2) + "\n",
+  );
 }
 
 function diskBuild(snapshot: BuildSnapshot, dir: string): IslandBuild {
   const files = new Set(snapshot.files);
   return {
     snapshot,
-    read: (file) => files.has(file) ? Deno.readFile(join(dir, file)) : Promise.resolve(null),
+    read: (file) =>
+      files.has(file) ? Deno.readFile(join(dir, file)) : Promise.resolve(null),
   };
 }
 
@@ -292,13 +364,22 @@ async function* walkFiles(dir: string): AsyncGenerator<string> {
 }
 
 async function sha256(data: string | Uint8Array): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  const bytes = typeof data === "string"
+    ? new TextEncoder().encode(data)
+    : data;
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    bytes as Uint8Array<ArrayBuffer>,
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
 }
 
 function sameSet(a: string[], b: string[]): boolean {
-  return a.length === b.length && [...a].sort().join("\n") === [...b].sort().join("\n");
+  return a.length === b.length &&
+    [...a].sort().join("\n") === [...b].sort().join("\n");
 }
 
 function envVar(name: string): string | undefined {

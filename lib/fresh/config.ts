@@ -55,7 +55,9 @@ export function resolveConfig(config: FreshConfig): ResolvedFreshConfig {
 
 function modeFromEnv(): Mode {
   try {
-    return Deno.env.get(MODE_ENV) === "development" ? "development" : "production";
+    return Deno.env.get(MODE_ENV) === "development"
+      ? "development"
+      : "production";
   } catch {
     return "production"; // no --allow-env
   }

@@ -54,7 +54,11 @@ export interface ContextInit<State> {
   config: ResolvedFreshConfig;
   state: State;
   /** Renders a vnode for this context; the app supplies it. */
-  render: (ctx: Context<State>, vnode: VNode | null, init?: ResponseInit) => Promise<Response>;
+  render: (
+    ctx: Context<State>,
+    vnode: VNode | null,
+    init?: ResponseInit,
+  ) => Promise<Response>;
 }
 
 /**
@@ -77,11 +81,16 @@ export function createContext<State>(init: ContextInit<State>): Context<State> {
     error: undefined,
     route: null,
     nonce: createNonce(),
-    next: () => Promise.reject(new Error("fresh: ctx.next() called with nothing left to run")),
+    next: () =>
+      Promise.reject(
+        new Error("fresh: ctx.next() called with nothing left to run"),
+      ),
     redirect: redirect,
     render: (vnode, responseInit) => init.render(ctx, vnode, responseInit),
-    text: (content, responseInit) => withType(content, "text/plain; charset=utf-8", responseInit),
-    html: (content, responseInit) => withType(content, "text/html; charset=utf-8", responseInit),
+    text: (content, responseInit) =>
+      withType(content, "text/plain; charset=utf-8", responseInit),
+    html: (content, responseInit) =>
+      withType(content, "text/html; charset=utf-8", responseInit),
     json: (content, responseInit) => Response.json(content, responseInit),
   };
   return ctx;
@@ -120,7 +129,11 @@ export function createNonce(): string {
   return btoa(String.fromCharCode(...bytes));
 }
 
-function withType(content: string, type: string, init?: ResponseInit): Response {
+function withType(
+  content: string,
+  type: string,
+  init?: ResponseInit,
+): Response {
   const headers = new Headers(init?.headers);
   if (!headers.has("content-type")) headers.set("content-type", type);
   return new Response(content, { ...init, headers });

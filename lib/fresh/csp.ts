@@ -35,7 +35,9 @@ export function csp<State>(options: CspOptions = {}): Middleware<State> {
   return async (ctx) => {
     const res = await ctx.next();
     if (!res.headers.get("content-type")?.startsWith("text/html")) return res;
-    const header = options.reportOnly ? "content-security-policy-report-only" : "content-security-policy";
+    const header = options.reportOnly
+      ? "content-security-policy-report-only"
+      : "content-security-policy";
     const value = policy(ctx.nonce, options);
     try {
       res.headers.set(header, value);
@@ -59,7 +61,8 @@ export function csp<State>(options: CspOptions = {}): Middleware<State> {
  */
 export function policy(nonce: string, options: CspOptions): string {
   const directives = new Map<string, string>();
-  const add = (directive: string) => directives.set(directive.trim().split(/\s+/)[0], directive.trim());
+  const add = (directive: string) =>
+    directives.set(directive.trim().split(/\s+/)[0], directive.trim());
   [
     "default-src 'self'",
     `script-src 'self' 'nonce-${nonce}'`,

@@ -22,16 +22,23 @@ import type { PageComponent } from "./page.ts";
 /** The typed helpers `createDefine` returns; all are identity functions at run time. */
 export interface Define<State> {
   /** Types a route's `handler` export with this app's `State`. */
-  handlers<Data, H extends RouteHandler<Data, State> = RouteHandler<Data, State>>(handlers: H): H;
+  handlers<
+    Data,
+    H extends RouteHandler<Data, State> = RouteHandler<Data, State>,
+  >(handlers: H): H;
   /** Types a page component; `define.page<typeof handler>` takes `data`'s type from the handler. */
   page<
     // deno-lint-ignore no-explicit-any
     H extends RouteHandler<any, State> = never,
-    // deno-lint-ignore no-explicit-any
-    Data = [H] extends [never] ? undefined : H extends RouteHandler<infer D, any> ? D : never,
+    Data = [H] extends [never] ? undefined
+      // deno-lint-ignore no-explicit-any
+      : H extends RouteHandler<infer D, any> ? D
+      : never,
   >(render: PageComponent<Data, State>): PageComponent<Data, State>;
   /** Types a middleware or an array of them. */
-  middleware<M extends Middleware<State> | Middleware<State>[]>(middleware: M): M;
+  middleware<M extends Middleware<State> | Middleware<State>[]>(
+    middleware: M,
+  ): M;
 }
 
 /**

@@ -11,7 +11,8 @@
  * @module
  */
 
-const DEFAULT_HEAD = '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">';
+const DEFAULT_HEAD =
+  '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">';
 
 /**
  * Wraps `body` as needed and inserts `head` before `</head>` and `script`
@@ -22,17 +23,29 @@ const DEFAULT_HEAD = '<meta charset="utf-8"><meta name="viewport" content="width
  * finishDocument("<html><body>x</body></html>", "", "<script></script>");
  * ```
  */
-export function finishDocument(body: string, head: string, script: string): string {
+export function finishDocument(
+  body: string,
+  head: string,
+  script: string,
+): string {
   let html = body;
   if (!/<html[\s>]/i.test(html)) {
     html = `<html><head>${DEFAULT_HEAD}</head><body>${html}</body></html>`;
   } else if (!/<head[\s>]/i.test(html)) {
-    html = html.replace(/<html[^>]*>/i, (tag) => `${tag}<head>${DEFAULT_HEAD}</head>`);
+    html = html.replace(
+      /<html[^>]*>/i,
+      (tag) => `${tag}<head>${DEFAULT_HEAD}</head>`,
+    );
   }
   if (!/<body[\s>]/i.test(html)) {
-    html = html.replace(/(<\/head>)([\s\S]*?)(<\/html>\s*)$/i, "$1<body>$2</body>$3");
+    html = html.replace(
+      /(<\/head>)([\s\S]*?)(<\/html>\s*)$/i,
+      "$1<body>$2</body>$3",
+    );
   }
-  if (/<title[\s>]/i.test(head)) html = html.replace(/<title[\s>][\s\S]*?<\/title>/i, "");
+  if (/<title[\s>]/i.test(head)) {
+    html = html.replace(/<title[\s>][\s\S]*?<\/title>/i, "");
+  }
   html = insertBefore(html, "</head>", head);
   html = insertBefore(html, "</body>", script);
   return `<!DOCTYPE html>${html}`;

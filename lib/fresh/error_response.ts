@@ -48,11 +48,19 @@ export function publicMessage(err: unknown): string {
 export function defaultErrorResponse(req: Request, err: unknown): Response {
   const status = statusOf(err);
   const message = publicMessage(err);
-  if (wantsJson(req)) return Response.json({ error: { code: errorCode(status), message } }, { status });
+  if (wantsJson(req)) {
+    return Response.json({ error: { code: errorCode(status), message } }, {
+      status,
+    });
+  }
   const title = `${status} ${escapeHtml(statusText(status))}`;
-  const body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${title}</title></head>` +
+  const body =
+    `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${title}</title></head>` +
     `<body><h1>${title}</h1><p>${escapeHtml(message)}</p></body></html>`;
-  return new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8" } });
+  return new Response(body, {
+    status,
+    headers: { "content-type": "text/html; charset=utf-8" },
+  });
 }
 
 /**
@@ -66,7 +74,9 @@ export function defaultErrorResponse(req: Request, err: unknown): Response {
 export function withErrorHeaders(res: Response, err: unknown): Response {
   if (!(err instanceof HttpError) || !err.headers) return res;
   const out = new Response(res.body, res);
-  new Headers(err.headers).forEach((value, name) => out.headers.set(name, value));
+  new Headers(err.headers).forEach((value, name) =>
+    out.headers.set(name, value)
+  );
   return out;
 }
 

@@ -15,7 +15,12 @@
 import type { Manifest, RouteConfig, RouteModule } from "./manifest.ts";
 import type { Middleware } from "./middleware.ts";
 import type { RenderParts } from "./render.ts";
-import { byRank, type CompiledPattern, compilePattern, escapeSegment } from "./router.ts";
+import {
+  byRank,
+  type CompiledPattern,
+  compilePattern,
+  escapeSegment,
+} from "./router.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyMiddleware = Middleware<any>;
@@ -72,7 +77,12 @@ interface Folder {
  */
 export function fsRouteTable(files: Manifest["routes"]): FsRouteTable {
   const folders = new Map<string, Folder>();
-  const pages: { file: string; segments: string[]; folder: string; module: RouteModule }[] = [];
+  const pages: {
+    file: string;
+    segments: string[];
+    folder: string;
+    module: RouteModule;
+  }[] = [];
   let app: RouteModule | undefined;
   let notFound: RouteModule | undefined;
   for (const [file, module] of Object.entries(files)) {
@@ -82,26 +92,42 @@ export function fsRouteTable(files: Manifest["routes"]): FsRouteTable {
     const slot = folders.get(folder) ?? {};
     folders.set(folder, slot);
     if (name === "_app" || name === "_404") {
-      if (folder !== "") throw new Error(`fresh: ${file}: ${name} belongs in routes/ itself`);
+      if (folder !== "") {
+        throw new Error(`fresh: ${file}: ${name} belongs in routes/ itself`);
+      }
       if (name === "_app") app = module;
       else notFound = module;
     } else if (name === "_layout") slot.layout = module;
     else if (name === "_middleware") slot.middleware = module;
     else if (name === "_error" || name === "_500") slot.error = module;
-    else if (!name.startsWith("_")) pages.push({ file, segments, folder, module });
+    else if (!name.startsWith("_")) {
+      pages.push({ file, segments, folder, module });
+    }
   }
   const appComponent = app ? component(app, "routes/_app") : null;
-  const partsFor = (folder: string, config?: RouteConfig) => renderParts(folders, folder, appComponent, config);
+  const partsFor = (folder: string, config?: RouteConfig) =>
+    renderParts(folders, folder, appComponent, config);
   const routes = pages.map(({ file, segments, folder, module }): FsRoute => {
     checkRouteModule(file, module);
-    const pattern = compilePattern(module.config?.routeOverride ?? patternOf(segments));
-    return { file, pattern, module, folder, middlewares: middlewaresFor(folders, folder), parts: partsFor(folder, module.config) };
+    const pattern = compilePattern(
+      module.config?.routeOverride ?? patternOf(segments),
+    );
+    return {
+      file,
+      pattern,
+      module,
+      folder,
+      middlewares: middlewaresFor(folders, folder),
+      parts: partsFor(folder, module.config),
+    };
   }).sort((a, b) => byRank(a.pattern, b.pattern) || (a.file < b.file ? -1 : 1));
   return {
     routes,
     rootParts: partsFor(""),
     rootMiddlewares: middlewaresFor(folders, ""),
-    notFound: notFound ? { module: notFound, parts: partsFor("", notFound.config) } : null,
+    notFound: notFound
+      ? { module: notFound, parts: partsFor("", notFound.config) }
+      : null,
     errorPageFor: (folder) => {
       for (const at of [...chain(folder)].reverse()) {
         const error = folders.get(at)?.error;
@@ -139,7 +165,11 @@ export function patternOf(segments: string[]): string {
 
 function fileSegments(file: string): string[] {
   const match = file.match(/^\.\/routes\/(.+)\.(tsx|ts|jsx|js|mts|mjs)$/);
-  if (!match) throw new Error(`fresh: manifest route key ${file} is not ./routes/<path>.<ext>`);
+  if (!match) {
+    throw new Error(
+      `fresh: manifest route key ${file} is not ./routes/<path>.<ext>`,
+    );
+  }
   return match[1].split("/");
 }
 
@@ -148,14 +178,21 @@ function chain(folder: string): string[] {
   return ["", ...parts.map((_, i) => parts.slice(0, i + 1).join("/"))];
 }
 
-function middlewaresFor(folders: Map<string, Folder>, folder: string): AnyMiddleware[] {
+function middlewaresFor(
+  folders: Map<string, Folder>,
+  folder: string,
+): AnyMiddleware[] {
   return chain(folder).flatMap((at) => {
     const mod = folders.get(at)?.middleware;
     if (!mod) return [];
     const value = mod.default ?? mod.handler;
     const list = Array.isArray(value) ? value : [value];
     if (!list.every((fn) => typeof fn === "function")) {
-      throw new Error(`fresh: routes/${at ? at + "/" : ""}_middleware must export a middleware or an array of them`);
+      throw new Error(
+        `fresh: routes/${
+          at ? at + "/" : ""
+        }_middleware must export a middleware or an array of them`,
+      );
     }
     return list as AnyMiddleware[];
   });
@@ -175,29 +212,49 @@ function renderParts(
     layouts.push(layout);
   }
   if (config?.skipInheritedLayouts) layouts = [];
-  const skipApp = config?.skipAppWrapper || layouts.some((l) => l.config?.skipAppWrapper);
-  return { app: skipApp ? null : app, layouts: layouts.map((l) => component(l, "a _layout")) };
+  const skipApp = config?.skipAppWrapper ||
+    layouts.some((l) => l.config?.skipAppWrapper);
+  return {
+    app: skipApp ? null : app,
+    layouts: layouts.map((l) => component(l, "a _layout")),
+  };
 }
 
-function component(module: RouteModule, what: string): NonNullable<RenderParts["app"]> {
-  if (typeof module.default !== "function") throw new Error(`fresh: ${what} must default-export a component`);
+function component(
+  module: RouteModule,
+  what: string,
+): NonNullable<RenderParts["app"]> {
+  if (typeof module.default !== "function") {
+    throw new Error(`fresh: ${what} must default-export a component`);
+  }
   return module.default as NonNullable<RenderParts["app"]>;
 }
 
 function checkRouteModule(file: string, module: RouteModule) {
   if (module.default !== undefined && typeof module.default !== "function") {
-    throw new Error(`fresh: ${file}: the default export must be a page component`);
+    throw new Error(
+      `fresh: ${file}: the default export must be a page component`,
+    );
   }
   const handler = module.handler;
-  if (handler !== undefined && typeof handler !== "function" && (typeof handler !== "object" || handler === null)) {
-    throw new Error(`fresh: ${file}: handler must be a function or an object keyed by method`);
+  if (
+    handler !== undefined && typeof handler !== "function" &&
+    (typeof handler !== "object" || handler === null)
+  ) {
+    throw new Error(
+      `fresh: ${file}: handler must be a function or an object keyed by method`,
+    );
   }
   if (module.default === undefined && handler === undefined) {
-    throw new Error(`fresh: ${file} exports neither a page component nor a handler`);
+    throw new Error(
+      `fresh: ${file} exports neither a page component nor a handler`,
+    );
   }
 }
 
 function paramName(name: string): string {
-  if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new Error(`fresh: route parameter [${name}] must be an identifier`);
+  if (!/^[A-Za-z_$][\w$]*$/.test(name)) {
+    throw new Error(`fresh: route parameter [${name}] must be an identifier`);
+  }
   return name;
 }

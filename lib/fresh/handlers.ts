@@ -15,10 +15,25 @@ import type { Context } from "./context.ts";
 import type { PageResponse } from "./page.ts";
 
 /** HTTP methods a handler object may answer. */
-export type Method = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+export type Method =
+  | "GET"
+  | "HEAD"
+  | "POST"
+  | "PUT"
+  | "PATCH"
+  | "DELETE"
+  | "OPTIONS";
 
 /** The methods, in the order an `Allow` header lists them. */
-export const METHODS: readonly Method[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+export const METHODS: readonly Method[] = [
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+];
 
 /** A handler: returns a `Response` or `page(data)`. */
 export type HandlerFn<Data = unknown, State = Record<string, unknown>> = (
@@ -36,7 +51,8 @@ export type RouteHandler<Data = unknown, State = Record<string, unknown>> =
   | HandlerByMethod<Data, State>;
 
 /** Fresh 1's name for a route's handlers, kept because it reads well. */
-export type Handlers<Data = unknown, State = Record<string, unknown>> = RouteHandler<Data, State>;
+export type Handlers<Data = unknown, State = Record<string, unknown>> =
+  RouteHandler<Data, State>;
 
 /**
  * The methods a handler object answers, in `Allow` order.
@@ -47,5 +63,7 @@ export type Handlers<Data = unknown, State = Record<string, unknown>> = RouteHan
  * ```
  */
 export function methodsOf(handler: object): Method[] {
-  return METHODS.filter((m) => typeof (handler as Record<string, unknown>)[m] === "function");
+  return METHODS.filter((m) =>
+    typeof (handler as Record<string, unknown>)[m] === "function"
+  );
 }

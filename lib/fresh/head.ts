@@ -15,7 +15,9 @@ import { type ComponentChildren, createContext } from "preact";
 import { useContext } from "preact/hooks";
 
 /** Set by the server renderer to collect `<Head>` children; absent in the browser. */
-export const HeadContext = createContext<((children: ComponentChildren) => void) | null>(null);
+export const HeadContext = createContext<
+  ((children: ComponentChildren) => void) | null
+>(null);
 
 /**
  * Moves its children into the document `<head>` on the server; renders `null`.

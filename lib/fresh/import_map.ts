@@ -38,7 +38,9 @@ export async function loadImportMap(dir: string): Promise<ImportMap> {
       const config = JSON.parse(await Deno.readTextFile(file));
       return { baseDir: at, file, imports: config.imports ?? {} };
     }
-    if (dirname(at) === at) return { baseDir: resolve(dir), file: null, imports: {} };
+    if (dirname(at) === at) {
+      return { baseDir: resolve(dir), file: null, imports: {} };
+    }
   }
 }
 
@@ -52,7 +54,10 @@ export async function loadImportMap(dir: string): Promise<ImportMap> {
  * resolveImport({ baseDir: "/app", file: null, imports: { "@/": "./" } }, "@/x.ts"); // "/app/x.ts"
  * ```
  */
-export function resolveImport(map: ImportMap, specifier: string): string | null {
+export function resolveImport(
+  map: ImportMap,
+  specifier: string,
+): string | null {
   let target = map.imports[specifier];
   if (target === undefined) {
     const prefix = Object.keys(map.imports)
@@ -61,7 +66,9 @@ export function resolveImport(map: ImportMap, specifier: string): string | null 
     if (prefix === undefined) return null;
     target = map.imports[prefix] + specifier.slice(prefix.length);
   }
-  return target.startsWith("./") || target.startsWith("../") ? join(map.baseDir, target) : target;
+  return target.startsWith("./") || target.startsWith("../")
+    ? join(map.baseDir, target)
+    : target;
 }
 
 /**
@@ -73,7 +80,9 @@ export function resolveImport(map: ImportMap, specifier: string): string | null 
  * ```
  */
 export function npmToBare(specifier: string): string {
-  const match = specifier.match(/^npm:\/?((?:@[^/@]+\/)?[^/@]+)(?:@[^/]*)?(\/.*)?$/);
+  const match = specifier.match(
+    /^npm:\/?((?:@[^/@]+\/)?[^/@]+)(?:@[^/]*)?(\/.*)?$/,
+  );
   if (!match) throw new Error(`fresh: cannot bundle ${specifier}`);
   return match[1] + (match[2] ?? "");
 }

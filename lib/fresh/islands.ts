@@ -12,7 +12,15 @@
  * ```
  * @module
  */
-import { type ComponentChildren, type ComponentType, createContext, Fragment, h, options, type VNode } from "preact";
+import {
+  type ComponentChildren,
+  type ComponentType,
+  createContext,
+  Fragment,
+  h,
+  options,
+  type VNode,
+} from "preact";
 import { useContext } from "preact/hooks";
 import { renderToString } from "preact-render-to-string";
 import { type Serialized, serializeProps } from "./serialize.ts";
@@ -67,17 +75,29 @@ options.vnode = (vnode) => {
  * islandsFromManifest({ "./islands/Counter.tsx": { default: Counter } })[0].name; // "Counter"
  * ```
  */
-export function islandsFromManifest(files: Record<string, Record<string, unknown>>): Island[] {
+export function islandsFromManifest(
+  files: Record<string, Record<string, unknown>>,
+): Island[] {
   const taken = new Set<string>();
   const islands: Island[] = [];
   for (const file of Object.keys(files).sort()) {
     const mod = files[file];
-    const exportNames = Object.keys(mod).sort((a, b) => a === "default" ? -1 : b === "default" ? 1 : a < b ? -1 : 1);
+    const exportNames = Object.keys(mod).sort((a, b) =>
+      a === "default" ? -1 : b === "default" ? 1 : a < b ? -1 : 1
+    );
     for (const exportName of exportNames) {
       const component = mod[exportName];
       if (typeof component !== "function") continue;
-      const name = unique(exportName === "default" ? pascalName(file) : exportName, taken);
-      islands.push({ name, file, exportName, component: component as ComponentType });
+      const name = unique(
+        exportName === "default" ? pascalName(file) : exportName,
+        taken,
+      );
+      islands.push({
+        name,
+        file,
+        exportName,
+        component: component as ComponentType,
+      });
     }
   }
   return islands;
@@ -93,7 +113,9 @@ export function islandsFromManifest(files: Record<string, Record<string, unknown
  */
 export function registerIslands(islands: Island[]): void {
   for (const island of islands) {
-    if (!wrappers.has(island.component)) wrappers.set(island.component, wrapperFor(island));
+    if (!wrappers.has(island.component)) {
+      wrappers.set(island.component, wrapperFor(island));
+    }
   }
 }
 
@@ -114,15 +136,19 @@ export function islandScript(
   buildId: string,
 ): string {
   const files = [...new Set(render.used.map((u) => u.island.file))];
-  const imports = files.map((file, i) => `import * as m${i} from ${js(chunkUrl(chunkOf(chunks, file)))};`);
+  const imports = files.map((file, i) =>
+    `import * as m${i} from ${js(chunkUrl(chunkOf(chunks, file)))};`
+  );
   const named = new Map(render.used.map((u) => [u.island.name, u.island]));
   const table = [...named.values()].map((island) =>
-    `${js(island.name)}:m${files.indexOf(island.file)}[${js(island.exportName)}]`
+    `${js(island.name)}:m${files.indexOf(island.file)}[${
+      js(island.exportName)
+    }]`
   );
   const props = js(render.used.map((u) => u.props));
-  const code = `import { boot } from ${js(chunkUrl(chunks.runtime))};${imports.join("")}boot({${
-    table.join(",")
-  }},${props},${js(buildId)});`;
+  const code = `import { boot } from ${js(chunkUrl(chunks.runtime))};${
+    imports.join("")
+  }boot({${table.join(",")}},${props},${js(buildId)});`;
   return `<script type="module" nonce="${nonce}">${code}</script>`;
 }
 
@@ -138,7 +164,9 @@ function wrapperFor(island: Island): ComponentType<Record<string, unknown>> {
       return html;
     });
     const index = render.used.push({ island, props: wire }) - 1;
-    const key = keys.has(props) ? encodeURIComponent(String(keys.get(props))) : "";
+    const key = keys.has(props)
+      ? encodeURIComponent(String(keys.get(props)))
+      : "";
     return h(
       Fragment,
       null,
@@ -151,7 +179,10 @@ function wrapperFor(island: Island): ComponentType<Record<string, unknown>> {
   return IslandMarker;
 }
 
-function plain(component: ComponentType, props: Record<string, unknown>): VNode {
+function plain(
+  component: ComponentType,
+  props: Record<string, unknown>,
+): VNode {
   bypass = true;
   try {
     return h(component, props);
@@ -162,7 +193,11 @@ function plain(component: ComponentType, props: Record<string, unknown>): VNode 
 
 function renderSlot(children: ComponentChildren, render: IslandRender): string {
   return renderToString(
-    h(IslandRenderContext.Provider, { value: render }, h(InsideIsland.Provider, { value: false }, children)),
+    h(
+      IslandRenderContext.Provider,
+      { value: render },
+      h(InsideIsland.Provider, { value: false }, children),
+    ),
   );
 }
 
@@ -170,9 +205,16 @@ function comment(text: string): VNode {
   return h(Fragment, { UNSTABLE_comment: text } as Record<string, unknown>);
 }
 
-function chunkOf(chunks: { islands: Record<string, string> }, file: string): string {
+function chunkOf(
+  chunks: { islands: Record<string, string> },
+  file: string,
+): string {
   const chunk = chunks.islands[file];
-  if (!chunk) throw new Error(`fresh: no built chunk for island file ${file}; rebuild with \`deno task build\``);
+  if (!chunk) {
+    throw new Error(
+      `fresh: no built chunk for island file ${file}; rebuild with \`deno task build\``,
+    );
+  }
   return chunk;
 }
 
@@ -182,7 +224,9 @@ function js(value: unknown): string {
 
 function pascalName(file: string): string {
   const base = file.split("/").pop()!.replace(/\.[^.]+$/, "");
-  const name = base.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join("");
+  const name = base.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) =>
+    w[0].toUpperCase() + w.slice(1)
+  ).join("");
   return /^[A-Za-z_]/.test(name) ? name : `_${name}`;
 }
 

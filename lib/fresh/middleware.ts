@@ -35,7 +35,11 @@ export function runMiddlewares<State>(
 ): Promise<Response> {
   const step = (i: number): Promise<Response> => {
     const fn = chain[i];
-    if (!fn) return Promise.reject(new Error("fresh: ctx.next() called with nothing left to run"));
+    if (!fn) {
+      return Promise.reject(
+        new Error("fresh: ctx.next() called with nothing left to run"),
+      );
+    }
     ctx.next = () => step(i + 1);
     try {
       return Promise.resolve(fn(ctx));

@@ -18,13 +18,32 @@ export type { FreshConfig, Mode, ResolvedFreshConfig } from "./config.ts";
 export type { Context } from "./context.ts";
 export { csp, type CspOptions } from "./csp.ts";
 export { createDefine, type Define } from "./define.ts";
-export type { HandlerByMethod, HandlerFn, Handlers, Method, RouteHandler } from "./handlers.ts";
+export type {
+  HandlerByMethod,
+  HandlerFn,
+  Handlers,
+  Method,
+  RouteHandler,
+} from "./handlers.ts";
 export { HttpError, type HttpErrorOptions } from "./http_error.ts";
 export type { Manifest, RouteConfig, RouteModule } from "./manifest.ts";
 export type { Middleware } from "./middleware.ts";
 export { parseAccept, prefersHtml, wantsJson } from "./negotiate.ts";
-export { page, type PageComponent, type PageProps, type PageResponse } from "./page.ts";
-export { formatComment, formatEvent, type SseCleanup, type SseMessage, type SseOptions, type SseStream, sse } from "./sse.ts";
+export {
+  page,
+  type PageComponent,
+  type PageProps,
+  type PageResponse,
+} from "./page.ts";
+export {
+  formatComment,
+  formatEvent,
+  sse,
+  type SseCleanup,
+  type SseMessage,
+  type SseOptions,
+  type SseStream,
+} from "./sse.ts";
 export { staticFiles } from "./static_files.ts";
 
 import type { Context } from "./context.ts";

@@ -67,7 +67,11 @@ export function parseAccept(header: string | null): MediaRange[] {
     if (!type || !subtype) continue;
     const qParam = params.find((p) => /^q\s*=/i.test(p));
     const q = qParam ? Number(qParam.split("=")[1]) : 1;
-    ranges.push({ type, subtype, q: Number.isFinite(q) ? Math.min(Math.max(q, 0), 1) : 0 });
+    ranges.push({
+      type,
+      subtype,
+      q: Number.isFinite(q) ? Math.min(Math.max(q, 0), 1) : 0,
+    });
   }
   return ranges;
 }

@@ -68,7 +68,12 @@ export function page<Data = undefined>(
   data?: Data,
   init?: { status?: number; headers?: HeadersInit },
 ): PageResponse<Data> {
-  return { data: data as Data, status: init?.status, headers: init?.headers, [PAGE]: true } as PageResponse<Data>;
+  return {
+    data: data as Data,
+    status: init?.status,
+    headers: init?.headers,
+    [PAGE]: true,
+  } as PageResponse<Data>;
 }
 
 /**

@@ -8,12 +8,22 @@
  * ```
  * @module
  */
-import { type ComponentChildren, Fragment, type FunctionComponent, h, type VNode } from "preact";
+import {
+  type ComponentChildren,
+  Fragment,
+  type FunctionComponent,
+  h,
+  type VNode,
+} from "preact";
 import { renderToString } from "preact-render-to-string";
 import type { Context } from "./context.ts";
 import { finishDocument } from "./document.ts";
 import { HeadContext } from "./head.ts";
-import { type IslandRender, IslandRenderContext, islandScript } from "./islands.ts";
+import {
+  type IslandRender,
+  IslandRenderContext,
+  islandScript,
+} from "./islands.ts";
 import type { PageComponent, PageProps } from "./page.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -28,7 +38,9 @@ export interface RenderParts {
 /** How a page gets its island chunks, built on demand. */
 export interface IslandAssets {
   /** Resolves once the island build is ready. */
-  chunks(): Promise<{ runtime: string; islands: Record<string, string>; buildId: string }>;
+  chunks(): Promise<
+    { runtime: string; islands: Record<string, string>; buildId: string }
+  >;
   /** The URL of a built file. */
   url(file: string, buildId: string): string;
 }
@@ -56,7 +68,9 @@ export async function renderPage<State>(
   assets: IslandAssets,
 ): Promise<Response> {
   const base = pageProps(ctx, init.data);
-  let inner: VNode | null = typeof content === "function" ? await call(content, base) : content;
+  let inner: VNode | null = typeof content === "function"
+    ? await call(content, base)
+    : content;
   const wrappers = parts.app ? [parts.app, ...parts.layouts] : parts.layouts;
   for (const wrapper of [...wrappers].reverse()) {
     const child = inner;
@@ -72,10 +86,14 @@ export async function renderPage<State>(
     ),
   );
   const script = await scriptFor(render, ctx.nonce, assets);
-  const headHtml = head.map((children) => renderToString(h(Fragment, null, children))).join("");
+  const headHtml = head.map((children) =>
+    renderToString(h(Fragment, null, children))
+  ).join("");
   const html = finishDocument(body, headHtml, script);
   const headers = new Headers(init.headers);
-  if (!headers.has("content-type")) headers.set("content-type", "text/html; charset=utf-8");
+  if (!headers.has("content-type")) {
+    headers.set("content-type", "text/html; charset=utf-8");
+  }
   return new Response(html, { status: init.status ?? 200, headers });
 }
 
@@ -87,7 +105,10 @@ export async function renderPage<State>(
  * const props = pageProps(ctx, { jobs: [] });
  * ```
  */
-export function pageProps<State>(ctx: Context<State>, data: unknown): PageProps<unknown, State> {
+export function pageProps<State>(
+  ctx: Context<State>,
+  data: unknown,
+): PageProps<unknown, State> {
   return {
     data,
     url: ctx.url,
@@ -102,15 +123,35 @@ export function pageProps<State>(ctx: Context<State>, data: unknown): PageProps<
   };
 }
 
-async function scriptFor(render: IslandRender, nonce: string, assets: IslandAssets): Promise<string> {
+async function scriptFor(
+  render: IslandRender,
+  nonce: string,
+  assets: IslandAssets,
+): Promise<string> {
   if (render.used.length === 0) return "";
   const chunks = await assets.chunks();
-  return islandScript(render, chunks, (file) => assets.url(file, chunks.buildId), nonce, chunks.buildId);
+  return islandScript(
+    render,
+    chunks,
+    (file) => assets.url(file, chunks.buildId),
+    nonce,
+    chunks.buildId,
+  );
 }
 
-async function call(component: AnyPage, props: PageProps<unknown, unknown>): Promise<VNode | null> {
-  if (isAsync(component)) return await (component as (p: typeof props) => Promise<VNode | null>)(props);
-  return h(component as FunctionComponent<typeof props>, props) as unknown as VNode;
+async function call(
+  component: AnyPage,
+  props: PageProps<unknown, unknown>,
+): Promise<VNode | null> {
+  if (isAsync(component)) {
+    return await (component as (p: typeof props) => Promise<VNode | null>)(
+      props,
+    );
+  }
+  return h(
+    component as FunctionComponent<typeof props>,
+    props,
+  ) as unknown as VNode;
 }
 
 function isAsync(fn: unknown): boolean {

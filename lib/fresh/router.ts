@@ -29,7 +29,11 @@ export interface CompiledPattern {
  * ```
  */
 export function compilePattern(pattern: string): CompiledPattern {
-  return { pattern, urlPattern: new URLPattern({ pathname: pattern }), rank: rankOf(pattern) };
+  return {
+    pattern,
+    urlPattern: new URLPattern({ pathname: pattern }),
+    rank: rankOf(pattern),
+  };
 }
 
 /**
@@ -58,7 +62,10 @@ export function byRank(a: { rank: number[] }, b: { rank: number[] }): number {
  * matchPattern(compilePattern("/jobs/:id"), "/jobs/a%20b"); // { id: "a b" }
  * ```
  */
-export function matchPattern(compiled: CompiledPattern, pathname: string): Record<string, string> | null {
+export function matchPattern(
+  compiled: CompiledPattern,
+  pathname: string,
+): Record<string, string> | null {
   const match = compiled.urlPattern.exec({ pathname });
   if (!match) return null;
   const params: Record<string, string> = {};

@@ -57,10 +57,15 @@ export function serializeProps(
  * deserialize(["s", 1, 2], () => null); // Set {1, 2}
  * ```
  */
-export function deserialize(value: Serialized, slot: (html: string) => unknown): unknown {
+export function deserialize(
+  value: Serialized,
+  slot: (html: string) => unknown,
+): unknown {
   if (value === null || typeof value !== "object") return value;
   if (!Array.isArray(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deserialize(v, slot)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, deserialize(v, slot)]),
+    );
   }
   const [tag, ...rest] = value;
   const all = () => rest.map((v) => deserialize(v, slot));
@@ -84,7 +89,9 @@ export function deserialize(value: Serialized, slot: (html: string) => unknown):
     case "h":
       return slot(rest[0] as string);
     default:
-      throw new TypeError(`fresh: unknown serialized tag ${JSON.stringify(tag)}`);
+      throw new TypeError(
+        `fresh: unknown serialized tag ${JSON.stringify(tag)}`,
+      );
   }
 }
 
@@ -97,7 +104,8 @@ export function deserialize(value: Serialized, slot: (html: string) => unknown):
  * ```
  */
 export function isVNode(value: unknown): boolean {
-  return typeof value === "object" && value !== null && value.constructor === undefined &&
+  return typeof value === "object" && value !== null &&
+    value.constructor === undefined &&
     "type" in value && "props" in value;
 }
 
@@ -113,7 +121,9 @@ function encode(value: unknown, walk: Walk): Serialized {
     case "boolean":
       return value;
     case "number":
-      return Number.isFinite(value) && !Object.is(value, -0) ? value : ["n", Object.is(value, -0) ? "-0" : String(value)];
+      return Number.isFinite(value) && !Object.is(value, -0)
+        ? value
+        : ["n", Object.is(value, -0) ? "-0" : String(value)];
     case "undefined":
       return ["u"];
     case "bigint":
@@ -128,7 +138,9 @@ function encode(value: unknown, walk: Walk): Serialized {
 }
 
 function encodeObject(value: object, walk: Walk): Serialized {
-  if (walk.seen.has(value)) throw unserializable(walk, "refers back to itself (a cycle)");
+  if (walk.seen.has(value)) {
+    throw unserializable(walk, "refers back to itself (a cycle)");
+  }
   walk.seen.add(value);
   try {
     return encodeKnown(value, walk);
@@ -138,21 +150,52 @@ function encodeObject(value: object, walk: Walk): Serialized {
 }
 
 function encodeKnown(value: object, walk: Walk): Serialized {
-  const at = (path: string, v: unknown) => encode(v, { ...walk, path: `${walk.path}${path}` });
-  if (Array.isArray(value)) return ["a", ...value.map((v, i) => at(`[${i}]`, v))];
-  if (value instanceof Date) return ["d", isNaN(value.getTime()) ? null : value.toISOString()];
-  if (value instanceof URL) return ["l", value.href];
-  if (value instanceof Set) return ["s", ...[...value].map((v, i) => at(`[${i}]`, v))];
-  if (value instanceof Map) {
-    return ["m", ...[...value].flatMap(([k, v], i) => [at(`<key ${i}>`, k), at(`<value ${i}>`, v)])];
+  const at = (path: string, v: unknown) =>
+    encode(v, { ...walk, path: `${walk.path}${path}` });
+  if (Array.isArray(value)) {
+    return [
+      "a",
+      ...value.map((v, i) => at(`[${i}]`, v)),
+    ];
   }
-  if ((value as { brand?: unknown }).brand === SIGNAL) return at("", (value as { peek(): unknown }).peek());
-  if (isVNode(value)) throw unserializable(walk, "is JSX, which an island accepts only as `children`");
+  if (value instanceof Date) {
+    return ["d", isNaN(value.getTime()) ? null : value.toISOString()];
+  }
+  if (value instanceof URL) return ["l", value.href];
+  if (value instanceof Set) {
+    return [
+      "s",
+      ...[...value].map((v, i) => at(`[${i}]`, v)),
+    ];
+  }
+  if (value instanceof Map) {
+    return [
+      "m",
+      ...[...value].flatMap((
+        [k, v],
+        i,
+      ) => [at(`<key ${i}>`, k), at(`<value ${i}>`, v)]),
+    ];
+  }
+  if ((value as { brand?: unknown }).brand === SIGNAL) {
+    return at("", (value as { peek(): unknown }).peek());
+  }
+  if (isVNode(value)) {
+    throw unserializable(
+      walk,
+      "is JSX, which an island accepts only as `children`",
+    );
+  }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
-    throw unserializable(walk, `is a ${proto?.constructor?.name ?? "class"} instance`);
+    throw unserializable(
+      walk,
+      `is a ${proto?.constructor?.name ?? "class"} instance`,
+    );
   }
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, at(`.${k}`, v)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, at(`.${k}`, v)]),
+  );
 }
 
 function unserializable(walk: Walk, what: string): TypeError {
@@ -168,6 +211,8 @@ function containsVNode(value: unknown): boolean {
 
 function pairs(values: unknown[]): [unknown, unknown][] {
   const out: [unknown, unknown][] = [];
-  for (let i = 0; i < values.length; i += 2) out.push([values[i], values[i + 1]]);
+  for (let i = 0; i < values.length; i += 2) {
+    out.push([values[i], values[i + 1]]);
+  }
   return out;
 }

@@ -21,5 +21,7 @@ import { h, type VNode } from "preact";
  * ```
  */
 export function slotVNode(html: string): VNode {
-  return h("frsh-slot", { dangerouslySetInnerHTML: { __html: html } }) as unknown as VNode;
+  return h("frsh-slot", {
+    dangerouslySetInnerHTML: { __html: html },
+  }) as unknown as VNode;
 }

@@ -81,71 +81,13 @@ export function sse(
   start: (stream: SseStream) => SseCleanup | Promise<SseCleanup>,
   options: SseOptions = {},
 ): Response {
-  const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
-  const aborter = new AbortController();
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let cleanup: SseCleanup;
-  let timer: ReturnType<typeof setInterval> | undefined;
-
-  const finish = (reason: string) => {
-    if (aborter.signal.aborted) return;
-    clearInterval(timer);
-    aborter.abort(reason);
-    runCleanup(cleanup);
-  };
-  const write = (chunk: string): boolean => {
-    if (aborter.signal.aborted) return false;
-    controller.enqueue(encoder.encode(chunk));
-    if ((controller.desiredSize ?? 0) >= 0) return true;
-    // The client isn't reading: drop it instead of buffering without bound.
-    finish("client too slow");
-    const error = new Error(`sse: dropped a client that stopped reading (over ${maxBufferedBytes} bytes waiting)`);
-    error.stack = error.message; // the server logs it; a stack would only point here
-    controller.error(error);
-    return false;
-  };
-  const stream: SseStream = {
-    lastEventId: req.headers.get("last-event-id"),
-    signal: aborter.signal,
-    get closed() {
-      return aborter.signal.aborted;
-    },
-    send: (message) => write(formatEvent(message)),
-    comment: (text) => write(formatComment(text)),
-    close: () => {
-      if (aborter.signal.aborted) return;
-      finish("closed by server");
-      controller.close();
-    },
-  };
-
-  const body = new ReadableStream<Uint8Array>(
-    {
-      start(c) {
-        controller = c;
-      },
-      cancel() {
-        finish("client disconnected");
-      },
-    },
-    { highWaterMark: maxBufferedBytes, size: (chunk) => chunk.byteLength },
-  );
-
-  if (heartbeatMs > 0) timer = setInterval(() => write(": ping\n\n"), heartbeatMs);
-  const fail = (err: unknown) => {
-    console.error("sse: start failed; closing the stream", err);
-    if (aborter.signal.aborted) return;
-    finish("start failed");
-    controller.close();
-  };
-  begin(stream, start, (fn) => (cleanup = fn), fail);
-
+  const channel = openChannel(req, options);
+  begin(channel, start);
   const headers = new Headers(options.headers);
   headers.set("content-type", "text/event-stream; charset=utf-8");
   headers.set("cache-control", "no-cache");
   headers.set("x-accel-buffering", "no");
-  return new Response(body, { headers });
+  return new Response(channel.body, { headers });
 }
 
 /**
@@ -158,13 +100,21 @@ export function sse(
  */
 export function formatEvent(message: SseMessage): string {
   let out = "";
-  if (message.event !== undefined) out += `event: ${singleLine(message.event, "event")}\n`;
-  if (message.id !== undefined) out += `id: ${singleLine(String(message.id), "id")}\n`;
+  if (message.event !== undefined) {
+    out += `event: ${singleLine(message.event, "event")}\n`;
+  }
+  if (message.id !== undefined) {
+    out += `id: ${singleLine(String(message.id), "id")}\n`;
+  }
   if (message.retry !== undefined) {
-    if (!Number.isInteger(message.retry) || message.retry < 0) throw new TypeError("sse: retry must be a non-negative integer");
+    if (!Number.isInteger(message.retry) || message.retry < 0) {
+      throw new TypeError("sse: retry must be a non-negative integer");
+    }
     out += `retry: ${message.retry}\n`;
   }
-  const data = typeof message.data === "string" ? message.data : JSON.stringify(message.data);
+  const data = typeof message.data === "string"
+    ? message.data
+    : JSON.stringify(message.data);
   for (const line of (data ?? "").split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
   return `${out}\n`;
 }
@@ -181,20 +131,97 @@ export function formatComment(text: string): string {
   return text.split(/\r\n|\r|\n/).map((line) => `: ${line}\n`).join("") + "\n";
 }
 
-function begin(
-  stream: SseStream,
-  start: (stream: SseStream) => SseCleanup | Promise<SseCleanup>,
-  keep: (cleanup: SseCleanup) => void,
-  fail: (err: unknown) => void,
-) {
-  const settle = (fn: SseCleanup) => (stream.closed ? runCleanup(fn) : keep(fn));
-  try {
-    const result = start(stream);
-    if (result instanceof Promise) result.then(settle, fail);
-    else settle(result);
-  } catch (err) {
-    fail(err);
+/** A stream, its response body, and the hooks `begin` needs. */
+interface Channel {
+  stream: SseStream;
+  body: ReadableStream<Uint8Array>;
+  /** Stores the cleanup to run at close. */
+  keep(cleanup: SseCleanup): void;
+  /** Ends the stream after `start` failed. */
+  fail(err: unknown): void;
+}
+
+function openChannel(req: Request, options: SseOptions): Channel {
+  const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+  const aborter = new AbortController();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let cleanup: SseCleanup;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const closed = () => aborter.signal.aborted;
+  const finish = (reason: string) => {
+    if (closed()) return;
+    clearInterval(timer);
+    aborter.abort(reason);
+    runCleanup(cleanup);
+  };
+  const write = (chunk: string): boolean => {
+    if (closed()) return false;
+    controller.enqueue(encoder.encode(chunk));
+    if ((controller.desiredSize ?? 0) >= 0) return true;
+    // The client isn't reading: drop it instead of buffering without bound.
+    finish("client too slow");
+    controller.error(
+      quietError(
+        `sse: dropped a client that stopped reading (over ${maxBufferedBytes} bytes waiting)`,
+      ),
+    );
+    return false;
+  };
+  const end = (reason: string) => {
+    if (closed()) return;
+    finish(reason);
+    controller.close();
+  };
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start: (c) => void (controller = c),
+      cancel: () => finish("client disconnected"),
+    },
+    { highWaterMark: maxBufferedBytes, size: (chunk) => chunk.byteLength },
+  );
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  if (heartbeatMs > 0) {
+    timer = setInterval(() => write(": ping\n\n"), heartbeatMs);
   }
+  const stream: SseStream = {
+    lastEventId: req.headers.get("last-event-id"),
+    signal: aborter.signal,
+    get closed() {
+      return closed();
+    },
+    send: (message) => write(formatEvent(message)),
+    comment: (text) => write(formatComment(text)),
+    close: () => end("closed by server"),
+  };
+  return {
+    stream,
+    body,
+    keep: (fn) => closed() ? runCleanup(fn) : void (cleanup = fn),
+    fail: (err) => {
+      console.error("sse: start failed; closing the stream", err);
+      end("start failed");
+    },
+  };
+}
+
+function begin(
+  channel: Channel,
+  start: (stream: SseStream) => SseCleanup | Promise<SseCleanup>,
+) {
+  try {
+    const result = start(channel.stream);
+    if (result instanceof Promise) result.then(channel.keep, channel.fail);
+    else channel.keep(result);
+  } catch (err) {
+    channel.fail(err);
+  }
+}
+
+/** An error whose logged form is just its message (a stack would only point here). */
+function quietError(message: string): Error {
+  const error = new Error(message);
+  error.stack = message;
+  return error;
 }
 
 function runCleanup(cleanup: SseCleanup) {
@@ -206,6 +233,8 @@ function runCleanup(cleanup: SseCleanup) {
 }
 
 function singleLine(value: string, field: string): string {
-  if (/[\r\n\0]/.test(value)) throw new TypeError(`sse: ${field} must not contain line breaks or NUL`);
+  if (/[\r\n\0]/.test(value)) {
+    throw new TypeError(`sse: ${field} must not contain line breaks or NUL`);
+  }
   return value;
 }

@@ -31,10 +31,14 @@ const IMMUTABLE = "public, max-age=31536000, immutable";
  */
 export function staticFiles<State>(): Middleware<State> {
   return async (ctx) => {
-    if (ctx.req.method !== "GET" && ctx.req.method !== "HEAD") return ctx.next();
+    if (ctx.req.method !== "GET" && ctx.req.method !== "HEAD") {
+      return ctx.next();
+    }
     const path = safeRelativePath(ctx.url.pathname);
     if (path === null) return ctx.next();
-    const served = path.startsWith(CHUNK_PREFIX.slice(1)) ? await serveChunk(ctx, path) : await serveStatic(ctx, path);
+    const served = path.startsWith(CHUNK_PREFIX.slice(1))
+      ? await serveChunk(ctx, path)
+      : await serveStatic(ctx, path);
     return served ?? ctx.next();
   };
 }
@@ -62,7 +66,10 @@ export function safeRelativePath(pathname: string): string | null {
   return segments.join("/");
 }
 
-async function serveChunk<State>(ctx: Context<State>, path: string): Promise<Response | null> {
+async function serveChunk<State>(
+  ctx: Context<State>,
+  path: string,
+): Promise<Response | null> {
   const [, , , file, ...rest] = path.split("/");
   if (!file || rest.length > 0) return null;
   const build = await assetsOf(ctx)?.build();
@@ -76,7 +83,10 @@ async function serveChunk<State>(ctx: Context<State>, path: string): Promise<Res
   return new Response(ctx.req.method === "HEAD" ? null : bytes, { headers });
 }
 
-async function serveStatic<State>(ctx: Context<State>, path: string): Promise<Response | null> {
+async function serveStatic<State>(
+  ctx: Context<State>,
+  path: string,
+): Promise<Response | null> {
   const real = await realPathInside(join(ctx.config.root, "static"), path);
   if (!real) return null;
   const file = await Deno.open(real).catch(() => null);
@@ -86,11 +96,15 @@ async function serveStatic<State>(ctx: Context<State>, path: string): Promise<Re
     file.close();
     return null;
   }
-  const etag = `W/"${info.size.toString(16)}-${(info.mtime?.getTime() ?? 0).toString(16)}"`;
+  const etag = `W/"${info.size.toString(16)}-${
+    (info.mtime?.getTime() ?? 0).toString(16)
+  }"`;
   const headers = new Headers({
     "content-type": contentType(real),
     "etag": etag,
-    "cache-control": ctx.url.searchParams.has(ASSET_QUERY) ? IMMUTABLE : "no-cache",
+    "cache-control": ctx.url.searchParams.has(ASSET_QUERY)
+      ? IMMUTABLE
+      : "no-cache",
     "x-content-type-options": "nosniff",
   });
   if (etagMatches(ctx.req.headers.get("if-none-match"), etag)) {
@@ -105,7 +119,10 @@ async function serveStatic<State>(ctx: Context<State>, path: string): Promise<Re
   return new Response(file.readable, { headers });
 }
 
-async function realPathInside(dir: string, path: string): Promise<string | null> {
+async function realPathInside(
+  dir: string,
+  path: string,
+): Promise<string | null> {
   try {
     const realDir = await Deno.realPath(dir);
     const real = await Deno.realPath(join(realDir, path));
@@ -118,5 +135,7 @@ async function realPathInside(dir: string, path: string): Promise<string | null>
 function etagMatches(header: string | null, etag: string): boolean {
   if (!header) return false;
   const weak = (tag: string) => tag.trim().replace(/^W\//, "");
-  return header.split(",").some((tag) => tag.trim() === "*" || weak(tag) === weak(etag));
+  return header.split(",").some((tag) =>
+    tag.trim() === "*" || weak(tag) === weak(etag)
+  );
 }

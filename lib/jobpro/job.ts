@@ -147,6 +147,8 @@ export interface JobView {
   lastRun: RunSummaryView | null;
   runCount: number;
   successCount: number;
+  /** Runs going right now (a manual run can go while the job is paused or created). */
+  activeRuns: number;
   /** Percent of finished runs that succeeded, or null before the first run. */
   successRate: number | null;
   createdAt: string;
@@ -181,6 +183,7 @@ export function jobView(
   job: Job,
   counts: JobCounts,
   description: string,
+  activeRuns = 0,
 ): JobView {
   const last = counts.lastRun;
   return {
@@ -198,6 +201,7 @@ export function jobView(
     },
     runCount: counts.runs,
     successCount: counts.successes,
+    activeRuns,
     successRate: counts.runs
       ? Math.round((counts.successes / counts.runs) * 1000) / 10
       : null,

@@ -226,7 +226,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       : `Once at ${stamp(a.at.getTime())}`;
   }
 
-  const view = (e: Entry) => jobView(e.job, e.counts, describe(e.job));
+  const view = (e: Entry) =>
+    jobView(e.job, e.counts, describe(e.job), e.running.size);
 
   function setStatus(e: Entry, status: JobStatus) {
     e.job = { ...e.job, status, updatedAt: clock.now() };

@@ -14,7 +14,12 @@ Deno.test({
   async fn(t) {
     const app = fixtureApp().use(csp());
     const controller = new AbortController();
-    const server = await app.listen({ port: 0, hostname: "127.0.0.1", signal: controller.signal, onListen() {} });
+    const server = await app.listen({
+      port: 0,
+      hostname: "127.0.0.1",
+      signal: controller.signal,
+      onListen() {},
+    });
     const base = `http://127.0.0.1:${server.addr.port}`;
     const browser = await playwright.launch({
       executablePath: await chromium.executablePath(),
@@ -33,30 +38,50 @@ Deno.test({
         const res = await page.goto(`${base}/counter`);
         const policy = res?.headers()["content-security-policy"] ?? "";
         assertStringIncludes(policy, "script-src 'self' 'nonce-");
-        assertEquals(policy.includes("unsafe-inline") && /script-src[^;]*unsafe-inline/.test(policy), false);
+        assertEquals(
+          policy.includes("unsafe-inline") &&
+            /script-src[^;]*unsafe-inline/.test(policy),
+          false,
+        );
         await page.waitForSelector(".counter[data-hydrated=true]");
         assertEquals(await page.textContent(".count"), "3");
         await page.click(".counter button");
         await page.click(".counter button");
-        await page.waitForFunction(() => document.querySelector(".count")?.textContent === "5");
+        await page.waitForFunction(() =>
+          document.querySelector(".count")?.textContent === "5"
+        );
         assertEquals(await page.title(), "Counter page");
       });
 
-      await t.step("props arrive as Date, URL, Map, Set, bigint, undefined", async () => {
-        await page.goto(`${base}/props`);
-        await page.waitForSelector(".echo[data-hydrated=true] .client");
-        assertEquals(await page.textContent(".client"), await page.textContent(".server"));
-      });
+      await t.step(
+        "props arrive as Date, URL, Map, Set, bigint, undefined",
+        async () => {
+          await page.goto(`${base}/props`);
+          await page.waitForSelector(".echo[data-hydrated=true] .client");
+          assertEquals(
+            await page.textContent(".client"),
+            await page.textContent(".server"),
+          );
+        },
+      );
 
-      await t.step("an island inside an island and server children hydrate once", async () => {
-        await page.goto(`${base}/nested`);
-        await page.waitForSelector(".outer .counter[data-hydrated=true]");
-        await page.click(".outer .counter button");
-        await page.waitForFunction(() => document.querySelector(".outer .count")?.textContent === "11");
-        assertEquals(await page.textContent(".outer .slotted"), "server child");
-        assertEquals(await page.locator(".outer .counter").count(), 1);
-        assertEquals(await page.textContent(".alpha"), "alpha");
-      });
+      await t.step(
+        "an island inside an island and server children hydrate once",
+        async () => {
+          await page.goto(`${base}/nested`);
+          await page.waitForSelector(".outer .counter[data-hydrated=true]");
+          await page.click(".outer .counter button");
+          await page.waitForFunction(() =>
+            document.querySelector(".outer .count")?.textContent === "11"
+          );
+          assertEquals(
+            await page.textContent(".outer .slotted"),
+            "server child",
+          );
+          assertEquals(await page.locator(".outer .counter").count(), 1);
+          assertEquals(await page.textContent(".alpha"), "alpha");
+        },
+      );
 
       assertEquals(errors, []);
     } finally {

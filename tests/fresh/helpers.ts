@@ -35,12 +35,16 @@ export async function send(
   path: string,
   init?: RequestInit,
 ): Promise<{ res: Response; body: string }> {
-  const res = await handler(new Request(new URL(path, "http://localhost"), init));
+  const res = await handler(
+    new Request(new URL(path, "http://localhost"), init),
+  );
   return { res, body: await res.text() };
 }
 
 /** Accept header of a browser navigation. */
-export const BROWSER = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
+export const BROWSER = {
+  accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+};
 
 /**
  * Polls `check` until it returns a truthy value, or throws after `timeoutMs`.
@@ -50,12 +54,18 @@ export const BROWSER = { accept: "text/html,application/xhtml+xml,application/xm
  * await waitFor(() => cleaned, 5_000, "cleanup ran");
  * ```
  */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

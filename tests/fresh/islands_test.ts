@@ -2,7 +2,13 @@
  * Islands on the server: markers, serialized props, the boot script with
  * its nonce, and the built chunks served with immutable caching.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { h } from "preact";
 import { App, csp, staticFiles } from "fresh";
 import { islandsFromManifest } from "../../lib/fresh/islands.ts";
@@ -13,7 +19,9 @@ import { BROWSER, fixtureApp, send } from "./helpers.ts";
 const handler = fixtureApp().handler();
 
 function scriptOf(html: string): { nonce: string; code: string } {
-  const match = html.match(/<script type="module" nonce="([^"]+)">(.*?)<\/script><\/body><\/html>$/);
+  const match = html.match(
+    /<script type="module" nonce="([^"]+)">(.*?)<\/script><\/body><\/html>$/,
+  );
   assert(match, "one module script right before </body>");
   return { nonce: match[1], code: match[2] };
 }
@@ -25,15 +33,27 @@ Deno.test("islands: server HTML is wrapped in markers and one boot script follow
     '<main><!--frsh:island:Counter:0:--><div class="counter" ><span class="count">3</span><button type="button" >+1</button></div><!--/frsh:island--></main>',
   );
   const { code } = scriptOf(body);
-  assertMatch(code, /^import \{ boot \} from "\/_fresh\/js\/[0-9a-f]+\/fresh-runtime-[A-Z0-9]+\.js";/);
-  assertMatch(code, /import \* as m0 from "\/_fresh\/js\/[0-9a-f]+\/island-Counter-[A-Z0-9]+\.js";/);
-  assertMatch(code, /boot\(\{"Counter":m0\["default"\]\},\[\{"start":3\}\],"[0-9a-f]+"\);$/);
+  assertMatch(
+    code,
+    /^import \{ boot \} from "\/_fresh\/js\/[0-9a-f]+\/fresh-runtime-[A-Z0-9]+\.js";/,
+  );
+  assertMatch(
+    code,
+    /import \* as m0 from "\/_fresh\/js\/[0-9a-f]+\/island-Counter-[A-Z0-9]+\.js";/,
+  );
+  assertMatch(
+    code,
+    /boot\(\{"Counter":m0\["default"\]\},\[\{"start":3\}\],"[0-9a-f]+"\);$/,
+  );
   assertEquals(body.match(/<script/g)?.length, 1);
 });
 
 Deno.test("islands: <Head> content lands in <head> and its <title> replaces the app's", async () => {
   const { body } = await send(handler, "/counter", { headers: BROWSER });
-  assertStringIncludes(body, '<head><meta charset="utf-8"><title>Counter page</title></head>');
+  assertStringIncludes(
+    body,
+    '<head><meta charset="utf-8"><title>Counter page</title></head>',
+  );
 });
 
 Deno.test("islands: pages without islands ship no JavaScript", async () => {
@@ -49,18 +69,29 @@ Deno.test("islands: nested islands are not marked again; children travel as a sl
     body,
     '<!--frsh:island:Outer:0:--><div class="outer"><div class="counter" ><span class="count">10</span><button type="button" >+1</button></div><frsh-slot><p class="slotted">server child</p></frsh-slot></div><!--/frsh:island-->',
   );
-  assertStringIncludes(body, "<!--frsh:island:Alpha:1:--><i class=\"alpha\">alpha</i><!--/frsh:island-->");
+  assertStringIncludes(
+    body,
+    '<!--frsh:island:Alpha:1:--><i class="alpha">alpha</i><!--/frsh:island-->',
+  );
   assertStringIncludes(body, "<!--frsh:island:Beta:2:b1-->");
   assertEquals(body.match(/frsh:island:/g)?.length, 3);
   const { code } = scriptOf(body);
-  assertStringIncludes(code, 'boot({"Outer":m0["default"],"Alpha":m1["Alpha"],"Beta":m1["Beta"]}');
-  assertStringIncludes(code, '[{"children":["h","\\u003cp class=\\"slotted\\">server child\\u003c/p>"]},{},{}]');
+  assertStringIncludes(
+    code,
+    'boot({"Outer":m0["default"],"Alpha":m1["Alpha"],"Beta":m1["Beta"]}',
+  );
+  assertStringIncludes(
+    code,
+    '[{"children":["h","\\u003cp class=\\"slotted\\">server child\\u003c/p>"]},{},{}]',
+  );
 });
 
 Deno.test("islands: props are serialized with Date, URL, Map, Set, bigint and undefined, safely for a script", async () => {
   const { body } = await send(handler, "/props", { headers: BROWSER });
   const { code } = scriptOf(body);
-  const props = JSON.parse(code.slice(code.indexOf(",[") + 1, code.lastIndexOf("],") + 1));
+  const props = JSON.parse(
+    code.slice(code.indexOf(",[") + 1, code.lastIndexOf("],") + 1),
+  );
   assertEquals(props[0], {
     text: "a</script><!--x",
     count: 7,
@@ -72,7 +103,10 @@ Deno.test("islands: props are serialized with Date, URL, Map, Set, bigint and un
     set: ["s", "x", "y"],
     nested: { list: ["a", 1, "two", null], inf: ["n", "Infinity"] },
   });
-  assert(!code.includes("</script>") && !code.includes("<!--"), "no raw < inside the script");
+  assert(
+    !code.includes("</script>") && !code.includes("<!--"),
+    "no raw < inside the script",
+  );
 });
 
 Deno.test("islands: a function prop fails the render with a message naming island and prop", async () => {
@@ -85,9 +119,14 @@ Deno.test("islands: a function prop fails the render with a message naming islan
       }
     })
     .fsRoutes(manifest);
-  const { res, body } = await send(app.handler(), "/bad-prop", { headers: BROWSER });
+  const { res, body } = await send(app.handler(), "/bad-prop", {
+    headers: BROWSER,
+  });
   assertEquals(res.status, 500);
-  assertStringIncludes(body, 'Island "Counter": prop "onChange" is a function, which cannot be sent to the browser');
+  assertStringIncludes(
+    body,
+    'Island "Counter": prop "onChange" is a function, which cannot be sent to the browser',
+  );
 });
 
 Deno.test("serialize: round trip, and clear errors for what cannot travel", () => {
@@ -107,28 +146,57 @@ Deno.test("serialize: round trip, and clear errors for what cannot travel", () =
   assertEquals(back.when, new Date(0));
   assert(isNaN(back.bad.getTime()));
   assertEquals(back.link.href, "http://a.example/x");
-  assertEquals(back.map, new Map<unknown, unknown>([[1, { deep: [new Set([1n])] }]]));
-  assert(Object.is(back.nums[0], -0) && isNaN(back.nums[1]) && back.nums[2] === -Infinity);
+  assertEquals(
+    back.map,
+    new Map<unknown, unknown>([[1, { deep: [new Set([1n])] }]]),
+  );
+  assert(
+    Object.is(back.nums[0], -0) && isNaN(back.nums[1]) &&
+      back.nums[2] === -Infinity,
+  );
   assertEquals([back.nothing, back.empty, back.proto.a], [undefined, null, 1]);
   assertEquals(back.signal as unknown, "signal value");
-  assertEquals(deserialize(["h", "<b>x</b>"], (html) => ({ html })), { html: "<b>x</b>" });
+  assertEquals(deserialize(["h", "<b>x</b>"], (html) => ({ html })), {
+    html: "<b>x</b>",
+  });
 
   assertThrows(
-    () => serializeProps("Form", { options: { list: [{ onPick() {} }] } }, () => ""),
+    () =>
+      serializeProps(
+        "Form",
+        { options: { list: [{ onPick() {} }] } },
+        () => "",
+      ),
     TypeError,
     'Island "Form": prop "options.list[0].onPick" is a function',
   );
-  assertThrows(() => serializeProps("A", { when: new Uint8Array(1) }, () => ""), TypeError, "is a Uint8Array instance");
+  assertThrows(
+    () => serializeProps("A", { when: new Uint8Array(1) }, () => ""),
+    TypeError,
+    "is a Uint8Array instance",
+  );
   const cyclic: Record<string, unknown> = {};
   cyclic.self = cyclic;
-  assertThrows(() => serializeProps("C", { cyclic }, () => ""), TypeError, '"cyclic.self" refers back to itself');
-  assertThrows(() => serializeProps("J", { icon: h("b", null) }, () => ""), TypeError, "accepts only as `children`");
+  assertThrows(
+    () => serializeProps("C", { cyclic }, () => ""),
+    TypeError,
+    '"cyclic.self" refers back to itself',
+  );
+  assertThrows(
+    () => serializeProps("J", { icon: h("b", null) }, () => ""),
+    TypeError,
+    "accepts only as `children`",
+  );
 });
 
 Deno.test("islands: names come from file names and export names, made unique", () => {
   const component = () => null;
   const names = islandsFromManifest({
-    "./islands/live-table.tsx": { default: component, helper: component, VALUE: 1 },
+    "./islands/live-table.tsx": {
+      default: component,
+      helper: component,
+      VALUE: 1,
+    },
     "./islands/forms/JobForm.tsx": { default: component },
     "./islands/x/JobForm.tsx": { default: component },
     "./islands/9lives.tsx": { default: component },
@@ -144,13 +212,21 @@ Deno.test("islands: names come from file names and export names, made unique", (
 
 Deno.test("chunks: served under /_fresh/js/<BUILD_ID>/ with immutable caching", async () => {
   const { body } = await send(handler, "/nested", { headers: BROWSER });
-  const urls = [...scriptOf(body).code.matchAll(/from "([^"]+)"/g)].map((m) => m[1]);
+  const urls = [...scriptOf(body).code.matchAll(/from "([^"]+)"/g)].map((m) =>
+    m[1]
+  );
   assertEquals(urls.length, 3);
   for (const url of urls) {
     const { res, body: js } = await send(handler, url);
     assertEquals(res.status, 200, url);
-    assertEquals(res.headers.get("content-type"), "text/javascript; charset=utf-8");
-    assertEquals(res.headers.get("cache-control"), "public, max-age=31536000, immutable");
+    assertEquals(
+      res.headers.get("content-type"),
+      "text/javascript; charset=utf-8",
+    );
+    assertEquals(
+      res.headers.get("cache-control"),
+      "public, max-age=31536000, immutable",
+    );
     assert(js.length > 0 && !js.includes("preact-render-to-string"), url);
   }
   const runtime = (await send(handler, urls[0])).body;

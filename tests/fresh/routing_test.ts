@@ -1,7 +1,12 @@
 /**
  * File routes and the request pipeline, through `app.handler()` on the fixture app.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+} from "@std/assert";
 import { h } from "preact";
 import { App, HttpError, type Manifest } from "fresh";
 import { redirect } from "../../lib/fresh/context.ts";
@@ -26,21 +31,50 @@ async function quietly(fn: () => Promise<void>): Promise<unknown[][]> {
 }
 
 Deno.test("routing: index, params, nested folders, catch-all and route override", async () => {
-  assertStringIncludes((await send(handler, "/", { headers: BROWSER })).body, '<h1 class="home">home</h1>');
-  assertStringIncludes((await send(handler, "/jobs", { headers: BROWSER })).body, '<ul class="jobs"');
-  assertStringIncludes((await send(handler, "/jobs/42", { headers: BROWSER })).body, "job 42");
-  assertStringIncludes((await send(handler, "/jobs/a%20b", { headers: BROWSER })).body, "job a b");
-  assertStringIncludes((await send(handler, "/files/a/b/c.txt")).body, "path=a/b/c.txt");
+  assertStringIncludes(
+    (await send(handler, "/", { headers: BROWSER })).body,
+    '<h1 class="home">home</h1>',
+  );
+  assertStringIncludes(
+    (await send(handler, "/jobs", { headers: BROWSER })).body,
+    '<ul class="jobs"',
+  );
+  assertStringIncludes(
+    (await send(handler, "/jobs/42", { headers: BROWSER })).body,
+    "job 42",
+  );
+  assertStringIncludes(
+    (await send(handler, "/jobs/a%20b", { headers: BROWSER })).body,
+    "job a b",
+  );
+  assertStringIncludes(
+    (await send(handler, "/files/a/b/c.txt")).body,
+    "path=a/b/c.txt",
+  );
   assertStringIncludes((await send(handler, "/files")).body, "path=");
-  assertStringIncludes((await send(handler, "/custom/hello")).body, '<p class="override">hello</p>');
-  assertEquals((await send(handler, "/override", { headers: BROWSER })).res.status, 404);
+  assertStringIncludes(
+    (await send(handler, "/custom/hello")).body,
+    '<p class="override">hello</p>',
+  );
+  assertEquals(
+    (await send(handler, "/override", { headers: BROWSER })).res.status,
+    404,
+  );
 });
 
 Deno.test("routing: a static segment beats a dynamic one", async () => {
   const { res, body } = await send(handler, "/jobs/events");
   assertEquals([res.status, body], [200, "events"]);
-  const sorted = ["/:rest*", "/jobs/:id", "/jobs/events", "/jobs", "/"].map(compilePattern).sort(byRank);
-  assertEquals(sorted.map((p) => p.pattern), ["/jobs", "/", "/jobs/events", "/jobs/:id", "/:rest*"]);
+  const sorted = ["/:rest*", "/jobs/:id", "/jobs/events", "/jobs", "/"].map(
+    compilePattern,
+  ).sort(byRank);
+  assertEquals(sorted.map((p) => p.pattern), [
+    "/jobs",
+    "/",
+    "/jobs/events",
+    "/jobs/:id",
+    "/:rest*",
+  ]);
 });
 
 Deno.test("routing: file paths map to URLPattern pathnames", () => {
@@ -53,42 +87,82 @@ Deno.test("routing: file paths map to URLPattern pathnames", () => {
 
 Deno.test("routing: (group) folders stay out of the URL but scope their layout", async () => {
   const pricing = (await send(handler, "/pricing", { headers: BROWSER })).body;
-  assertMatch(pricing, /class="layout-root"><div class="layout-marketing"><p class="pricing">/);
-  assert(!(await send(handler, "/jobs", { headers: BROWSER })).body.includes("layout-marketing"));
+  assertMatch(
+    pricing,
+    /class="layout-root"><div class="layout-marketing"><p class="pricing">/,
+  );
+  assert(
+    !(await send(handler, "/jobs", { headers: BROWSER })).body.includes(
+      "layout-marketing",
+    ),
+  );
 });
 
 Deno.test("routing: files starting with _ that are not special are ignored", async () => {
-  assertEquals((await send(handler, "/_ignored", { headers: JSON_ACCEPT })).res.status, 404);
+  assertEquals(
+    (await send(handler, "/_ignored", { headers: JSON_ACCEPT })).res.status,
+    404,
+  );
 });
 
 Deno.test("handlers: one function answers every method", async () => {
   for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH"]) {
-    assertEquals((await send(handler, "/api/any", { method })).body, `any ${method}`);
+    assertEquals(
+      (await send(handler, "/api/any", { method })).body,
+      `any ${method}`,
+    );
   }
 });
 
 Deno.test("handlers: an object keyed by method, with 405 and Allow for the rest", async () => {
-  assertEquals(JSON.parse((await send(handler, "/api/echo?q=1")).body), { method: "GET", q: "1" });
-  const post = await send(handler, "/api/echo", { method: "POST", body: JSON.stringify({ a: 1 }) });
-  assertEquals([post.res.status, JSON.parse(post.body)], [201, { method: "POST", body: { a: 1 } }]);
-  const put = await send(handler, "/api/echo", { method: "PUT", headers: JSON_ACCEPT });
+  assertEquals(JSON.parse((await send(handler, "/api/echo?q=1")).body), {
+    method: "GET",
+    q: "1",
+  });
+  const post = await send(handler, "/api/echo", {
+    method: "POST",
+    body: JSON.stringify({ a: 1 }),
+  });
+  assertEquals([post.res.status, JSON.parse(post.body)], [201, {
+    method: "POST",
+    body: { a: 1 },
+  }]);
+  const put = await send(handler, "/api/echo", {
+    method: "PUT",
+    headers: JSON_ACCEPT,
+  });
   assertEquals(put.res.status, 405);
   assertEquals(put.res.headers.get("allow"), "GET, HEAD, POST");
-  assertEquals(JSON.parse(put.body), { error: { code: "method_not_allowed", message: "Method Not Allowed" } });
+  assertEquals(JSON.parse(put.body), {
+    error: { code: "method_not_allowed", message: "Method Not Allowed" },
+  });
   const page = await send(handler, "/", { method: "POST" });
-  assertEquals([page.res.status, page.res.headers.get("allow")], [405, "GET, HEAD"]);
+  assertEquals([page.res.status, page.res.headers.get("allow")], [
+    405,
+    "GET, HEAD",
+  ]);
   const job = await send(handler, "/jobs/7", { method: "PATCH" });
-  assertEquals([job.res.status, job.res.headers.get("allow")], [405, "GET, HEAD, DELETE"]);
+  assertEquals([job.res.status, job.res.headers.get("allow")], [
+    405,
+    "GET, HEAD, DELETE",
+  ]);
   const del = await send(handler, "/jobs/7", { method: "DELETE" });
   assertEquals([del.res.status, del.res.headers.get("x-deleted")], [204, "7"]);
 });
 
 Deno.test("handlers: HEAD falls back to GET without a body", async () => {
   const data = await send(handler, "/data", { method: "HEAD" });
-  assertEquals([data.res.status, data.body, data.res.headers.get("x-data")], [201, "", "yes"]);
+  assertEquals([data.res.status, data.body, data.res.headers.get("x-data")], [
+    201,
+    "",
+    "yes",
+  ]);
   const api = await send(handler, "/api/echo", { method: "HEAD" });
   assertEquals([api.res.status, api.body], [200, ""]);
-  assertStringIncludes(api.res.headers.get("content-type")!, "application/json");
+  assertStringIncludes(
+    api.res.headers.get("content-type")!,
+    "application/json",
+  );
 });
 
 Deno.test("pages: page(data, { status, headers }) renders the component with data", async () => {
@@ -99,12 +173,21 @@ Deno.test("pages: page(data, { status, headers }) renders the component with dat
 });
 
 Deno.test("pages: async components, ctx.render and a page without the app wrapper", async () => {
-  assertStringIncludes((await send(handler, "/async")).body, '<p class="async">async /async</p>');
+  assertStringIncludes(
+    (await send(handler, "/async")).body,
+    '<p class="async">async /async</p>',
+  );
   const rendered = await send(handler, "/rendered");
   assertEquals(rendered.res.status, 202);
-  assertMatch(rendered.body, /<body class="app"[^>]*><div class="layout-root"><p class="rendered">/);
+  assertMatch(
+    rendered.body,
+    /<body class="app"[^>]*><div class="layout-root"><p class="rendered">/,
+  );
   const plain = (await send(handler, "/plain")).body;
-  assertMatch(plain, /^<!DOCTYPE html><html><head><meta charset="utf-8">.*<\/head><body><p class="plain">bare<\/p><\/body><\/html>$/);
+  assertMatch(
+    plain,
+    /^<!DOCTYPE html><html><head><meta charset="utf-8">.*<\/head><body><p class="plain">bare<\/p><\/body><\/html>$/,
+  );
 });
 
 Deno.test("order: _app, then layouts outer to inner, then the page; middlewares root first", async () => {
@@ -117,28 +200,46 @@ Deno.test("order: _app, then layouts outer to inner, then the page; middlewares 
 });
 
 Deno.test("negotiation: one route serves the page to browsers and JSON to clients", async () => {
-  assertEquals(JSON.parse((await send(handler, "/jobs")).body), { jobs: [{ id: "a" }, { id: "b" }] });
-  assertStringIncludes((await send(handler, "/jobs", { headers: BROWSER })).body, "<ul");
+  assertEquals(JSON.parse((await send(handler, "/jobs")).body), {
+    jobs: [{ id: "a" }, { id: "b" }],
+  });
+  assertStringIncludes(
+    (await send(handler, "/jobs", { headers: BROWSER })).body,
+    "<ul",
+  );
 });
 
 Deno.test("errors: _404 for browsers, JSON for API clients", async () => {
   const page = await send(handler, "/nope", { headers: BROWSER });
   assertEquals(page.res.status, 404);
-  assertStringIncludes(page.body, '<h1 class="custom-404">Nothing at /nope</h1>');
+  assertStringIncludes(
+    page.body,
+    '<h1 class="custom-404">Nothing at /nope</h1>',
+  );
   const api = await send(handler, "/nope");
-  assertEquals([api.res.status, JSON.parse(api.body)], [404, { error: { code: "not_found", message: "Not Found" } }]);
+  assertEquals([api.res.status, JSON.parse(api.body)], [404, {
+    error: { code: "not_found", message: "Not Found" },
+  }]);
   const thrown = await send(handler, "/jobs/missing", { headers: BROWSER });
   assertEquals(thrown.res.status, 404);
   assertStringIncludes(thrown.body, "custom-404");
-  assertEquals(JSON.parse((await send(handler, "/jobs/missing")).body).error.message, "no job missing");
+  assertEquals(
+    JSON.parse((await send(handler, "/jobs/missing")).body).error.message,
+    "no job missing",
+  );
 });
 
 Deno.test("errors: HttpError reaches _error with its status and message", async () => {
-  const page = await send(handler, "/api/conflict", { method: "POST", headers: BROWSER });
+  const page = await send(handler, "/api/conflict", {
+    method: "POST",
+    headers: BROWSER,
+  });
   assertEquals(page.res.status, 409);
   assertStringIncludes(page.body, "HttpError 409: job a already exists");
   const api = await send(handler, "/api/conflict", { method: "POST" });
-  assertEquals(JSON.parse(api.body), { error: { code: "conflict", message: "job a already exists" } });
+  assertEquals(JSON.parse(api.body), {
+    error: { code: "conflict", message: "job a already exists" },
+  });
 });
 
 Deno.test("errors: an unexpected throw is a 500 without details, logged once", async () => {
@@ -153,7 +254,9 @@ Deno.test("errors: an unexpected throw is a 500 without details, logged once", a
   for (const body of [page.body, api.body]) {
     assert(!body.includes("hunter2") && !body.includes("fail.ts"), body);
   }
-  assertEquals(JSON.parse(api.body), { error: { code: "internal_server_error", message: "Internal Server Error" } });
+  assertEquals(JSON.parse(api.body), {
+    error: { code: "internal_server_error", message: "Internal Server Error" },
+  });
   assertEquals(logged.length, 2);
   assertStringIncludes(String(logged[0][1]), "hunter2");
 });
@@ -164,12 +267,20 @@ Deno.test("errors: without _error pages the defaults answer, and a failing error
       throw new Error("inner secret");
     })
     .get("/deny", () => {
-      throw new HttpError(401, "token missing", { headers: { "www-authenticate": "Bearer" } });
+      throw new HttpError(401, "token missing", {
+        headers: { "www-authenticate": "Bearer" },
+      });
     });
   const bare = app.handler();
   const denied = await send(bare, "/deny", { headers: BROWSER });
-  assertEquals([denied.res.status, denied.res.headers.get("www-authenticate")], [401, "Bearer"]);
-  assertStringIncludes(denied.body, "<h1>401 Unauthorized</h1><p>token missing</p>");
+  assertEquals(
+    [denied.res.status, denied.res.headers.get("www-authenticate")],
+    [401, "Bearer"],
+  );
+  assertStringIncludes(
+    denied.body,
+    "<h1>401 Unauthorized</h1><p>token missing</p>",
+  );
   const logged = await quietly(async () => {
     const boom = await send(bare, "/boom", { headers: BROWSER });
     assertEquals(boom.res.status, 500);
@@ -186,7 +297,9 @@ Deno.test("errors: without _error pages the defaults answer, and a failing error
           throw new Error("error page broke");
         },
       },
-      "./routes/index.tsx": { handler: () => Promise.reject(new HttpError(418)) },
+      "./routes/index.tsx": {
+        handler: () => Promise.reject(new HttpError(418)),
+      },
     },
   };
   const fallback = new App().fsRoutes(broken).handler();
@@ -206,10 +319,20 @@ Deno.test("redirect: ctx.redirect never leaves the site for a path", async () =>
     ["/jobs", "/jobs"],
   ];
   for (const [to, location] of cases) {
-    const { res } = await send(handler, `/redirect?to=${encodeURIComponent(to)}`);
-    assertEquals([res.status, res.headers.get("location")], [302, location], to);
+    const { res } = await send(
+      handler,
+      `/redirect?to=${encodeURIComponent(to)}`,
+    );
+    assertEquals(
+      [res.status, res.headers.get("location")],
+      [302, location],
+      to,
+    );
   }
-  assertEquals(redirect("https://example.com/a", 307).headers.get("location"), "https://example.com/a");
+  assertEquals(
+    redirect("https://example.com/a", 307).headers.get("location"),
+    "https://example.com/a",
+  );
   assertEquals(redirect("/a", 303).status, 303);
 });
 
@@ -218,7 +341,9 @@ Deno.test("app: programmatic routes, prefixed middleware and ranking against fil
   const manifest: Manifest = {
     baseUrl: "memory:",
     islands: {},
-    routes: { "./routes/jobs/events.ts": { handler: () => new Response("file events") } },
+    routes: {
+      "./routes/jobs/events.ts": { handler: () => new Response("file events") },
+    },
   };
   const app = new App<{ who?: string }>()
     .use(async (ctx) => {
@@ -231,19 +356,34 @@ Deno.test("app: programmatic routes, prefixed middleware and ranking against fil
       return ctx.next();
     })
     .get("/jobs/:id", (ctx) => ctx.text(`job ${ctx.params.id}`))
-    .get("/api/hello/:name", (ctx) => ctx.json({ hi: ctx.params.name, who: ctx.state.who }))
+    .get(
+      "/api/hello/:name",
+      (ctx) => ctx.json({ hi: ctx.params.name, who: ctx.state.who }),
+    )
     .all("/api/any", (ctx) => ctx.text(ctx.req.method))
-    .post("/api/page", (ctx) => ctx.render(h("p", null, "posted"), { status: 201 }))
+    .post(
+      "/api/page",
+      (ctx) => ctx.render(h("p", null, "posted"), { status: 201 }),
+    )
     .fsRoutes(manifest);
   const run = app.handler();
   assertEquals((await send(run, "/jobs/events")).body, "file events");
   assertEquals((await send(run, "/jobs/3")).body, "job 3");
-  assertEquals(JSON.parse((await send(run, "/api/hello/ann")).body), { hi: "ann", who: "api" });
-  assertEquals((await send(run, "/api/any", { method: "PATCH" })).body, "PATCH");
+  assertEquals(JSON.parse((await send(run, "/api/hello/ann")).body), {
+    hi: "ann",
+    who: "api",
+  });
+  assertEquals(
+    (await send(run, "/api/any", { method: "PATCH" })).body,
+    "PATCH",
+  );
   const posted = await send(run, "/api/page", { method: "POST" });
   assertEquals(posted.res.status, 201);
   assertStringIncludes(posted.body, "<body><p>posted</p></body>");
-  assertEquals((await send(run, "/apix", { headers: BROWSER })).res.status, 404);
+  assertEquals(
+    (await send(run, "/apix", { headers: BROWSER })).res.status,
+    404,
+  );
   assertEquals(seen, [
     "all /jobs/events",
     "all /jobs/3",
@@ -259,17 +399,20 @@ Deno.test("app: programmatic routes, prefixed middleware and ranking against fil
 
 Deno.test("app: ctx carries req, url, params, state, config, info, route and a fresh nonce", async () => {
   const nonces = new Set<string>();
-  const app = new App({ root: "/srv/app", mode: "development" }).get("/c/:x", (ctx) => {
-    nonces.add(ctx.nonce);
-    return ctx.json({
-      route: ctx.route,
-      params: ctx.params,
-      config: ctx.config,
-      remote: ctx.info.remoteAddr,
-      method: ctx.req.method,
-      path: ctx.url.pathname,
-    });
-  });
+  const app = new App({ root: "/srv/app", mode: "development" }).get(
+    "/c/:x",
+    (ctx) => {
+      nonces.add(ctx.nonce);
+      return ctx.json({
+        route: ctx.route,
+        params: ctx.params,
+        config: ctx.config,
+        remote: ctx.info.remoteAddr,
+        method: ctx.req.method,
+        path: ctx.url.pathname,
+      });
+    },
+  );
   const run = app.handler();
   const body = JSON.parse((await send(run, "/c/1")).body);
   assertEquals(body, {
@@ -297,4 +440,43 @@ Deno.test("app: listen serves on a real port and stops with its signal", async (
   assertEquals(await res.text(), "up");
   controller.abort();
   await server.finished;
+});
+
+Deno.test("pages: a handler without GET still renders its page; _500 is _error's alias", async () => {
+  const manifest: Manifest = {
+    baseUrl: "memory:",
+    islands: {},
+    routes: {
+      "./routes/form.tsx": {
+        handler: {
+          POST: (ctx: { text(s: string): Response }) => ctx.text("posted"),
+        },
+        default: () => h("form", { method: "post" }),
+      },
+      "./routes/admin/_500.tsx": {
+        default: () => h("p", null, "admin trouble"),
+      },
+      "./routes/admin/broken.ts": {
+        handler: () => {
+          throw new TypeError("boom");
+        },
+      },
+    },
+  };
+  const run = new App().fsRoutes(manifest).handler();
+  assertStringIncludes(
+    (await send(run, "/form")).body,
+    '<form method="post"></form>',
+  );
+  assertEquals((await send(run, "/form", { method: "POST" })).body, "posted");
+  const put = await send(run, "/form", { method: "PUT" });
+  assertEquals([put.res.status, put.res.headers.get("allow")], [
+    405,
+    "GET, HEAD, POST",
+  ]);
+  await quietly(async () => {
+    const broken = await send(run, "/admin/broken", { headers: BROWSER });
+    assertEquals(broken.res.status, 500);
+    assertStringIncludes(broken.body, "<p>admin trouble</p>");
+  });
 });

@@ -3,7 +3,13 @@
  * real streaming `fetch` client.
  */
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { formatComment, formatEvent, sse, type SseOptions, type SseStream } from "fresh";
+import {
+  formatComment,
+  formatEvent,
+  sse,
+  type SseOptions,
+  type SseStream,
+} from "fresh";
 import { waitFor } from "./helpers.ts";
 
 Deno.test("sse: event framing, multi-line data, JSON data and comments", () => {
@@ -12,11 +18,22 @@ Deno.test("sse: event framing, multi-line data, JSON data and comments", () => {
     formatEvent({ event: "job", id: 7, retry: 1500, data: "a\nb\r\nc\rd" }),
     "event: job\nid: 7\nretry: 1500\ndata: a\ndata: b\ndata: c\ndata: d\n\n",
   );
-  assertEquals(formatEvent({ data: { n: 1, s: "x\ny" } }), 'data: {"n":1,"s":"x\\ny"}\n\n');
+  assertEquals(
+    formatEvent({ data: { n: 1, s: "x\ny" } }),
+    'data: {"n":1,"s":"x\\ny"}\n\n',
+  );
   assertEquals(formatEvent({ data: "" }), "data: \n\n");
   assertEquals(formatComment("ping"), ": ping\n\n");
-  assertThrows(() => formatEvent({ id: "a\nb", data: "" }), TypeError, "id must not contain");
-  assertThrows(() => formatEvent({ event: "x\ry", data: "" }), TypeError, "event must not contain");
+  assertThrows(
+    () => formatEvent({ id: "a\nb", data: "" }),
+    TypeError,
+    "id must not contain",
+  );
+  assertThrows(
+    () => formatEvent({ event: "x\ry", data: "" }),
+    TypeError,
+    "event must not contain",
+  );
   assertThrows(() => formatEvent({ retry: -1, data: "" }), TypeError, "retry");
 });
 
@@ -28,12 +45,20 @@ interface Harness {
 }
 
 /** A real server whose one route opens an event stream and runs `onOpen`. */
-function serve(onOpen: (stream: SseStream) => void, options?: SseOptions): Harness {
+function serve(
+  onOpen: (stream: SseStream) => void,
+  options?: SseOptions,
+): Harness {
   const streams: SseStream[] = [];
   const closed: string[] = [];
   const controller = new AbortController();
   const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", signal: controller.signal, onListen() {} },
+    {
+      port: 0,
+      hostname: "127.0.0.1",
+      signal: controller.signal,
+      onListen() {},
+    },
     (req) =>
       sse(req, (stream) => {
         streams.push(stream);
@@ -53,7 +78,9 @@ function serve(onOpen: (stream: SseStream) => void, options?: SseOptions): Harne
 }
 
 /** Reads frames (text between blank lines) from a streaming response. */
-function frames(res: Response): { next(): Promise<string | null>; cancel(): Promise<void> } {
+function frames(
+  res: Response,
+): { next(): Promise<string | null>; cancel(): Promise<void> } {
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   return {
@@ -76,12 +103,21 @@ function frames(res: Response): { next(): Promise<string | null>; cancel(): Prom
 
 Deno.test("sse: a streaming client receives events, headers and its Last-Event-ID", async () => {
   const harness = serve((stream) => {
-    stream.send({ event: "resume", id: "42", data: `after ${stream.lastEventId}` });
+    stream.send({
+      event: "resume",
+      id: "42",
+      data: `after ${stream.lastEventId}`,
+    });
     stream.send({ data: "line 1\nline 2" });
   }, { heartbeatMs: 0 });
   try {
-    const res = await fetch(harness.url, { headers: { "last-event-id": "41" } });
-    assertEquals(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    const res = await fetch(harness.url, {
+      headers: { "last-event-id": "41" },
+    });
+    assertEquals(
+      res.headers.get("content-type"),
+      "text/event-stream; charset=utf-8",
+    );
     assertEquals(res.headers.get("cache-control"), "no-cache");
     const stream = frames(res);
     assertEquals(await stream.next(), "event: resume\nid: 42\ndata: after 41");
@@ -101,14 +137,20 @@ Deno.test("sse: heartbeat comments arrive at the configured interval", async () 
     assertEquals(await stream.next(), ": ping");
     assertEquals(await stream.next(), ": ping");
     await stream.cancel();
-    await waitFor(() => harness.closed.length === 1, 5_000, "cleanup after cancel");
+    await waitFor(
+      () => harness.closed.length === 1,
+      5_000,
+      "cleanup after cancel",
+    );
   } finally {
     await harness.stop();
   }
 });
 
 Deno.test("sse: cleanup runs once when the client disconnects", async () => {
-  const harness = serve((stream) => stream.send({ data: "hello" }), { heartbeatMs: 0 });
+  const harness = serve((stream) => stream.send({ data: "hello" }), {
+    heartbeatMs: 0,
+  });
   try {
     const abort = new AbortController();
     const res = await fetch(harness.url, { signal: abort.signal });
@@ -116,7 +158,11 @@ Deno.test("sse: cleanup runs once when the client disconnects", async () => {
     assertEquals(await stream.next(), "data: hello");
     abort.abort();
     await stream.cancel().catch(() => {});
-    await waitFor(() => harness.closed.length === 1, 5_000, "cleanup after disconnect");
+    await waitFor(
+      () => harness.closed.length === 1,
+      5_000,
+      "cleanup after disconnect",
+    );
     assertEquals(harness.closed, ["client disconnected"]);
     assert(harness.streams[0].closed);
     assertEquals(harness.streams[0].send({ data: "late" }), false);
@@ -126,10 +172,17 @@ Deno.test("sse: cleanup runs once when the client disconnects", async () => {
 });
 
 Deno.test("sse: a client that stops reading is dropped at the buffer limit", async () => {
-  const harness = serve(() => {}, { heartbeatMs: 0, maxBufferedBytes: 64 * 1024 });
+  const harness = serve(() => {}, {
+    heartbeatMs: 0,
+    maxBufferedBytes: 64 * 1024,
+  });
   try {
     const res = await fetch(harness.url); // headers read, body never read
-    const stream = await waitFor(() => harness.streams[0], 5_000, "stream open");
+    const stream = await waitFor(
+      () => harness.streams[0],
+      5_000,
+      "stream open",
+    );
     const chunk = "x".repeat(16 * 1024);
     let sent = 0;
     // Bounded: kernel socket buffers absorb a few MiB before the app buffer fills.
@@ -146,10 +199,17 @@ Deno.test("sse: a client that stops reading is dropped at the buffer limit", asy
 });
 
 Deno.test("sse: a client that keeps reading is never dropped, whatever the total", async () => {
-  const harness = serve(() => {}, { heartbeatMs: 0, maxBufferedBytes: 64 * 1024 });
+  const harness = serve(() => {}, {
+    heartbeatMs: 0,
+    maxBufferedBytes: 64 * 1024,
+  });
   try {
     const stream = frames(await fetch(harness.url));
-    const server = await waitFor(() => harness.streams[0], 5_000, "stream open");
+    const server = await waitFor(
+      () => harness.streams[0],
+      5_000,
+      "stream open",
+    );
     const chunk = "y".repeat(16 * 1024);
     for (let i = 0; i < 128; i++) { // 2 MiB in all, 32 times the limit
       assert(server.send({ id: i, data: chunk }), `dropped at event ${i}`);
@@ -166,10 +226,17 @@ Deno.test("sse: a client that keeps reading is never dropped, whatever the total
 Deno.test("sse: an async start may return its cleanup; a failing start ends the stream", async () => {
   let cleaned = 0;
   const controller = new AbortController();
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", signal: controller.signal, onListen() {} }, (req) =>
+  const server = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    signal: controller.signal,
+    onListen() {},
+  }, (req) =>
     sse(req, async (stream) => {
       await Promise.resolve();
-      if (new URL(req.url).pathname === "/fail") throw new Error("no events today");
+      if (new URL(req.url).pathname === "/fail") {
+        throw new Error("no events today");
+      }
       stream.send({ data: "async ok" });
       return () => cleaned++;
     }, { heartbeatMs: 0 }));

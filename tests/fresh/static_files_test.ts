@@ -18,24 +18,44 @@ Deno.test("static: serves static/ at the root with type, length and ETag", async
   assertEquals(res.headers.get("content-length"), "13");
   assertEquals(res.headers.get("cache-control"), "no-cache");
   assertMatch(res.headers.get("etag")!, /^W\/"[0-9a-f]+-[0-9a-f]+"$/);
-  assertEquals((await send(handler, "/styles.css")).res.headers.get("content-type"), "text/css; charset=utf-8");
+  assertEquals(
+    (await send(handler, "/styles.css")).res.headers.get("content-type"),
+    "text/css; charset=utf-8",
+  );
   assertEquals((await send(handler, "/sub/inner.txt")).body, "inner\n");
 });
 
 Deno.test("static: If-None-Match with the ETag answers 304 without a body", async () => {
   const etag = (await send(handler, "/hello.txt")).res.headers.get("etag")!;
-  for (const header of [etag, `"other", ${etag}`, etag.replace(/^W\//, ""), "*"]) {
-    const { res, body } = await send(handler, "/hello.txt", { headers: { "if-none-match": header } });
-    assertEquals([res.status, body, res.headers.get("etag")], [304, "", etag], header);
+  for (
+    const header of [etag, `"other", ${etag}`, etag.replace(/^W\//, ""), "*"]
+  ) {
+    const { res, body } = await send(handler, "/hello.txt", {
+      headers: { "if-none-match": header },
+    });
+    assertEquals(
+      [res.status, body, res.headers.get("etag")],
+      [304, "", etag],
+      header,
+    );
   }
-  const stale = await send(handler, "/hello.txt", { headers: { "if-none-match": '"nope"' } });
+  const stale = await send(handler, "/hello.txt", {
+    headers: { "if-none-match": '"nope"' },
+  });
   assertEquals(stale.res.status, 200);
 });
 
 Deno.test("static: HEAD has headers only; other methods and folders fall through", async () => {
   const head = await send(handler, "/hello.txt", { method: "HEAD" });
-  assertEquals([head.res.status, head.body, head.res.headers.get("content-length")], [200, "", "13"]);
-  assertEquals((await send(handler, "/hello.txt", { method: "POST" })).res.status, 404);
+  assertEquals([
+    head.res.status,
+    head.body,
+    head.res.headers.get("content-length"),
+  ], [200, "", "13"]);
+  assertEquals(
+    (await send(handler, "/hello.txt", { method: "POST" })).res.status,
+    404,
+  );
   assertEquals((await send(handler, "/sub")).res.status, 404);
   assertEquals((await send(handler, "/sub/")).res.status, 404);
 });
@@ -47,9 +67,15 @@ Deno.test("static: asset() adds the build id, and such URLs are cached for a yea
   assertEquals(asset(url), url);
   assertEquals(asset("https://cdn.example/x.css"), "https://cdn.example/x.css");
   assertEquals(asset("//cdn.example/x.css"), "//cdn.example/x.css");
-  assertMatch(asset("/a.png?v=1#top"), /^\/a\.png\?v=1&__frsh_c=[0-9a-f]+#top$/);
+  assertMatch(
+    asset("/a.png?v=1#top"),
+    /^\/a\.png\?v=1&__frsh_c=[0-9a-f]+#top$/,
+  );
   const { res } = await send(handler, url);
-  assertEquals([res.status, res.headers.get("cache-control")], [200, "public, max-age=31536000, immutable"]);
+  assertEquals([res.status, res.headers.get("cache-control")], [
+    200,
+    "public, max-age=31536000, immutable",
+  ]);
 });
 
 const TRAVERSALS = [
@@ -73,16 +99,33 @@ Deno.test("static: path traversal is refused, whatever the encoding", async () =
   }
   assertEquals(safeRelativePath("/a/b.txt"), "a/b.txt");
   assertEquals(safeRelativePath("//a//b.txt"), "a/b.txt");
-  for (const bad of ["/..%2fx", "/a/./b", "/%5c", "/%00", "/%zz"]) assertEquals(safeRelativePath(bad), null, bad);
+  for (const bad of ["/..%2fx", "/a/./b", "/%5c", "/%00", "/%zz"]) {
+    assertEquals(safeRelativePath(bad), null, bad);
+  }
 });
 
 Deno.test("static: raw request lines over TCP cannot escape either", async () => {
   const controller = new AbortController();
-  const server = await fixtureApp().listen({ port: 0, hostname: "127.0.0.1", signal: controller.signal, onListen() {} });
+  const server = await fixtureApp().listen({
+    port: 0,
+    hostname: "127.0.0.1",
+    signal: controller.signal,
+    onListen() {},
+  });
   try {
-    for (const path of ["/../secret.txt", "/..%2f..%2ftests/fresh/secret.txt", "/sub/../../secret.txt"]) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-      const request = `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
+    for (
+      const path of [
+        "/../secret.txt",
+        "/..%2f..%2ftests/fresh/secret.txt",
+        "/sub/../../secret.txt",
+      ]
+    ) {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.addr.port,
+      });
+      const request =
+        `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
       await conn.write(new TextEncoder().encode(request));
       const reply = await new Response(conn.readable).text();
       assertMatch(reply, /^HTTP\/1\.1 404 /, path);
@@ -100,7 +143,10 @@ Deno.test("static: a symlink out of static/ is not followed", async () => {
     await Deno.mkdir(join(root, "static"));
     await Deno.writeTextFile(join(root, "secret.txt"), "TOP SECRET");
     await Deno.writeTextFile(join(root, "static", "ok.txt"), "ok");
-    await Deno.symlink(join(root, "secret.txt"), join(root, "static", "link.txt"));
+    await Deno.symlink(
+      join(root, "secret.txt"),
+      join(root, "static", "link.txt"),
+    );
     const run = new App({ root }).use(staticFiles()).handler();
     assertEquals((await send(run, "/ok.txt")).body, "ok");
     const { res, body } = await send(run, "/link.txt");

@@ -37,13 +37,21 @@ export function boot(
   buildId = "",
 ): void {
   setBuildId(buildId);
-  for (const slot of document.querySelectorAll<HTMLElement>("frsh-slot")) slot.style.display = "contents";
+  for (const slot of document.querySelectorAll<HTMLElement>("frsh-slot")) {
+    slot.style.display = "contents";
+  }
   for (const marked of findIslands(document.body)) {
     const component = islands[marked.name];
     if (!component) continue;
     try {
-      const islandProps = deserialize(props[marked.propsIndex], slotVNode) as Record<string, unknown>;
-      hydrate(h(component, islandProps), rangeRoot(marked.start, marked.end) as unknown as Element);
+      const islandProps = deserialize(
+        props[marked.propsIndex],
+        slotVNode,
+      ) as Record<string, unknown>;
+      hydrate(
+        h(component, islandProps),
+        rangeRoot(marked.start, marked.end) as unknown as Element,
+      );
     } catch (err) {
       console.error(`fresh: island ${marked.name} failed to hydrate`, err);
     }
@@ -60,14 +68,24 @@ export function boot(
  */
 export function findIslands(root: Node): MarkedIsland[] {
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_COMMENT);
-  const open: { name: string; propsIndex: number; start: Comment; order: number }[] = [];
+  const open: {
+    name: string;
+    propsIndex: number;
+    start: Comment;
+    order: number;
+  }[] = [];
   const found: (MarkedIsland & { order: number })[] = [];
   let order = 0;
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = (node as Comment).data;
     const match = text.match(/^frsh:island:([^:]+):(\d+):/);
     if (match) {
-      open.push({ name: match[1], propsIndex: Number(match[2]), start: node as Comment, order: order++ });
+      open.push({
+        name: match[1],
+        propsIndex: Number(match[2]),
+        start: node as Comment,
+        order: order++,
+      });
     } else if (text === "/frsh:island") {
       const start = open.pop();
       if (start) found.push({ ...start, end: node as Comment });
@@ -90,10 +108,13 @@ export function rangeRoot(start: Node, end: Node): Partial<Element> {
   const parent = start.parentNode as Element;
   const inRange = () => {
     const nodes: Node[] = [];
-    for (let n = start.nextSibling; n && n !== end; n = n.nextSibling) nodes.push(n);
+    for (let n = start.nextSibling; n && n !== end; n = n.nextSibling) {
+      nodes.push(n);
+    }
     return nodes;
   };
-  const contains = (node: Node | null) => inRange().some((n) => n === node || n.contains(node));
+  const contains = (node: Node | null) =>
+    inRange().some((n) => n === node || n.contains(node));
   const root = {
     nodeType: 1,
     parentNode: parent,
@@ -108,7 +129,10 @@ export function rangeRoot(start: Node, end: Node): Partial<Element> {
     },
     contains,
     insertBefore<T extends Node>(node: T, ref: Node | null): T {
-      parent.insertBefore(node, ref && ref.parentNode === parent && contains(ref) ? ref : end);
+      parent.insertBefore(
+        node,
+        ref && ref.parentNode === parent && contains(ref) ? ref : end,
+      );
       return node;
     },
     appendChild<T extends Node>(node: T): T {

@@ -1,0 +1,102 @@
+import { assertEquals, assertStringIncludes } from "@std/assert";
+import { tempDb, waitFor } from "./helpers.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const SEED = new URL("./fixtures/seed_jobs.json", import.meta.url).pathname;
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** `deno task start`, exactly as the README runs it (explicit permissions, no -A). */
+function startTask(env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: ROOT,
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of s) log += decoder.decode(chunk, { stream: true });
+  };
+  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  return { child, log: () => log, pumped };
+}
+
+Deno.test({
+  name:
+    "deno task start: seed jobs file, serves /jobs, SIGTERM exits 0, restart restores from the file",
+  async fn() {
+    const db = await tempDb();
+    const port = freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = {
+      PORT: String(port),
+      JOBPRO_DB: db.path,
+      JOBPRO_JOBS_FILE: SEED,
+    };
+    try {
+      const first = startTask(env);
+      await waitFor(() => fetch(`${url}/healthz`).then((r) => r.ok), {
+        timeoutMs: 60_000,
+        what: "healthz",
+      });
+      const list = await (await fetch(`${url}/jobs`, {
+        headers: { accept: "application/json" },
+      })).json();
+      assertEquals(list.total, 4);
+      await fetch(`${url}/jobs/periodicJob2/pause`, { method: "POST" }).then((
+        r,
+      ) => r.body?.cancel());
+      first.child.kill("SIGTERM");
+      const status = await first.child.status;
+      await first.pumped;
+      assertEquals(status.code, 0, first.log());
+      assertStringIncludes(first.log(), "loaded 4 job(s)");
+
+      // Restart without the jobs file: everything comes back from the database.
+      const second = startTask({ PORT: String(port), JOBPRO_DB: db.path });
+      await waitFor(() => fetch(`${url}/healthz`).then((r) => r.ok), {
+        timeoutMs: 60_000,
+        what: "healthz",
+      });
+      const job = await (await fetch(`${url}/jobs/periodicJob2`, {
+        headers: { accept: "application/json" },
+      })).json();
+      assertEquals(job.status, "paused");
+      second.child.kill("SIGTERM");
+      assertEquals((await second.child.status).code, 0);
+      await second.pumped;
+    } finally {
+      await db.cleanup();
+    }
+  },
+});
+
+Deno.test("a second jobpro on the same database file refuses to start and says why", async () => {
+  const db = await tempDb();
+  const port = freePort();
+  const first = startTask({ PORT: String(port), JOBPRO_DB: db.path });
+  try {
+    await waitFor(
+      () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok),
+      { timeoutMs: 60_000 },
+    );
+    const second = startTask({ PORT: String(freePort()), JOBPRO_DB: db.path });
+    const status = await second.child.status;
+    await second.pumped;
+    assertEquals(status.code, 1);
+    assertStringIncludes(second.log(), "in use by another process");
+  } finally {
+    first.child.kill("SIGTERM");
+    await first.child.status;
+    await first.pumped;
+    await db.cleanup();
+  }
+});
