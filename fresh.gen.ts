@@ -8,6 +8,7 @@ import * as $healthz from "./routes/healthz.ts";
 import * as $index from "./routes/index.ts";
 import * as $jobs__id__index from "./routes/jobs/[id]/index.tsx";
 import * as $jobs__id__pause from "./routes/jobs/[id]/pause.ts";
+import * as $jobs__id__reschedule from "./routes/jobs/[id]/reschedule.ts";
 import * as $jobs__id__resume from "./routes/jobs/[id]/resume.ts";
 import * as $jobs__id__run from "./routes/jobs/[id]/run.ts";
 import * as $jobs__id__runs_index from "./routes/jobs/[id]/runs/index.ts";
@@ -15,6 +16,7 @@ import * as $jobs__id__start from "./routes/jobs/[id]/start.ts";
 import * as $jobs__id__stop from "./routes/jobs/[id]/stop.ts";
 import * as $jobs_events from "./routes/jobs/events.ts";
 import * as $jobs_index from "./routes/jobs/index.tsx";
+import * as $jobs_schedule from "./routes/jobs/schedule.ts";
 import * as $$JobsTable from "./islands/JobsTable.tsx";
 
 import type { Manifest } from "fresh";
@@ -27,6 +29,7 @@ const manifest = {
     "./routes/index.ts": $index,
     "./routes/jobs/[id]/index.tsx": $jobs__id__index,
     "./routes/jobs/[id]/pause.ts": $jobs__id__pause,
+    "./routes/jobs/[id]/reschedule.ts": $jobs__id__reschedule,
     "./routes/jobs/[id]/resume.ts": $jobs__id__resume,
     "./routes/jobs/[id]/run.ts": $jobs__id__run,
     "./routes/jobs/[id]/runs/index.ts": $jobs__id__runs_index,
@@ -34,6 +37,7 @@ const manifest = {
     "./routes/jobs/[id]/stop.ts": $jobs__id__stop,
     "./routes/jobs/events.ts": $jobs_events,
     "./routes/jobs/index.tsx": $jobs_index,
+    "./routes/jobs/schedule.ts": $jobs_schedule,
   },
   islands: {
     "./islands/JobsTable.tsx": $$JobsTable,

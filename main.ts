@@ -124,12 +124,17 @@ export async function startJobpro(
     throw e;
   }
   const app = createApp(manager, config);
-  const handler = app.handler();
-  const server = Deno.serve({
-    port: config.port,
-    hostname: config.host,
-    onListen: () => {},
-  }, handler);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = await app.listen({
+      port: config.port,
+      hostname: config.host,
+      onListen: () => {},
+    });
+  } catch (e) {
+    await manager.shutdown({ graceMs: 0 });
+    throw e;
+  }
   const url = `http://${
     config.host.includes(":") ? `[${config.host}]` : config.host
   }:${server.addr.port}`;

@@ -279,6 +279,7 @@ export async function openDuckDBStore(path: string): Promise<Store> {
       const counts = new Map<string, JobCounts>();
       for (const r of result) {
         counts.set(String(r.job_id), {
+          skipped: 0,
           runs: Number(r.runs),
           successes: Number(r.successes),
           lastRun: {

@@ -51,6 +51,29 @@ export const ActionSchema = z.discriminatedUnion("type", [
   FunctionActionSchema,
 ]);
 
+/**
+ * Ids that would collide with a route under /jobs (`/jobs/events`, the seed's
+ * aliases such as `/jobs/start/:id`, ...).
+ */
+export const RESERVED_IDS = new Set([
+  "events",
+  "schedule",
+  "openapi.json",
+  "start",
+  "stop",
+  "pause",
+  "resume",
+  "run-now",
+  "reschedule",
+  "results",
+  "history",
+  "update-notify",
+  "get-table-rows",
+  "login",
+  "logout",
+  "new",
+]);
+
 const fields = {
   name: z.string().trim().min(1, "must not be empty").max(200),
   schedule: z.string().max(256).default(""),
@@ -70,7 +93,10 @@ export const JobInputSchema = z.object({
   id: z.string().regex(
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
     "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
-  ).optional(),
+  ).refine((id) => !RESERVED_IDS.has(id.toLowerCase()), {
+    error: (issue) =>
+      `"${issue.input}" is reserved for a route under /jobs; choose another id`,
+  }).optional(),
   ...fields,
 }).strict();
 
@@ -124,6 +150,8 @@ export interface JobCounts {
   runs: number;
   successes: number;
   lastRun: RunSummary | null;
+  /** Ticks skipped because the previous run was still going (overlap "skip"); since start. */
+  skipped: number;
 }
 
 /** A job as the API shows it: ISO times, plus its last run and counts. */
@@ -149,6 +177,8 @@ export interface JobView {
   successCount: number;
   /** Runs going right now (a manual run can go while the job is paused or created). */
   activeRuns: number;
+  /** Ticks skipped since the server started because a run was still going. */
+  skippedRuns: number;
   /** Percent of finished runs that succeeded, or null before the first run. */
   successRate: number | null;
   createdAt: string;
@@ -202,6 +232,7 @@ export function jobView(
     runCount: counts.runs,
     successCount: counts.successes,
     activeRuns,
+    skippedRuns: counts.skipped,
     successRate: counts.runs
       ? Math.round((counts.successes / counts.runs) * 1000) / 10
       : null,

@@ -28,6 +28,7 @@ import {
   jobView,
   parseJobInput,
   parseJobPatch,
+  RESERVED_IDS,
 } from "./job.ts";
 import { retryDelay } from "./retry.ts";
 import {
@@ -319,6 +320,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     const job = e.job;
     if (trigger !== "manual" && e.running.size > 0) {
       if (job.overlap === "skip") {
+        e.counts = { ...e.counts, skipped: e.counts.skipped + 1 };
+        writer.saveJob(e.job); // so watchers see the count move
         log(
           "info",
           `job ${job.id}: tick at ${
@@ -417,6 +420,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     if (entries.get(run.jobId) !== e) return; // deleted meanwhile
     const ok = run.status === "complete";
     e.counts = {
+      ...e.counts,
       runs: e.counts.runs + 1,
       successes: e.counts.successes + (ok ? 1 : 0),
       lastRun: summarize(run),
@@ -492,7 +496,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   }
 
   function freshId(name: string): string {
-    const base = slug(name);
+    const s = slug(name);
+    const base = RESERVED_IDS.has(s) ? `${s}-job` : s;
     if (!entries.has(base)) return base;
     for (let i = 2;; i++) {
       if (!entries.has(`${base}-${i}`)) return `${base}-${i}`;
@@ -542,7 +547,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       const now = clock.now();
       const e: Entry = {
         job: build(input, id, now),
-        counts: { runs: 0, successes: 0, lastRun: null },
+        counts: { runs: 0, successes: 0, lastRun: null, skipped: 0 },
         running: new Map(),
         retryAttempt: null,
       };
@@ -770,7 +775,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   function restore(job: Job, counts: JobCounts | undefined, now: number) {
     const e: Entry = {
       job,
-      counts: counts ?? { runs: 0, successes: 0, lastRun: null },
+      counts: counts ?? { runs: 0, successes: 0, lastRun: null, skipped: 0 },
       running: new Map(),
       retryAttempt: null,
     };

@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { JobproError } from "./errors.ts";
 import type { Job } from "./job.ts";
 import type { Run } from "./run.ts";
 import type { Batch, Store } from "./store.ts";
@@ -122,7 +123,11 @@ export function createWriter(
     } catch (e) {
       inFlight = null;
       requeue(batch);
-      for (const w of batch.waiters) w.reject(e);
+      const err = new JobproError(
+        "unavailable",
+        `could not write to the database: ${(e as Error).message}`,
+      );
+      for (const w of batch.waiters) w.reject(err);
       onError?.(e, stored);
     }
     if (size(q) || q.waiters.length) schedule(urgent);
