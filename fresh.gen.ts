@@ -11,8 +11,10 @@ import * as $jobs__id__pause from "./routes/jobs/[id]/pause.ts";
 import * as $jobs__id__reschedule from "./routes/jobs/[id]/reschedule.ts";
 import * as $jobs__id__resume from "./routes/jobs/[id]/resume.ts";
 import * as $jobs__id__run from "./routes/jobs/[id]/run.ts";
+import * as $jobs__id__runs__runId_ from "./routes/jobs/[id]/runs/[runId].ts";
 import * as $jobs__id__runs_index from "./routes/jobs/[id]/runs/index.ts";
 import * as $jobs__id__start from "./routes/jobs/[id]/start.ts";
+import * as $jobs__id__stats from "./routes/jobs/[id]/stats.ts";
 import * as $jobs__id__stop from "./routes/jobs/[id]/stop.ts";
 import * as $jobs_events from "./routes/jobs/events.ts";
 import * as $jobs_index from "./routes/jobs/index.tsx";
@@ -32,8 +34,10 @@ const manifest = {
     "./routes/jobs/[id]/reschedule.ts": $jobs__id__reschedule,
     "./routes/jobs/[id]/resume.ts": $jobs__id__resume,
     "./routes/jobs/[id]/run.ts": $jobs__id__run,
+    "./routes/jobs/[id]/runs/[runId].ts": $jobs__id__runs__runId_,
     "./routes/jobs/[id]/runs/index.ts": $jobs__id__runs_index,
     "./routes/jobs/[id]/start.ts": $jobs__id__start,
+    "./routes/jobs/[id]/stats.ts": $jobs__id__stats,
     "./routes/jobs/[id]/stop.ts": $jobs__id__stop,
     "./routes/jobs/events.ts": $jobs_events,
     "./routes/jobs/index.tsx": $jobs_index,
