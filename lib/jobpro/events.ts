@@ -35,7 +35,7 @@ export interface EventBus {
    * far (the consumer must refetch everything).
    */
   since(lastId: number): Delivered[] | null;
-  /** The id of the newest event, 0 before any. */
+  /** The id of the newest event (ids start near the clock in µs, not at 0). */
   readonly lastId: number;
   /** How many subscribers are attached. */
   readonly subscribers: number;
@@ -52,13 +52,15 @@ export interface EventBus {
  */
 export function createEventBus({ logSize = 2000 } = {}): EventBus {
   const subs = new Set<(e: Delivered) => void>();
-  const log: Delivered[] = [];
-  let lastId = 0;
+  // A ring: event `seq` lives at ring[seq % logSize] while it is recent enough.
+  const ring: (Delivered | undefined)[] = new Array(logSize);
+  // Ids continue across restarts (they start from the clock, in microseconds),
+  // so a client's Last-Event-ID from an earlier process is recognized as too old.
+  let lastId = Date.now() * 1000;
   return {
     publish(event) {
       const e = { ...event, seq: ++lastId, at: Date.now() } as Delivered;
-      log.push(e);
-      if (log.length > logSize) log.splice(0, log.length - logSize);
+      ring[lastId % logSize] = e;
       for (const fn of subs) {
         try {
           fn(e);
@@ -73,10 +75,13 @@ export function createEventBus({ logSize = 2000 } = {}): EventBus {
       return () => void subs.delete(fn);
     },
     since(id) {
-      if (id >= lastId) return [];
-      const first = log[0]?.seq ?? lastId + 1;
-      if (id < first - 1) return null;
-      return log.slice(id - first + 1);
+      if (id === lastId) return [];
+      if (id > lastId) return null; // from a process we know nothing about
+      const oldest = Math.max(1, lastId - logSize + 1);
+      if (id + 1 < oldest) return null;
+      const out: Delivered[] = [];
+      for (let seq = Math.max(id + 1, 1); seq <= lastId; seq++) out.push(ring[seq % logSize]!);
+      return out;
     },
     get lastId() {
       return lastId;

@@ -46,6 +46,7 @@ import {
   isCronExpression,
   nextRun,
   parseSchedule,
+  type Schedule,
 } from "./schedule.ts";
 import {
   isArmed,
@@ -252,10 +253,24 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     });
   }
 
+  // Many jobs share a schedule and fire at the same instant; computing each
+  // cron's next time once per (schedule, instant) keeps a burst of fires cheap.
+  const ticks = new Map<string, { after: number; next: number | null; cron: Schedule }>();
+
   /** The next fire time of a periodic job strictly after `after`. */
   function nextTick(job: Job, after: number): number | null {
-    const next = nextRun(schedOf(job, after), new Date(after));
-    return next ? next.getTime() : null;
+    const key = `${job.timezone ?? ""}\u0000${job.schedule}`;
+    let memo = ticks.get(key);
+    if (!memo) {
+      if (ticks.size > 50_000) ticks.clear();
+      memo = { after: NaN, next: null, cron: schedOf(job, after) };
+      ticks.set(key, memo);
+    }
+    if (memo.after !== after) {
+      memo.after = after;
+      memo.next = nextRun(memo.cron, new Date(after))?.getTime() ?? null;
+    }
+    return memo.next;
   }
 
   /** Arms (or disarms) the timer for the job's `nextRunAt`. */
@@ -299,8 +314,12 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       entries.get(id) !== e || e.job.nextRunAt !== at || !isArmed(e.job.status)
     ) return;
     if (e.job.type === "periodic") {
+      // The tick after this one; if we are so late that it has passed too,
+      // skip ahead to the first one after now rather than fire a backlog.
+      let next = nextTick(e.job, at);
       const now = clock.now();
-      e.job = { ...e.job, nextRunAt: nextTick(e.job, Math.max(at, now)) };
+      if (next !== null && next <= now) next = nextTick(e.job, now);
+      e.job = { ...e.job, nextRunAt: next };
       writer.saveJob(e.job);
       arm(e);
       fire(e, "schedule", at, 1);
@@ -345,10 +364,12 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       scheduledFor,
       now,
     });
-    if (job.status === "scheduled") setStatus(e, transition(job, "fire"));
+    if (job.status === "scheduled") {
+      setStatus(e, transition(job, "fire"));
+      writer.saveJob(e.job);
+    }
     e.counts = { ...e.counts, lastRun: summarize(run) };
     writer.runStarted(run);
-    writer.saveJob(e.job);
     const abort = new AbortController();
     const done = (async () => {
       // A one-time job's run is claimed durably before it starts, so a crash
@@ -419,6 +440,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     e.running.delete(run.id);
     if (entries.get(run.jobId) !== e) return; // deleted meanwhile
     const ok = run.status === "complete";
+    const before = e.job;
     e.counts = {
       ...e.counts,
       runs: e.counts.runs + 1,
@@ -440,7 +462,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       if (retry && job.type === "onetime") setStatus(e, "scheduled");
       else apply(e, "finish", run.status as Exclude<RunStatus, "running">);
     }
-    writer.saveJob(e.job);
+    if (e.job !== before) writer.saveJob(e.job);
   }
 
   function scheduleRetry(e: Entry, attempt: number) {

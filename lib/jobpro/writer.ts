@@ -162,7 +162,7 @@ export function createWriter(
   return {
     saveJob(job) {
       guard();
-      q.jobs.set(job.id, { ...job });
+      q.jobs.set(job.id, job); // jobs and runs are replaced, never mutated: no copy needed
       schedule();
     },
     deleteJob(id) {
@@ -173,12 +173,12 @@ export function createWriter(
     },
     runStarted(run) {
       guard();
-      q.started.set(run.id, { ...run });
+      q.started.set(run.id, run);
       schedule();
     },
     runFinished(run) {
       guard();
-      q.finished.set(run.id, { ...run });
+      q.finished.set(run.id, run);
       schedule();
     },
     isPending: (id) => q.jobs.has(id) || (inFlight?.jobs.has(id) ?? false),

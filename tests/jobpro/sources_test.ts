@@ -2,6 +2,7 @@ import { assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import {
   createManager,
   definitionsOf,
+  fetchJobs,
   JobproError,
   loadDefinitions,
   openDuckDBStore,
@@ -168,4 +169,43 @@ Deno.test("an unreadable or malformed jobs file is a clear error", async () => {
   await Deno.writeTextFile(tmp, "{oops");
   await assertRejects(() => readJobsFile(tmp), JobproError, "not valid JSON");
   await Deno.remove(tmp);
+});
+
+Deno.test("JOBPRO_JOBS_URL: definitions fetched from the seed's { success, error, jobs } endpoint", async () => {
+  const backend = localServer(() =>
+    Response.json({
+      success: true,
+      error: "",
+      jobs: [{
+        ID: "remote",
+        Name: "Remote",
+        IsPeriodic: true,
+        Schedule: "*/20 * * * * *",
+        AutoStart: true,
+      }],
+    })
+  );
+  const down = localServer(() => new Response("oops", { status: 502 }));
+  const m = await createManager({
+    store: await openDuckDBStore(":memory:"),
+    log: () => {},
+  });
+  try {
+    const report = await loadDefinitions(
+      m,
+      await fetchJobs(`${backend.url}/jobs/config`),
+      { backendUrl: backend.url },
+    );
+    assertEquals(report.loaded, ["remote"]);
+    assertEquals(m.get("remote").description, "Every 20 seconds");
+    await assertRejects(
+      () => fetchJobs(`${down.url}/jobs/config`),
+      JobproError,
+      "answered 502",
+    );
+  } finally {
+    await m.shutdown();
+    await backend.close();
+    await down.close();
+  }
 });

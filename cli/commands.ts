@@ -1,0 +1,572 @@
+/**
+ * The `jobs` commands: each one a name, its usage, its flags, and a `run`
+ * that talks to the API through the {@link Ctx} and returns an exit code.
+ * Failures are thrown as CliError; `jobs.ts` prints them.
+ *
+ * @example
+ * ```ts
+ * const cmd = COMMANDS.find((c) => c.name === "show")!;
+ * const code = await cmd.run(ctx, parse(["ping"], cmd.options));
+ * ```
+ * @module
+ */
+import type { JobView } from "@/lib/jobpro/job.ts";
+import type { RunView } from "@/lib/jobpro/run.ts";
+import type { JobStats } from "@/lib/jobpro/store.ts";
+import type { Preview } from "@/lib/jobpro/schedule.ts";
+import {
+  actionFromFlags,
+  type ActionInput,
+  dropUndefined,
+  durationFlag,
+  fieldsFromFlags,
+  hasJobFlags,
+  int,
+  JOB_OPTIONS,
+  jobFromFlags,
+  type OptionSpec,
+  type Parsed,
+  str,
+} from "./args.ts";
+import { type Client, jobPath, query } from "./client.ts";
+import { CliError, EXIT, usage } from "./errors.ts";
+import {
+  eventJobId,
+  eventLine,
+  jobDetail,
+  jobLine,
+  jobsTable,
+  parseData,
+  previewDetail,
+  runDetail,
+  runLine,
+  runsTable,
+  statsDetail,
+} from "./render.ts";
+import { block } from "./table.ts";
+import { followEvents } from "./sse.ts";
+
+/** What a command gets to do its work: the API, the output, the clock. */
+export interface Ctx {
+  client: Client;
+  /** `--json`: machine-readable output on stdout. */
+  json: boolean;
+  /** Writes a line (or lines) to stdout. */
+  out(text: string): void;
+  /** Writes a line to stderr. */
+  err(text: string): void;
+  /** Reports a failure that does not end the command (one job of `add --file`). */
+  report(error: CliError, prefix?: string): void;
+  /** Reads a file, or stdin for "-". */
+  readText(path: string): Promise<string>;
+  now(): number;
+  /** Aborted to stop `watch` (tests; Ctrl-C simply ends the process). */
+  signal?: AbortSignal;
+}
+
+/** One command. */
+export interface Command {
+  name: string;
+  /** What follows `jobs <name>` in the usage line. */
+  args: string;
+  summary: string;
+  /** Flag descriptions, one per line, for `--help`. */
+  flags: string[];
+  options: Record<string, OptionSpec>;
+  /** How many positional arguments it takes. */
+  positionals: [min: number, max: number];
+  run(ctx: Ctx, p: Parsed): Promise<number>;
+}
+
+/** Flags every command takes. */
+export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  json: { type: "boolean" },
+  url: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+const JOB_FLAG_HELP = [
+  "--name TEXT              the job's name",
+  '--schedule EXPR          cron (5 or 6 fields), a time ("in 30s", "2024-01-15 14:30:00 PST"), or "" for manual',
+  "--timezone ZONE          IANA zone for the schedule, e.g. Europe/Berlin",
+  "--http URL               action: call URL  [--method GET|POST|...] [--header 'Name: value']... [--body TEXT]",
+  "--function NAME          action: run a registered function  [--params JSON-object]",
+  `--shell '["prog","arg"]'  action: run a program, argv as a JSON array (server needs JOBPRO_ALLOW_SHELL=1)`,
+  "--timeout DURATION       a run's time limit: ms or 30s, 5m, 1h",
+  "--retries N              retries after a failed run",
+  "--retry-delay DURATION   wait between retries",
+  "--overlap MODE           skip, allow or replace: when a run is due while one is going",
+  "--catch-up MODE          skip or once: ticks missed while the server was down",
+];
+
+/** Prints `value` as JSON with --json, else `text()`. */
+function show(ctx: Ctx, value: unknown, text: () => string): number {
+  ctx.out(ctx.json ? JSON.stringify(value, null, 2) : text());
+  return EXIT.ok;
+}
+
+const get = <T>(ctx: Ctx, path: string) => ctx.client.request<T>("GET", path);
+
+const list: Command = {
+  name: "list",
+  args:
+    "[--status S] [--type periodic|onetime] [--q TEXT] [--sort F] [--order asc|desc] [--limit N] [--offset N]",
+  summary: "list jobs as a table",
+  flags: [
+    "--status S     created, scheduled, running, paused, stopped, complete, failed or cancelled",
+    "--type T       periodic or onetime (manual jobs are onetime with no schedule)",
+    "--q TEXT       search in id and name",
+    "--sort F       name, nextRunAt, lastRunAt or createdAt;  --order asc|desc",
+    "--limit N      at most N jobs (server default 100, max 1000);  --offset N  skip N",
+  ],
+  options: {
+    status: { type: "string" },
+    type: { type: "string" },
+    q: { type: "string" },
+    sort: { type: "string" },
+    order: { type: "string" },
+    limit: { type: "string" },
+    offset: { type: "string" },
+  },
+  positionals: [0, 0],
+  async run(ctx, { values: v }) {
+    const q = query({
+      status: str(v, "status"),
+      type: str(v, "type"),
+      q: str(v, "q"),
+      sort: str(v, "sort"),
+      order: str(v, "order"),
+      limit: int(v, "limit"),
+      offset: int(v, "offset"),
+    });
+    const page = await get<
+      { jobs: JobView[]; total: number; offset: number; limit: number }
+    >(ctx, `/jobs${q}`);
+    return show(ctx, page, () => listText(page, ctx.now()));
+  },
+};
+
+function listText(
+  page: { jobs: JobView[]; total: number; offset: number },
+  now: number,
+): string {
+  if (page.jobs.length) {
+    return jobsTable(page.jobs, now) + footer(page, page.jobs.length, "jobs");
+  }
+  return page.total ? `no jobs at offset ${page.offset}` : "no jobs";
+}
+
+function footer(
+  page: { total: number; offset: number },
+  shown: number,
+  noun: string,
+): string {
+  if (page.offset === 0 && shown === page.total) return "";
+  return `\n(${page.offset + 1}-${
+    page.offset + shown
+  } of ${page.total} ${noun})`;
+}
+
+const showCmd: Command = {
+  name: "show",
+  args: "ID",
+  summary: "show one job",
+  flags: [],
+  options: {},
+  positionals: [1, 1],
+  async run(ctx, { positionals: [id] }) {
+    const job = await get<JobView>(ctx, jobPath(id));
+    return show(ctx, job, () => jobDetail(job, ctx.now()));
+  },
+};
+
+const add: Command = {
+  name: "add",
+  args:
+    "--name TEXT (--http URL | --function NAME | --shell JSON) [flags]  |  --file FILE",
+  summary: "create a job from flags, or jobs from a JSON file",
+  flags: [
+    "--id ID                  the job's id (default: made from the name)",
+    ...JOB_FLAG_HELP,
+    "--no-start               create without starting (autoStart false)",
+    '--file FILE              a job, an array of jobs or { "jobs": [...] } in the API\'s JSON ("-" reads stdin);',
+    "                         every job is tried; the exit code is the first failure's",
+  ],
+  options: { ...JOB_OPTIONS, id: { type: "string" }, file: { type: "string" } },
+  positionals: [0, 0],
+  async run(ctx, { values: v }) {
+    const file = str(v, "file");
+    if (file === undefined) {
+      const job = await ctx.client.request<JobView>(
+        "POST",
+        "/jobs",
+        jobFromFlags(v),
+      );
+      return show(ctx, job, () => `created ${jobLine(job, ctx.now())}`);
+    }
+    if (hasJobFlags(v) || v.id !== undefined) {
+      throw usage("--file and job flags: give one or the other");
+    }
+    return await addFromFile(ctx, file);
+  },
+};
+
+/** Creates every job in the file; JSON output mirrors the file: one job or an array. */
+async function addFromFile(ctx: Ctx, file: string): Promise<number> {
+  const doc = await readJsonFile(ctx, file);
+  const defs = definitions(doc, file);
+  const { created, code } = await createAll(ctx, defs);
+  const single = defs.length === 1 && defs[0] === doc;
+  if (!ctx.json) {
+    for (const job of created) ctx.out(`created ${jobLine(job, ctx.now())}`);
+  } else if (!single) ctx.out(JSON.stringify(created, null, 2));
+  else if (created[0]) ctx.out(JSON.stringify(created[0], null, 2));
+  return code;
+}
+
+/** The job definitions in a file: one object, an array, or `{ jobs: [...] }`. */
+function definitions(doc: unknown, file: string): unknown[] {
+  if (Array.isArray(doc)) return doc;
+  if (typeof doc === "object" && doc !== null) {
+    const jobs = (doc as { jobs?: unknown }).jobs;
+    if (jobs === undefined) return [doc];
+    if (Array.isArray(jobs)) return jobs;
+  }
+  throw usage(
+    `${file}: must hold a job object, an array of jobs or { "jobs": [...] }`,
+  );
+}
+
+async function createAll(ctx: Ctx, defs: unknown[]) {
+  const created: JobView[] = [];
+  let code: number = EXIT.ok;
+  for (const [i, def] of defs.entries()) {
+    try {
+      created.push(await ctx.client.request<JobView>("POST", "/jobs", def));
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      const id = (def as { id?: unknown })?.id;
+      ctx.report(
+        e,
+        `add: job ${typeof id === "string" ? `"${id}"` : `#${i + 1}`}`,
+      );
+      if (code === EXIT.ok) code = e.exitCode;
+    }
+  }
+  return { created, code };
+}
+
+async function readJsonFile(ctx: Ctx, file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await ctx.readText(file);
+  } catch (e) {
+    throw usage(`${file}: cannot read: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw usage(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+const edit: Command = {
+  name: "edit",
+  args: "ID [flags]  |  ID --file FILE",
+  summary: "change a job's definition (PATCH); the next run is re-planned",
+  flags: [
+    ...JOB_FLAG_HELP,
+    "--start | --no-start     set autoStart",
+    '                         --timezone "" and --timeout none clear those fields;',
+    "                         --method/--header/--body/--params alone change the current action",
+    '--file FILE              a JSON object with the fields to change ("-" reads stdin)',
+  ],
+  options: {
+    ...JOB_OPTIONS,
+    start: { type: "boolean" },
+    file: { type: "string" },
+  },
+  positionals: [1, 1],
+  async run(ctx, { values: v, positionals: [id] }) {
+    const file = str(v, "file");
+    if (file !== undefined && hasJobFlags(v)) {
+      throw usage("--file and job flags: give one or the other");
+    }
+    const patch = file === undefined
+      ? await patchFromFlags(ctx, id, v)
+      : await readJsonFile(ctx, file);
+    const job = await ctx.client.request<JobView>("PATCH", jobPath(id), patch);
+    return show(ctx, job, () => `updated ${jobLine(job, ctx.now())}`);
+  },
+};
+
+async function patchFromFlags(
+  ctx: Ctx,
+  id: string,
+  v: Parsed["values"],
+): Promise<Record<string, unknown>> {
+  if (!hasJobFlags(v)) {
+    throw usage(
+      "nothing to change; give flags or --file",
+    );
+  }
+  const needsBase =
+    ["method", "header", "body", "params"].some((k) => v[k] !== undefined) &&
+    !["http", "function", "shell"].some((k) => v[k] !== undefined);
+  const base = needsBase
+    ? (await get<JobView>(ctx, jobPath(id))).action as ActionInput
+    : undefined;
+  return dropUndefined({
+    ...fieldsFromFlags(v, true),
+    action: actionFromFlags(v, base),
+  });
+}
+
+/** start, stop, pause, resume: POST /jobs/:id/<verb> → the job. */
+function transition(name: string, summary: string): Command {
+  return {
+    name,
+    args: "ID",
+    summary,
+    flags: [],
+    options: {},
+    positionals: [1, 1],
+    async run(ctx, { positionals: [id] }) {
+      const job = await ctx.client.request<JobView>("POST", jobPath(id, name));
+      return show(ctx, job, () => jobLine(job, ctx.now()));
+    },
+  };
+}
+
+const run: Command = {
+  name: "run",
+  args: "ID [--wait [--wait-timeout DURATION]]",
+  summary: "run a job now, outside its schedule",
+  flags: [
+    "--wait                   wait for the run to end, print its result and output; exit 5 if it",
+    "                         failed or was cancelled (retries are separate runs: see jobs runs)",
+    "--wait-timeout DURATION  give up waiting after this long (exit 5); default: no limit",
+  ],
+  options: { wait: { type: "boolean" }, "wait-timeout": { type: "string" } },
+  positionals: [1, 1],
+  async run(ctx, { values: v, positionals: [id] }) {
+    const limit = durationFlag(v, "wait-timeout");
+    if (limit !== undefined && !v.wait) {
+      throw usage("--wait-timeout needs --wait");
+    }
+    const res = await ctx.client.request<JobView & { run: RunView }>(
+      "POST",
+      jobPath(id, "run"),
+    );
+    if (!v.wait) {
+      return show(ctx, res, () => `started run #${res.run.id} of ${res.id}`);
+    }
+    const done = await waitForRun(ctx, id, res.run.id, limit);
+    show(
+      ctx,
+      done,
+      () =>
+        `${res.id} ${runLine(done)}${
+          done.output ? `\n${block(done.output).trimEnd()}` : ""
+        }`,
+    );
+    return done.status === "complete" ? EXIT.ok : EXIT.runFailed;
+  },
+};
+
+/**
+ * Polls a run until it is no longer running, backing off from 50 ms to 1 s;
+ * past `limitMs` it throws a CliError with exit 5.
+ *
+ * @example
+ * ```ts
+ * const run = await waitForRun(ctx, "ping", 12, 30_000);
+ * ```
+ */
+export async function waitForRun(
+  ctx: Ctx,
+  id: string,
+  runId: number,
+  limitMs?: number,
+): Promise<RunView> {
+  const deadline = limitMs === undefined ? Infinity : ctx.now() + limitMs;
+  for (let pause = 50;; pause = Math.min(pause * 1.5, 1000)) {
+    const r = await get<RunView>(ctx, jobPath(id, "runs", runId));
+    if (r.status !== "running") return r;
+    if (ctx.now() >= deadline) {
+      throw new CliError(
+        `run #${runId} of ${id} is still running after ${limitMs} ms`,
+        EXIT.runFailed,
+        { status: 0, code: "wait_timeout" },
+      );
+    }
+    await new Promise((r) =>
+      setTimeout(r, Math.min(pause, deadline - ctx.now()))
+    );
+  }
+}
+
+const runs: Command = {
+  name: "runs",
+  args: "ID [RUN_ID] [--status S] [--limit N] [--offset N]",
+  summary: "list a job's runs, newest first, or show one run with its output",
+  flags: [
+    "RUN_ID         show that run in full, with its captured output",
+    "--status S     running, complete, failed or cancelled",
+    "--limit N      at most N runs (server default 10, max 1000);  --offset N  skip N",
+  ],
+  options: {
+    status: { type: "string" },
+    limit: { type: "string" },
+    offset: { type: "string" },
+  },
+  positionals: [1, 2],
+  async run(ctx, { values: v, positionals: [id, runId] }) {
+    if (runId !== undefined) return await showRun(ctx, id, runId);
+    const q = query({
+      status: str(v, "status"),
+      limit: int(v, "limit"),
+      offset: int(v, "offset"),
+    });
+    const page = await get<
+      { runs: RunView[]; total: number; offset: number; limit: number }
+    >(ctx, `${jobPath(id, "runs")}${q}`);
+    return show(
+      ctx,
+      page,
+      () =>
+        page.runs.length === 0
+          ? "no runs"
+          : `${runsTable(page.runs)}${footer(page, page.runs.length, "runs")}`,
+    );
+  },
+};
+
+async function showRun(ctx: Ctx, id: string, runId: string) {
+  if (!/^\d+$/.test(runId)) {
+    throw usage(`RUN_ID must be a run number, got "${runId}"`);
+  }
+  const r = await get<RunView>(ctx, jobPath(id, "runs", runId));
+  return show(ctx, r, () => runDetail(r));
+}
+
+const del: Command = {
+  name: "delete",
+  args: "ID",
+  summary: "delete a job and its runs",
+  flags: [],
+  options: {},
+  positionals: [1, 1],
+  async run(ctx, { positionals: [id] }) {
+    await ctx.client.request("DELETE", jobPath(id));
+    return show(ctx, { id, deleted: true }, () => `deleted ${id}`);
+  },
+};
+
+const stats: Command = {
+  name: "stats",
+  args: "ID",
+  summary: "a job's run statistics",
+  flags: [],
+  options: {},
+  positionals: [1, 1],
+  async run(ctx, { positionals: [id] }) {
+    const s = await get<JobStats>(ctx, jobPath(id, "stats"));
+    return show(ctx, s, () => statsDetail(s));
+  },
+};
+
+const reschedule: Command = {
+  name: "reschedule",
+  args: "ID WHEN",
+  summary:
+    'a new time for a one-time job that has not run ("in 10m", "2024-01-15 14:30:00 PST")',
+  flags: [],
+  options: {},
+  positionals: [2, 2],
+  async run(ctx, { positionals: [id, schedule] }) {
+    const job = await ctx.client.request<JobView>(
+      "POST",
+      jobPath(id, "reschedule"),
+      { schedule },
+    );
+    return show(ctx, job, () => jobLine(job, ctx.now()));
+  },
+};
+
+const schedule: Command = {
+  name: "schedule",
+  args: "EXPR [--timezone ZONE] [--count N]",
+  summary: "check a schedule expression and preview its next times",
+  flags: [
+    "--timezone ZONE   IANA zone",
+    "--count N         how many next times (default 5)",
+  ],
+  options: { timezone: { type: "string" }, count: { type: "string" } },
+  positionals: [1, 1],
+  async run(ctx, { values: v, positionals: [expr] }) {
+    const q = query({
+      expr,
+      timezone: str(v, "timezone"),
+      count: int(v, "count"),
+    });
+    const p = await get<Preview>(ctx, `/jobs/schedule${q}`);
+    return show(ctx, p, () => previewDetail(p));
+  },
+};
+
+const watch: Command = {
+  name: "watch",
+  args: "[ID]",
+  summary: "print events live, one line each, until interrupted (Ctrl-C)",
+  flags: [
+    "ID        only events about this job",
+    "--json    one JSON object per line: { event, id, data }",
+    "Reconnects after a drop with Last-Event-ID, so no event is missed; connection news goes to stderr.",
+  ],
+  options: {},
+  positionals: [0, 1],
+  async run(ctx, { positionals: [id] }) {
+    if (id !== undefined) await get<JobView>(ctx, jobPath(id));
+    await followEvents(ctx.client, {
+      signal: ctx.signal,
+      onStatus: (s) => ctx.err(`jobs watch: ${s}`),
+      onEvent(e) {
+        const data = parseData(e.data);
+        if (id !== undefined && eventJobId(e.event, data) !== id) return;
+        ctx.out(
+          ctx.json
+            ? JSON.stringify({
+              event: e.event,
+              id: e.id === null ? null : Number(e.id),
+              data,
+            })
+            : eventLine(e, ctx.now()),
+        );
+      },
+    });
+    return EXIT.ok;
+  },
+};
+
+/** Every command, in the order `jobs help` lists them. */
+export const COMMANDS: Command[] = [
+  list,
+  showCmd,
+  add,
+  edit,
+  transition("start", "start a job: schedule its runs"),
+  transition(
+    "stop",
+    "stop a job (a one-time job that has not run is cancelled)",
+  ),
+  transition("pause", "pause a job's schedule"),
+  transition("resume", "resume a paused job"),
+  run,
+  runs,
+  del,
+  watch,
+  stats,
+  reschedule,
+  schedule,
+];

@@ -1,0 +1,32 @@
+import { assertEquals } from "@std/assert";
+import { createEventBus } from "@/lib/jobpro/events.ts";
+
+Deno.test("event log: replay after an id, null when the log no longer reaches back", () => {
+  const bus = createEventBus({ logSize: 3 });
+  const base = bus.lastId;
+  assertEquals(bus.since(base), []);
+  for (let i = 0; i < 5; i++) bus.publish({ type: "job-deleted", id: `j${i}` });
+  assertEquals(bus.lastId, base + 5);
+  assertEquals(bus.since(base + 5), []);
+  assertEquals(bus.since(base + 4)!.map((e) => e.seq - base), [5]);
+  assertEquals(bus.since(base + 2)!.map((e) => e.seq - base), [3, 4, 5]);
+  assertEquals(bus.since(base + 1), null, "too far behind");
+  assertEquals(bus.since(0), null, "an id from long ago");
+  assertEquals(bus.since(base + 99), null, "an id from a process we never knew");
+  const seen: number[] = [];
+  const stop = bus.subscribe((e) => seen.push(e.seq - base));
+  bus.publish({ type: "job-deleted", id: "x" });
+  stop();
+  bus.publish({ type: "job-deleted", id: "y" });
+  assertEquals(seen, [6]);
+  assertEquals(bus.subscribers, 0);
+});
+
+Deno.test("event ids keep growing across restarts", async () => {
+  const first = createEventBus();
+  first.publish({ type: "job-deleted", id: "a" });
+  await new Promise((r) => setTimeout(r, 2));
+  const second = createEventBus();
+  assertEquals(second.lastId > first.lastId, true);
+  assertEquals(second.since(first.lastId), null, "an old client is told to reset");
+});
