@@ -34,7 +34,11 @@ export interface FireResult {
   doubled: number;
 }
 
-function summarize(late: number[], missed: number, doubled: number): FireResult {
+function summarize(
+  late: number[],
+  missed: number,
+  doubled: number,
+): FireResult {
   return {
     p50: round(percentile(late, 0.5), 2),
     p99: round(percentile(late, 0.99), 2),
@@ -49,14 +53,22 @@ function summarize(late: number[], missed: number, doubled: number): FireResult 
 function ticks(cron: string, from: number, to: number): number[] {
   const c = new Cron(cron, { paused: true });
   const out: number[] = [];
-  for (let t = c.nextRun(new Date(from - 1)); t && t.getTime() <= to; t = c.nextRun(t)) {
+  for (
+    let t = c.nextRun(new Date(from - 1));
+    t && t.getTime() <= to;
+    t = c.nextRun(t)
+  ) {
     out.push(t.getTime());
   }
   return out;
 }
 
 /** Counts, per job, expected ticks in the window that ran zero or 2+ times. */
-function audit(seen: Map<string, number[]>, expected: number[], jobs: string[]) {
+function audit(
+  seen: Map<string, number[]>,
+  expected: number[],
+  jobs: string[],
+) {
   let missed = 0, doubled = 0;
   for (const id of jobs) {
     const times = seen.get(id) ?? [];
@@ -95,7 +107,11 @@ export async function croner(c: FireCase): Promise<FireResult> {
 }
 
 /** Runs `fn` over `items` in concurrent chunks (group commit coalesces each chunk). */
-async function chunked<T>(items: T[], fn: (item: T) => Promise<unknown>, size = 1000) {
+async function chunked<T>(
+  items: T[],
+  fn: (item: T) => Promise<unknown>,
+  size = 1000,
+) {
   for (let i = 0; i < items.length; i += size) {
     await Promise.all(items.slice(i, i + size).map(fn));
   }
@@ -104,11 +120,24 @@ async function chunked<T>(items: T[], fn: (item: T) => Promise<unknown>, size = 
 /** jobpro: the real manager on a real DuckDB file, noop function jobs. */
 export async function jobpro(c: FireCase): Promise<FireResult> {
   const dir = await Deno.makeTempDir({ prefix: "jobpro-bench-" });
-  const manager = await createManager({ store: await openDuckDBStore(`${dir}/b.duckdb`), log: () => {} });
+  const manager = await createManager({
+    store: await openDuckDBStore(`${dir}/b.duckdb`),
+    log: () => {},
+  });
   try {
     const jobs = Array.from({ length: c.jobs }, (_, i) => `j${i}`);
     const action = { type: "function", name: "noop" };
-    await chunked(jobs, (id) => manager.create({ id, name: id, schedule: "", autoStart: false, action }));
+    await chunked(
+      jobs,
+      (id) =>
+        manager.create({
+          id,
+          name: id,
+          schedule: "",
+          autoStart: false,
+          action,
+        }),
+    );
     // Pick the window only now that the jobs exist, then arm them all.
     const start = Math.ceil(Date.now() / 1000) * 1000 + 2000;
     const expr = c.schedule(new Date(start).getUTCSeconds());

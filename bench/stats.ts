@@ -19,7 +19,10 @@
 export function percentile(values: number[], q: number): number {
   if (!values.length) return NaN;
   const sorted = Float64Array.from(values).sort();
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  const rank = Math.min(
+    sorted.length - 1,
+    Math.max(0, Math.ceil(q * sorted.length) - 1),
+  );
   return sorted[rank];
 }
 
@@ -36,8 +39,15 @@ export function rssOfPid(pid: number): number {
 }
 
 /** Cores, memory and Deno version, for the report header. */
-export function machine(): { cores: number; memoryGb: number; deno: string; os: string } {
-  const mem = Deno.readTextFileSync("/proc/meminfo").match(/MemTotal:\s+(\d+) kB/)?.[1];
+export function machine(): {
+  cores: number;
+  memoryGb: number;
+  deno: string;
+  os: string;
+} {
+  const mem = Deno.readTextFileSync("/proc/meminfo").match(
+    /MemTotal:\s+(\d+) kB/,
+  )?.[1];
   return {
     cores: navigator.hardwareConcurrency,
     memoryGb: Math.round(Number(mem) / 1024 / 1024),

@@ -26,14 +26,25 @@ async function tempStore() {
 }
 
 /** jobpro: `runs` manual runs of noop over 100 jobs, in concurrent waves. */
-export async function jobpro(runs = 200_000, wave = 5_000): Promise<ThroughputResult> {
+export async function jobpro(
+  runs = 200_000,
+  wave = 5_000,
+): Promise<ThroughputResult> {
   const { store, dir } = await tempStore();
   const manager = await createManager({ store, log: () => {} });
   try {
     const jobs = Array.from({ length: 100 }, (_, i) => `noop-${i}`);
-    await Promise.all(jobs.map((id) =>
-      manager.create({ id, name: id, schedule: "", autoStart: false, action: { type: "function", name: "noop" } })
-    ));
+    await Promise.all(
+      jobs.map((id) =>
+        manager.create({
+          id,
+          name: id,
+          schedule: "",
+          autoStart: false,
+          action: { type: "function", name: "noop" },
+        })
+      ),
+    );
     let finished = 0;
     manager.events.subscribe((e) => {
       if (e.type === "run-finished") finished++;
@@ -41,14 +52,26 @@ export async function jobpro(runs = 200_000, wave = 5_000): Promise<ThroughputRe
     const t0 = performance.now();
     for (let i = 0; i < runs; i += wave) {
       const n = Math.min(wave, runs - i);
-      await Promise.all(Array.from({ length: n }, (_, k) => manager.runNow(jobs[(i + k) % jobs.length])));
+      await Promise.all(
+        Array.from(
+          { length: n },
+          (_, k) => manager.runNow(jobs[(i + k) % jobs.length]),
+        ),
+      );
     }
     // Everything executed is recorded once the writer is drained.
     let rows = 0;
     for (const id of jobs) rows += (await manager.runs(id, { limit: 0 })).total;
     const seconds = (performance.now() - t0) / 1000;
-    if (finished !== runs) throw new Error(`executed ${finished} of ${runs} runs`);
-    return { runs, seconds: round(seconds, 2), perSecond: Math.round(runs / seconds), rows };
+    if (finished !== runs) {
+      throw new Error(`executed ${finished} of ${runs} runs`);
+    }
+    return {
+      runs,
+      seconds: round(seconds, 2),
+      perSecond: Math.round(runs / seconds),
+      rows,
+    };
   } finally {
     await manager.shutdown();
     await Deno.remove(dir, { recursive: true });
@@ -76,11 +99,21 @@ export async function baseline(runs = 1_000): Promise<ThroughputResult> {
         error: null,
         output: null,
       };
-      await store.write({ jobs: [], deletedJobs: [], started: [], finished: [run] });
+      await store.write({
+        jobs: [],
+        deletedJobs: [],
+        started: [],
+        finished: [run],
+      });
     }
     const seconds = (performance.now() - t0) / 1000;
     const { total } = await store.listRuns("noop", { limit: 0 });
-    return { runs, seconds: round(seconds, 2), perSecond: Math.round(runs / seconds), rows: total };
+    return {
+      runs,
+      seconds: round(seconds, 2),
+      perSecond: Math.round(runs / seconds),
+      rows: total,
+    };
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });

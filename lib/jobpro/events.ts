@@ -80,7 +80,9 @@ export function createEventBus({ logSize = 2000 } = {}): EventBus {
       const oldest = Math.max(1, lastId - logSize + 1);
       if (id + 1 < oldest) return null;
       const out: Delivered[] = [];
-      for (let seq = Math.max(id + 1, 1); seq <= lastId; seq++) out.push(ring[seq % logSize]!);
+      for (let seq = Math.max(id + 1, 1); seq <= lastId; seq++) {
+        out.push(ring[seq % logSize]!);
+      }
       return out;
     },
     get lastId() {

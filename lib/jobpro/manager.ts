@@ -185,7 +185,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       events.publish({ type: "run-finished", run: runView(run) });
     }
     const touched = new Set([
-      ...batch.jobs.map((j) => j.id),
+      ...batch.jobs.map((j) => j.job.id),
       ...batch.started.map((r) => r.jobId),
       ...batch.finished.map((r) => r.jobId),
     ]);
@@ -228,6 +228,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       : `Once at ${stamp(a.at.getTime())}`;
   }
 
+  const save = (e: Entry) => writer.saveJob(e.job, e.counts);
+
   const view = (e: Entry) =>
     jobView(e.job, e.counts, describe(e.job), e.running.size);
 
@@ -255,7 +257,10 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
 
   // Many jobs share a schedule and fire at the same instant; computing each
   // cron's next time once per (schedule, instant) keeps a burst of fires cheap.
-  const ticks = new Map<string, { after: number; next: number | null; cron: Schedule }>();
+  const ticks = new Map<
+    string,
+    { after: number; next: number | null; cron: Schedule }
+  >();
 
   /** The next fire time of a periodic job strictly after `after`. */
   function nextTick(job: Job, after: number): number | null {
@@ -320,7 +325,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       const now = clock.now();
       if (next !== null && next <= now) next = nextTick(e.job, now);
       e.job = { ...e.job, nextRunAt: next };
-      writer.saveJob(e.job);
+      save(e);
       arm(e);
       fire(e, "schedule", at, 1);
     } else {
@@ -340,7 +345,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     if (trigger !== "manual" && e.running.size > 0) {
       if (job.overlap === "skip") {
         e.counts = { ...e.counts, skipped: e.counts.skipped + 1 };
-        writer.saveJob(e.job); // so watchers see the count move
+        save(e); // so watchers see the count move
         log(
           "info",
           `job ${job.id}: tick at ${
@@ -366,7 +371,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     });
     if (job.status === "scheduled") {
       setStatus(e, transition(job, "fire"));
-      writer.saveJob(e.job);
+      save(e);
     }
     e.counts = { ...e.counts, lastRun: summarize(run) };
     writer.runStarted(run);
@@ -440,7 +445,6 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     e.running.delete(run.id);
     if (entries.get(run.jobId) !== e) return; // deleted meanwhile
     const ok = run.status === "complete";
-    const before = e.job;
     e.counts = {
       ...e.counts,
       runs: e.counts.runs + 1,
@@ -462,7 +466,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       if (retry && job.type === "onetime") setStatus(e, "scheduled");
       else apply(e, "finish", run.status as Exclude<RunStatus, "running">);
     }
-    if (e.job !== before) writer.saveJob(e.job);
+    save(e); // counts changed
   }
 
   function scheduleRetry(e: Entry, attempt: number) {
@@ -527,7 +531,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   }
 
   async function commit(e: Entry): Promise<JobView> {
-    writer.saveJob(e.job);
+    save(e);
     await writer.flush();
     return view(e);
   }
@@ -758,6 +762,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       if (closing) return;
       closing = true;
       clearInterval(pruneTimer);
+      stopPruning.abort();
       timers.close();
       const going: Promise<void>[] = [];
       for (const e of entries.values()) {
@@ -770,6 +775,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         new Promise((r) => (t = setTimeout(r, graceMs))),
       ]);
       clearTimeout(t);
+      await pruning;
       await writer.close();
       await store.close();
     },
@@ -781,23 +787,37 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
 
   // ---- restore ----
 
-  async function prune() {
+  const stopPruning = new AbortController();
+  let pruning: Promise<void> = Promise.resolve();
+
+  function prune(): Promise<void> {
     const days = opts.retentionDays ?? 7;
-    try {
-      const n = await store.prune({
+    const t0 = performance.now();
+    pruning = pruning.then(() =>
+      store.prune({
         before: clock.now() - days * 24 * HOUR,
         maxPerJob: opts.maxRunsPerJob ?? 1000,
-      });
-      if (n) log("info", `pruned ${n} old runs`);
-    } catch (e) {
-      log("error", `pruning old runs failed: ${(e as Error).message}`);
-    }
+        signal: stopPruning.signal,
+      }).then((n) => {
+        if (n) {
+          log(
+            "info",
+            `pruned ${n} old runs in ${Math.round(performance.now() - t0)} ms`,
+          );
+        }
+      }, (e) => {
+        if (!closing) {
+          log("error", `pruning old runs failed: ${(e as Error).message}`);
+        }
+      })
+    );
+    return pruning;
   }
 
-  function restore(job: Job, counts: JobCounts | undefined, now: number) {
+  function restore(job: Job, counts: JobCounts, now: number) {
     const e: Entry = {
       job,
-      counts: counts ?? { runs: 0, successes: 0, lastRun: null, skipped: 0 },
+      counts,
       running: new Map(),
       retryAttempt: null,
     };
@@ -821,7 +841,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
           fire(e, "startup", now, 1);
         }
       }
-      writer.saveJob(e.job);
+      save(e);
       arm(e);
     } else if (due !== null) {
       arm(e); // a due one-time job fires at once
@@ -833,14 +853,13 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     log("warn", `job ${r.jobId} run ${r.id} was interrupted by a restart`);
   }
   nextRunId = (await store.maxRunId()) + 1;
-  const [jobs, counts] = await Promise.all([
-    store.loadJobs(),
-    store.loadCounts(),
-  ]);
   const now = clock.now();
-  for (const job of jobs) restore(job, counts.get(job.id), now);
+  for (const { job, counts } of await store.loadJobs()) {
+    restore(job, counts, now);
+  }
   await writer.flush();
-  await prune();
+  // Pruning runs in the background, in batches; the scheduler is already live.
+  prune();
   const pruneTimer = setInterval(prune, HOUR);
   Deno.unrefTimer(pruneTimer);
   return manager;

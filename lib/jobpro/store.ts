@@ -13,10 +13,16 @@
 import type { Job, JobCounts } from "./job.ts";
 import type { Run, RunStatus } from "./run.ts";
 
+/** A job row: its definition and status, with its run counters. */
+export interface StoredJob {
+  job: Job;
+  counts: JobCounts;
+}
+
 /** One group commit: everything in it is committed together or not at all. */
 export interface Batch {
   /** Job rows to insert or replace. */
-  jobs: Job[];
+  jobs: StoredJob[];
   /** Jobs to delete, with all their runs. */
   deletedJobs: string[];
   /** Runs that are going: recorded so a crash can mark them interrupted. */
@@ -50,14 +56,16 @@ export interface PruneRule {
   before: number;
   /** Keep at most this many runs per job. */
   maxPerJob: number;
+  /** Rows deleted per transaction (default 50,000). */
+  batchSize?: number;
+  /** Stops between batches when aborted. */
+  signal?: AbortSignal;
 }
 
 /** Where jobs and runs live. */
 export interface Store {
-  /** Every job definition with its last committed status. */
-  loadJobs(): Promise<Job[]>;
-  /** Run counters and last run per job. */
-  loadCounts(): Promise<Map<string, JobCounts>>;
+  /** Every job with its last committed status and run counters, oldest first. */
+  loadJobs(): Promise<StoredJob[]>;
   /** The highest run id ever stored, or 0. */
   maxRunId(): Promise<number>;
   /** Commits a batch in one transaction. */

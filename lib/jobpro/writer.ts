@@ -7,19 +7,19 @@
  * @example
  * ```ts
  * const writer = createWriter({ store, onCommit: (b) => publish(b) });
- * writer.saveJob(job);
+ * writer.saveJob(job, counts);
  * await writer.flush(); // committed
  * ```
  * @module
  */
 import { JobproError } from "./errors.ts";
-import type { Job } from "./job.ts";
+import type { Job, JobCounts } from "./job.ts";
 import type { Run } from "./run.ts";
-import type { Batch, Store } from "./store.ts";
+import type { Batch, Store, StoredJob } from "./store.ts";
 
 /** A committed batch, as reported to `onCommit`. */
 export interface Committed {
-  jobs: Job[];
+  jobs: StoredJob[];
   deletedJobs: string[];
   /** Every run that began in this batch, including those that also ended. */
   started: Run[];
@@ -28,7 +28,8 @@ export interface Committed {
 
 /** The queue in front of the store. */
 export interface Writer {
-  saveJob(job: Job): void;
+  /** Queues the job's row: definition, status and run counters. */
+  saveJob(job: Job, counts: JobCounts): void;
   deleteJob(id: string): void;
   runStarted(run: Run): void;
   runFinished(run: Run): void;
@@ -43,7 +44,7 @@ export interface Writer {
 }
 
 interface Queue {
-  jobs: Map<string, Job>;
+  jobs: Map<string, StoredJob>;
   deleted: Set<string>;
   started: Map<number, Run>;
   finished: Map<number, Run>;
@@ -160,9 +161,10 @@ export function createWriter(
   }
 
   return {
-    saveJob(job) {
+    saveJob(job, counts) {
       guard();
-      q.jobs.set(job.id, job); // jobs and runs are replaced, never mutated: no copy needed
+      // Jobs, counts and runs are replaced, never mutated: no copy needed.
+      q.jobs.set(job.id, { job, counts });
       schedule();
     },
     deleteJob(id) {

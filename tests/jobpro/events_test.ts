@@ -12,7 +12,11 @@ Deno.test("event log: replay after an id, null when the log no longer reaches ba
   assertEquals(bus.since(base + 2)!.map((e) => e.seq - base), [3, 4, 5]);
   assertEquals(bus.since(base + 1), null, "too far behind");
   assertEquals(bus.since(0), null, "an id from long ago");
-  assertEquals(bus.since(base + 99), null, "an id from a process we never knew");
+  assertEquals(
+    bus.since(base + 99),
+    null,
+    "an id from a process we never knew",
+  );
   const seen: number[] = [];
   const stop = bus.subscribe((e) => seen.push(e.seq - base));
   bus.publish({ type: "job-deleted", id: "x" });
@@ -28,5 +32,9 @@ Deno.test("event ids keep growing across restarts", async () => {
   await new Promise((r) => setTimeout(r, 2));
   const second = createEventBus();
   assertEquals(second.lastId > first.lastId, true);
-  assertEquals(second.since(first.lastId), null, "an old client is told to reset");
+  assertEquals(
+    second.since(first.lastId),
+    null,
+    "an old client is told to reset",
+  );
 });
