@@ -71,6 +71,7 @@ export interface ContextInit<State> {
  * ```
  */
 export function createContext<State>(init: ContextInit<State>): Context<State> {
+  let nonce: string | undefined;
   const ctx: Context<State> = {
     req: init.req,
     url: new URL(init.req.url),
@@ -80,7 +81,10 @@ export function createContext<State>(init: ContextInit<State>): Context<State> {
     info: init.info,
     error: undefined,
     route: null,
-    nonce: createNonce(),
+    // Made on first use: JSON responses never need one.
+    get nonce() {
+      return nonce ??= createNonce();
+    },
     next: () =>
       Promise.reject(
         new Error("fresh: ctx.next() called with nothing left to run"),

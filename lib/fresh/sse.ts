@@ -41,12 +41,16 @@ export interface SseStream {
   readonly signal: AbortSignal;
   /** Whether the stream is closed. */
   readonly closed: boolean;
+  /** Bytes queued for the client that the server has not taken yet (for backpressure). */
+  readonly buffered: number;
   /** Queues an event; `false` when the stream is closed (or just got closed for overflow). */
   send(message: SseMessage): boolean;
   /** Queues a comment line (`: text`), which clients ignore. */
   comment(text: string): boolean;
   /** Ends the stream after what is queued. */
   close(): void;
+  /** Drops the client at once, discarding what is queued (as on overflow). */
+  drop(reason: string): void;
 }
 
 /** Options of {@linkcode sse}. */
@@ -154,16 +158,22 @@ function openChannel(req: Request, options: SseOptions): Channel {
     aborter.abort(reason);
     runCleanup(cleanup);
   };
+  const drop = (
+    reason: string,
+    message = `sse: dropped a client: ${reason}`,
+  ) => {
+    if (closed()) return;
+    finish(reason);
+    controller.error(quietError(message));
+  };
   const write = (chunk: string): boolean => {
     if (closed()) return false;
     controller.enqueue(encoder.encode(chunk));
     if ((controller.desiredSize ?? 0) >= 0) return true;
     // The client isn't reading: drop it instead of buffering without bound.
-    finish("client too slow");
-    controller.error(
-      quietError(
-        `sse: dropped a client that stopped reading (over ${maxBufferedBytes} bytes waiting)`,
-      ),
+    drop(
+      "client too slow",
+      `sse: dropped a client that stopped reading (over ${maxBufferedBytes} bytes waiting)`,
     );
     return false;
   };
@@ -189,9 +199,13 @@ function openChannel(req: Request, options: SseOptions): Channel {
     get closed() {
       return closed();
     },
+    get buffered() {
+      return closed() ? 0 : maxBufferedBytes - (controller.desiredSize ?? 0);
+    },
     send: (message) => write(formatEvent(message)),
     comment: (text) => write(formatComment(text)),
     close: () => end("closed by server"),
+    drop: (reason) => drop(reason),
   };
   return {
     stream,

@@ -23,6 +23,8 @@ const IMMUTABLE = "public, max-age=31536000, immutable";
 
 /**
  * The static file middleware; requests it cannot answer go to `ctx.next()`.
+ * `static/` is indexed once, on the first request (the dev server restarts on
+ * change), so a request for a route never touches the file system.
  *
  * @example
  * ```ts
@@ -30,17 +32,60 @@ const IMMUTABLE = "public, max-age=31536000, immutable";
  * ```
  */
 export function staticFiles<State>(): Middleware<State> {
+  let index: Promise<Map<string, StaticFile>> | null = null;
   return async (ctx) => {
     if (ctx.req.method !== "GET" && ctx.req.method !== "HEAD") {
       return ctx.next();
     }
     const path = safeRelativePath(ctx.url.pathname);
     if (path === null) return ctx.next();
-    const served = path.startsWith(CHUNK_PREFIX.slice(1))
-      ? await serveChunk(ctx, path)
-      : await serveStatic(ctx, path);
-    return served ?? ctx.next();
+    if (path.startsWith(CHUNK_PREFIX.slice(1))) {
+      return await serveChunk(ctx, path) ?? ctx.next();
+    }
+    index ??= indexStatic(join(ctx.config.root, "static"));
+    const file = (await index).get(path);
+    return file ? serveStatic(ctx, file) : ctx.next();
   };
+}
+
+/** A file under static/, read once. */
+interface StaticFile {
+  bytes: Uint8Array<ArrayBuffer>;
+  etag: string;
+  type: string;
+}
+
+/** Every regular file under `dir` whose real path stays inside it. */
+async function indexStatic(dir: string): Promise<Map<string, StaticFile>> {
+  const files = new Map<string, StaticFile>();
+  let realDir: string;
+  try {
+    realDir = await Deno.realPath(dir);
+  } catch {
+    return files;
+  }
+  async function walk(rel: string) {
+    for await (const entry of Deno.readDir(join(realDir, rel))) {
+      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+      const real = await Deno.realPath(join(realDir, relPath)).catch(() =>
+        null
+      );
+      if (!real?.startsWith(realDir + sep)) continue;
+      const info = await Deno.stat(real);
+      if (info.isDirectory) await walk(relPath);
+      else if (info.isFile) {
+        const bytes = await Deno.readFile(real);
+        const hash = new Uint8Array(await crypto.subtle.digest("SHA-1", bytes));
+        const etag = `W/"${
+          [...hash.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0"))
+            .join("")
+        }"`;
+        files.set(relPath, { bytes, etag, type: contentType(real) });
+      }
+    }
+  }
+  await walk("");
+  return files;
 }
 
 /**
@@ -83,53 +128,22 @@ async function serveChunk<State>(
   return new Response(ctx.req.method === "HEAD" ? null : bytes, { headers });
 }
 
-async function serveStatic<State>(
-  ctx: Context<State>,
-  path: string,
-): Promise<Response | null> {
-  const real = await realPathInside(join(ctx.config.root, "static"), path);
-  if (!real) return null;
-  const file = await Deno.open(real).catch(() => null);
-  if (!file) return null;
-  const info = await file.stat();
-  if (!info.isFile) {
-    file.close();
-    return null;
-  }
-  const etag = `W/"${info.size.toString(16)}-${
-    (info.mtime?.getTime() ?? 0).toString(16)
-  }"`;
+function serveStatic<State>(ctx: Context<State>, file: StaticFile): Response {
   const headers = new Headers({
-    "content-type": contentType(real),
-    "etag": etag,
+    "content-type": file.type,
+    "etag": file.etag,
     "cache-control": ctx.url.searchParams.has(ASSET_QUERY)
       ? IMMUTABLE
       : "no-cache",
     "x-content-type-options": "nosniff",
   });
-  if (etagMatches(ctx.req.headers.get("if-none-match"), etag)) {
-    file.close();
+  if (etagMatches(ctx.req.headers.get("if-none-match"), file.etag)) {
     return new Response(null, { status: 304, headers });
   }
-  headers.set("content-length", String(info.size));
-  if (ctx.req.method === "HEAD") {
-    file.close();
-    return new Response(null, { headers });
-  }
-  return new Response(file.readable, { headers });
-}
-
-async function realPathInside(
-  dir: string,
-  path: string,
-): Promise<string | null> {
-  try {
-    const realDir = await Deno.realPath(dir);
-    const real = await Deno.realPath(join(realDir, path));
-    return real.startsWith(realDir + sep) ? real : null;
-  } catch {
-    return null;
-  }
+  headers.set("content-length", String(file.bytes.byteLength));
+  return new Response(ctx.req.method === "HEAD" ? null : file.bytes, {
+    headers,
+  });
 }
 
 function etagMatches(header: string | null, etag: string): boolean {

@@ -51,6 +51,10 @@ const SCHEMA = [
   `CREATE TEMP TABLE jobs_stage AS SELECT * FROM jobs LIMIT 0`,
 ];
 
+const UPDATE_JOBS =
+  `UPDATE jobs SET name = s.name, type = s.type, schedule = s.schedule, timezone = s.timezone, action = s.action, timeout_ms = s.timeout_ms, retries = s.retries, retry_delay_ms = s.retry_delay_ms, overlap = s.overlap, catch_up = s.catch_up, auto_start = s.auto_start, status = s.status, next_run_at = s.next_run_at, created_at = s.created_at, updated_at = s.updated_at, run_count = s.run_count, success_count = s.success_count, last_run = s.last_run
+  FROM temp.jobs_stage s WHERE jobs.id = s.id`;
+
 const JOB_SELECT = `SELECT id, name, type, schedule, timezone, action,
   timeout_ms::DOUBLE AS timeout_ms, retries, retry_delay_ms::DOUBLE AS retry_delay_ms,
   overlap, catch_up, auto_start, status,
@@ -266,7 +270,14 @@ export async function openDuckDBStore(
     a.closeSync();
   }
 
+  // Ids of the runs this process has written to runs_running: a run that
+  // ends before its batch is written never goes there, and needs no delete.
+  const going = new Set<number>();
+
   async function write(batch: Batch) {
+    const ended = batch.finished.filter((r) => going.has(r.id)).map((r) =>
+      r.id
+    );
     await writer.run("BEGIN TRANSACTION");
     try {
       if (batch.deletedJobs.length) {
@@ -279,31 +290,31 @@ export async function openDuckDBStore(
           ids,
         );
       }
-      if (batch.jobs.length) {
-        await appendAll("jobs_stage", batch.jobs, appendJob, "temp");
-        await writer.run(
-          "INSERT OR REPLACE INTO jobs SELECT * FROM temp.jobs_stage",
-        );
-        await writer.run("DELETE FROM temp.jobs_stage");
-      }
+      await appendAll("jobs_stage", batch.jobs, appendJob, "temp");
       await appendAll("runs_running", batch.started, appendRun);
       await appendAll("runs", batch.finished, appendRun);
-      if (batch.finished.length) {
-        // runs_running is small; the id bound lets the scan of runs skip old row groups.
-        const min = batch.finished.reduce(
-          (m, r) => Math.min(m, r.id),
-          Infinity,
-        );
-        await writer.run(
-          `DELETE FROM runs_running WHERE id >= $1 AND id IN (SELECT id FROM runs WHERE id >= $1)`,
-          [min],
-        );
+      // The rest in one call: each statement is a round trip to DuckDB's thread.
+      const tail: string[] = [];
+      if (batch.jobs.length) {
+        // UPDATE leaves the primary-key index alone; INSERT OR REPLACE would
+        // delete and re-insert every key (twice as slow per batch).
+        tail.push(UPDATE_JOBS);
+        tail.push(`INSERT INTO jobs SELECT * FROM temp.jobs_stage s
+          WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = s.id)`);
+        tail.push("DELETE FROM temp.jobs_stage");
       }
-      await writer.run("COMMIT");
+      // Run ids are integers this process assigned: safe to inline.
+      if (ended.length) {
+        tail.push(`DELETE FROM runs_running WHERE id IN (${ended.join(",")})`);
+      }
+      tail.push("COMMIT");
+      await writer.run(tail.join(";\n"));
     } catch (e) {
       await writer.run("ROLLBACK").catch(() => {});
       throw e;
     }
+    for (const r of batch.started) going.add(r.id);
+    for (const id of ended) going.delete(id);
   }
 
   const store: Store = {
@@ -486,6 +497,8 @@ export async function openDuckDBStore(
       }
       return total;
     },
+
+    ping: () => read("SELECT 1").then(() => {}),
 
     close: () =>
       onWriter(async () => {

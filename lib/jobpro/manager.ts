@@ -165,16 +165,28 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const entries = new Map<string, Entry>();
   let nextRunId = 1;
   let closing = false;
+  let storeCheckedAt = -Infinity;
+  let storeOk = Promise.resolve(true);
+  let writeFailing = false;
+  let activeRuns = 0; // across all jobs, for health and metrics
 
   const writer = createWriter({
     store,
     intervalMs: opts.commitIntervalMs ?? 50,
     onCommit: publish,
-    onError: (e) =>
-      log("error", `could not write to the store: ${(e as Error).message}`),
+    onError: (e) => {
+      if (!writeFailing) {
+        log("error", `could not write to the store: ${(e as Error).message}`);
+      }
+      writeFailing = true;
+    },
   });
 
   function publish(batch: Committed) {
+    if (writeFailing) {
+      writeFailing = false;
+      log("info", "writing to the store works again");
+    }
     for (const id of batch.deletedJobs) {
       events.publish({ type: "job-deleted", id });
     }
@@ -383,6 +395,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       await execute(e, run, abort);
     })();
     e.running.set(run.id, { run, abort, done });
+    activeRuns++;
     return run;
   }
 
@@ -442,7 +455,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   }
 
   function settle(e: Entry, run: Run) {
-    e.running.delete(run.id);
+    if (e.running.delete(run.id)) activeRuns--;
     if (entries.get(run.jobId) !== e) return; // deleted meanwhile
     const ok = run.status === "complete";
     e.counts = {
@@ -611,11 +624,17 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
           ? e.counts.lastRun?.startedAt ?? -Infinity
           : e.job.createdAt;
       const dir = q.order === "desc" ? -1 : 1;
-      all.sort((a, b) => {
-        const va = value(a), vb = value(b);
-        return (va < vb ? -1 : va > vb ? 1 : a.job.id < b.job.id ? -1 : 1) *
-          dir;
-      });
+      // Entries are kept in creation order (restored oldest first, new ones
+      // appended), so the default order needs no sort of 100,000 jobs.
+      if (key === "createdAt") {
+        if (dir === -1) all.reverse();
+      } else {
+        all.sort((a, b) => {
+          const va = value(a), vb = value(b);
+          return (va < vb ? -1 : va > vb ? 1 : a.job.id < b.job.id ? -1 : 1) *
+            dir;
+        });
+      }
       const offset = Math.max(0, q.offset ?? 0);
       const limit = Math.min(Math.max(0, q.limit ?? 100), 1000);
       return {
@@ -751,10 +770,14 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     },
 
     async health() {
-      let running = 0;
-      for (const e of entries.values()) running += e.running.size;
-      const ok = !closing &&
-        await store.maxRunId().then(() => true, () => false);
+      const running = activeRuns;
+      // Ask the store at most once a second: a load balancer polling /healthz
+      // must not queue behind (or in front of) real queries.
+      if (clock.now() - storeCheckedAt > 1000) {
+        storeCheckedAt = clock.now();
+        storeOk = store.ping().then(() => true, () => false);
+      }
+      const ok = !closing && !writeFailing && await storeOk;
       return { ok, jobs: entries.size, running };
     },
 

@@ -86,6 +86,8 @@ export interface Store {
   stats(jobId: string): Promise<JobStats>;
   /** Deletes old runs by the rule; returns how many went. */
   prune(rule: PruneRule): Promise<number>;
+  /** Resolves when the store answers a trivial query. */
+  ping(): Promise<void>;
   /** Flushes and closes; the store is unusable afterwards. */
   close(): Promise<void>;
 }
