@@ -17,8 +17,23 @@ import * as $jobs__id__start from "./routes/jobs/[id]/start.ts";
 import * as $jobs__id__stats from "./routes/jobs/[id]/stats.ts";
 import * as $jobs__id__stop from "./routes/jobs/[id]/stop.ts";
 import * as $jobs_events from "./routes/jobs/events.ts";
+import * as $jobs_get_table_rows from "./routes/jobs/get-table-rows.ts";
+import * as $jobs_history__id_ from "./routes/jobs/history/[id].ts";
 import * as $jobs_index from "./routes/jobs/index.tsx";
+import * as $jobs_openapi_json from "./routes/jobs/openapi.json.ts";
+import * as $jobs_pause__id_ from "./routes/jobs/pause/[id].ts";
+import * as $jobs_reschedule__id_ from "./routes/jobs/reschedule/[id].ts";
+import * as $jobs_results__id_ from "./routes/jobs/results/[id].ts";
+import * as $jobs_resume__id_ from "./routes/jobs/resume/[id].ts";
+import * as $jobs_run_now__id_ from "./routes/jobs/run-now/[id].ts";
 import * as $jobs_schedule from "./routes/jobs/schedule.ts";
+import * as $jobs_start__id_ from "./routes/jobs/start/[id].ts";
+import * as $jobs_stop__id_ from "./routes/jobs/stop/[id].ts";
+import * as $jobs_update_notify from "./routes/jobs/update-notify.ts";
+import * as $login from "./routes/login.tsx";
+import * as $logout from "./routes/logout.ts";
+import * as $metrics from "./routes/metrics.ts";
+import * as $$JobDetail from "./islands/JobDetail.tsx";
 import * as $$JobsTable from "./islands/JobsTable.tsx";
 
 import type { Manifest } from "fresh";
@@ -40,10 +55,25 @@ const manifest = {
     "./routes/jobs/[id]/stats.ts": $jobs__id__stats,
     "./routes/jobs/[id]/stop.ts": $jobs__id__stop,
     "./routes/jobs/events.ts": $jobs_events,
+    "./routes/jobs/get-table-rows.ts": $jobs_get_table_rows,
+    "./routes/jobs/history/[id].ts": $jobs_history__id_,
     "./routes/jobs/index.tsx": $jobs_index,
+    "./routes/jobs/openapi.json.ts": $jobs_openapi_json,
+    "./routes/jobs/pause/[id].ts": $jobs_pause__id_,
+    "./routes/jobs/reschedule/[id].ts": $jobs_reschedule__id_,
+    "./routes/jobs/results/[id].ts": $jobs_results__id_,
+    "./routes/jobs/resume/[id].ts": $jobs_resume__id_,
+    "./routes/jobs/run-now/[id].ts": $jobs_run_now__id_,
     "./routes/jobs/schedule.ts": $jobs_schedule,
+    "./routes/jobs/start/[id].ts": $jobs_start__id_,
+    "./routes/jobs/stop/[id].ts": $jobs_stop__id_,
+    "./routes/jobs/update-notify.ts": $jobs_update_notify,
+    "./routes/login.tsx": $login,
+    "./routes/logout.ts": $logout,
+    "./routes/metrics.ts": $metrics,
   },
   islands: {
+    "./islands/JobDetail.tsx": $$JobDetail,
     "./islands/JobsTable.tsx": $$JobsTable,
   },
   baseUrl: import.meta.url,

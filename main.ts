@@ -12,6 +12,7 @@
  */
 import { App, staticFiles } from "fresh";
 import manifest from "./fresh.gen.ts";
+import { exposureRefusal } from "@/lib/auth.ts";
 import { type Config, readConfig } from "@/lib/config.ts";
 import {
   createManager,
@@ -19,10 +20,13 @@ import {
   fetchJobs,
   loadDefinitions,
   type Manager,
+  type ManagerOptions,
   openDuckDBStore,
   readJobsFile,
 } from "@/lib/jobpro/mod.ts";
 import type { Registry } from "@/lib/jobs/mod.ts";
+import { closeStreams } from "@/lib/live.ts";
+import { metricsOf } from "@/lib/metrics.ts";
 import type { State } from "@/utils.ts";
 
 /** A running jobpro: its address, engine, and how to stop it. */
@@ -44,6 +48,7 @@ export interface Jobpro {
  * ```
  */
 export function createApp(manager: Manager, config: Config): App<State> {
+  metricsOf(manager); // counts runs from now on
   return new App<State>()
     .use(staticFiles())
     .use((ctx) => {
@@ -95,7 +100,8 @@ async function loadSources(
 }
 
 /**
- * Starts jobpro: store, engine, sources, HTTP server.
+ * Starts jobpro: store, engine, sources, HTTP server. Refuses (throws) to
+ * listen beyond loopback without a token unless JOBPRO_INSECURE is set.
  *
  * @example
  * ```ts
@@ -106,8 +112,16 @@ async function loadSources(
  */
 export async function startJobpro(
   config: Config,
-  opts: { examples?: boolean; functions?: Registry; quiet?: boolean } = {},
+  opts: {
+    examples?: boolean;
+    functions?: Registry;
+    quiet?: boolean;
+    /** Where the engine logs; default the console (nothing when `quiet`). */
+    log?: ManagerOptions["log"];
+  } = {},
 ): Promise<Jobpro> {
+  const refusal = exposureRefusal(config);
+  if (refusal) throw new Error(refusal);
   const store = await openDuckDBStore(config.db);
   const manager = await createManager({
     store,
@@ -115,7 +129,7 @@ export async function startJobpro(
     allowShell: config.allowShell,
     retentionDays: config.retentionDays,
     maxRunsPerJob: config.maxRunsPerJob,
-    log: opts.quiet ? () => {} : undefined,
+    log: opts.log ?? (opts.quiet ? () => {} : undefined),
   });
   try {
     await loadSources(manager, config, opts.examples ?? false);
@@ -144,6 +158,7 @@ export async function startJobpro(
     app,
     async close() {
       await manager.shutdown({ graceMs: config.shutdownGraceMs });
+      closeStreams(manager); // open event streams would hold the shutdown forever
       await server.shutdown();
     },
   };

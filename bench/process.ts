@@ -39,6 +39,10 @@ export async function spawn(
       "run",
       "-A",
       "--v8-flags=--max-old-space-size=1024",
+      // BENCH_PROF=<dir> writes a CPU profile of the server to look at.
+      ...(Deno.env.get("BENCH_PROF")
+        ? ["--cpu-prof", `--cpu-prof-dir=${Deno.env.get("BENCH_PROF")}`]
+        : []),
       script,
       ...args,
     ],

@@ -1,263 +1,623 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { JobView } from "@/lib/jobpro/job.ts";
-import { canTransition, type Operation } from "@/lib/jobpro/status.ts";
-import { duration, rateClass, relative, utc } from "@/lib/format.ts";
-import { StatusBadge } from "@/components/StatusBadge.tsx";
-
-type Op = "start" | "stop" | "pause" | "resume" | "run";
+import type { RunView } from "@/lib/jobpro/run.ts";
+import { count, plural } from "@/lib/format.ts";
+import { api, jobPath, queryString } from "@/components/api_client.ts";
+import { ConfirmDialog } from "@/components/ConfirmDialog.tsx";
+import {
+  mergePoints,
+  type RunPoint,
+  toPoint,
+} from "@/components/DurationChart.tsx";
+import {
+  jobOf,
+  useJobEvents,
+  type WireEvent,
+} from "@/components/event_stream.ts";
+import { DONE, type JobOp } from "@/components/JobControls.tsx";
+import {
+  JobFilters,
+  type ListQuery,
+  listSearch,
+  parseListQuery,
+} from "@/components/JobFilters.tsx";
+import { JobFormDialog } from "@/components/JobForm.tsx";
+import {
+  COLUMNS,
+  type History,
+  JobRow,
+  type RowActions,
+} from "@/components/JobRow.tsx";
+import { LiveIndicator } from "@/components/LiveIndicator.tsx";
+import { Pager } from "@/components/Pager.tsx";
 
 interface Props {
   jobs: JobView[];
   total: number;
+  query: ListQuery;
+  /** The last 20 finished runs of each job shown, oldest first. */
+  recent: Record<string, RunPoint[]>;
+  allowShell: boolean;
+  /** The server's time when it rendered the page. */
+  since: string;
 }
 
-/** Controls a row offers, from the engine's own transition table. */
-function controls(job: JobView): Op[] {
-  const ops: Op[] = (["start", "pause", "resume", "stop"] as const).filter((
-    op,
-  ) => canTransition(job, op as Operation));
-  return [...ops, "run"];
+interface View {
+  jobs: JobView[];
+  total: number;
+  query: ListQuery;
 }
 
-const LABELS: Record<Op, string> = {
-  start: "Start",
-  stop: "Stop",
-  pause: "Pause",
-  resume: "Resume",
-  run: "Run now",
-};
+type Busy = JobOp | "delete";
 
-function upsert(list: JobView[], job: JobView): JobView[] {
-  const i = list.findIndex((j) => j.id === job.id);
-  if (i === -1) return [...list, job];
-  const next = list.slice();
-  next[i] = job;
+/** Runs kept per row for its sparkline. */
+const RECENT = 20;
+/** Runs per "load more". */
+const PAGE = 10;
+
+function matches(job: JobView, q: ListQuery): boolean {
+  if (q.status && job.status !== q.status) return false;
+  if (q.type && job.type !== q.type) return false;
+  const needle = q.q.toLowerCase();
+  return !needle || job.id.toLowerCase().includes(needle) ||
+    job.name.toLowerCase().includes(needle);
+}
+
+function without<T>(record: Record<string, T>, id: string) {
+  const next = { ...record };
+  delete next[id];
   return next;
 }
 
-/** Calls the API; returns an error message or null. */
-async function call(method: string, path: string): Promise<string | null> {
-  try {
-    const res = await fetch(path, {
-      method,
-      headers: { accept: "application/json" },
-    });
-    if (res.ok) return null;
-    const body = await res.json().catch(() => null);
-    return body?.error?.message ??
-      `${method} ${path} failed with ${res.status}`;
-  } catch (e) {
-    return `${method} ${path} failed: ${(e as Error).message}`;
+/**
+ * A known run is replaced; a new one goes on top, keeping the number shown
+ * (at least a page), so a burst cannot grow the list and "load more" still
+ * continues where it ends.
+ */
+function withRun(h: History, run: RunView): History {
+  if (h.runs.some((r) => r.id === run.id)) {
+    return { ...h, runs: h.runs.map((r) => r.id === run.id ? run : r) };
   }
+  if (h.runs.length && run.id < h.runs[0].id) return h;
+  const runs = [run, ...h.runs].slice(0, Math.max(PAGE, h.runs.length));
+  return { ...h, runs, total: h.total + 1 };
 }
 
+const finished = (r: RunView) => r.status !== "running";
+
 /**
- * The live jobs table: rendered on the server, then kept current from
- * `/jobs/events` — each `job-update` replaces just that job's row.
+ * The dashboard: filters, the jobs table and its pager, the create/edit
+ * dialog. Rendered on the server with the first page, then kept current from
+ * `/jobs/events`: bursts are gathered and applied at most ten times a second,
+ * only to the rows in view; new matching jobs elsewhere are counted.
  */
-export default function JobsTable({ jobs: initial, total }: Props) {
-  const [jobs, setJobs] = useState(initial);
-  const [count, setCount] = useState(total);
-  const [live, setLive] = useState<"connecting" | "live" | "reconnecting">(
-    "connecting",
-  );
-  const [now, setNow] = useState(() => Date.now());
-  const [error, setError] = useState<string | null>(null);
-  const [changed, setChanged] = useState<Record<string, number>>({});
+export default function JobsTable(props: Props) {
+  const [view, setView] = useState<View>({
+    jobs: props.jobs,
+    total: props.total,
+    query: props.query,
+  });
+  // What the controls ask for; `view.query` is what the rows show.
+  const [wanted, setWanted] = useState(props.query);
+  const [search, setSearch] = useState(props.query.q);
+  const [recent, setRecent] = useState(props.recent);
+  const [open, setOpen] = useState<Record<string, History>>({});
+  const [flash, setFlash] = useState<Record<string, number>>({});
+  const [fresh, setFresh] = useState<string[]>([]);
+  const [busy, setBusy] = useState<Record<string, Busy>>({});
+  const [notice, setNotice] = useState<string>("");
+  const [problem, setProblem] = useState<string>("");
+  const [form, setForm] = useState<{ job: JobView | null } | null>(null);
+  const [doomed, setDoomed] = useState<JobView | null>(null);
+  const [loading, setLoading] = useState(false);
 
-  useEffect(() => {
-    const tick = setInterval(() => setNow(Date.now()), 1000);
-    const es = new EventSource("/jobs/events");
-    // Coalesce bursts: apply at most once per animation frame.
-    let pending = new Map<string, JobView | null>();
-    let frame = 0;
-    const flush = () => {
-      frame = 0;
-      const batch = pending;
-      pending = new Map();
-      setJobs((list) => {
-        let next = list;
-        for (const [id, job] of batch) {
-          next = job ? upsert(next, job) : next.filter((j) => j.id !== id);
+  // The newest view and request, also between a change and its render.
+  const current = useRef(view);
+  const asked = useRef(wanted);
+  const openNow = useRef(open);
+  openNow.current = open;
+  const recentNow = useRef(recent);
+  recentNow.current = recent;
+  const skew = useRef(0);
+  const since = useRef(Date.parse(props.since));
+  const notNew = useRef(new Set<string>());
+  const versions = useRef(new Map<string, number>());
+  const listAbort = useRef<AbortController | null>(null);
+
+  const update = (fn: (v: View) => View) => {
+    current.current = fn(current.current);
+    setView(current.current);
+  };
+  const highlight = (ids: Iterable<string>) =>
+    setFlash((f) => {
+      const next = { ...f };
+      for (const id of ids) next[id] = (next[id] ?? 0) + 1;
+      return next;
+    });
+
+  async function loadRecent(jobs: JobView[], signal: AbortSignal) {
+    const queue = jobs.filter((j) => j.runCount > 0);
+    const found: Record<string, RunPoint[]> = {};
+    const worker = async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) {
+        const r = await api<{ runs: RunView[] }>(
+          "GET",
+          jobPath(job.id, `/runs?limit=${RECENT}`),
+          undefined,
+          signal,
+        );
+        if (r.ok) {
+          found[job.id] = r.data.runs.filter(finished).reverse().map(toPoint);
         }
-        setCount((c) => c + next.length - list.length);
-        return next;
-      });
-      const stamp = Date.now();
-      setChanged((c) => {
-        const next = { ...c };
-        for (const id of batch.keys()) next[id] = stamp;
-        return next;
-      });
+      }
     };
-    const queue = (id: string, job: JobView | null) => {
-      pending.set(id, job);
-      if (!frame) frame = requestAnimationFrame(flush);
-    };
-    es.addEventListener("job-update", (ev) => {
-      const job = JSON.parse((ev as MessageEvent).data) as JobView;
-      queue(job.id, job);
+    try {
+      await Promise.all(Array.from({ length: 6 }, worker));
+    } catch {
+      return; // superseded by a newer view
+    }
+    setRecent((old) => {
+      const next = { ...old };
+      for (const [id, points] of Object.entries(found)) {
+        next[id] = mergePoints(points, old[id] ?? [], RECENT);
+      }
+      return next;
     });
-    es.addEventListener("job-deleted", (ev) => {
-      queue(JSON.parse((ev as MessageEvent).data).id, null);
-    });
-    es.onopen = () => setLive("live");
-    es.onerror = () => setLive("reconnecting");
-    return () => {
-      clearInterval(tick);
-      cancelAnimationFrame(frame);
-      es.close();
-    };
-  }, []);
-
-  async function act(job: JobView, op: Op | "delete") {
-    if (
-      op === "delete" && !confirm(`Delete job "${job.name}" and its history?`)
-    ) return;
-    const path = op === "delete"
-      ? `/jobs/${encodeURIComponent(job.id)}`
-      : `/jobs/${encodeURIComponent(job.id)}/${op}`;
-    setError(await call(op === "delete" ? "DELETE" : "POST", path));
   }
 
+  /** Shows `query`: updates the URL, fetches the page and its sparklines. */
+  async function load(
+    query: ListQuery,
+    how: "push" | "replace" | "none",
+    refresh = false,
+  ) {
+    const url = `/jobs${listSearch(query)}`;
+    if (how === "push") history.pushState(null, "", url);
+    if (how === "replace") history.replaceState(null, "", url);
+    asked.current = query;
+    setWanted(query);
+    listAbort.current?.abort();
+    const abort = listAbort.current = new AbortController();
+    setLoading(true);
+    try {
+      const r = await api<{ jobs: JobView[]; total: number }>(
+        "GET",
+        `/jobs${queryString({ ...query })}`,
+        undefined,
+        abort.signal,
+      );
+      if (!r.ok) {
+        setProblem(r.error.message);
+        return;
+      }
+      const { jobs, total } = r.data;
+      since.current = Date.now() + skew.current;
+      notNew.current.clear();
+      update(() => ({ jobs, total, query }));
+      setFresh([]);
+      const shown = new Set(jobs.map((j) => j.id));
+      setOpen((o) =>
+        Object.fromEntries(Object.entries(o).filter(([id]) => shown.has(id)))
+      );
+      const have = refresh ? {} : recentNow.current;
+      const next: Record<string, RunPoint[]> = {};
+      for (const job of jobs) {
+        if (have[job.id]) next[job.id] = have[job.id];
+        else if (job.runCount === 0) next[job.id] = [];
+      }
+      setRecent(next);
+      await loadRecent(jobs.filter((j) => !next[j.id]), abort.signal);
+    } catch {
+      // aborted: a newer view is loading
+    } finally {
+      if (listAbort.current === abort) setLoading(false);
+    }
+  }
+
+  const change = (partial: Partial<ListQuery>) =>
+    load({ ...asked.current, ...partial }, "push");
+
+  async function loadHistory(id: string, offset: number) {
+    setOpen((o) => o[id] ? { ...o, [id]: { ...o[id], loading: true } } : o);
+    const r = await api<{ runs: RunView[]; total: number }>(
+      "GET",
+      jobPath(id, `/runs?offset=${offset}&limit=${PAGE}`),
+    );
+    setOpen((o) => {
+      const h = o[id];
+      if (!h) return o;
+      if (!r.ok) {
+        return { ...o, [id]: { ...h, loading: false, error: r.error.message } };
+      }
+      const have = new Set(h.runs.map((run) => run.id));
+      const runs = offset === 0
+        ? r.data.runs
+        : [...h.runs, ...r.data.runs.filter((run) => !have.has(run.id))];
+      return { ...o, [id]: { runs, total: r.data.total, loading: false } };
+    });
+  }
+
+  function toggle(job: JobView) {
+    if (openNow.current[job.id]) {
+      setOpen((o) => without(o, job.id));
+      return;
+    }
+    setOpen((o) => ({
+      ...o,
+      [job.id]: { runs: [], total: job.runCount, loading: true },
+    }));
+    loadHistory(job.id, 0);
+  }
+
+  function apply(events: WireEvent[]) {
+    const v = current.current;
+    const shown = new Set(v.jobs.map((j) => j.id));
+    const updates = new Map<string, JobView>();
+    const created = new Map<string, JobView>();
+    const deleted = new Set<string>();
+    const runs: RunView[] = [];
+    for (const ev of events) {
+      if (ev.type === "job-update") {
+        const peek = jobOf(ev);
+        if (
+          peek !== undefined && !shown.has(peek) && notNew.current.has(peek)
+        ) {
+          continue;
+        }
+        const job = JSON.parse(ev.data) as JobView;
+        if (shown.has(job.id)) updates.set(job.id, job);
+        else if (
+          Date.parse(job.createdAt) >= since.current && matches(job, v.query)
+        ) created.set(job.id, job);
+        else notNew.current.add(job.id);
+      } else if (ev.type === "job-deleted") {
+        const { id } = JSON.parse(ev.data) as { id: string };
+        deleted.add(id);
+        updates.delete(id);
+        created.delete(id);
+      } else if (ev.type === "run-started" || ev.type === "run-finished") {
+        const jobId = jobOf(ev);
+        if (jobId !== undefined && shown.has(jobId)) {
+          runs.push(JSON.parse(ev.data) as RunView);
+        }
+      }
+    }
+    for (const id of updates.keys()) {
+      versions.current.set(id, (versions.current.get(id) ?? 0) + 1);
+    }
+    const appended: string[] = [];
+    const elsewhere: string[] = [];
+    if (updates.size || created.size || deleted.size) {
+      update((v) => {
+        let jobs = v.jobs.filter((j) => !deleted.has(j.id));
+        let total = v.total - (v.jobs.length - jobs.length);
+        jobs = jobs.map((j) => updates.get(j.id) ?? j);
+        const q = v.query;
+        const atEnd = q.sort === "createdAt" && q.order === "asc" &&
+          q.offset + v.jobs.length >= v.total;
+        for (const job of created.values()) {
+          if (atEnd && jobs.length < q.limit) {
+            jobs = [...jobs, job];
+            total++;
+            appended.push(job.id);
+          } else elsewhere.push(job.id);
+        }
+        return { ...v, jobs, total };
+      });
+      highlight([...updates.keys(), ...appended]);
+      if (elsewhere.length || deleted.size) {
+        setFresh((f) =>
+          [...new Set([...f, ...elsewhere])].filter((id) => !deleted.has(id))
+        );
+      }
+      if (appended.length) {
+        setRecent((r) => ({
+          ...r,
+          ...Object.fromEntries(appended.map((id) => [id, []])),
+        }));
+      }
+    }
+    if (deleted.size) {
+      setOpen((o) =>
+        Object.fromEntries(Object.entries(o).filter(([id]) => !deleted.has(id)))
+      );
+    }
+    if (runs.length) {
+      setRecent((old) => {
+        const next = { ...old };
+        for (const run of runs.filter(finished)) {
+          if (next[run.jobId]) {
+            next[run.jobId] = mergePoints(
+              next[run.jobId],
+              [toPoint(run)],
+              RECENT,
+            );
+          }
+        }
+        return next;
+      });
+      setOpen((old) => {
+        let next = old;
+        for (const run of runs) {
+          const h = next[run.jobId];
+          if (h && !h.loading) next = { ...next, [run.jobId]: withRun(h, run) };
+        }
+        return next;
+      });
+    }
+  }
+
+  const connection = useJobEvents({
+    onEvents: apply,
+    onReset: () => {
+      load(asked.current, "none", true);
+      for (const id of Object.keys(openNow.current)) loadHistory(id, 0);
+    },
+  });
+
+  useEffect(() => {
+    skew.current = Date.parse(props.since) - Date.now();
+    const onPop = () => {
+      const q = parseListQuery(new URLSearchParams(location.search));
+      setSearch(q.q);
+      load(q, "none");
+    };
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
+
+  useEffect(() => {
+    if (search === asked.current.q) return;
+    const timer = setTimeout(
+      () => load({ ...asked.current, q: search, offset: 0 }, "replace"),
+      250,
+    );
+    return () => clearTimeout(timer);
+  }, [search]);
+
+  useEffect(() => {
+    if (!notice) return;
+    const timer = setTimeout(() => setNotice(""), 6000);
+    return () => clearTimeout(timer);
+  }, [notice]);
+
+  /** Shows a job the server just returned, unless the stream already had newer news of it. */
+  function patch(job: JobView, version: number | undefined) {
+    if (versions.current.get(job.id) !== version) return;
+    update((v) => ({
+      ...v,
+      jobs: v.jobs.map((j) => j.id === job.id ? job : j),
+    }));
+    highlight([job.id]);
+  }
+
+  async function act(job: JobView, op: JobOp) {
+    setBusy((b) => ({ ...b, [job.id]: op }));
+    setProblem("");
+    const version = versions.current.get(job.id);
+    const r = await api<JobView | { job: JobView }>(
+      "POST",
+      jobPath(job.id, `/${op}`),
+    );
+    setBusy((b) => without(b, job.id));
+    if (!r.ok) {
+      setProblem(`${job.name}: ${r.error.message}`);
+      return;
+    }
+    patch("job" in r.data ? r.data.job : r.data, version);
+    setNotice(`${job.name}: ${DONE[op]}`);
+  }
+
+  async function remove(job: JobView) {
+    setBusy((b) => ({ ...b, [job.id]: "delete" }));
+    const r = await api<void>("DELETE", jobPath(job.id));
+    setBusy((b) => without(b, job.id));
+    if (!r.ok && r.error.status !== 404) {
+      setProblem(`${job.name}: ${r.error.message}`);
+      return;
+    }
+    update((v) => {
+      const jobs = v.jobs.filter((j) => j.id !== job.id);
+      return { ...v, jobs, total: v.total - (v.jobs.length - jobs.length) };
+    });
+    setOpen((o) => without(o, job.id));
+    setNotice(`${job.name}: deleted`);
+  }
+
+  function saved(job: JobView, created: boolean) {
+    setForm(null);
+    setNotice(`${job.name}: ${created ? "created" : "saved"}`);
+    if (created) load(asked.current, "none");
+    else patch(job, versions.current.get(job.id));
+  }
+
+  // The rows' handlers, stable across renders, calling this render's functions.
+  const latest = useRef({ toggle, act, loadHistory });
+  latest.current = { toggle, act, loadHistory };
+  const actions = useMemo<RowActions>(() => ({
+    toggle: (job) => latest.current.toggle(job),
+    op: (job, op) => latest.current.act(job, op),
+    edit: (job) => setForm({ job }),
+    remove: (job) => setDoomed(job),
+    more: (job) =>
+      latest.current.loadHistory(
+        job.id,
+        openNow.current[job.id]?.runs.length ?? 0,
+      ),
+  }), []);
+
+  const { jobs, total, query } = view;
+  const filtered = query.status || query.type || query.q;
+  const sortHeader = (label: string, sort: ListQuery["sort"]) => {
+    const active = wanted.sort === sort;
+    const order = active && wanted.order === "asc" ? "desc" : "asc";
+    return (
+      <th
+        scope="col"
+        aria-sort={active
+          ? wanted.order === "asc" ? "ascending" : "descending"
+          : undefined}
+      >
+        <a
+          class="sort"
+          href={`/jobs${listSearch({ ...wanted, sort, order, offset: 0 })}`}
+          onClick={(e) => {
+            e.preventDefault();
+            change({ sort, order, offset: 0 });
+          }}
+        >
+          {label}
+          <span aria-hidden="true">
+            {active ? wanted.order === "asc" ? " ↑" : " ↓" : ""}
+          </span>
+        </a>
+      </th>
+    );
+  };
+
   return (
-    <section class="jobs" aria-label="Jobs">
-      <div class="toolbar">
-        <span class={`live live-${live}`} role="status" aria-live="polite">
-          {live === "live"
-            ? "● live"
-            : live === "connecting"
-            ? "○ connecting…"
-            : "○ reconnecting…"}
-        </span>
-        <span class="count">{count} job{count === 1 ? "" : "s"}</span>
+    <section class="dashboard" aria-labelledby="jobs-heading">
+      <div class="page-head">
+        <h1 id="jobs-heading">Jobs</h1>
+        <span class="muted total">{plural(total, "job")}</span>
+        <LiveIndicator state={connection} />
+        <span class="spacer" />
+        <button
+          type="button"
+          class="btn btn-primary new-job"
+          onClick={() => setForm({ job: null })}
+        >
+          + New job
+        </button>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}{" "}
-          <button
-            type="button"
-            onClick={() => setError(null)}
-            aria-label="Dismiss"
-          >
-            ×
-          </button>
-        </p>
-      )}
-      <div class="table-wrap">
+      <JobFilters
+        query={wanted}
+        search={search}
+        onSearch={setSearch}
+        onChange={change}
+      />
+      <div class="notices">
+        <div role="status" class="notice">{notice}</div>
+        <div role="alert" class="error">
+          {problem && (
+            <>
+              {problem}
+              <button
+                type="button"
+                class="btn btn-ghost"
+                aria-label="Dismiss"
+                onClick={() => setProblem("")}
+              >
+                ✕
+              </button>
+            </>
+          )}
+        </div>
+        {fresh.length > 0 && (
+          <p class="fresh">
+            {plural(fresh.length, "new job")} outside this page.{" "}
+            <button
+              type="button"
+              class="btn"
+              onClick={() => load(asked.current, "none")}
+            >
+              Refresh
+            </button>
+          </p>
+        )}
+      </div>
+      <div class="table-wrap" aria-busy={loading ? "true" : undefined}>
         <table class="jobs-table">
+          <caption class="sr-only">
+            Jobs {jobs.length
+              ? `${count(query.offset + 1)} to ${
+                count(query.offset + jobs.length)
+              }`
+              : ""} of {count(total)}
+          </caption>
           <thead>
             <tr>
-              <th scope="col">Name</th>
+              <th scope="col" class="toggle">
+                <span class="sr-only">Runs</span>
+              </th>
+              {sortHeader("Name", "name")}
               <th scope="col">Schedule</th>
               <th scope="col">Status</th>
-              <th scope="col">Next run</th>
-              <th scope="col">Last run</th>
-              <th scope="col">Runs</th>
+              {sortHeader("Next run", "nextRunAt")}
+              {sortHeader("Last run", "lastRunAt")}
               <th scope="col">Success</th>
               <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
             {jobs.map((job) => (
-              <tr
+              <JobRow
                 key={job.id}
-                id={`job-${job.id}`}
-                data-status={job.status}
-                class={now - (changed[job.id] ?? 0) < 1500
-                  ? "flash"
-                  : undefined}
-              >
-                <td>
-                  <a
-                    href={`/jobs/${encodeURIComponent(job.id)}`}
-                    class="job-name"
-                  >
-                    {job.name}
-                  </a>
-                  <div class="job-id">{job.id}</div>
-                </td>
-                <td class="schedule" title={job.description}>
-                  {job.schedule
+                job={job}
+                points={recent[job.id]}
+                history={open[job.id]}
+                flash={flash[job.id]}
+                busy={busy[job.id] ?? null}
+                actions={actions}
+              />
+            ))}
+            {jobs.length === 0 && (
+              <tr>
+                <td colSpan={COLUMNS} class="empty">
+                  {filtered
                     ? (
                       <>
-                        <code>{job.schedule}</code>
-                        <div class="muted">{job.description}</div>
+                        No jobs match this view.{" "}
+                        <a
+                          href="/jobs"
+                          onClick={(e) => {
+                            e.preventDefault();
+                            setSearch("");
+                            change({ status: "", type: "", q: "", offset: 0 });
+                          }}
+                        >
+                          Clear the filters
+                        </a>
                       </>
                     )
-                    : <span class="muted">manual</span>}
-                </td>
-                <td class="status">
-                  <StatusBadge status={job.status} />
-                  {job.activeRuns > 0 && job.status !== "running" && (
-                    <>
-                      {" "}
-                      <StatusBadge status="running" />
-                    </>
-                  )}
-                </td>
-                <td
-                  class="next-run"
-                  title={job.nextRunAt ? utc(job.nextRunAt) : undefined}
-                >
-                  {job.nextRunAt
-                    ? relative(Date.parse(job.nextRunAt), now)
-                    : "–"}
-                </td>
-                <td class="last-run">
-                  {job.lastRun
-                    ? (
-                      <span
-                        title={`${utc(job.lastRun.startedAt)}${
-                          job.lastRun.error ? ` — ${job.lastRun.error}` : ""
-                        }`}
-                      >
-                        <span
-                          class={`dot dot-${job.lastRun.status}`}
-                          aria-label={job.lastRun.status}
-                        >
-                          ●
-                        </span>{" "}
-                        {relative(Date.parse(job.lastRun.startedAt), now)}{" "}
-                        <span class="muted">
-                          {duration(job.lastRun.durationMs)}
-                        </span>
-                      </span>
-                    )
-                    : "never"}
-                </td>
-                <td class="run-count">{job.runCount}</td>
-                <td class={`success-rate ${rateClass(job.successRate)}`}>
-                  {job.successRate === null ? "–" : `${job.successRate}%`}
-                </td>
-                <td class="controls">
-                  {controls(job).map((op) => (
-                    <button
-                      type="button"
-                      key={op}
-                      class={`btn btn-${op}`}
-                      onClick={() => act(job, op)}
-                    >
-                      {LABELS[op]}
-                    </button>
-                  ))}
-                  <button
-                    type="button"
-                    class="btn btn-delete"
-                    onClick={() => act(job, "delete")}
-                    aria-label={`Delete ${job.name}`}
-                  >
-                    Delete
-                  </button>
+                    : query.offset > 0 && total > 0
+                    ? "No jobs on this page."
+                    : "No jobs yet. Create one with “New job”, or POST /jobs."}
                 </td>
               </tr>
-            ))}
+            )}
           </tbody>
         </table>
       </div>
-      {jobs.length === 0 && (
-        <p class="empty">No jobs yet. Create one with POST /jobs.</p>
-      )}
+      <Pager
+        label="Pages of jobs"
+        offset={query.offset}
+        limit={query.limit}
+        total={total}
+        shown={jobs.length}
+        href={(offset) => `/jobs${listSearch({ ...query, offset })}`}
+        onPage={(offset) => change({ offset })}
+      />
+      <JobFormDialog
+        open={form !== null}
+        job={form?.job ?? null}
+        allowShell={props.allowShell}
+        onSaved={saved}
+        onClose={() => setForm(null)}
+      />
+      <ConfirmDialog
+        open={doomed !== null}
+        title={`Delete ${doomed?.name ?? ""}?`}
+        confirmLabel="Delete job"
+        onConfirm={() => doomed && remove(doomed)}
+        onClose={() => setDoomed(null)}
+      >
+        <p>
+          The job <code>{doomed?.id}</code> and its{" "}
+          {plural(doomed?.runCount ?? 0, "run")}{" "}
+          will be deleted. This cannot be undone.
+        </p>
+      </ConfirmDialog>
     </section>
   );
 }

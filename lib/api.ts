@@ -1,18 +1,22 @@
 /**
- * The JSON API's edges: reading a request body and turning errors into the
- * error contract `{ "error": { "code", "message", "field"? } }` with the right
- * status. Routes use these; the engine never sees HTTP.
+ * The JSON API's edges: reading a request body (size, type, schema), reading
+ * query parameters, and turning errors into the error contract
+ * `{ "error": { "code", "message", "field"? } }` with the right status.
+ * Routes use these; the engine never sees HTTP.
  *
  * @example
  * ```ts
- * const body = await readJson(ctx.req);
+ * const body = await readJson(ctx.req, ctx.state.config.maxBodyBytes);
  * return json(await manager.create(body), 201);
  * ```
  * @module
  */
+import type { z } from "zod";
+import { HttpError } from "fresh";
+import { JOB_STATUSES } from "./jobpro/status.ts";
 import { JobproError } from "./jobpro/errors.ts";
 
-/** Largest request body read, in bytes. */
+/** Default for the largest request body read, in bytes (JOBPRO_MAX_BODY_BYTES). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /** An error that maps straight to an HTTP status. */
@@ -23,6 +27,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    readonly headers?: HeadersInit,
   ) {
     super(message);
   }
@@ -34,6 +39,18 @@ const STATUS: Record<JobproError["code"], number> = {
   duplicate: 409,
   conflict: 409,
   unavailable: 503,
+};
+
+const HTTP_CODES: Record<number, string> = {
+  400: "invalid",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  409: "conflict",
+  413: "too_large",
+  415: "unsupported_media_type",
+  503: "unavailable",
 };
 
 /**
@@ -54,43 +71,83 @@ export function json(
   return new Response(JSON.stringify(data), { status, headers: h });
 }
 
+/** A client's mistake, ready to answer. */
+export interface Problem {
+  status: number;
+  code: string;
+  message: string;
+  field?: string;
+  headers?: HeadersInit;
+}
+
+/**
+ * The problem a thrown value describes when it is a client's mistake (an
+ * `ApiError`, an engine `JobproError`, a Fresh `HttpError`); null for a bug.
+ *
+ * @example
+ * ```ts
+ * problemOf(new JobproError("not_found", "no job")); // { status: 404, code: "not_found", ... }
+ * ```
+ */
+export function problemOf(err: unknown): Problem | null {
+  if (err instanceof ApiError) {
+    const { status, code, message, field, headers } = err;
+    return { status, code, message, field, headers };
+  }
+  if (err instanceof JobproError) {
+    const { code, message, field } = err;
+    return { status: STATUS[err.code], code, message, field };
+  }
+  if (err instanceof HttpError) {
+    const code = HTTP_CODES[err.status] ?? "error";
+    return {
+      status: err.status,
+      code,
+      message: err.message,
+      headers: err.headers,
+    };
+  }
+  return null;
+}
+
 /**
  * The error contract for any thrown value. Unexpected errors become a 500 with
- * an id that is also logged, and no stack trace in the response.
+ * an id that is also logged, and no stack trace in the response (a small
+ * HTML page with the id when `html` is set, for browsers).
  *
  * @example
  * ```ts
  * errorResponse(new JobproError("not_found", "no job")).status; // 404
  * ```
  */
-export function errorResponse(err: unknown): Response {
-  if (err instanceof ApiError) {
-    return json({
-      error: { code: err.code, message: err.message, field: err.field },
-    }, err.status);
-  }
-  if (err instanceof JobproError) {
-    return json({
-      error: { code: err.code, message: err.message, field: err.field },
-    }, STATUS[err.code]);
+export function errorResponse(
+  err: unknown,
+  opts: { html?: boolean } = {},
+): Response {
+  const p = problemOf(err);
+  if (p) {
+    const { code, message, field } = p;
+    return json({ error: { code, message, field } }, p.status, p.headers);
   }
   const id = crypto.randomUUID().slice(0, 8);
   console.error(`[jobpro] error ${id}:`, err);
-  return json({
-    error: {
-      code: "internal",
-      message: `internal error (id ${id}); see the server log`,
-    },
-  }, 500);
+  const message = `internal error (id ${id}); see the server log`;
+  if (opts.html) {
+    return new Response(
+      `<!DOCTYPE html><html><head><meta charset="utf-8"><title>500 Internal Server Error</title></head><body><h1>500 Internal Server Error</h1><p>${message}</p></body></html>`,
+      { status: 500, headers: { "content-type": "text/html; charset=utf-8" } },
+    );
+  }
+  return json({ error: { code: "internal", message } }, 500);
 }
 
 /**
- * Reads a JSON body: 415 when it is not JSON, 413 when it is too large
- * (without reading the rest), 400 when it does not parse.
+ * Reads a JSON body: 415 when it is not JSON, 413 when it is larger than
+ * `maxBytes` (without reading the rest), 400 when it does not parse.
  *
  * @example
  * ```ts
- * const body = await readJson(req); // unknown
+ * const body = await readJson(req, 64 * 1024); // unknown
  * ```
  */
 export async function readJson(
@@ -105,8 +162,6 @@ export async function readJson(
       "the body must be JSON (Content-Type: application/json)",
     );
   }
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw tooLarge(maxBytes);
   const text = await readText(req, maxBytes);
   if (text.trim() === "") {
     throw new ApiError(
@@ -128,10 +183,69 @@ export async function readJson(
   }
 }
 
-const tooLarge = (max: number) =>
-  new ApiError(413, "too_large", `the body is larger than ${max} bytes`);
+/**
+ * Reads a JSON body and checks it against a schema; a mismatch is a 400
+ * naming the first wrong field.
+ *
+ * @example
+ * ```ts
+ * const { schedule } = await readBody(req, RescheduleSchema, 65536);
+ * ```
+ */
+export async function readBody<T extends z.ZodType>(
+  req: Request,
+  schema: T,
+  maxBytes = MAX_BODY_BYTES,
+): Promise<z.output<T>> {
+  return parseWith(schema, await readJson(req, maxBytes));
+}
 
-async function readText(req: Request, maxBytes: number): Promise<string> {
+/**
+ * Checks a value against a schema; a mismatch is a 400 naming the field.
+ *
+ * @example
+ * ```ts
+ * parseWith(RescheduleSchema, { schedule: "in 5m" });
+ * ```
+ */
+export function parseWith<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  let path = issue.path.map(String).join(".");
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") {
+    path = [path, issue.keys[0]].filter(Boolean).join(".");
+    message = "is not a known field";
+  } else if (issue.code === "invalid_type" && issue.input === undefined) {
+    message = "is required";
+  }
+  const field = path || "body";
+  throw new ApiError(400, "invalid", `${field}: ${message}`, field);
+}
+
+/**
+ * Reads a request body as UTF-8 text, refusing (413) more than `maxBytes`:
+ * a declared Content-Length over the limit is refused before reading, and a
+ * body that grows past it is cancelled at that point.
+ *
+ * @example
+ * ```ts
+ * const form = new URLSearchParams(await readText(req, 4096));
+ * ```
+ */
+export async function readText(
+  req: Request,
+  maxBytes = MAX_BODY_BYTES,
+): Promise<string> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) {
+    await req.body?.cancel().catch(() => {});
+    throw tooLarge(maxBytes);
+  }
   if (!req.body) return "";
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -146,21 +260,33 @@ async function readText(req: Request, maxBytes: number): Promise<string> {
     }
     chunks.push(value);
   }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(all);
+    return new TextDecoder("utf-8", { fatal: true }).decode(concat(chunks));
   } catch {
     throw new ApiError(400, "invalid", "the body is not valid UTF-8", "body");
   }
 }
 
+const tooLarge = (max: number) =>
+  new ApiError(
+    413,
+    "too_large",
+    `the body is larger than ${max} bytes (JOBPRO_MAX_BODY_BYTES)`,
+  );
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return all;
+}
+
 /**
  * Reads a non-negative integer query parameter; 400 naming it when malformed.
+ * Values above `max` count as `max`.
  *
  * @example
  * ```ts
@@ -213,16 +339,18 @@ export function enumParam<T extends string>(
   return raw as T;
 }
 
-const JOB_STATUS_VALUES = [
-  "created",
-  "scheduled",
-  "running",
-  "paused",
-  "stopped",
-  "complete",
-  "failed",
-  "cancelled",
-] as const;
+/** Values of the list routes' query parameters, shared with the OpenAPI document. */
+export const QUERY = {
+  jobStatus: JOB_STATUSES,
+  jobType: ["periodic", "onetime"] as const,
+  jobSort: ["name", "nextRunAt", "lastRunAt", "createdAt"] as const,
+  order: ["asc", "desc"] as const,
+  runStatus: ["running", "complete", "failed", "cancelled"] as const,
+  /** Largest page; a bigger `limit` counts as this. */
+  maxLimit: 1000,
+  jobLimit: 100,
+  runLimit: 10,
+} as const;
 
 /**
  * The job list's query string as an engine query: status, type, q, sort,
@@ -235,16 +363,49 @@ const JOB_STATUS_VALUES = [
  */
 export function jobQuery(url: URL) {
   return {
-    status: enumParam(url, "status", JOB_STATUS_VALUES),
-    type: enumParam(url, "type", ["periodic", "onetime"] as const),
-    q: url.searchParams.get("q") ?? undefined,
-    sort: enumParam(
-      url,
-      "sort",
-      ["name", "nextRunAt", "lastRunAt", "createdAt"] as const,
-    ),
-    order: enumParam(url, "order", ["asc", "desc"] as const),
+    status: enumParam(url, "status", QUERY.jobStatus),
+    type: enumParam(url, "type", QUERY.jobType),
+    q: url.searchParams.get("q") || undefined,
+    sort: enumParam(url, "sort", QUERY.jobSort),
+    order: enumParam(url, "order", QUERY.order),
     offset: intParam(url, "offset", 0),
-    limit: intParam(url, "limit", 100, 1000),
+    limit: intParam(url, "limit", QUERY.jobLimit, QUERY.maxLimit),
   };
+}
+
+/**
+ * A job's runs query: status, offset, limit (default 10).
+ *
+ * @example
+ * ```ts
+ * runQuery(new URL("http://x/jobs/a/runs?status=failed")); // { status: "failed", offset: 0, limit: 10 }
+ * ```
+ */
+export function runQuery(url: URL, limit: number = QUERY.runLimit) {
+  return {
+    status: enumParam(url, "status", QUERY.runStatus),
+    offset: intParam(url, "offset", 0),
+    limit: intParam(url, "limit", limit, QUERY.maxLimit),
+  };
+}
+
+/**
+ * A run number from the path; 400 naming `runId` when it is not one.
+ *
+ * @example
+ * ```ts
+ * runIdParam("42"); // 42
+ * ```
+ */
+export function runIdParam(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
+    throw new ApiError(
+      400,
+      "invalid",
+      `runId: must be a run number, got "${raw}"`,
+      "runId",
+    );
+  }
+  return n;
 }

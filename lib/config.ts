@@ -23,14 +23,25 @@ export interface Config {
   retentionDays: number;
   maxRunsPerJob: number;
   shutdownGraceMs: number;
+  /** Bearer token for every /jobs route; null leaves them open (loopback only, unless insecure). */
+  token: string | null;
+  /** Bearer token for GET routes and event streams only. */
+  readToken: string | null;
+  /** Allow listening on a non-loopback address without a token. */
+  insecure: boolean;
+  /** Largest request body read, in bytes; larger ones are a 413. */
+  maxBodyBytes: number;
+  /** Interval of the `: ping` comment on event streams, in ms. */
+  sseHeartbeatMs: number;
+  /** Bytes an event stream may buffer for a client; past half, events wait and coalesce. */
+  sseBufferBytes: number;
+  /** A client whose event-stream buffer stays full this long (ms) is dropped. */
+  sseStallMs: number;
 }
 
-function int(
-  env: Record<string, string | undefined>,
-  name: string,
-  fallback: number,
-  min = 0,
-): number {
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
@@ -43,6 +54,35 @@ function int(
 const flag = (v: string | undefined) =>
   v === "1" || v === "true" || v === "yes";
 
+/** Shortest token accepted: shorter ones are guessable. */
+export const MIN_TOKEN_LENGTH = 16;
+
+function token(env: Env, name: string): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return null;
+  if (raw.length < MIN_TOKEN_LENGTH || /\s/.test(raw)) {
+    // The value itself is never echoed: it may be a real secret.
+    throw new Error(
+      `${name} must be at least ${MIN_TOKEN_LENGTH} characters without spaces`,
+    );
+  }
+  return raw;
+}
+
+function tokens(env: Env): { token: string | null; readToken: string | null } {
+  const full = token(env, "JOBPRO_TOKEN");
+  const read = token(env, "JOBPRO_READ_TOKEN");
+  if (read && !full) {
+    throw new Error(
+      "JOBPRO_READ_TOKEN needs JOBPRO_TOKEN too, or writes would be open",
+    );
+  }
+  if (read && read === full) {
+    throw new Error("JOBPRO_READ_TOKEN must differ from JOBPRO_TOKEN");
+  }
+  return { token: full, readToken: read };
+}
+
 /**
  * Reads the configuration; throws naming the variable that is wrong.
  *
@@ -51,7 +91,7 @@ const flag = (v: string | undefined) =>
  * readConfig({ PORT: "9000" }).port; // 9000
  * ```
  */
-export function readConfig(env: Record<string, string | undefined>): Config {
+export function readConfig(env: Env): Config {
   const port = int(env, "PORT", 8000);
   if (port > 65535) throw new Error(`PORT must be at most 65535, got ${port}`);
   return {
@@ -65,5 +105,11 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     retentionDays: int(env, "JOBPRO_RETENTION_DAYS", 7, 1),
     maxRunsPerJob: int(env, "JOBPRO_MAX_RUNS_PER_JOB", 1000, 1),
     shutdownGraceMs: int(env, "JOBPRO_SHUTDOWN_GRACE_MS", 10_000),
+    ...tokens(env),
+    insecure: flag(env.JOBPRO_INSECURE),
+    maxBodyBytes: int(env, "JOBPRO_MAX_BODY_BYTES", 64 * 1024, 1),
+    sseHeartbeatMs: int(env, "JOBPRO_SSE_HEARTBEAT_MS", 15_000, 1),
+    sseBufferBytes: int(env, "JOBPRO_SSE_BUFFER_BYTES", 1024 * 1024, 1024),
+    sseStallMs: int(env, "JOBPRO_SSE_STALL_MS", 10_000, 1),
   };
 }

@@ -82,3 +82,77 @@ export function rateClass(rate: number | null): string {
 export function utc(iso: string): string {
   return iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
+
+const sameDay = new Intl.DateTimeFormat(undefined, {
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+});
+const otherDay = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+});
+const otherYear = new Intl.DateTimeFormat(undefined, {
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+});
+
+/**
+ * An ISO time in the viewer's zone and locale, as short as stays clear: the
+ * time alone today, month and day this year, the year otherwise.
+ *
+ * @example
+ * ```ts
+ * localTime("2024-01-15T14:30:00.000Z"); // "Jan 15, 2024, 03:30 PM" in Berlin, en-US
+ * ```
+ */
+export function localTime(iso: string, now: number = Date.now()): string {
+  const at = new Date(iso);
+  const today = new Date(now);
+  if (at.toDateString() === today.toDateString()) return sameDay.format(at);
+  return at.getFullYear() === today.getFullYear()
+    ? otherDay.format(at)
+    : otherYear.format(at);
+}
+
+/**
+ * A success rate in percent, or "–" before the first run.
+ *
+ * @example
+ * ```ts
+ * percent(87.5); // "87.5%"
+ * ```
+ */
+export function percent(rate: number | null): string {
+  return rate === null ? "–" : `${rate}%`;
+}
+
+/**
+ * A count with thousands separators, the same on the server and in browsers.
+ *
+ * @example
+ * ```ts
+ * count(10000); // "10,000"
+ * ```
+ */
+export function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/**
+ * "1 run", "2 runs".
+ *
+ * @example
+ * ```ts
+ * plural(3, "job"); // "3 jobs"
+ * ```
+ */
+export function plural(n: number, word: string): string {
+  return `${count(n)} ${word}${n === 1 ? "" : "s"}`;
+}

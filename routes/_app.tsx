@@ -1,8 +1,9 @@
 import { asset } from "fresh/runtime";
 import { define } from "@/utils.ts";
 
-/** The document around every page. */
-export default define.page(function App({ Component }) {
+/** The document around every page: head, a skip link and the top bar. */
+export default define.page(function App({ Component, url }) {
+  const onJobs = url.pathname === "/jobs";
   return (
     <html lang="en">
       <head>
@@ -14,8 +15,19 @@ export default define.page(function App({ Component }) {
         <link rel="icon" href={asset("/favicon.svg")} type="image/svg+xml" />
       </head>
       <body>
-        <nav class="top">
-          <a href="/jobs" class="brand">jobpro</a>
+        <a class="skip-link" href="#main">Skip to content</a>
+        <nav class="top" aria-label="Site">
+          <a href="/jobs" class="brand">
+            <img src={asset("/favicon.svg")} alt="" width="20" height="20" />
+            jobpro
+          </a>
+          <a
+            href="/jobs"
+            class="nav-link"
+            aria-current={onJobs ? "page" : undefined}
+          >
+            Jobs
+          </a>
         </nav>
         <Component />
       </body>

@@ -1,29 +1,63 @@
-import { errorResponse } from "@/lib/api.ts";
-import { JobproError } from "@/lib/jobpro/errors.ts";
-import { ApiError } from "@/lib/api.ts";
+import { HttpError, prefersHtml } from "fresh";
+import { errorResponse, problemOf } from "@/lib/api.ts";
+import { requireToken } from "@/lib/auth.ts";
 import { define } from "@/utils.ts";
 
+const CSP = (nonce: string) =>
+  [
+    "default-src 'self'",
+    `script-src 'self' 'nonce-${nonce}'`,
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join("; ");
+
 /**
- * Maps the engine's and the API's errors to the JSON error contract, and sets
- * security headers on every response.
+ * Turns every error into the error contract (an unexpected one into a 500
+ * whose id is logged, never its stack). For a browser, a client mistake goes
+ * on to Fresh's error page as an HttpError with the same status and message.
  */
-export default define.middleware(async (ctx) => {
-  let res: Response;
+const errors = define.middleware(async (ctx) => {
   try {
-    res = await ctx.next();
+    return await ctx.next();
   } catch (err) {
-    if (!(err instanceof JobproError || err instanceof ApiError)) throw err;
-    res = errorResponse(err);
+    const html = prefersHtml(ctx.req);
+    const problem = problemOf(err);
+    if (!html || !problem) return errorResponse(err, { html });
+    throw err instanceof HttpError ? err : new HttpError(
+      problem.status,
+      problem.message,
+      { headers: problem.headers },
+    );
   }
+});
+
+/** Security headers on every response; a CSP without unsafe-inline on pages. */
+const headers = define.middleware(async (ctx) => {
+  const res = mutable(await ctx.next());
   const h = res.headers;
   h.set("x-content-type-options", "nosniff");
   h.set("referrer-policy", "same-origin");
+  if (!h.has("cache-control")) h.set("cache-control", "no-store");
   if (h.get("content-type")?.startsWith("text/html")) {
-    h.set(
-      "content-security-policy",
-      `default-src 'self'; script-src 'self' 'nonce-${ctx.nonce}'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`,
-    );
+    h.set("content-security-policy", CSP(ctx.nonce));
     h.set("x-frame-options", "DENY");
   }
   return res;
 });
+
+/** The response itself, or a copy when its headers are immutable. */
+function mutable(res: Response): Response {
+  try {
+    res.headers.set("x-content-type-options", "nosniff");
+    return res;
+  } catch {
+    return new Response(res.body, res);
+  }
+}
+
+export default [headers, errors, requireToken];

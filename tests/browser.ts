@@ -20,9 +20,22 @@ import {
 export interface OpenBrowser {
   browser: Browser;
   page: Page;
-  /** Console errors and uncaught page errors seen so far. */
+  /**
+   * Console errors and uncaught page errors seen so far. A failed request is
+   * logged with its URL ("Failed to load resource: ... (http://...)"), so a
+   * test can allow the ones it provokes.
+   */
   errors: string[];
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** How the page is set up. */
+export interface BrowserOptions {
+  viewport?: { width: number; height: number };
+  colorScheme?: "light" | "dark";
+  /** An IANA zone for the page's clock, e.g. "Asia/Kolkata". */
+  timezoneId?: string;
+  locale?: string;
 }
 
 /**
@@ -30,21 +43,32 @@ export interface OpenBrowser {
  *
  * @example
  * ```ts
- * await using b = await openBrowser({ width: 1280, height: 800 });
+ * await using b = await openBrowser({ viewport: { width: 390, height: 844 }, colorScheme: "dark" });
  * ```
  */
 export async function openBrowser(
-  viewport = { width: 1280, height: 900 },
+  options: BrowserOptions = {},
 ): Promise<OpenBrowser> {
   const browser = await playwright.launch({
     executablePath: await chromium.executablePath(),
     args: chromium.args,
     headless: true,
   });
-  const page = await browser.newPage({ viewport });
+  const page = await browser.newPage({
+    viewport: options.viewport ?? { width: 1280, height: 900 },
+    colorScheme: options.colorScheme ?? "light",
+    timezoneId: options.timezoneId,
+    locale: options.locale ?? "en-US",
+  });
   const errors: string[] = [];
   page.on("console", (m) => {
-    if (m.type() === "error") errors.push(m.text());
+    if (m.type() !== "error") return;
+    const url = m.location().url;
+    errors.push(
+      m.text().startsWith("Failed to load resource") && url
+        ? `${m.text()} (${url})`
+        : m.text(),
+    );
   });
   page.on("pageerror", (e) => errors.push(String(e)));
   return {

@@ -45,6 +45,11 @@ export interface SseStream {
   readonly buffered: number;
   /** Queues an event; `false` when the stream is closed (or just got closed for overflow). */
   send(message: SseMessage): boolean;
+  /**
+   * Queues an event already framed with {@linkcode formatEvent} and encoded:
+   * one event sent to many clients is then serialized once, not per client.
+   */
+  sendFramed(bytes: Uint8Array): boolean;
   /** Queues a comment line (`: text`), which clients ignore. */
   comment(text: string): boolean;
   /** Ends the stream after what is queued. */
@@ -166,9 +171,11 @@ function openChannel(req: Request, options: SseOptions): Channel {
     finish(reason);
     controller.error(quietError(message));
   };
-  const write = (chunk: string): boolean => {
+  const write = (chunk: string | Uint8Array): boolean => {
     if (closed()) return false;
-    controller.enqueue(encoder.encode(chunk));
+    controller.enqueue(
+      typeof chunk === "string" ? encoder.encode(chunk) : chunk,
+    );
     if ((controller.desiredSize ?? 0) >= 0) return true;
     // The client isn't reading: drop it instead of buffering without bound.
     drop(
@@ -203,6 +210,7 @@ function openChannel(req: Request, options: SseOptions): Channel {
       return closed() ? 0 : maxBufferedBytes - (controller.desiredSize ?? 0);
     },
     send: (message) => write(formatEvent(message)),
+    sendFramed: (bytes) => write(bytes),
     comment: (text) => write(formatComment(text)),
     close: () => end("closed by server"),
     drop: (reason) => drop(reason),

@@ -98,8 +98,8 @@ export interface Manager {
   pause(id: string): Promise<JobView>;
   resume(id: string): Promise<JobView>;
   reschedule(id: string, schedule: string): Promise<JobView>;
-  /** Starts a run now, outside the schedule; resolves once it is recorded. */
-  runNow(id: string): Promise<{ job: JobView; run: RunView }>;
+  /** Starts a run now, outside the schedule; resolves with it once its start is recorded. */
+  runNow(id: string): Promise<RunView>;
   delete(id: string): Promise<void>;
   runs(id: string, q?: RunQuery): Promise<{ runs: RunView[]; total: number }>;
   run(id: string, runId: number): Promise<RunView>;
@@ -716,7 +716,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       }
       const run = fire(e, "manual", null, 1)!;
       await writer.flush();
-      return { job: view(e), run: runView(run) };
+      return runView(run);
     },
 
     async delete(id) {

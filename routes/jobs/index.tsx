@@ -1,7 +1,11 @@
-import { page, prefersHtml } from "fresh";
+import { type Context, page, prefersHtml } from "fresh";
+import { Head } from "fresh/runtime";
 import { jobQuery, json, readJson } from "@/lib/api.ts";
-import { define } from "@/utils.ts";
+import { define, type State } from "@/utils.ts";
+import type { JobStatus, JobType } from "@/lib/jobpro/mod.ts";
 import JobsTable from "@/islands/JobsTable.tsx";
+import { parseListQuery } from "@/components/JobFilters.tsx";
+import { type RunPoint, toPoint } from "@/components/DurationChart.tsx";
 
 /**
  * GET: the dashboard for a browser, the job list `{ jobs, total }` for JSON.
@@ -9,30 +13,60 @@ import JobsTable from "@/islands/JobsTable.tsx";
  */
 export const handler = define.handlers({
   GET(ctx) {
+    if (prefersHtml(ctx.req)) return dashboard(ctx);
     const query = jobQuery(ctx.url);
     const list = ctx.state.manager.list(query);
-    if (!prefersHtml(ctx.req)) {
-      return json({ ...list, offset: query.offset, limit: query.limit });
-    }
-    return page(list);
+    return json({ ...list, offset: query.offset, limit: query.limit });
   },
   async POST(ctx) {
-    const job = await ctx.state.manager.create(await readJson(ctx.req));
+    const body = await readJson(ctx.req, ctx.state.config.maxBodyBytes);
+    const job = await ctx.state.manager.create(body);
     return json(job, 201, { location: `/jobs/${encodeURIComponent(job.id)}` });
   },
 });
 
+/**
+ * The dashboard's first render: the view in the URL (unknown values fall
+ * back to defaults, never to an error page) and each shown job's last 20
+ * finished runs for its sparkline.
+ */
+async function dashboard(ctx: Context<State>) {
+  const manager = ctx.state.manager;
+  const query = parseListQuery(ctx.url.searchParams);
+  const { jobs, total } = manager.list({
+    status: (query.status || undefined) as JobStatus | undefined,
+    type: (query.type || undefined) as JobType | undefined,
+    q: query.q || undefined,
+    sort: query.sort,
+    order: query.order,
+    offset: query.offset,
+    limit: query.limit,
+  });
+  const recent: Record<string, RunPoint[]> = {};
+  await Promise.all(jobs.map(async (job) => {
+    const { runs } = job.runCount
+      ? await manager.runs(job.id, { limit: 20 })
+      : { runs: [] };
+    recent[job.id] = runs.filter((r) => r.status !== "running").reverse()
+      .map(toPoint);
+  }));
+  return page({
+    jobs,
+    total,
+    query,
+    recent,
+    allowShell: ctx.state.config.allowShell,
+    since: new Date().toISOString(),
+  });
+}
+
 export default define.page<typeof handler>(function JobsPage({ data }) {
   return (
-    <main class="page">
-      <header class="page-head">
-        <h1>Jobs</h1>
-        <p class="muted">
-          Live: rows update as jobs run. JSON at the same URL with Accept:
-          application/json.
-        </p>
-      </header>
-      <JobsTable jobs={data.jobs} total={data.total} />
+    <main class="page" id="main">
+      <Head>
+        <title>Jobs · jobpro</title>
+      </Head>
+      <JobsTable {...data} />
     </main>
   );
 });

@@ -113,7 +113,7 @@ Deno.test("a manual job runs only when started or run now", async () => {
       "created",
       null,
     ]);
-    const { run } = await m.runNow("man");
+    const run = await m.runNow("man");
     assertEquals(run.trigger, "manual");
     await waitFor(() => m.get("man").runCount === 1);
     assertEquals(
@@ -239,8 +239,8 @@ Deno.test("http actions: 2xx completes, 400+ fails, output is kept", async () =>
           body: "{}",
         },
       });
-      const ok = (await m.runNow("ok")).run;
-      const bad = (await m.runNow("bad")).run;
+      const ok = await m.runNow("ok");
+      const bad = await m.runNow("bad");
       await waitFor(() =>
         m.get("ok").runCount === 1 && m.get("bad").runCount === 1
       );
@@ -271,7 +271,7 @@ Deno.test("a timeout aborts the run and says after how long", async () => {
       timeoutMs: 100,
       action: { type: "function", name: "sleep", params: { ms: 30_000 } },
     });
-    const { run } = await m.runNow("slow");
+    const run = await m.runNow("slow");
     const r = await waitFor(async () => {
       const r = await m.run("slow", run.id);
       return r.status !== "running" && r;
@@ -322,7 +322,7 @@ Deno.test("restart restores every job with its status; interrupted runs are mark
       autoStart: false,
       action: { type: "function", name: "sleep", params: { ms: 60_000 } },
     });
-    const { run } = await m.runNow("long");
+    const run = await m.runNow("long");
     await waitFor(async () => (await m.runs("long")).total === 1);
     // Simulate a crash: the store closes under the manager without ending the run.
     const store2Path = db.path;

@@ -115,7 +115,7 @@ Deno.test("shell: output tails kept, non-zero exit fails, and timeout kills the 
           command: ["sh", "-c", "echo out; echo err >&2; exit 3"],
         },
       });
-      const { run } = await m.runNow("sh");
+      const run = await m.runNow("sh");
       const done = await waitFor(async () => {
         const r = await m.run("sh", run.id);
         return r.status !== "running" && r;
@@ -137,7 +137,7 @@ Deno.test("shell: output tails kept, non-zero exit fails, and timeout kills the 
           command: ["sh", "-c", `sleep 30 & echo $! > ${pidFile}; wait`],
         },
       });
-      const hang = (await m.runNow("hang")).run;
+      const hang = await m.runNow("hang");
       const ended = await waitFor(async () => {
         const r = await m.run("hang", hang.id);
         return r.status !== "running" && r;
@@ -206,7 +206,7 @@ Deno.test("http action: method, headers, body and expectStatus; the body's head 
           expectStatus: 202,
         },
       });
-      const { run } = await m.runNow("h");
+      const run = await m.runNow("h");
       const r = await waitFor(async () => {
         const r = await m.run("h", run.id);
         return r.status !== "running" && r;
@@ -217,7 +217,7 @@ Deno.test("http action: method, headers, body and expectStatus; the body's head 
       await m.update("h", {
         action: { type: "http", url: `${server.url}/hook`, expectStatus: 200 },
       });
-      const again = (await m.runNow("h")).run;
+      const again = await m.runNow("h");
       const r2 = await waitFor(async () => {
         const r = await m.run("h", again.id);
         return r.status !== "running" && r;
@@ -242,7 +242,7 @@ Deno.test("an http action against a port nobody answers fails fast and cleanly",
       autoStart: false,
       action: { type: "http", url: `http://127.0.0.1:${port}/` },
     });
-    const { run } = await m.runNow("x");
+    const run = await m.runNow("x");
     const r = await waitFor(async () => {
       const r = await m.run("x", run.id);
       return r.status !== "running" && r;
@@ -472,7 +472,7 @@ Deno.test("shutdown aborts running runs, records them, and closes the store", as
       autoStart: false,
       action: sleep(60_000),
     });
-    const { run } = await m.runNow("long");
+    const run = await m.runNow("long");
     const t0 = Date.now();
     await m.shutdown({ graceMs: 5000 });
     assert(Date.now() - t0 < 4000, "the run honored its abort");

@@ -1,9 +1,10 @@
-import { page, prefersHtml } from "fresh";
+import { type Context, page, prefersHtml } from "fresh";
+import { Head } from "fresh/runtime";
 import { json, readJson } from "@/lib/api.ts";
-import { define } from "@/utils.ts";
-
-import { StatusBadge } from "@/components/StatusBadge.tsx";
-import { duration, utc } from "@/lib/format.ts";
+import { define, type State } from "@/utils.ts";
+import { type JobView, previewSchedule } from "@/lib/jobpro/mod.ts";
+import JobDetail, { type RunsView } from "@/islands/JobDetail.tsx";
+import { toPoint } from "@/components/DurationChart.tsx";
 
 /**
  * GET: the job's page for a browser, the job as JSON otherwise.
@@ -15,13 +16,11 @@ export const handler = define.handlers({
     const manager = ctx.state.manager;
     const job = manager.get(ctx.params.id);
     if (!prefersHtml(ctx.req)) return json(job);
-    const { runs, total } = await manager.runs(job.id, { limit: 20 });
-    return page({ job, runs, total });
+    return await jobPage(ctx, job);
   },
   async PATCH(ctx) {
-    return json(
-      await ctx.state.manager.update(ctx.params.id, await readJson(ctx.req)),
-    );
+    const body = await readJson(ctx.req, ctx.state.config.maxBodyBytes);
+    return json(await ctx.state.manager.update(ctx.params.id, body));
   },
   async DELETE(ctx) {
     await ctx.state.manager.delete(ctx.params.id);
@@ -29,69 +28,73 @@ export const handler = define.handlers({
   },
 });
 
+/** Runs per page of the job page's history. */
+const RUNS_PAGE = 20;
+const RUN_STATUSES = ["complete", "failed", "running", "cancelled"] as const;
+
+/**
+ * The job page's first render: the runs view in the URL (`status`, `offset`,
+ * `run`; unknown values fall back to defaults), stats, the chart's last 60
+ * finished runs, the schedule's next 5 times and the selected run's output.
+ */
+async function jobPage(ctx: Context<State>, job: JobView) {
+  const manager = ctx.state.manager;
+  const p = ctx.url.searchParams;
+  const status = RUN_STATUSES.find((s) => s === p.get("status")) ?? "";
+  const offset = Math.max(0, Math.floor(Number(p.get("offset")) || 0));
+  const runId = Math.floor(Number(p.get("run")) || 0);
+  const view = {
+    status,
+    offset,
+    limit: RUNS_PAGE,
+    run: runId > 0 ? runId : null,
+  } as RunsView;
+  const [list, stats, recent, run] = await Promise.all([
+    manager.runs(job.id, {
+      status: status || undefined,
+      offset,
+      limit: RUNS_PAGE,
+    }),
+    manager.stats(job.id),
+    manager.runs(job.id, { limit: 60 }),
+    view.run === null ? null : manager.run(job.id, view.run).catch(() => null),
+  ]);
+  if (run === null) view.run = null;
+  return page({
+    job,
+    runs: list.runs,
+    total: list.total,
+    view,
+    stats,
+    chart: recent.runs.filter((r) => r.status !== "running").reverse().map(
+      toPoint,
+    ),
+    next: upcoming(job),
+    run,
+    allowShell: ctx.state.config.allowShell,
+  });
+}
+
+/** The schedule's next five times; a one-time job's one time. */
+function upcoming(job: JobView): string[] {
+  if (job.type !== "periodic") return job.nextRunAt ? [job.nextRunAt] : [];
+  try {
+    return previewSchedule(job.schedule, {
+      timezone: job.timezone ?? undefined,
+      count: 5,
+    }).next;
+  } catch {
+    return [];
+  }
+}
+
 export default define.page<typeof handler>(function JobPage({ data }) {
-  const { job, runs, total } = data;
   return (
-    <main class="page">
-      <p>
-        <a href="/jobs">← All jobs</a>
-      </p>
-      <header class="page-head">
-        <h1>{job.name}</h1>
-        <StatusBadge status={job.status} />
-      </header>
-      <dl class="definition">
-        <dt>Id</dt>
-        <dd>
-          <code>{job.id}</code>
-        </dd>
-        <dt>Type</dt>
-        <dd>{job.type}</dd>
-        <dt>Schedule</dt>
-        <dd>
-          <code>{job.schedule || "manual"}</code> — {job.description}
-          {job.timezone ? ` (${job.timezone})` : ""}
-        </dd>
-        <dt>Next run</dt>
-        <dd>{job.nextRunAt ? utc(job.nextRunAt) : "–"}</dd>
-        <dt>Action</dt>
-        <dd>
-          <code>{JSON.stringify(job.action)}</code>
-        </dd>
-        <dt>Runs</dt>
-        <dd>
-          {job.runCount} ({job.successRate === null
-            ? "no runs yet"
-            : `${job.successRate}% succeeded`})
-        </dd>
-      </dl>
-      <h2>Recent runs ({runs.length} of {total})</h2>
-      <table class="runs-table">
-        <thead>
-          <tr>
-            <th scope="col">Run</th>
-            <th scope="col">Trigger</th>
-            <th scope="col">Started (UTC)</th>
-            <th scope="col">Duration</th>
-            <th scope="col">Status</th>
-            <th scope="col">Message or error</th>
-          </tr>
-        </thead>
-        <tbody>
-          {runs.map((r) => (
-            <tr key={r.id}>
-              <td>#{r.id} (attempt {r.attempt})</td>
-              <td>{r.trigger}</td>
-              <td>{utc(r.startedAt)}</td>
-              <td>{duration(r.durationMs)}</td>
-              <td>
-                <StatusBadge status={r.status} />
-              </td>
-              <td>{r.error ?? r.message ?? ""}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+    <main class="page job-page" id="main">
+      <Head>
+        <title>{`${data.job.name} · jobpro`}</title>
+      </Head>
+      <JobDetail {...data} />
     </main>
   );
 });

@@ -1,23 +1,15 @@
-import { ApiError, json, readJson } from "@/lib/api.ts";
+import { json, readBody } from "@/lib/api.ts";
+import { RescheduleSchema } from "@/lib/schemas.ts";
 import { define } from "@/utils.ts";
 
 /** POST { schedule }: a new time for a one-time job that is created or scheduled, as in the seed. */
 export const handler = define.handlers({
   async POST(ctx) {
-    const body = await readJson(ctx.req) as { schedule?: unknown };
-    if (
-      typeof body !== "object" || body === null ||
-      typeof body.schedule !== "string"
-    ) {
-      throw new ApiError(
-        400,
-        "invalid",
-        "schedule: is required and must be a string",
-        "schedule",
-      );
-    }
-    return json(
-      await ctx.state.manager.reschedule(ctx.params.id, body.schedule),
+    const { schedule } = await readBody(
+      ctx.req,
+      RescheduleSchema,
+      ctx.state.config.maxBodyBytes,
     );
+    return json(await ctx.state.manager.reschedule(ctx.params.id, schedule));
   },
 });

@@ -4,7 +4,8 @@ import { define } from "@/utils.ts";
 /** POST: runs the job now, outside its schedule → 200 with the job and the new run. */
 export const handler = define.handlers({
   async POST(ctx) {
-    const { job, run } = await ctx.state.manager.runNow(ctx.params.id);
+    const run = await ctx.state.manager.runNow(ctx.params.id);
+    const job = ctx.state.manager.get(ctx.params.id);
     return json({ ...job, run });
   },
 });

@@ -1,0 +1,199 @@
+import type { RunStatus } from "@/lib/jobpro/run.ts";
+import { duration, plural, utc } from "@/lib/format.ts";
+import { LocalTime } from "./Time.tsx";
+
+/** What a chart needs of a run. */
+export interface RunPoint {
+  id: number;
+  status: RunStatus;
+  durationMs: number | null;
+  startedAt: string;
+}
+
+/**
+ * The chart's part of a run (or a job's `lastRun`).
+ *
+ * @example
+ * ```ts
+ * toPoint(run); // { id, status, durationMs, startedAt }
+ * ```
+ */
+export function toPoint(
+  run: {
+    id: number;
+    status: RunStatus;
+    durationMs: number | null;
+    startedAt: string;
+  },
+): RunPoint {
+  const { id, status, durationMs, startedAt } = run;
+  return { id, status, durationMs, startedAt };
+}
+
+/**
+ * Adds `points` to a chronological series, replacing runs it already has and
+ * keeping the newest `keep`.
+ *
+ * @example
+ * ```ts
+ * mergePoints(series, [toPoint(run)], 20);
+ * ```
+ */
+export function mergePoints(
+  series: RunPoint[],
+  points: RunPoint[],
+  keep: number,
+): RunPoint[] {
+  const byId = new Map(series.map((p) => [p.id, p]));
+  for (const p of points) byId.set(p.id, p);
+  return [...byId.values()].sort((a, b) => a.id - b.id).slice(-keep);
+}
+
+/** A scale label: tenths of a millisecond where whole ones would repeat. */
+function axis(ms: number): string {
+  return ms < 10 ? `${Math.round(ms * 10) / 10} ms` : duration(ms);
+}
+
+function summary(points: RunPoint[]): string {
+  const ok = points.filter((p) => p.status === "complete").length;
+  const failed = points.filter((p) => p.status === "failed").length;
+  const longest = Math.max(0, ...points.map((p) => p.durationMs ?? 0));
+  return `Durations of the last ${
+    plural(points.length, "run")
+  }: ${ok} succeeded, ${failed} failed, longest ${duration(longest)}`;
+}
+
+function Bars(
+  { points, slots, width, height, gap }: {
+    points: RunPoint[];
+    slots: number;
+    width: number;
+    height: number;
+    gap: number;
+  },
+) {
+  const max = Math.max(1, ...points.map((p) => p.durationMs ?? 0));
+  const slot = width / slots;
+  const first = slots - points.length;
+  return (
+    <>
+      {points.map((p, i) => {
+        const h = p.durationMs === null
+          ? height * 0.06
+          : Math.max(height * 0.06, (p.durationMs / max) * height);
+        return (
+          <rect
+            key={p.id}
+            class={`bar bar-${p.status}`}
+            x={(first + i) * slot + gap / 2}
+            y={height - h}
+            width={slot - gap}
+            height={h}
+          >
+            <title>
+              {`#${p.id} ${p.status}, ${duration(p.durationMs)}, ${
+                utc(p.startedAt)
+              }`}
+            </title>
+          </rect>
+        );
+      })}
+    </>
+  );
+}
+
+/**
+ * The seed's small chart of a job's last 20 run durations, as inline SVG:
+ * green for success, red for failure, newest on the right.
+ */
+export function Sparkline({ points }: { points: RunPoint[] }) {
+  if (points.length === 0) return null;
+  return (
+    <svg
+      class="sparkline"
+      width="100"
+      height="24"
+      viewBox="0 0 100 24"
+      role="img"
+      aria-label={summary(points)}
+    >
+      <line class="axis" x1="0" x2="100" y1="23.5" y2="23.5" />
+      <Bars points={points} slots={20} width={100} height={24} gap={1} />
+    </svg>
+  );
+}
+
+/**
+ * A larger duration-over-time chart with its scale and time range, for the
+ * expanded history and the job page.
+ */
+export function DurationChart(
+  { points, title }: { points: RunPoint[]; title: string },
+) {
+  if (points.length === 0) {
+    return <p class="muted chart-empty">No finished runs to chart yet.</p>;
+  }
+  const max = Math.max(0, ...points.map((p) => p.durationMs ?? 0));
+  const slots = Math.max(points.length, 12);
+  return (
+    <figure class="chart">
+      <figcaption class="chart-title">{title}</figcaption>
+      <div class="chart-body">
+        <div class="chart-y" aria-hidden="true">
+          <span>{max ? axis(max) : ""}</span>
+          <span>{max ? axis(max / 2) : ""}</span>
+          <span>0</span>
+        </div>
+        <svg
+          class="chart-svg"
+          width="100%"
+          height="140"
+          viewBox={`0 0 ${slots * 10} 100`}
+          preserveAspectRatio="none"
+          role="img"
+          aria-label={summary(points)}
+        >
+          <line
+            class="grid"
+            x1="0"
+            x2={slots * 10}
+            y1="0.5"
+            y2="0.5"
+            vector-effect="non-scaling-stroke"
+          />
+          <line
+            class="grid"
+            x1="0"
+            x2={slots * 10}
+            y1="50"
+            y2="50"
+            vector-effect="non-scaling-stroke"
+          />
+          <line
+            class="axis"
+            x1="0"
+            x2={slots * 10}
+            y1="99.5"
+            y2="99.5"
+            vector-effect="non-scaling-stroke"
+          />
+          <Bars
+            points={points}
+            slots={slots}
+            width={slots * 10}
+            height={100}
+            gap={3}
+          />
+        </svg>
+      </div>
+      <div class="chart-x">
+        <LocalTime iso={points[0].startedAt} />
+        <span class="chart-legend">
+          <span class="key key-complete">success</span>
+          <span class="key key-failed">failure</span>
+        </span>
+        <LocalTime iso={points[points.length - 1].startedAt} />
+      </div>
+    </figure>
+  );
+}

@@ -1,0 +1,161 @@
+import { JOB_STATUSES } from "@/lib/jobpro/status.ts";
+import { queryString } from "./api_client.ts";
+
+/** The jobs list's view as it appears in the URL. */
+export interface ListQuery {
+  status: string;
+  type: string;
+  q: string;
+  sort: "createdAt" | "name" | "nextRunAt" | "lastRunAt";
+  order: "asc" | "desc";
+  offset: number;
+  limit: number;
+}
+
+/** The view a bare `/jobs` shows. */
+export const DEFAULT_QUERY: ListQuery = {
+  status: "",
+  type: "",
+  q: "",
+  sort: "createdAt",
+  order: "asc",
+  offset: 0,
+  limit: 50,
+};
+
+/** Page sizes offered. */
+export const PAGE_SIZES = [25, 50, 100, 200];
+
+const SORTS: Record<ListQuery["sort"], string> = {
+  createdAt: "Created",
+  name: "Name",
+  nextRunAt: "Next run",
+  lastRunAt: "Last run",
+};
+
+/**
+ * Reads a view from a query string, ignoring values it does not know.
+ *
+ * @example
+ * ```ts
+ * parseListQuery(new URLSearchParams("status=paused&offset=50")).offset; // 50
+ * ```
+ */
+export function parseListQuery(params: URLSearchParams): ListQuery {
+  const pick = <T extends string>(key: string, allowed: readonly T[]) => {
+    const v = params.get(key) ?? "";
+    return (allowed as readonly string[]).includes(v) ? v as T : undefined;
+  };
+  const int = (key: string, fallback: number) => {
+    const v = Number(params.get(key));
+    return params.has(key) && Number.isSafeInteger(v) && v >= 0 ? v : fallback;
+  };
+  return {
+    status: pick("status", JOB_STATUSES) ?? "",
+    type: pick("type", ["periodic", "onetime"]) ?? "",
+    q: params.get("q") ?? "",
+    sort: pick("sort", Object.keys(SORTS) as ListQuery["sort"][]) ??
+      DEFAULT_QUERY.sort,
+    order: pick("order", ["asc", "desc"]) ?? DEFAULT_QUERY.order,
+    offset: int("offset", 0),
+    limit: Math.min(1000, Math.max(1, int("limit", DEFAULT_QUERY.limit))),
+  };
+}
+
+/** The query string of a view, without its defaults. */
+export function listSearch(q: ListQuery): string {
+  return queryString({ ...q }, { ...DEFAULT_QUERY });
+}
+
+/**
+ * Search, status and type filters, sort and page size. A plain GET form, so
+ * it works before the island hydrates; the island makes it live.
+ */
+export function JobFilters(
+  { query, search, onSearch, onChange }: {
+    query: ListQuery;
+    /** The search box's text, which runs ahead of the query while typing. */
+    search: string;
+    onSearch(text: string): void;
+    onChange(change: Partial<ListQuery>): void;
+  },
+) {
+  const select = (key: "status" | "type" | "sort") => (e: Event) =>
+    onChange({ [key]: (e.target as HTMLSelectElement).value, offset: 0 });
+  return (
+    <form
+      class="filters"
+      role="search"
+      action="/jobs"
+      method="get"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onChange({ q: search, offset: 0 });
+      }}
+    >
+      <label class="filter search">
+        <span>Search</span>
+        <input
+          type="search"
+          name="q"
+          value={search}
+          placeholder="Id or name"
+          autoComplete="off"
+          onInput={(e) => onSearch((e.target as HTMLInputElement).value)}
+        />
+      </label>
+      <label class="filter">
+        <span>Status</span>
+        <select name="status" value={query.status} onChange={select("status")}>
+          <option value="">All</option>
+          {JOB_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+        </select>
+      </label>
+      <label class="filter">
+        <span>Type</span>
+        <select name="type" value={query.type} onChange={select("type")}>
+          <option value="">All</option>
+          <option value="periodic">Periodic</option>
+          <option value="onetime">One-time and manual</option>
+        </select>
+      </label>
+      <label class="filter">
+        <span>Sort by</span>
+        <select name="sort" value={query.sort} onChange={select("sort")}>
+          {Object.entries(SORTS).map(([value, label]) => (
+            <option key={value} value={value}>{label}</option>
+          ))}
+        </select>
+      </label>
+      <button
+        type="button"
+        class="btn order"
+        aria-label={query.order === "asc"
+          ? "Ascending; switch to descending"
+          : "Descending; switch to ascending"}
+        onClick={() =>
+          onChange({
+            order: query.order === "asc" ? "desc" : "asc",
+            offset: 0,
+          })}
+      >
+        {query.order === "asc" ? "↑ Asc" : "↓ Desc"}
+      </button>
+      <label class="filter">
+        <span>Per page</span>
+        <select
+          name="limit"
+          value={String(query.limit)}
+          onChange={(e) =>
+            onChange({
+              limit: Number((e.target as HTMLSelectElement).value),
+              offset: 0,
+            })}
+        >
+          {[...new Set([...PAGE_SIZES, query.limit])].sort((a, b) => a - b)
+            .map((n) => <option key={n} value={n}>{n}</option>)}
+        </select>
+      </label>
+    </form>
+  );
+}

@@ -1,0 +1,17 @@
+import type { RunStatus } from "@/lib/jobpro/run.ts";
+
+const ICONS: Record<RunStatus, string> = {
+  complete: "✓",
+  failed: "✗",
+  running: "●",
+  cancelled: "⊘",
+};
+
+/** A run's outcome as a colored symbol, named for screen readers. */
+export function RunStatusIcon({ status }: { status: RunStatus }) {
+  return (
+    <span class={`run-icon run-${status}`} role="img" aria-label={status}>
+      {ICONS[status]}
+    </span>
+  );
+}

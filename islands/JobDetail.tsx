@@ -1,0 +1,447 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { JobView } from "@/lib/jobpro/job.ts";
+import type { RunStatus, RunView } from "@/lib/jobpro/run.ts";
+import type { JobStats } from "@/lib/jobpro/store.ts";
+import { count, plural } from "@/lib/format.ts";
+import { api, jobPath, queryString } from "@/components/api_client.ts";
+import { ConfirmDialog } from "@/components/ConfirmDialog.tsx";
+import {
+  DurationChart,
+  mergePoints,
+  type RunPoint,
+  toPoint,
+} from "@/components/DurationChart.tsx";
+import {
+  jobOf,
+  useJobEvents,
+  type WireEvent,
+} from "@/components/event_stream.ts";
+import { DONE, JobControls, type JobOp } from "@/components/JobControls.tsx";
+import { JobFormDialog } from "@/components/JobForm.tsx";
+import {
+  JobDefinition,
+  NextTimes,
+  StatsList,
+} from "@/components/JobSummary.tsx";
+import { LiveIndicator } from "@/components/LiveIndicator.tsx";
+import { Pager } from "@/components/Pager.tsx";
+import { RunDetail } from "@/components/RunDetail.tsx";
+import { RunsTable } from "@/components/RunsTable.tsx";
+import { StatusBadge } from "@/components/StatusBadge.tsx";
+
+/** The run list's view, as in the URL: `?status=&offset=&run=`. */
+export interface RunsView {
+  status: RunStatus | "";
+  offset: number;
+  limit: number;
+  /** The run shown in detail. */
+  run: number | null;
+}
+
+interface Props {
+  job: JobView;
+  runs: RunView[];
+  total: number;
+  view: RunsView;
+  stats: JobStats;
+  /** The chart's runs, oldest first. */
+  chart: RunPoint[];
+  /** The schedule's next run times. */
+  next: string[];
+  /** The run in `view.run`, with its output. */
+  run: RunView | null;
+  allowShell: boolean;
+}
+
+/** Runs in the duration chart. */
+const CHART = 60;
+const STATUSES: (RunStatus | "")[] = [
+  "",
+  "complete",
+  "failed",
+  "running",
+  "cancelled",
+];
+
+function search(v: RunsView): string {
+  return queryString(
+    { status: v.status, offset: v.offset, run: v.run },
+    { offset: 0 },
+  );
+}
+
+function readView(limit: number): RunsView {
+  const p = new URLSearchParams(location.search);
+  const status = p.get("status") ?? "";
+  const offset = Number(p.get("offset"));
+  const run = Number(p.get("run"));
+  return {
+    status: STATUSES.includes(status as RunStatus)
+      ? status as RunStatus | ""
+      : "",
+    offset: Number.isSafeInteger(offset) && offset > 0 ? offset : 0,
+    limit,
+    run: Number.isSafeInteger(run) && run > 0 ? run : null,
+  };
+}
+
+/**
+ * The job page: its definition and next run times, stats and a duration
+ * chart, the full run history with a status filter and paging, and one run's
+ * detail with its output. Everything follows `/jobs/events`.
+ */
+export default function JobDetail(props: Props) {
+  const [job, setJob] = useState(props.job);
+  const [gone, setGone] = useState(false);
+  const [runs, setRuns] = useState(props.runs);
+  const [total, setTotal] = useState(props.total);
+  const [view, setView] = useState(props.view);
+  const [stats, setStats] = useState(props.stats);
+  const [chart, setChart] = useState(props.chart);
+  const [next, setNext] = useState(props.next);
+  const [run, setRun] = useState(props.run);
+  const [runLoading, setRunLoading] = useState(false);
+  const [busy, setBusy] = useState<JobOp | "delete" | null>(null);
+  const [notice, setNotice] = useState("");
+  const [problem, setProblem] = useState("");
+  const [editing, setEditing] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+
+  const now = useRef({ job, view, run, runs });
+  now.current = { job, view, run, runs };
+  const version = useRef(0);
+  const statsTimer = useRef<ReturnType<typeof setTimeout>>();
+  const id = props.job.id;
+
+  async function loadRuns(v: RunsView) {
+    const r = await api<{ runs: RunView[]; total: number }>(
+      "GET",
+      jobPath(
+        id,
+        `/runs${
+          queryString({ status: v.status, offset: v.offset, limit: v.limit })
+        }`,
+      ),
+    );
+    if (!r.ok) return setProblem(r.error.message);
+    setRuns(r.data.runs);
+    setTotal(r.data.total);
+  }
+
+  async function loadRun(runId: number | null) {
+    if (runId === null) return setRun(null);
+    setRunLoading(true);
+    const r = await api<RunView>("GET", jobPath(id, `/runs/${runId}`));
+    setRunLoading(false);
+    if (now.current.view.run !== runId) return;
+    if (!r.ok) {
+      setRun(null);
+      setProblem(`Run #${runId}: ${r.error.message}`);
+      return;
+    }
+    setRun(r.data);
+  }
+
+  async function loadNext(j: JobView) {
+    if (j.type !== "periodic") return setNext(j.nextRunAt ? [j.nextRunAt] : []);
+    const r = await api<{ next: string[] }>(
+      "GET",
+      `/jobs/schedule${
+        queryString({ expr: j.schedule, timezone: j.timezone, count: 5 })
+      }`,
+    );
+    if (r.ok) setNext(r.data.next);
+  }
+
+  function loadStatsSoon() {
+    if (statsTimer.current) return;
+    statsTimer.current = setTimeout(async () => {
+      statsTimer.current = undefined;
+      const r = await api<JobStats>("GET", jobPath(id, "/stats"));
+      if (r.ok) setStats(r.data);
+    }, 500);
+  }
+
+  /** Shows a view of the runs; `push` makes it a history entry. */
+  function show(v: RunsView, push: boolean) {
+    const before = now.current.view;
+    setView(v);
+    if (push) history.pushState(null, "", `${jobPath(id)}${search(v)}`);
+    if (v.status !== before.status || v.offset !== before.offset) loadRuns(v);
+    if (v.run !== before.run) loadRun(v.run);
+  }
+
+  function takeJob(next: JobView) {
+    const old = now.current.job;
+    setJob(next);
+    if (
+      old.schedule !== next.schedule || old.timezone !== next.timezone ||
+      old.nextRunAt !== next.nextRunAt
+    ) loadNext(next);
+  }
+
+  function apply(events: WireEvent[]) {
+    const v = now.current.view;
+    let latest: JobView | null = null;
+    const started: RunView[] = [];
+    const ended: RunView[] = [];
+    for (const ev of events) {
+      const about = jobOf(ev);
+      if (about !== undefined && about !== id) continue;
+      if (ev.type === "job-update") {
+        const j = JSON.parse(ev.data) as JobView;
+        if (j.id === id) latest = j;
+      } else if (ev.type === "job-deleted") {
+        if ((JSON.parse(ev.data) as { id: string }).id === id) setGone(true);
+      } else if (ev.type === "run-started" || ev.type === "run-finished") {
+        const r = JSON.parse(ev.data) as RunView;
+        if (r.jobId !== id) continue;
+        (ev.type === "run-started" ? started : ended).push(r);
+      }
+    }
+    if (latest) {
+      version.current++;
+      takeJob(latest);
+    }
+    const fits = (r: RunView) => !v.status || r.status === v.status;
+    let list = now.current.runs, added = 0;
+    for (const r of [...started, ...ended]) {
+      const i = list.findIndex((x) => x.id === r.id);
+      if (i >= 0) {
+        list = list.map((x) => x.id === r.id ? r : x);
+      } else if (fits(r) && !(list.length && r.id < list[0].id)) {
+        added++;
+        if (v.offset === 0) list = [r, ...list].slice(0, v.limit);
+      }
+    }
+    if (list !== now.current.runs) {
+      now.current.runs = list;
+      setRuns(list);
+    }
+    if (added) setTotal((t) => t + added);
+    if (ended.length) {
+      setChart((c) => mergePoints(c, ended.map(toPoint), CHART));
+      loadStatsSoon();
+      const shown = now.current.run;
+      if (shown && ended.some((r) => r.id === shown.id)) loadRun(shown.id);
+    }
+  }
+
+  const connection = useJobEvents({
+    onEvents: apply,
+    onReset: async () => {
+      const r = await api<JobView>("GET", jobPath(id));
+      if (r.ok) takeJob(r.data);
+      else if (r.error.status === 404) setGone(true);
+      loadRuns(now.current.view);
+      loadRun(now.current.view.run);
+      loadStatsSoon();
+    },
+  });
+
+  useEffect(() => {
+    const onPop = () => show(readView(now.current.view.limit), false);
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
+
+  useEffect(() => {
+    if (!notice) return;
+    const timer = setTimeout(() => setNotice(""), 6000);
+    return () => clearTimeout(timer);
+  }, [notice]);
+
+  async function act(op: JobOp) {
+    setBusy(op);
+    setProblem("");
+    const seen = version.current;
+    const r = await api<JobView | { job: JobView; run: RunView }>(
+      "POST",
+      jobPath(id, `/${op}`),
+    );
+    setBusy(null);
+    if (!r.ok) return setProblem(r.error.message);
+    if (version.current === seen) {
+      takeJob("job" in r.data ? r.data.job : r.data);
+    }
+    setNotice(`${job.name}: ${DONE[op]}`);
+  }
+
+  async function remove() {
+    setBusy("delete");
+    const r = await api<void>("DELETE", jobPath(id));
+    setBusy(null);
+    if (!r.ok && r.error.status !== 404) return setProblem(r.error.message);
+    location.assign("/jobs");
+  }
+
+  const select = (r: RunView | null) =>
+    show({ ...now.current.view, run: r?.id ?? null }, true);
+
+  return (
+    <div class="job-detail">
+      <div class="crumbs">
+        <a href="/jobs">← All jobs</a>
+      </div>
+      <header class="page-head">
+        <h1 id="job-heading">{job.name}</h1>
+        <StatusBadge status={job.status} />
+        {job.activeRuns > 0 && job.status !== "running" && (
+          <StatusBadge status="running" />
+        )}
+        <LiveIndicator state={connection} />
+        {!gone && (
+          <JobControls
+            job={job}
+            busy={busy}
+            onOp={act}
+            onEdit={() => setEditing(true)}
+            onDelete={() => setConfirming(true)}
+          />
+        )}
+      </header>
+      {gone && (
+        <p class="banner" role="alert">
+          This job was deleted. <a href="/jobs">Back to all jobs</a>
+        </p>
+      )}
+      <div class="notices">
+        <div role="status" class="notice">{notice}</div>
+        <div role="alert" class="error">
+          {problem && (
+            <>
+              {problem}
+              <button
+                type="button"
+                class="btn btn-ghost"
+                aria-label="Dismiss"
+                onClick={() => setProblem("")}
+              >
+                ✕
+              </button>
+            </>
+          )}
+        </div>
+      </div>
+      <div class="cards">
+        <section class="card" aria-labelledby="def-title">
+          <h2 id="def-title">Definition</h2>
+          <JobDefinition job={job} />
+        </section>
+        <div class="stack">
+          <section class="card" aria-labelledby="next-title">
+            <h2 id="next-title">
+              {job.type === "periodic" ? "Next 5 run times" : "Next run"}
+            </h2>
+            <NextTimes job={job} next={next} />
+          </section>
+          <section class="card stats-card" aria-labelledby="stats-title">
+            <h2 id="stats-title">Statistics</h2>
+            <StatsList stats={stats} />
+          </section>
+        </div>
+      </div>
+      <section class="card chart-card" aria-label="Duration over time">
+        <DurationChart
+          points={chart}
+          title={`Duration over time (last ${
+            plural(chart.length, "finished run")
+          })`}
+        />
+      </section>
+      <section class="runs-section" aria-labelledby="runs-title">
+        <div class="section-head">
+          <h2 id="runs-title">
+            Runs{" "}
+            <span class="muted shown">
+              ({count(runs.length)} of {count(total)})
+            </span>
+          </h2>
+          <label class="filter">
+            <span>Status</span>
+            <select
+              value={view.status}
+              onChange={(e) =>
+                show({
+                  ...view,
+                  status: (e.target as HTMLSelectElement).value as RunStatus,
+                  offset: 0,
+                }, true)}
+            >
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>{s || "All"}</option>
+              ))}
+            </select>
+          </label>
+          <span class="spacer" />
+          <Pager
+            label="Pages of runs"
+            offset={view.offset}
+            limit={view.limit}
+            total={total}
+            shown={runs.length}
+            href={(offset) => `${jobPath(id)}${search({ ...view, offset })}`}
+            onPage={(offset) => show({ ...view, offset }, true)}
+          />
+        </div>
+        <div class="runs-layout">
+          <div class="table-wrap">
+            {runs.length
+              ? (
+                <RunsTable
+                  runs={runs}
+                  caption={`Runs of ${job.name}`}
+                  selected={run?.id ?? view.run}
+                  onSelect={select}
+                  href={(r) =>
+                    `${jobPath(id)}${search({ ...view, run: r.id })}`}
+                />
+              )
+              : (
+                <p class="empty">
+                  {view.status ? `No ${view.status} runs.` : "No runs yet."}
+                </p>
+              )}
+          </div>
+          {run
+            ? (
+              <RunDetail
+                run={run}
+                loading={runLoading}
+                onClose={() => select(null)}
+              />
+            )
+            : (
+              <p class="muted run-hint">
+                Select a run to see its detail and output.
+              </p>
+            )}
+        </div>
+      </section>
+      <JobFormDialog
+        open={editing}
+        job={job}
+        allowShell={props.allowShell}
+        onSaved={(saved) => {
+          setEditing(false);
+          version.current++;
+          takeJob(saved);
+          setNotice(`${saved.name}: saved`);
+        }}
+        onClose={() => setEditing(false)}
+      />
+      <ConfirmDialog
+        open={confirming}
+        title={`Delete ${job.name}?`}
+        confirmLabel="Delete job"
+        onConfirm={remove}
+        onClose={() => setConfirming(false)}
+      >
+        <p>
+          The job <code>{job.id}</code> and its {count(job.runCount)}{" "}
+          runs will be deleted. This cannot be undone.
+        </p>
+      </ConfirmDialog>
+    </div>
+  );
+}

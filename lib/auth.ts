@@ -1,0 +1,279 @@
+/**
+ * Who may do what. With `JOBPRO_TOKEN` set, every `/jobs` route and
+ * `/metrics` need it (everything but `/healthz` and the sign-in pages): scripts send `Authorization: Bearer <token>`, browsers
+ * sign in once on `/login` and carry an HttpOnly, SameSite=Strict session
+ * cookie; a write made with the cookie must also carry this site's `Origin`.
+ * `JOBPRO_READ_TOKEN` gives read-only access (GET and event streams). Tokens
+ * are compared in constant time and never logged; the cookie holds an HMAC
+ * of the token, never the token itself.
+ *
+ * @example
+ * ```ts
+ * import { requireToken } from "@/lib/auth.ts";
+ * export default [requireToken];
+ * ```
+ * @module
+ */
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { prefersHtml } from "fresh";
+import type { Context } from "fresh";
+import { ApiError } from "./api.ts";
+import type { Config } from "./config.ts";
+
+/** What a request may do. */
+export type Access = "full" | "read" | "none";
+
+/** The session cookie's name. */
+export const SESSION_COOKIE = "jobpro_session";
+
+/** Paths open without a token: health checks and the way to sign in. */
+const OPEN_PATHS = new Set(["/", "/healthz", "/login", "/logout"]);
+
+/**
+ * Whether a path needs a token when one is configured: everything the app
+ * routes (every `/jobs` page, API route and event stream, `/metrics`, and any
+ * route added later) except `/`, `/healthz`, `/login` and `/logout`. Static
+ * files are served before this check and stay open.
+ *
+ * @example
+ * ```ts
+ * isProtected("/jobs/a/run"); // true
+ * isProtected("/healthz"); // false
+ * ```
+ */
+export function isProtected(pathname: string): boolean {
+  return !OPEN_PATHS.has(pathname);
+}
+
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Compares two secrets in constant time (both are hashed first, so their
+ * lengths leak nothing either).
+ *
+ * @example
+ * ```ts
+ * sameSecret("a".repeat(16), "a".repeat(16)); // true
+ * ```
+ */
+export function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/**
+ * The cookie value for a token and access level: an HMAC keyed by the token,
+ * so it survives restarts, dies when the token changes, and reveals nothing.
+ *
+ * @example
+ * ```ts
+ * sessionValue("s3cret-s3cret-s3cret", "full"); // "qk2…" (base64url)
+ * ```
+ */
+export function sessionValue(token: string, access: "full" | "read"): string {
+  return createHmac("sha256", token).update(`jobpro-session:v1:${access}`)
+    .digest("base64url");
+}
+
+/**
+ * The access a token grants under this configuration.
+ *
+ * @example
+ * ```ts
+ * tokenAccess(config, "the-read-only-token"); // "read"
+ * ```
+ */
+export function tokenAccess(
+  config: Pick<Config, "token" | "readToken">,
+  presented: string,
+): Access {
+  if (config.token && sameSecret(presented, config.token)) return "full";
+  if (config.readToken && sameSecret(presented, config.readToken)) {
+    return "read";
+  }
+  return "none";
+}
+
+/** How a request proved who it is. */
+export interface Credentials {
+  access: Access;
+  via: "bearer" | "cookie" | null;
+}
+
+/**
+ * Reads the bearer token or the session cookie of a request.
+ *
+ * @example
+ * ```ts
+ * credentials(config, req); // { access: "read", via: "bearer" }
+ * ```
+ */
+export function credentials(
+  config: Pick<Config, "token" | "readToken">,
+  req: Request,
+): Credentials {
+  const auth = req.headers.get("authorization");
+  if (auth !== null) {
+    const m = auth.match(/^Bearer\s+(\S+)\s*$/i);
+    return { access: m ? tokenAccess(config, m[1]) : "none", via: "bearer" };
+  }
+  const session = cookie(req, SESSION_COOKIE);
+  if (session === null) return { access: "none", via: null };
+  for (const [token, access] of sessionTokens(config)) {
+    if (sameSecret(session, sessionValue(token, access))) {
+      return { access, via: "cookie" };
+    }
+  }
+  return { access: "none", via: "cookie" };
+}
+
+function sessionTokens(
+  config: Pick<Config, "token" | "readToken">,
+): [string, "full" | "read"][] {
+  const out: [string, "full" | "read"][] = [];
+  if (config.token) out.push([config.token, "full"]);
+  if (config.readToken) out.push([config.readToken, "read"]);
+  return out;
+}
+
+/**
+ * One cookie's value from the request, or null.
+ *
+ * @example
+ * ```ts
+ * cookie(new Request("http://x/", { headers: { cookie: "a=1; b=2" } }), "b"); // "2"
+ * ```
+ */
+export function cookie(req: Request, name: string): string | null {
+  for (const part of (req.headers.get("cookie") ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      return part.slice(eq + 1).trim();
+    }
+  }
+  return null;
+}
+
+/**
+ * Whether the request's `Origin` is this site (what a browser sends on every
+ * same-origin write; a cross-site page cannot forge it).
+ *
+ * @example
+ * ```ts
+ * sameOrigin(new Request("http://h/jobs", { method: "POST", headers: { origin: "http://h" } })); // true
+ * ```
+ */
+export function sameOrigin(req: Request): boolean {
+  const origin = req.headers.get("origin");
+  return origin !== null && origin === new URL(req.url).origin;
+}
+
+/**
+ * The `Set-Cookie` value that signs a browser in (or out, with `null`).
+ *
+ * @example
+ * ```ts
+ * sessionCookie(req, "abc"); // "jobpro_session=abc; Path=/; HttpOnly; SameSite=Strict"
+ * ```
+ */
+export function sessionCookie(req: Request, value: string | null): string {
+  const secure = new URL(req.url).protocol === "https:" ? "; Secure" : "";
+  const life = value === null ? "; Max-Age=0" : "";
+  return `${SESSION_COOKIE}=${
+    value ?? ""
+  }; Path=/; HttpOnly; SameSite=Strict${secure}${life}`;
+}
+
+/**
+ * A local path to go back to after signing in; anything else becomes `/jobs`.
+ *
+ * @example
+ * ```ts
+ * safeNext("//evil.example"); // "/jobs"
+ * ```
+ */
+export function safeNext(next: string | null | undefined): string {
+  if (!next || !next.startsWith("/") || /^\/[\/\\]/.test(next)) return "/jobs";
+  return /[\r\n]/.test(next) ? "/jobs" : next;
+}
+
+const unauthorized = () =>
+  new ApiError(
+    401,
+    "unauthorized",
+    "a token is required: send Authorization: Bearer <JOBPRO_TOKEN>",
+    undefined,
+    { "www-authenticate": 'Bearer realm="jobpro"' },
+  );
+
+/**
+ * The middleware: lets a request through, redirects a browser to `/login`,
+ * or refuses with 401 (no or wrong token) or 403 (a write with the read-only
+ * token, or a cookie write without this site's `Origin`).
+ *
+ * @example
+ * ```ts
+ * export default define.middleware([requireToken]);
+ * ```
+ */
+export async function requireToken(
+  ctx: Context<{ config: Config }>,
+): Promise<Response> {
+  const config = ctx.state.config;
+  if (!config.token || !isProtected(ctx.url.pathname)) return await ctx.next();
+  const { access, via } = credentials(config, ctx.req);
+  const write = !READ_METHODS.has(ctx.req.method);
+  if (access === "none") {
+    if (!write && via !== "bearer" && prefersHtml(ctx.req)) {
+      const next = ctx.url.pathname + ctx.url.search;
+      return ctx.redirect(`/login?next=${encodeURIComponent(next)}`, 303);
+    }
+    throw unauthorized();
+  }
+  if (write && access === "read") {
+    throw new ApiError(
+      403,
+      "forbidden",
+      "the read-only token (JOBPRO_READ_TOKEN) cannot change anything",
+    );
+  }
+  if (write && via === "cookie" && !sameOrigin(ctx.req)) {
+    throw new ApiError(
+      403,
+      "forbidden",
+      "a write signed in by cookie must come from this site (Origin header)",
+    );
+  }
+  return await ctx.next();
+}
+
+/**
+ * Why jobpro must not listen as configured, or null: without a token it only
+ * serves loopback addresses, unless JOBPRO_INSECURE=1.
+ *
+ * @example
+ * ```ts
+ * exposureRefusal(readConfig({ HOST: "0.0.0.0" })); // "refusing to listen on 0.0.0.0 ..."
+ * ```
+ */
+export function exposureRefusal(
+  config: Pick<Config, "host" | "token" | "insecure">,
+): string | null {
+  if (config.token || config.insecure || isLoopback(config.host)) return null;
+  return `refusing to listen on ${config.host} without JOBPRO_TOKEN (anyone who can reach it could run jobs): set JOBPRO_TOKEN, use HOST=127.0.0.1, or set JOBPRO_INSECURE=1 to allow it anyway`;
+}
+
+/**
+ * Whether a host name or address only reaches this machine.
+ *
+ * @example
+ * ```ts
+ * isLoopback("127.0.0.1"); // true
+ * isLoopback("0.0.0.0"); // false
+ * ```
+ */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || /^127(\.\d{1,3}){3}$/.test(h) || h === "::1" ||
+    h === "0:0:0:0:0:0:0:1";
+}

@@ -1,0 +1,182 @@
+/**
+ * The REST API's bodies and answers as zod schemas. Request bodies are
+ * checked with them (POST /jobs and PATCH /jobs/:id through the engine, which
+ * owns those two), and the OpenAPI document is generated from the same
+ * objects, so the document cannot drift from what the server checks.
+ * Response schemas are strict: a field the server sends that is not
+ * documented fails the OpenAPI test.
+ *
+ * @example
+ * ```ts
+ * import { RescheduleSchema } from "@/lib/schemas.ts";
+ * RescheduleSchema.parse({ schedule: "in 5m" });
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { ActionSchema, JobInputSchema, JobPatchSchema } from "./jobpro/job.ts";
+import type { JobStats, JobView, RunView } from "./jobpro/mod.ts";
+import { JOB_STATUSES } from "./jobpro/status.ts";
+
+export { ActionSchema, JobInputSchema, JobPatchSchema };
+
+/** The body of `POST /jobs/:id/reschedule` (and the seed's `/jobs/reschedule/:id`). */
+export const RescheduleSchema = z.strictObject({
+  schedule: z.string().max(256).meta({
+    description: "A one-time schedule: `in 30s`, an absolute time, or empty",
+    examples: ["in 10m"],
+  }),
+});
+
+const isoTime = z.iso.datetime();
+const nullableTime = isoTime.nullable();
+const RUN_STATUS = z.enum(["running", "complete", "failed", "cancelled"]);
+const TRIGGER = z.enum(["schedule", "manual", "retry", "startup"]);
+
+/** A run as the API shows it; `output` only on `GET /jobs/:id/runs/:runId`. */
+export const RunSchema = z.strictObject({
+  id: z.int(),
+  jobId: z.string(),
+  trigger: TRIGGER,
+  attempt: z.int(),
+  scheduledFor: nullableTime,
+  startedAt: isoTime,
+  endedAt: nullableTime,
+  durationMs: z.number().nullable(),
+  status: RUN_STATUS,
+  message: z.string().nullable(),
+  error: z.string().nullable(),
+  output: z.string().nullable().optional().meta({
+    description: "The captured tail of the action's output",
+  }),
+});
+
+/** What a job shows of its last run. */
+export const RunSummarySchema = z.strictObject({
+  id: z.int(),
+  status: RUN_STATUS,
+  trigger: TRIGGER,
+  startedAt: isoTime,
+  endedAt: nullableTime,
+  durationMs: z.number().nullable(),
+  error: z.string().nullable(),
+});
+
+/** A job as the API shows it. */
+export const JobSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(["periodic", "onetime"]),
+  schedule: z.string(),
+  description: z.string().meta({
+    description: 'The schedule in English: "Every 15 seconds", "manual"',
+  }),
+  timezone: z.string().nullable(),
+  action: ActionSchema,
+  timeoutMs: z.int().nullable(),
+  retries: z.int(),
+  retryDelayMs: z.int(),
+  overlap: z.enum(["skip", "allow", "replace"]),
+  catchUp: z.enum(["skip", "once"]),
+  autoStart: z.boolean(),
+  status: z.enum(JOB_STATUSES),
+  nextRunAt: nullableTime,
+  lastRun: RunSummarySchema.nullable(),
+  runCount: z.int(),
+  successCount: z.int(),
+  activeRuns: z.int(),
+  skippedRuns: z.int(),
+  successRate: z.number().nullable(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+
+/** `POST /jobs/:id/run`: the job and the run it started. */
+export const RunNowSchema = JobSchema.extend({ run: RunSchema });
+
+const page = { total: z.int(), offset: z.int(), limit: z.int() };
+
+/** `GET /jobs` as JSON. */
+export const JobListSchema = z.strictObject({
+  jobs: z.array(JobSchema),
+  ...page,
+});
+
+/** `GET /jobs/:id/runs`. */
+export const RunListSchema = z.strictObject({
+  runs: z.array(RunSchema),
+  ...page,
+});
+
+/** `GET /jobs/history/:id` (seed alias): the last 10 runs. */
+export const RunArraySchema = z.array(RunSchema);
+
+/** `GET /jobs/:id/stats`, computed in DuckDB over the job's finished runs. */
+export const StatsSchema = z.strictObject({
+  runs: z.int(),
+  successRate: z.number().nullable(),
+  avgDurationMs: z.number().nullable(),
+  p50DurationMs: z.number().nullable(),
+  p95DurationMs: z.number().nullable(),
+  lastRunAt: nullableTime,
+  lastFailureAt: nullableTime,
+});
+
+/** `GET /jobs/schedule`. */
+export const PreviewSchema = z.strictObject({
+  type: z.enum(["periodic", "onetime", "manual"]),
+  description: z.string(),
+  next: z.array(isoTime),
+});
+
+/** `GET /healthz`. */
+export const HealthSchema = z.strictObject({
+  status: z.enum(["ok", "unavailable"]),
+  ok: z.boolean(),
+  jobs: z.int(),
+  running: z.int(),
+});
+
+/** Every error answer. */
+export const ErrorSchema = z.strictObject({
+  error: z.strictObject({
+    code: z.string().meta({
+      description:
+        "invalid, unauthorized, forbidden, not_found, method_not_allowed, duplicate, conflict, too_large, unsupported_media_type, unavailable, internal",
+    }),
+    message: z.string(),
+    field: z.string().optional().meta({
+      description: "The input that is wrong, for a 400",
+    }),
+  }),
+});
+
+/** Schemas the OpenAPI document lists under `components.schemas`, by name. */
+export const COMPONENTS = {
+  JobInput: JobInputSchema,
+  JobPatch: JobPatchSchema,
+  Reschedule: RescheduleSchema,
+  Action: ActionSchema,
+  Job: JobSchema,
+  RunNow: RunNowSchema,
+  JobList: JobListSchema,
+  Run: RunSchema,
+  RunSummary: RunSummarySchema,
+  RunList: RunListSchema,
+  RunArray: RunArraySchema,
+  Stats: StatsSchema,
+  Preview: PreviewSchema,
+  Health: HealthSchema,
+  Error: ErrorSchema,
+} as const;
+
+/** A name in {@link COMPONENTS}. */
+export type ComponentName = keyof typeof COMPONENTS;
+
+// The response schemas must describe exactly the engine's types: these fail
+// to compile when a field is added to one side only.
+type Same<A, B> = [A] extends [B] ? [B] extends [A] ? true : false : false;
+const agree = <_ extends true>() => {};
+agree<Same<z.output<typeof JobSchema>, JobView>>();
+agree<Same<z.output<typeof RunSchema>, RunView>>();
+agree<Same<z.output<typeof StatsSchema>, JobStats>>();

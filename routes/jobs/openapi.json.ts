@@ -1,0 +1,8 @@
+import { json } from "@/lib/api.ts";
+import { openApiDocument } from "@/lib/openapi.ts";
+import { define } from "@/utils.ts";
+
+/** GET: the OpenAPI 3.1 document of this API (lib/openapi.ts). */
+export const handler = define.handlers({
+  GET: (ctx) => json(openApiDocument(ctx.state.config)),
+});
