@@ -25,10 +25,11 @@ async function tempStore() {
   return { store, dir };
 }
 
-/** jobpro: `runs` manual runs of noop over 100 jobs, in concurrent waves. */
+/** jobpro: `runs` manual runs of noop over 100 jobs, asked for by four concurrent callers. */
 export async function jobpro(
   runs = 200_000,
   wave = 5_000,
+  callers = 1,
 ): Promise<ThroughputResult> {
   const { store, dir } = await tempStore();
   const manager = await createManager({ store, log: () => {} });
@@ -50,15 +51,24 @@ export async function jobpro(
       if (e.type === "run-finished") finished++;
     });
     const t0 = performance.now();
-    for (let i = 0; i < runs; i += wave) {
-      const n = Math.min(wave, runs - i);
-      await Promise.all(
-        Array.from(
-          { length: n },
-          (_, k) => manager.runNow(jobs[(i + k) % jobs.length]),
-        ),
-      );
-    }
+    // Four callers, each asking for a wave of runs and waiting until their
+    // starts are committed (as runNow promises) before asking for the next:
+    // while one wave's batch is being committed, the others keep the engine busy.
+    let next = 0;
+    const caller = async () => {
+      while (next < runs) {
+        const n = Math.min(wave, runs - next);
+        const from = next;
+        next += n;
+        await Promise.all(
+          Array.from(
+            { length: n },
+            (_, k) => manager.runNow(jobs[(from + k) % jobs.length]),
+          ),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: callers }, caller));
     // Everything executed is recorded once the writer is drained.
     let rows = 0;
     for (const id of jobs) rows += (await manager.runs(id, { limit: 0 })).total;

@@ -220,10 +220,78 @@ function openError(path: string, e: unknown): JobproError {
       }; stop it or set JOBPRO_DB to another file`,
     );
   }
+  if (
+    /read-only file system|permission denied|operation not permitted/i.test(msg)
+  ) {
+    return new JobproError(
+      "unavailable",
+      `database file ${path} cannot be opened for writing (${msg}); jobpro must write it: check the file's permissions and that its file system is not read-only`,
+    );
+  }
+  if (/no space left|disk (is )?full/i.test(msg)) {
+    return new JobproError(
+      "unavailable",
+      `cannot open database file ${path}: the disk is full (${msg}); free some space and start again`,
+    );
+  }
+  if (
+    /not a valid DuckDB database|could not read enough bytes|corrupt|checksum|WAL|serializ|invalid (database|block|header)/i
+      .test(msg)
+  ) {
+    return new JobproError(
+      "unavailable",
+      `database file ${path} is damaged or truncated (${msg}); jobpro left it untouched: restore it from a backup, or move it aside to start with an empty database`,
+    );
+  }
   return new JobproError(
     "unavailable",
     `cannot open database file ${path}: ${msg}`,
   );
+}
+
+/**
+ * The open sequence: instance, connections, schema, job keys. Every step up
+ * to the first read of the data can meet a bad file (locked, read-only,
+ * truncated, damaged); each ends in one clear error, with whatever was opened
+ * closed again so the file is not left locked.
+ */
+async function openFile(
+  path: string,
+  opts: { memoryLimitMb?: number; threads?: number },
+) {
+  let instance: DuckDBInstance | undefined;
+  let writer: DuckDBConnection | undefined;
+  let reader: DuckDBConnection | undefined;
+  try {
+    instance = await DuckDBInstance.create(path, {
+      // Leave a core to the scheduler's event loop; bound DuckDB's buffer pool.
+      threads: String(
+        opts.threads ?? Math.max(1, navigator.hardwareConcurrency - 1),
+      ),
+      memory_limit: `${opts.memoryLimitMb ?? 128}MB`,
+    });
+    writer = await instance.connect();
+    reader = await instance.connect();
+    for (const sql of SCHEMA) await writer.run(sql);
+    // Job id → key, for every job that has a row or runs.
+    const keys = new Map<string, number>();
+    for (
+      const r of rowsOf(
+        await writer.runAndReadAll(`SELECT id, key FROM jobs
+        UNION SELECT DISTINCT job_id, job_key FROM runs WHERE job_id NOT IN (SELECT id FROM jobs)`),
+      )
+    ) {
+      keys.set(String(r.id), Number(r.key));
+    }
+    return { instance, writer, reader, keys };
+  } catch (e) {
+    for (const close of [writer, reader, instance]) {
+      try {
+        close?.closeSync();
+      } catch { /* already unusable */ }
+    }
+    throw openError(path, e);
+  }
 }
 
 /**
@@ -239,35 +307,11 @@ export async function openDuckDBStore(
   path: string,
   opts: { memoryLimitMb?: number; threads?: number } = {},
 ): Promise<Store> {
-  let instance: DuckDBInstance;
-  try {
-    instance = await DuckDBInstance.create(path, {
-      // Leave a core to the scheduler's event loop; bound DuckDB's buffer pool.
-      threads: String(
-        opts.threads ?? Math.max(1, navigator.hardwareConcurrency - 1),
-      ),
-      memory_limit: `${opts.memoryLimitMb ?? 128}MB`,
-    });
-  } catch (e) {
-    throw openError(path, e);
-  }
-  const writer = await instance.connect();
-  const reader = await instance.connect();
-  for (const sql of SCHEMA) await writer.run(sql);
+  const { instance, writer, reader, keys } = await openFile(path, opts);
+  let maxKey = 0;
+  for (const key of keys.values()) maxKey = Math.max(maxKey, key);
   const onWriter = serial();
   const onReader = serial();
-  // Job id → key, for every job that has a row or runs.
-  const keys = new Map<string, number>();
-  let maxKey = 0;
-  for (
-    const r of rowsOf(
-      await writer.runAndReadAll(`SELECT id, key FROM jobs
-        UNION SELECT DISTINCT job_id, job_key FROM runs WHERE job_id NOT IN (SELECT id FROM jobs)`),
-    )
-  ) {
-    keys.set(String(r.id), Number(r.key));
-    maxKey = Math.max(maxKey, Number(r.key));
-  }
   const keyOf = (jobId: string) => {
     let key = keys.get(jobId);
     if (key === undefined) keys.set(jobId, key = ++maxKey);

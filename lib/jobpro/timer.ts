@@ -36,6 +36,9 @@ export interface TimerQueue {
 
 // setTimeout can't wait longer than 2^31-1 ms; re-check at least this often.
 const MAX_WAIT_MS = 60 * 60 * 1000;
+// setTimeout wakes up a millisecond or two late; wake this much early and
+// wait out the rest, so a timer fires within a millisecond of its time.
+const EARLY_MS = 2;
 
 /**
  * Creates an empty timer queue.
@@ -102,14 +105,21 @@ export function createTimerQueue(clock: Clock = systemClock): TimerQueue {
     if (timer !== undefined && armedFor <= next.at) return;
     if (timer !== undefined) clearTimeout(timer);
     armedFor = next.at;
-    const wait = Math.min(Math.max(next.at - clock.now(), 0), MAX_WAIT_MS);
+    const wait = Math.min(
+      Math.max(next.at - clock.now() - EARLY_MS, 0),
+      MAX_WAIT_MS,
+    );
     timer = setTimeout(tick, wait);
   }
 
   function tick() {
     timer = undefined;
     armedFor = Infinity;
-    const now = clock.now();
+    let now = clock.now();
+    const first = peek();
+    if (first && first.at > now && first.at - now <= EARLY_MS) {
+      while (now < first.at) now = clock.now(); // at most EARLY_MS of waiting
+    }
     for (let e = peek(); e && e.at <= now; e = peek()) {
       pop();
       live.delete(e.key);
