@@ -100,3 +100,126 @@ Deno.test("a second jobpro on the same database file refuses to start and says w
     await db.cleanup();
   }
 });
+
+Deno.test("deno task run's examples load only into an empty database without a jobs file", async () => {
+  const { startJobpro } = await import("@/main.ts");
+  const { readConfig } = await import("@/lib/config.ts");
+  const db = await tempDb();
+  try {
+    let jp = await startJobpro(readConfig({ PORT: "0", JOBPRO_DB: db.path }), {
+      examples: true,
+      quiet: true,
+    });
+    const ids = jp.manager.list().jobs.map((j) => j.id);
+    assertEquals(ids, [
+      "heartbeat",
+      "flaky-sync",
+      "warm-cache",
+      "manual-report",
+    ]);
+    const kinds = jp.manager.list().jobs.map((
+      j,
+    ) => [j.type, j.schedule === "" ? "manual" : j.status]);
+    assertEquals(kinds, [["periodic", "scheduled"], ["periodic", "scheduled"], [
+      "onetime",
+      "scheduled",
+    ], [
+      "onetime",
+      "manual",
+    ]]);
+    await jp.manager.delete("heartbeat");
+    await jp.close();
+    // Not empty any more: the examples are not loaded again, the deleted one stays deleted.
+    jp = await startJobpro(readConfig({ PORT: "0", JOBPRO_DB: db.path }), {
+      examples: true,
+      quiet: true,
+    });
+    assertEquals(jp.manager.size, 3);
+    await jp.close();
+  } finally {
+    await db.cleanup();
+  }
+  const db2 = await tempDb();
+  try {
+    const jp = await startJobpro(
+      readConfig({ PORT: "0", JOBPRO_DB: db2.path, JOBPRO_JOBS_FILE: SEED }),
+      {
+        examples: true,
+        quiet: true,
+      },
+    );
+    assertEquals(jp.manager.list().jobs.map((j) => j.id).sort(), [
+      "manualJob",
+      "onetimeJob1",
+      "periodicJob1",
+      "periodicJob2",
+    ]);
+    await jp.close();
+  } finally {
+    await db2.cleanup();
+  }
+});
+
+Deno.test("a second SIGTERM during a slow graceful shutdown exits at once", async () => {
+  const db = await tempDb();
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const srv = startTask({
+    PORT: String(port),
+    JOBPRO_DB: db.path,
+    JOBPRO_ALLOW_SHELL: "1",
+    JOBPRO_SHUTDOWN_GRACE_MS: "60000",
+  });
+  try {
+    await waitFor(() => fetch(`${url}/healthz`).then((r) => r.ok), {
+      timeoutMs: 60_000,
+      what: "healthz",
+    });
+    // A program that ignores SIGTERM keeps the graceful shutdown waiting (for
+    // the kill grace, 5 s) — the second signal must not wait for it.
+    const created = await fetch(`${url}/jobs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        id: "stubborn",
+        name: "stubborn",
+        schedule: "",
+        autoStart: false,
+        action: {
+          type: "shell",
+          command: ["sh", "-c", "trap '' TERM; sleep 8"],
+        },
+      }),
+    });
+    assertEquals(created.status, 201);
+    await created.body?.cancel();
+    await (await fetch(`${url}/jobs/stubborn/run`, { method: "POST" })).body
+      ?.cancel();
+    await waitFor(async () =>
+      (await (await fetch(`${url}/jobs/stubborn`, {
+        headers: { accept: "application/json" },
+      })).json()).activeRuns === 1
+    );
+    srv.child.kill("SIGTERM");
+    await waitFor(() => srv.log().includes("finishing runs"), {
+      what: "the graceful shutdown to begin",
+    });
+    const t0 = Date.now();
+    srv.child.kill("SIGTERM");
+    const status = await srv.child.status;
+    await srv.pumped;
+    assertEquals(status.code, 130, srv.log());
+    assertEquals(
+      Date.now() - t0 < 3000,
+      true,
+      "exited at once, not after the kill grace",
+    );
+    assertStringIncludes(srv.log(), "again: exiting now");
+  } finally {
+    try {
+      srv.child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await srv.child.status.catch(() => {});
+    await db.cleanup();
+  }
+});

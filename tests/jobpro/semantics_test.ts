@@ -159,6 +159,50 @@ Deno.test("shell: output tails kept, non-zero exit fails, and timeout kills the 
   }
 });
 
+Deno.test("shell: a program that ignores SIGTERM gets SIGKILL after the grace period", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await withManager(async (m) => {
+      const pidFile = `${dir}/stubborn.pid`;
+      await m.create({
+        id: "stubborn",
+        name: "stubborn",
+        schedule: "",
+        autoStart: false,
+        timeoutMs: 200,
+        action: {
+          type: "shell",
+          command: [
+            "sh",
+            "-c",
+            `trap '' TERM; echo $$ > ${pidFile}; while :; do sleep 0.05; done`,
+          ],
+        },
+      });
+      const run = await m.runNow("stubborn");
+      const ended = await waitFor(async () => {
+        const r = await m.run("stubborn", run.id);
+        return r.status !== "running" && r;
+      });
+      assertEquals([ended.status, ended.error], [
+        "failed",
+        "timed out after 200 ms",
+      ]);
+      const pid = Number((await Deno.readTextFile(pidFile)).trim());
+      await waitFor(() => {
+        try {
+          Deno.kill(pid, "SIGCONT");
+          return false;
+        } catch {
+          return true;
+        }
+      }, { what: `process ${pid} killed despite ignoring SIGTERM` });
+    }, { allowShell: true });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("retries back off exponentially from retryDelayMs", async () => {
   await withManager(async (m) => {
     await m.create({
