@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { isoString } from "./iso.ts";
 import { z } from "zod";
 import { invalid } from "./errors.ts";
 import type { JobStatus } from "./status.ts";
@@ -198,7 +199,7 @@ export interface RunSummaryView {
 
 /** ISO 8601 in UTC, or null. */
 export function iso(ms: number | null | undefined): string | null {
-  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+  return ms === null || ms === undefined ? null : isoString(ms);
 }
 
 /**

@@ -425,15 +425,16 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     let ended = false;
     let timeout: ReturnType<typeof setTimeout> | undefined;
     let grace: ReturnType<typeof setTimeout> | undefined;
-    let resolveDone!: () => void;
-    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    // Made only if someone waits (shutdown), not for every run.
+    let resolveDone: (() => void) | undefined;
+    let done: Promise<void> | undefined;
     const end = (result: Parameters<typeof endRun>[1]) => {
       if (ended) return;
       ended = true;
       clearTimeout(timeout);
       clearTimeout(grace);
       settle(e, endRun(run, result, clock.now()));
-      resolveDone();
+      resolveDone?.();
     };
     const cancel = (reason: Abort) => {
       if (ended || controller.signal.aborted) return;
@@ -467,7 +468,14 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     // can never make it run twice.
     if (claim) writer.flush().catch(() => {}).then(go);
     else go();
-    return { run, cancel, done };
+    return {
+      run,
+      cancel,
+      get done() {
+        if (ended) return Promise.resolve();
+        return done ??= new Promise<void>((resolve) => (resolveDone = resolve));
+      },
+    };
   }
 
   /** How a run that threw (or was aborted) ends. */

@@ -7,6 +7,7 @@
  * ```
  * @module
  */
+import { isoString } from "./iso.ts";
 
 /** Why a run happened. */
 export type Trigger = "schedule" | "manual" | "retry" | "startup";
@@ -140,8 +141,7 @@ export function summarize(run: Run): RunSummary {
   return { id, status, trigger, startedAt, endedAt, durationMs, error };
 }
 
-const isoOrNull = (ms: number | null) =>
-  ms === null ? null : new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => ms === null ? null : isoString(ms);
 
 /**
  * The API's view of a run; `output` only when asked for.
@@ -161,7 +161,7 @@ export function runView(
     trigger: run.trigger,
     attempt: run.attempt,
     scheduledFor: isoOrNull(run.scheduledFor),
-    startedAt: new Date(run.startedAt).toISOString(),
+    startedAt: isoString(run.startedAt),
     endedAt: isoOrNull(run.endedAt),
     durationMs: run.durationMs,
     status: run.status,

@@ -64,7 +64,9 @@ export function createTimerQueue(clock: Clock = systemClock): TimerQueue {
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!less(heap[i], heap[p])) break;
-      [heap[i], heap[p]] = [heap[p], heap[i]];
+      const t = heap[i];
+      heap[i] = heap[p];
+      heap[p] = t;
       i = p;
     }
   }
@@ -81,7 +83,9 @@ export function createTimerQueue(clock: Clock = systemClock): TimerQueue {
         if (l < heap.length && less(heap[l], heap[m])) m = l;
         if (r < heap.length && less(heap[r], heap[m])) m = r;
         if (m === i) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
+        const t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
         i = m;
       }
     }
@@ -94,7 +98,10 @@ export function createTimerQueue(clock: Clock = systemClock): TimerQueue {
     return heap[0];
   }
 
+  let ticking = false;
+
   function arm() {
+    if (ticking) return; // tick() arms once, after firing everything due
     const next = peek();
     if (!next) {
       if (timer !== undefined) clearTimeout(timer);
@@ -120,14 +127,19 @@ export function createTimerQueue(clock: Clock = systemClock): TimerQueue {
     if (first && first.at > now && first.at - now <= EARLY_MS) {
       while (now < first.at) now = clock.now(); // at most EARLY_MS of waiting
     }
-    for (let e = peek(); e && e.at <= now; e = peek()) {
-      pop();
-      live.delete(e.key);
-      try {
-        e.fire(e.at);
-      } catch (err) {
-        console.error(`timer ${e.key}: ${err}`);
+    ticking = true;
+    try {
+      for (let e = peek(); e && e.at <= now; e = peek()) {
+        pop();
+        live.delete(e.key);
+        try {
+          e.fire(e.at);
+        } catch (err) {
+          console.error(`timer ${e.key}: ${err}`);
+        }
       }
+    } finally {
+      ticking = false;
     }
     arm();
   }
