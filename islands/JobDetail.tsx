@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { Notices } from "@/components/Notices.tsx";
 import type { JobView } from "@/lib/jobpro/job.ts";
 import type { RunStatus, RunView } from "@/lib/jobpro/run.ts";
 import type { JobStats } from "@/lib/jobpro/store.ts";
@@ -305,24 +306,11 @@ export default function JobDetail(props: Props) {
           This job was deleted. <a href="/jobs">Back to all jobs</a>
         </p>
       )}
-      <div class="notices">
-        <div role="status" class="notice">{notice}</div>
-        <div role="alert" class="error">
-          {problem && (
-            <>
-              {problem}
-              <button
-                type="button"
-                class="btn btn-ghost"
-                aria-label="Dismiss"
-                onClick={() => setProblem("")}
-              >
-                ✕
-              </button>
-            </>
-          )}
-        </div>
-      </div>
+      <Notices
+        notice={notice}
+        problem={problem}
+        onDismiss={() => setProblem("")}
+      />
       <div class="cards">
         <section class="card" aria-labelledby="def-title">
           <h2 id="def-title">Definition</h2>

@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { Notices } from "@/components/Notices.tsx";
 import type { JobView } from "@/lib/jobpro/job.ts";
 import type { RunView } from "@/lib/jobpro/run.ts";
 import { count, plural } from "@/lib/format.ts";
@@ -496,23 +497,11 @@ export default function JobsTable(props: Props) {
         onSearch={setSearch}
         onChange={change}
       />
-      <div class="notices">
-        <div role="status" class="notice">{notice}</div>
-        <div role="alert" class="error">
-          {problem && (
-            <>
-              {problem}
-              <button
-                type="button"
-                class="btn btn-ghost"
-                aria-label="Dismiss"
-                onClick={() => setProblem("")}
-              >
-                ✕
-              </button>
-            </>
-          )}
-        </div>
+      <Notices
+        notice={notice}
+        problem={problem}
+        onDismiss={() => setProblem("")}
+      >
         {fresh.length > 0 && (
           <p class="fresh">
             {plural(fresh.length, "new job")} outside this page.{" "}
@@ -525,7 +514,7 @@ export default function JobsTable(props: Props) {
             </button>
           </p>
         )}
-      </div>
+      </Notices>
       <div class="table-wrap" aria-busy={loading ? "true" : undefined}>
         <table class="jobs-table">
           <caption class="sr-only">
