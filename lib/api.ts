@@ -66,9 +66,55 @@ export function json(
   status = 200,
   headers: HeadersInit = {},
 ): Response {
-  const h = new Headers(headers);
-  h.set("content-type", "application/json; charset=utf-8");
-  return new Response(JSON.stringify(data), { status, headers: h });
+  const type = { "content-type": "application/json; charset=utf-8" };
+  // A plain object is cheaper than a Headers instance on a hot path.
+  const h = headers instanceof Headers || Array.isArray(headers)
+    ? Object.fromEntries(new Headers(headers))
+    : headers;
+  return new Response(JSON.stringify(data), {
+    status,
+    headers: { ...h, ...type },
+  });
+}
+
+const texts = new WeakMap<object, string>();
+
+/**
+ * JSON text of a value that is never mutated (the engine replaces job views,
+ * it does not change them), made once per value: a dashboard polling the same
+ * 50 jobs costs 50 lookups, not 50 serializations.
+ *
+ * @example
+ * ```ts
+ * const body = `[${jobs.map(frozenJson).join(",")}]`;
+ * ```
+ */
+export function frozenJson(value: object): string {
+  let text = texts.get(value);
+  if (text === undefined) texts.set(value, text = JSON.stringify(value));
+  return text;
+}
+
+/**
+ * A JSON response for a list of never-mutated items plus plain fields.
+ *
+ * @example
+ * ```ts
+ * jsonList("jobs", list.jobs, { total: 3, offset: 0, limit: 100 });
+ * ```
+ */
+export function jsonList(
+  key: string,
+  items: object[],
+  rest: Record<string, unknown>,
+): Response {
+  const tail = JSON.stringify(rest).slice(1); // "}" or `"total":3,...}`
+  const body = `{${JSON.stringify(key)}:[${items.map(frozenJson).join(",")}]${
+    tail === "}" ? "" : ","
+  }${tail}`;
+  return new Response(body, {
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
 }
 
 /** A client's mistake, ready to answer. */

@@ -245,8 +245,12 @@ export class App<State = Record<string, unknown>> {
     const routes = [...this.#routes].sort((a, b) =>
       byRank(a.pattern, b.pattern)
     );
+    let prepared = false;
     return async (req, info = LOCAL_INFO) => {
-      await this.#prepare().catch(() => {}); // a failed build surfaces where islands are needed
+      if (!prepared) {
+        await this.#prepare().catch(() => {}); // a failed build surfaces where islands are needed
+        prepared = true;
+      }
       const ctx = createContext<State>({
         req,
         info,
@@ -318,14 +322,27 @@ export class App<State = Record<string, unknown>> {
 
   #dispatch(ctx: Context<State>, routes: Route<State>[]): Promise<Response> {
     const method = ctx.req.method;
-    const matched = routes.flatMap((route) => {
-      const params = matchPattern(route.pattern, ctx.url.pathname);
+    const pathname = ctx.url.pathname;
+    // The first route (most specific) that matches and answers the method;
+    // every match is only collected when none does (for HEAD, 404 and 405).
+    let hit:
+      | { route: Route<State>; params: Record<string, string> }
+      | undefined;
+    for (const route of routes) {
+      if (!answers(route, method)) continue;
+      const params = matchPattern(route.pattern, pathname);
+      if (params) {
+        hit = { route, params };
+        break;
+      }
+    }
+    const matched = hit ? [hit] : routes.flatMap((route) => {
+      const params = matchPattern(route.pattern, pathname);
       return params ? [{ route, params }] : [];
     });
-    const hit = matched.find((m) => answers(m.route, method)) ??
-      (method === "HEAD"
-        ? matched.find((m) => answers(m.route, "GET"))
-        : undefined);
+    hit ??= method === "HEAD"
+      ? matched.find((m) => answers(m.route, "GET"))
+      : undefined;
     const uses = this.#uses.filter((u) => covers(u.prefix, ctx.url.pathname))
       .flatMap((u) => u.middlewares);
     if (hit) {

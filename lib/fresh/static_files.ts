@@ -37,7 +37,13 @@ export function staticFiles<State>(): Middleware<State> {
     if (ctx.req.method !== "GET" && ctx.req.method !== "HEAD") {
       return ctx.next();
     }
-    const path = safeRelativePath(ctx.url.pathname);
+    const pathname = ctx.url.pathname;
+    // Most requests are routes: a path without escapes is looked up as is,
+    // without decoding and splitting it.
+    const path = pathname.includes("%") || pathname.includes("//") ||
+        pathname.includes("/.")
+      ? safeRelativePath(pathname)
+      : pathname.slice(1);
     if (path === null) return ctx.next();
     if (path.startsWith(CHUNK_PREFIX.slice(1))) {
       return await serveChunk(ctx, path) ?? ctx.next();

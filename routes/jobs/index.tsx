@@ -1,6 +1,6 @@
 import { type Context, page, prefersHtml } from "fresh";
 import { Head } from "fresh/runtime";
-import { jobQuery, json, readJson } from "@/lib/api.ts";
+import { jobQuery, json, jsonList, readJson } from "@/lib/api.ts";
 import { define, type State } from "@/utils.ts";
 import type { JobStatus, JobType } from "@/lib/jobpro/mod.ts";
 import JobsTable from "@/islands/JobsTable.tsx";
@@ -16,7 +16,11 @@ export const handler = define.handlers({
     if (prefersHtml(ctx.req)) return dashboard(ctx);
     const query = jobQuery(ctx.url);
     const list = ctx.state.manager.list(query);
-    return json({ ...list, offset: query.offset, limit: query.limit });
+    return jsonList("jobs", list.jobs, {
+      total: list.total,
+      offset: query.offset,
+      limit: query.limit,
+    });
   },
   async POST(ctx) {
     const body = await readJson(ctx.req, ctx.state.config.maxBodyBytes);
