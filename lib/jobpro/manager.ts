@@ -169,7 +169,12 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         `[jobpro] ${level}: ${msg}`,
       ));
   const events = createEventBus();
-  const timers = createTimerQueue(clock);
+  // One callback for every timer (no closure per job): a job's next tick is
+  // keyed by its id, a retry by RETRY_KEY + id.
+  const timers = createTimerQueue((key, at) => {
+    if (key.startsWith(RETRY_KEY)) onRetry(key.slice(RETRY_KEY.length), at);
+    else void onDue(key, at);
+  }, clock);
   const entries = new Map<string, Entry>();
   let nextRunId = 1;
   let closing = false;
@@ -317,7 +322,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   function arm(e: Entry) {
     const { id, nextRunAt, status } = e.job;
     if (nextRunAt === null || !isArmed(status)) return timers.delete(id);
-    timers.set(id, nextRunAt, (at) => void onDue(id, at));
+    timers.set(id, nextRunAt);
   }
 
   function disarm(e: Entry) {
@@ -524,15 +529,16 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       retryDelay({ baseMs: e.job.retryDelayMs, attempt: attempt - 1 });
     e.retryAttempt = attempt;
     if (e.job.type === "onetime") e.job = { ...e.job, nextRunAt: at };
-    timers.set(RETRY_KEY + e.job.id, at, (due) => {
-      const cur = entries.get(e.job.id);
-      if (cur !== e || e.retryAttempt !== attempt || !isArmed(e.job.status)) {
-        return;
-      }
-      e.retryAttempt = null;
-      if (e.job.type === "onetime") e.job = { ...e.job, nextRunAt: null };
-      fire(e, "retry", due, attempt);
-    });
+    timers.set(RETRY_KEY + e.job.id, at);
+  }
+
+  function onRetry(id: string, due: number) {
+    const e = entries.get(id);
+    const attempt = e?.retryAttempt;
+    if (!e || !attempt || !isArmed(e.job.status)) return;
+    e.retryAttempt = null;
+    if (e.job.type === "onetime") e.job = { ...e.job, nextRunAt: null };
+    fire(e, "retry", due, attempt);
   }
 
   function abortRuns(e: Entry, reason: Abort) {

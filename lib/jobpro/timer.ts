@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * const timers = createTimerQueue();
- * timers.set("job-a", Date.now() + 1000, (at) => console.log("due", at));
+ * const timers = createTimerQueue((key, at) => console.log(key, "due", at));
+ * timers.set("job-a", Date.now() + 1000);
  * timers.delete("job-a");
  * timers.close();
  * ```
@@ -16,14 +16,13 @@ import { type Clock, systemClock } from "./clock.ts";
 interface Entry {
   key: string;
   at: number;
-  fire: (at: number) => void;
   seq: number;
 }
 
 /** Keyed timers: setting a key again replaces its previous timer. */
 export interface TimerQueue {
-  /** Calls `fire(at)` once `at` (epoch ms) has come. */
-  set(key: string, at: number, fire: (at: number) => void): void;
+  /** Calls the queue's `fire(key, at)` once `at` (epoch ms) has come. */
+  set(key: string, at: number): void;
   /** Forgets the timer of `key`, if any. */
   delete(key: string): void;
   /** When `key` is due, if set. */
@@ -45,10 +44,13 @@ const EARLY_MS = 2;
  *
  * @example
  * ```ts
- * const q = createTimerQueue({ now: () => Date.now() });
+ * const q = createTimerQueue((key) => console.log(key), { now: () => Date.now() });
  * ```
  */
-export function createTimerQueue(clock: Clock = systemClock): TimerQueue {
+export function createTimerQueue(
+  fire: (key: string, at: number) => void,
+  clock: Clock = systemClock,
+): TimerQueue {
   const heap: Entry[] = [];
   const live = new Map<string, Entry>();
   let seq = 0;
@@ -133,7 +135,7 @@ export function createTimerQueue(clock: Clock = systemClock): TimerQueue {
         pop();
         live.delete(e.key);
         try {
-          e.fire(e.at);
+          fire(e.key, e.at);
         } catch (err) {
           console.error(`timer ${e.key}: ${err}`);
         }
@@ -145,8 +147,8 @@ export function createTimerQueue(clock: Clock = systemClock): TimerQueue {
   }
 
   return {
-    set(key, at, fire) {
-      const e = { key, at, fire, seq: seq++ };
+    set(key, at) {
+      const e = { key, at, seq: seq++ };
       live.set(key, e);
       push(e);
       arm();
