@@ -36,7 +36,7 @@ export interface ScaleResult {
  * runs spread over the last 6 days plus `old` runs 8 days back.
  */
 async function generate(path: string, jobs: number, runs: number, old: number) {
-  (await openDuckDBStore(path)).close(); // creates the schema
+  await (await openDuckDBStore(path)).close(); // creates the schema
   const db = await DuckDBInstance.create(path);
   const c = await db.connect();
   // Job i: second i % 60, minute (i / 60) % 60 of every hour.

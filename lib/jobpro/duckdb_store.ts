@@ -264,6 +264,7 @@ async function openFile(
   let instance: DuckDBInstance | undefined;
   let writer: DuckDBConnection | undefined;
   let reader: DuckDBConnection | undefined;
+  const existed = path === ":memory:" || await sizeOf(path) !== null;
   try {
     instance = await DuckDBInstance.create(path, {
       // Leave a core to the scheduler's event loop; bound DuckDB's buffer pool.
@@ -292,7 +293,24 @@ async function openFile(
         close?.closeSync();
       } catch { /* already unusable */ }
     }
+    // A file this attempt created and could not fill (a full disk) would be
+    // refused as damaged at the next start: take it away again.
+    if (!existed && await sizeOf(path) === 0) {
+      await Deno.remove(path).catch(() => {});
+      if (await sizeOf(`${path}.wal`) === 0) {
+        await Deno.remove(`${path}.wal`).catch(() => {});
+      }
+    }
     throw openError(path, e);
+  }
+}
+
+/** The size of a file, or null when there is none. */
+async function sizeOf(path: string): Promise<number | null> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch {
+    return null;
   }
 }
 

@@ -907,7 +907,10 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         nextRunAt: job.type === "periodic" ? job.nextRunAt : null,
       };
     }
-    if (!isArmed(e.job.status)) return;
+    if (!isArmed(e.job.status)) {
+      if (e.job !== job) save(e);
+      return;
+    }
     const due = e.job.nextRunAt;
     if (e.job.type === "periodic") {
       // A claimed tick in the past may have run before the crash: never run it
@@ -918,11 +921,12 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
           fire(e, "startup", now, 1);
         }
       }
-      save(e);
       arm(e);
     } else if (due !== null) {
       arm(e); // a due one-time job fires at once
     }
+    // Only a job whose row changed is written again (not 100,000 at start).
+    if (e.job !== job) save(e);
   }
 
   const interrupted = await store.recoverInterrupted(clock.now());
