@@ -31,7 +31,8 @@ export interface Observed {
 }
 
 const observed: Observed = { fires: [], commits: {}, prune: null };
-let pruneStart = 0;
+// Pruning starts inside start-up, right after the jobs are restored.
+const pruneStart = Date.now();
 const t0 = performance.now();
 const jp = await startJobpro(
   readConfig({ ...Deno.env.toObject(), PORT: "0" }),
@@ -47,7 +48,6 @@ const jp = await startJobpro(
     },
   },
 );
-pruneStart = Date.now();
 const startupMs = performance.now() - t0;
 const m = jp.manager;
 m.events.subscribe((e) => {
