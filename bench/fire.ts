@@ -142,8 +142,9 @@ export async function jobpro(c: FireCase): Promise<FireResult> {
           action,
         }),
     );
-    // Pick the window only now that the jobs exist, then arm them all.
-    const start = Math.ceil(Date.now() / 1000) * 1000 + 2000;
+    // Pick the window only now that the jobs exist, then arm them all; the
+    // window opens 4 s later, once arming them (and its commits) is over.
+    const start = Math.ceil(Date.now() / 1000) * 1000 + 4000;
     const expr = c.schedule(new Date(start).getUTCSeconds());
     const end = start + c.seconds * 1000 - 1;
     const late: number[] = [];

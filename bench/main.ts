@@ -295,7 +295,7 @@ function report(startedAt: Date, seconds: number): string {
     "",
     "- Fire precision (`bench/fire.ts`): lateness = run start minus scheduled time, read from each run's",
     "  `run-started` event. Baseline: one bare croner instance per job recording `Date.now()` minus the",
-    "  second it fired for. Jobs are created first, then armed for a window that starts 2 s later; every",
+    "  second it fired for. Jobs are created first, then armed for a window that starts 4 s later; every",
     "  expected tick in the window is checked for exactly one run. Cron has whole-second resolution, so",
     '  "1,000 every-second jobs" all fall due on each second boundary (harder than spread over it).',
     "- Run throughput (`bench/throughput.ts`): `runNow` of a no-op function over 100 jobs in waves of",
