@@ -123,14 +123,21 @@ export async function startJobpro(
   const refusal = exposureRefusal(config);
   if (refusal) throw new Error(refusal);
   const store = await openDuckDBStore(config.db);
-  const manager = await createManager({
-    store,
-    functions: opts.functions,
-    allowShell: config.allowShell,
-    retentionDays: config.retentionDays,
-    maxRunsPerJob: config.maxRunsPerJob,
-    log: opts.log ?? (opts.quiet ? () => {} : undefined),
-  });
+  let manager: Manager;
+  try {
+    manager = await createManager({
+      store,
+      functions: opts.functions,
+      allowShell: config.allowShell,
+      retentionDays: config.retentionDays,
+      maxRunsPerJob: config.maxRunsPerJob,
+      log: opts.log ?? (opts.quiet ? () => {} : undefined),
+    });
+  } catch (e) {
+    // Restoring failed (a damaged file, a failing write): release the file.
+    await store.close().catch(() => {});
+    throw e;
+  }
   try {
     await loadSources(manager, config, opts.examples ?? false);
   } catch (e) {
@@ -165,6 +172,9 @@ export async function startJobpro(
 }
 
 if (import.meta.main) {
+  // A file-size limit (ulimit -f) must fail the write (EFBIG, reported by the
+  // store like a full disk) instead of killing the process with SIGXFSZ.
+  Deno.addSignalListener("SIGXFSZ", () => {});
   let config: Config;
   try {
     config = readConfig(Deno.env.toObject());

@@ -124,6 +124,16 @@ function framed(e: Delivered, rename?: string): Uint8Array {
   return bytes;
 }
 
+/** An event's bytes, or none if it cannot be framed: a timer must not throw. */
+function safeFrame(e: Delivered, rename?: string): Uint8Array[] {
+  try {
+    return [framed(e, rename)];
+  } catch (err) {
+    console.error(`sse: event ${e.seq} (${e.type}) could not be sent: ${err}`);
+    return [];
+  }
+}
+
 function concat(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
@@ -277,7 +287,7 @@ function hubOf(manager: Manager): Hub {
       if (bytes === undefined) {
         const mine = events.filter(c.wanted);
         bytes = mine.length
-          ? concat(mine.map((e) => framed(e, c.rename)))
+          ? concat(mine.flatMap((e) => safeFrame(e, c.rename)))
           : null;
         bytesOf.set(c.group, bytes);
       }
@@ -337,8 +347,10 @@ export function jobEvents(
     const queue = createQueue({
       stream,
       send: (events) =>
-        stream.sendFramed(concat(events.map((e) => framed(e, opts.rename)))),
-      size: (e) => framed(e, opts.rename).byteLength,
+        stream.sendFramed(
+          concat(events.flatMap((e) => safeFrame(e, opts.rename))),
+        ),
+      size: (e) => safeFrame(e, opts.rename)[0]?.byteLength ?? 0,
       delayMs: opts.coalesceMs ?? 0,
       maxPending: opts.maxPending ?? 10_000,
       roomBytes: maxBufferedBytes / 2,

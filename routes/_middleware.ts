@@ -2,6 +2,10 @@ import { HttpError, prefersHtml } from "fresh";
 import { errorResponse, problemOf } from "@/lib/api.ts";
 import { requireToken } from "@/lib/auth.ts";
 import { define } from "@/utils.ts";
+import {
+  defaultErrorResponse,
+  withErrorHeaders,
+} from "@/lib/fresh/error_response.ts";
 
 const CSP = (nonce: string) =>
   [
@@ -38,7 +42,14 @@ const errors = define.middleware(async (ctx) => {
 
 /** Security headers on every response; a CSP without unsafe-inline on pages. */
 const headers = define.middleware(async (ctx) => {
-  const res = mutable(await ctx.next());
+  let res: Response;
+  try {
+    res = mutable(await ctx.next());
+  } catch (err) {
+    // Fresh would render this error page outside the middleware chain, where
+    // these headers never reach it: render it here instead.
+    res = mutable(withErrorHeaders(defaultErrorResponse(ctx.req, err), err));
+  }
   const h = res.headers;
   h.set("x-content-type-options", "nosniff");
   h.set("referrer-policy", "same-origin");

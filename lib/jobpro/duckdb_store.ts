@@ -444,12 +444,14 @@ export async function openDuckDBStore(
 
     recoverInterrupted: (now) =>
       onWriter(async () => {
-        const going = (await rows(
+        const left = (await rows(
           writer,
           `SELECT ${RUN_FIELDS}, output FROM runs_running ORDER BY id`,
         )).map(toRun);
-        if (!going.length) return [];
-        const ended = going.map((r) => ({
+        if (!left.length) return [];
+        // Written by an earlier process: mark them ours so write() moves them.
+        for (const r of left) going.add(r.id);
+        const ended = left.map((r) => ({
           ...r,
           status: "failed" as const,
           error: "interrupted",

@@ -38,11 +38,33 @@ export const ShellActionSchema = z.object({
   env: z.record(z.string(), z.string()).optional(),
 }).strict();
 
+/** How deep a function's params may nest (deeper JSON overflows the stack when stringified). */
+export const MAX_PARAMS_DEPTH = 32;
+
+/** Nesting depth of a JSON value, counted without recursion. */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (d > max) max = d;
+    if (max > MAX_PARAMS_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
 /** Calls a function registered in `lib/jobs/` with `params`. */
 export const FunctionActionSchema = z.object({
   type: z.literal("function"),
   name: z.string().min(1),
-  params: z.record(z.string(), z.unknown()).optional(),
+  params: z.record(z.string(), z.unknown()).refine(
+    (v) => depthOf(v) <= MAX_PARAMS_DEPTH,
+    {
+      error: `must not nest deeper than ${MAX_PARAMS_DEPTH} levels`,
+    },
+  ).optional(),
 }).strict();
 
 /** What a run does. */
@@ -197,6 +219,81 @@ export interface RunSummaryView {
   error: string | null;
 }
 
+/** Header names whose values are secrets: never shown back, only used. */
+const SECRET_HEADER =
+  /authorization|cookie|token|secret|password|api-?key|(^|-)key$/i;
+
+/** What a secret header value reads as in every view. */
+export const REDACTED = "[redacted]";
+
+/**
+ * The action as views show it: the values of secret-looking headers
+ * (Authorization, Cookie, *token*, *key*, ...) replaced by {@link REDACTED}.
+ *
+ * @example
+ * ```ts
+ * redactAction({ type: "http", url: "http://x", method: "GET", headers: { Authorization: "Bearer t" } });
+ * // headers: { Authorization: "[redacted]" }
+ * ```
+ */
+export function redactAction(action: Action): Action {
+  if (action.type !== "http" || !action.headers) return action;
+  const headers = Object.fromEntries(
+    Object.entries(action.headers).map((
+      [k, v],
+    ) => [k, SECRET_HEADER.test(k) ? REDACTED : v]),
+  );
+  return { ...action, headers };
+}
+
+/**
+ * An edited action with every {@link REDACTED} header value taken back from
+ * the current action, so a view can be edited and saved without losing secrets.
+ *
+ * @example
+ * ```ts
+ * keepSecrets({ ...edited }, current);
+ * ```
+ */
+export function keepSecrets(next: Action, prev: Action): Action {
+  if (next.type !== "http" || !next.headers || prev.type !== "http") {
+    return next;
+  }
+  const old = prev.headers ?? {};
+  const headers = Object.fromEntries(
+    Object.entries(next.headers).map((
+      [k, v],
+    ) => [k, v === REDACTED && k in old ? old[k] : v]),
+  );
+  return { ...next, headers };
+}
+
+/**
+ * Run output with the action's secret header values blanked out (an endpoint
+ * that echoes its request would otherwise show them).
+ *
+ * @example
+ * ```ts
+ * redactOutput('{"authorization":"Bearer t"}', action); // '{"authorization":"[redacted]"}'
+ * ```
+ */
+export function redactOutput(
+  output: string | null,
+  action: Action,
+): string | null {
+  if (output === null || action.type !== "http" || !action.headers) {
+    return output;
+  }
+  let text = output;
+  for (const [k, v] of Object.entries(action.headers)) {
+    if (!SECRET_HEADER.test(k) || v.length < 4) continue;
+    text = text.split(v).join(REDACTED);
+    const bare = v.replace(/^(bearer|basic|token)\s+/i, "");
+    if (bare !== v && bare.length >= 4) text = text.split(bare).join(REDACTED);
+  }
+  return text;
+}
+
 /** ISO 8601 in UTC, or null. */
 export function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined ? null : isoString(ms);
@@ -219,6 +316,7 @@ export function jobView(
   const last = counts.lastRun;
   return {
     ...job,
+    action: redactAction(job.action),
     description,
     nextRunAt: iso(job.nextRunAt),
     lastRun: last && {

@@ -26,8 +26,10 @@ import {
   type JobType,
   type JobView,
   jobView,
+  keepSecrets,
   parseJobInput,
   parseJobPatch,
+  redactOutput,
   RESERVED_IDS,
 } from "./job.ts";
 import { retryDelay } from "./retry.ts";
@@ -538,7 +540,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     if (!e || !attempt || !isArmed(e.job.status)) return;
     e.retryAttempt = null;
     if (e.job.type === "onetime") e.job = { ...e.job, nextRunAt: null };
-    fire(e, "retry", due, attempt);
+    // A one-time job's retry is claimed like its first attempt.
+    fire(e, "retry", due, attempt, { claim: e.job.type === "onetime" });
   }
 
   function abortRuns(e: Entry, reason: Abort) {
@@ -701,6 +704,10 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       const patch: JobPatch = parseJobPatch(body);
       return change(id, (e, now) => {
         const merged = { ...e.job, ...patch } as Job;
+        // A view shows secret header values as [redacted]; saving it back keeps them.
+        if (patch.action) {
+          merged.action = keepSecrets(patch.action, e.job.action);
+        }
         const input: JobInput = {
           id,
           name: merged.name,
@@ -797,7 +804,13 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       if (!found) {
         throw new JobproError("not_found", `job "${id}" has no run ${runId}`);
       }
-      return runView(found, { withOutput: true });
+      return runView(
+        {
+          ...found,
+          output: redactOutput(found.output, entries.get(id)!.job.action),
+        },
+        { withOutput: true },
+      );
     },
 
     async stats(id) {
@@ -923,7 +936,15 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       }
       arm(e);
     } else if (due !== null) {
-      arm(e); // a due one-time job fires at once
+      const last = e.counts.lastRun;
+      const attempt = last?.attempt ?? 1;
+      if (last?.status === "failed" && attempt <= e.job.retries) {
+        // It was waiting to retry: keep counting attempts, don't start over.
+        e.retryAttempt = attempt + 1;
+        timers.set(RETRY_KEY + e.job.id, due);
+      } else {
+        arm(e); // a due one-time job fires at once
+      }
     }
     // Only a job whose row changed is written again (not 100,000 at start).
     if (e.job !== job) save(e);

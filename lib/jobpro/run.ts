@@ -37,6 +37,7 @@ export type RunSummary = Pick<
   Run,
   | "id"
   | "status"
+  | "attempt"
   | "trigger"
   | "startedAt"
   | "endedAt"
@@ -137,8 +138,26 @@ export function tail(
 
 /** The summary the job list keeps. */
 export function summarize(run: Run): RunSummary {
-  const { id, status, trigger, startedAt, endedAt, durationMs, error } = run;
-  return { id, status, trigger, startedAt, endedAt, durationMs, error };
+  const {
+    id,
+    status,
+    attempt,
+    trigger,
+    startedAt,
+    endedAt,
+    durationMs,
+    error,
+  } = run;
+  return {
+    id,
+    status,
+    attempt,
+    trigger,
+    startedAt,
+    endedAt,
+    durationMs,
+    error,
+  };
 }
 
 const isoOrNull = (ms: number | null) => ms === null ? null : isoString(ms);

@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { invalid } from "./errors.ts";
+import { invalid, JobproError } from "./errors.ts";
 import {
   compileCron,
   isCronExpression,
@@ -83,7 +83,16 @@ export function parseSchedule(expr: string, opts: ParseOptions = {}): Schedule {
     return { kind: "cron", expr: text, timezone };
   }
   const now = (opts.now ?? new Date()).getTime();
+  if (!Number.isFinite(now)) {
+    throw invalid("schedule", "the reference time is not a valid date");
+  }
   const at = parseOnce(text, { now, timezone });
+  // Years 0000-9999 only: beyond that a Date is invalid, or nearly so.
+  if (
+    !Number.isFinite(at) || at < -62_167_219_200_000 || at > 253_402_300_799_999
+  ) {
+    throw invalid("schedule", `"${text}" falls outside the years 0000-9999`);
+  }
   return { kind: "once", expr: text, at: new Date(at) };
 }
 
@@ -108,12 +117,22 @@ export function nextRun(s: Schedule, after: Date): Date | null {
     case "once":
       return s.at.getTime() > t ? new Date(s.at.getTime()) : null;
     case "cron": {
-      const next = nextCronRun(
-        compileCron(s.expr),
-        validateTimezone(s.timezone),
-        t,
-      );
-      return next === null ? null : new Date(next);
+      // Past year 9999 there is no next time (croner throws on such dates).
+      if (!Number.isFinite(t) || t >= 253_402_300_799_999) return null;
+      let next: number | null;
+      try {
+        next = nextCronRun(
+          compileCron(s.expr),
+          validateTimezone(s.timezone),
+          t,
+        );
+      } catch (e) {
+        if (e instanceof JobproError) throw e;
+        return null;
+      }
+      return next === null || next > 253_402_300_799_999
+        ? null
+        : new Date(next);
     }
   }
 }
