@@ -56,6 +56,14 @@ const LIMITS: [RegExp, string][] = [
     "100,000 jobs cost ~140 MB of JavaScript heap (definition, counters, timer entry each); DuckDB is bounded to 128 MB; the runtime takes ~60 MB; the rest is garbage from loading that V8 has not returned yet.",
   ],
   [
+    /no-op runs executed and recorded/,
+    "CPU-bound on one core: per run, the run record, its start and finish events, the job's counters and a row in the batch (profile: GC ~15%, DuckDB appender ~10%, views and events ~15%). Other runs of this benchmark on this machine measured 50,000-62,000/s; it drops when anything else runs on the 2 cores.",
+  ],
+  [
+    /SSE clients/,
+    "The 500 clients run in one process on the same 2 cores as the server and read ~80 MB/s between them; the server's JavaScript is ~95% idle in its profile. Other runs on this machine measured p99 76-123 ms; anything else running on the cores pushes it up.",
+  ],
+  [
     /every-second jobs: p99/,
     "All 1,000 jobs fall due on the same second boundary (cron has whole seconds), so the last of them waits for the 999 before it at ~3-5 us each.",
   ],
