@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useModal } from "./use_modal.ts";
 
 /**
  * A yes/no question in a native modal `<dialog>`. Escape or Cancel says no;
@@ -15,12 +15,7 @@ export function ConfirmDialog(
     onClose(): void;
   },
 ) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const el = dialog.current!;
-    if (open && !el.open) el.showModal();
-    if (!open && el.open) el.close();
-  }, [open]);
+  const dialog = useModal(open);
   return (
     <dialog
       ref={dialog}

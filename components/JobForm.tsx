@@ -1,4 +1,5 @@
 import type { ComponentChildren } from "preact";
+import { useModal } from "./use_modal.ts";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Action, JobView } from "@/lib/jobpro/job.ts";
 import { relative } from "@/lib/format.ts";
@@ -718,12 +719,7 @@ export function JobFormDialog(
     onClose(): void;
   },
 ) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const el = dialog.current!;
-    if (open && !el.open) el.showModal();
-    if (!open && el.open) el.close();
-  }, [open]);
+  const dialog = useModal(open);
   return (
     <dialog
       ref={dialog}
