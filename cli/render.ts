@@ -250,6 +250,10 @@ export function previewDetail(p: Preview): string {
     ["type", p.type],
     ["description", p.description],
     ...p.next.map((t, i): [string, string] => [i ? "" : "next", utc(t)]),
+    ...(p.warnings ?? []).map((w, i): [string, string] => [
+      i ? "" : "warning",
+      w,
+    ]),
   ]);
 }
 

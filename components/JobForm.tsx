@@ -224,6 +224,7 @@ interface Preview {
   type: "periodic" | "onetime" | "manual";
   description: string;
   next: string[];
+  warnings?: string[];
 }
 
 /** Checks the schedule as it is typed, with the server's own parser. */
@@ -271,6 +272,9 @@ function SchedulePreview(
         <strong>{preview.description}</strong>
         {preview.type === "manual" && " — runs only when started or run now"}
       </p>
+      {preview.warnings?.map((w) => (
+        <p key={w} class="hint preview-warning" role="note">⚠ {w}</p>
+      ))}
       {preview.next.length > 0 && (
         <ol class="preview-times" aria-label="Next run times">
           {preview.next.map((iso) => (

@@ -127,6 +127,9 @@ export const PreviewSchema = z.strictObject({
   type: z.enum(["periodic", "onetime", "manual"]),
   description: z.string(),
   next: z.array(isoTime),
+  warnings: z.array(z.string()).optional().describe(
+    "what the schedule means that its text may not say, such as a step larger than its field",
+  ),
 });
 
 /** `GET /healthz`. */

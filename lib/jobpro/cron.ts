@@ -2,26 +2,30 @@
  * Cron expressions: parsing and validating them field by field, and computing
  * their fire times in a time zone, daylight saving time included.
  *
- * Accepted: 5 fields (`minute hour day-of-month month day-of-week`) or 6 with
- * seconds first; `*`, numbers, lists `1,15`, ranges `1-5`, steps `*\/15`,
- * `1-30/5` and `5/15` (from 5 to the end); month names `JAN`-`DEC` and day names
- * `SUN`-`SAT` (3 letters or full, any case; day 7 is Sunday too); `?` as `*` in
- * day-of-month and day-of-week; nicknames `@yearly @annually @monthly @weekly
- * @daily @midnight @hourly`. When day-of-month and day-of-week are both
- * restricted (neither is `*` or `?`) a day matches if EITHER matches, as in
- * Vixie cron and robfig/cron.
+ * The syntax is robfig/cron v3's (the library the Go service used), so every
+ * schedule it accepts is accepted here with the same meaning: 5 fields
+ * (`minute hour day-of-month month day-of-week`) or 6 with seconds first;
+ * `*` and `?` (the same, in any field), numbers, lists `1,15`, ranges `1-5`,
+ * steps `*\/15`, `1-30/5` and `5/15` (from 5 to the end of the field); a step
+ * larger than the field's range leaves only its start (`*\/90` in seconds is
+ * second 0) and the spec carries a warning saying so; month names `JAN`-`DEC`
+ * and day names `SUN`-`SAT`; nicknames `@yearly @annually @monthly @weekly
+ * @daily @midnight @hourly`. Beyond robfig: full names (`Monday`), any case,
+ * and day-of-week 7 as Sunday.
  *
- * Fire times are computed by croner on the wall clock of the zone (croner runs
- * in UTC on "fake UTC" wall times) and mapped to instants here, because croner
- * 10's own DST handling skips runs in the spring-forward gap, can return times
- * out of order there, and fires interval jobs only once through a repeated
- * hour. The rules applied instead:
+ * Days: when day-of-month or day-of-week contains a `*` or `?` item (alone or
+ * in a list: `*,5` is unrestricted) a day must match both; when both are
+ * restricted, a day matching either fires (Vixie cron, robfig/cron, croniter).
+ *
+ * Wall times come from the calendar search in `calendar.ts`; this module maps
+ * them to instants in the job's zone with these rules:
  * - A fixed-time job (hour field restricted) fires once per matching wall
  *   time: in a repeated hour only the first time; a wall time skipped by
  *   spring-forward fires at the first valid instant after (the jump itself).
- * - An interval job (hour field `*` or `*\/n`) fires at every instant whose wall
- *   time matches: through both passes of a repeated hour, and straight on
- *   after a skipped hour, so `*\/15` stays 15 minutes apart in real time.
+ * - An interval job (hour field `*`, `?`, or a step of them that leaves more
+ *   than one hour) fires at every instant whose wall time matches: through
+ *   both passes of a repeated hour, and straight on after a skipped hour, so
+ *   `*\/15` stays 15 minutes apart in real time.
  *
  * @example
  * ```ts
@@ -32,8 +36,17 @@
  * ```
  * @module
  */
-import { Cron } from "croner";
+import { type CalendarSpec, nextMatch } from "./calendar.ts";
 import { invalid } from "./errors.ts";
+import {
+  allChars,
+  clip,
+  DAY_NAMES,
+  isDigit,
+  isLetter,
+  MONTH_NAMES,
+  splitWords,
+} from "./text.ts";
 import {
   instantToWall,
   offsetAt,
@@ -42,16 +55,18 @@ import {
 } from "./zones.ts";
 
 /** A validated cron expression, as plain data. */
-export type CronSpec = {
-  /** The six fields (seconds first), names as numbers, `?` as `*`, nicknames expanded. */
+export interface CronSpec extends CalendarSpec {
+  /** The six fields (seconds first), normalized: names as numbers, unrestricted as `*`. */
   fields: readonly string[];
-  /** The six fields as plain numbers or `*`, as given to croner. */
+  /** The six fields as plain value lists or `*`. */
   pattern: string;
-  /** Per field: unrestricted (`*`, `?` or `*\/1`). */
+  /** Per field: unrestricted (an item `*` or `?`, or such with step 1). */
   stars: readonly boolean[];
-  /** The hour field is `*` or `*\/n`: the job keeps its interval across DST changes. */
+  /** The hour field steps through the day: the job keeps its interval across DST changes. */
   interval: boolean;
-};
+  /** What the expression means that its text may not say (a step beyond its field). */
+  warnings: readonly string[];
+}
 
 type FieldDef = {
   name: string;
@@ -61,38 +76,15 @@ type FieldDef = {
   starMax: number;
   names?: readonly string[];
   nameKind?: string;
-  question?: boolean;
+  /** A day field, where Quartz users may try 'L' and 'W'. */
+  day?: true;
 };
-
-const MONTH_NAMES = [
-  "january",
-  "february",
-  "march",
-  "april",
-  "may",
-  "june",
-  "july",
-  "august",
-  "september",
-  "october",
-  "november",
-  "december",
-];
-const DAY_NAMES = [
-  "sunday",
-  "monday",
-  "tuesday",
-  "wednesday",
-  "thursday",
-  "friday",
-  "saturday",
-];
 
 const FIELDS: readonly FieldDef[] = [
   { name: "second", min: 0, max: 59, starMax: 59 },
   { name: "minute", min: 0, max: 59, starMax: 59 },
   { name: "hour", min: 0, max: 23, starMax: 23 },
-  { name: "day-of-month", min: 1, max: 31, starMax: 31, question: true },
+  { name: "day-of-month", min: 1, max: 31, starMax: 31, day: true },
   {
     name: "month",
     min: 1,
@@ -108,7 +100,7 @@ const FIELDS: readonly FieldDef[] = [
     starMax: 6,
     names: DAY_NAMES,
     nameKind: "day",
-    question: true,
+    day: true,
   },
 ];
 
@@ -129,44 +121,8 @@ function fail(message: string): never {
   throw invalid("schedule", message);
 }
 
-function isDigit(c: string): boolean {
-  return c >= "0" && c <= "9";
-}
-
-/** ASCII letters only: `toLowerCase` would let some non-ASCII letters through. */
-function isLetter(c: string): boolean {
-  const code = c.charCodeAt(0) | 0x20;
-  return c.length === 1 && code >= 97 && code <= 122;
-}
-
-function allChars(s: string, pred: (c: string) => boolean): boolean {
-  for (const c of s) if (!pred(c)) return false;
-  return s.length > 0;
-}
-
 function isCronChar(c: string): boolean {
   return isDigit(c) || isLetter(c) || "*?,/-#+".includes(c);
-}
-
-/**
- * Splits on runs of spaces, tabs and line breaks, in one linear pass.
- *
- * @example
- * ```ts
- * splitWords("  *\/5   *\t* * * "); // ["*\/5", "*", "*", "*", "*"]
- * ```
- */
-export function splitWords(s: string): string[] {
-  const words: string[] = [];
-  let cur = "";
-  for (const c of s) {
-    if (c === " " || c === "\t" || c === "\n" || c === "\r") {
-      if (cur) words.push(cur);
-      cur = "";
-    } else cur += c;
-  }
-  if (cur) words.push(cur);
-  return words;
 }
 
 /**
@@ -174,7 +130,8 @@ export function splitWords(s: string): string[] {
  * or words made only of cron characters that are either at least five or
  * contain `*` or `?`. Decides whether a schedule is periodic or one-time; it
  * does not validate (`parseCron` does, with precise errors), so `61 * * * *`
- * is a cron expression — an invalid one.
+ * is a cron expression — an invalid one. (A relative time such as
+ * `1 h 30 m 5 s` is told apart before this is asked: see `schedule.ts`.)
  *
  * @example
  * ```ts
@@ -222,14 +179,29 @@ export function parseCron(expr: string): CronSpec {
   }
   if (words.length === 5) words = ["0", ...words];
   const parsed = words.map((w, i) => parseField(w, FIELDS[i]));
-  const stars = parsed.map((p) => p.star);
-  checkReachable(parsed[3], parsed[4], stars[5]);
+  const [second, minute, hour, dom, month, dow] = parsed;
+  checkReachable(dom, month, dow.star);
   return {
     fields: parsed.map((p) => p.text),
     pattern: parsed.map((p) => (p.star ? "*" : p.values.join(","))).join(" "),
-    stars,
-    interval: words[2] === "*" || words[2].startsWith("*/"),
+    stars: parsed.map((p) => p.star),
+    interval: hour.stepsThrough && hour.values.length > 1,
+    warnings: parsed.flatMap((p) => p.warnings),
+    seconds: second.values,
+    minutes: minute.values,
+    hours: hour.values,
+    days: bits(dom.values),
+    months: bits(month.values),
+    weekdays: bits(dow.values),
+    domStar: dom.star,
+    dowStar: dow.star,
   };
+}
+
+function bits(values: readonly number[]): number {
+  let b = 0;
+  for (const v of values) b |= 1 << v;
+  return b;
 }
 
 function expandNickname(words: string[]): string[] {
@@ -239,7 +211,7 @@ function expandNickname(words: string[]): string[] {
     fail(
       `'${
         clip(words[0])
-      }' is not a known nickname (use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly)`,
+      }' is not a known nickname (use @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every <duration>)`,
     );
   }
   if (words.length > 1) {
@@ -252,84 +224,123 @@ function expandNickname(words: string[]): string[] {
   return expansion.split(" ");
 }
 
-/** Shortens user text quoted in an error message. */
-function clip(s: string): string {
-  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
-}
+type ParsedField = {
+  values: number[];
+  /** An item is `*` or `?` with no step or step 1: the field is unrestricted. */
+  star: boolean;
+  /** The field is one `*` or `?` item, stepped or not (for the hour: an interval job). */
+  stepsThrough: boolean;
+  text: string;
+  warnings: string[];
+};
 
-type ParsedField = { values: number[]; star: boolean; text: string };
+type Err = (msg: string) => never;
 
 function parseField(word: string, def: FieldDef): ParsedField {
-  const err = (msg: string): never => fail(`${def.name} field: ${msg}`);
+  const err: Err = (msg) => fail(`${def.name} field: ${msg}`);
   for (const c of word) {
-    if (!isDigit(c) && !isLetter(c) && !"*?,/-".includes(c)) {
+    if (!isDigit(c) && !isLetter(c) && !"*?,/-+".includes(c)) {
       err(`unexpected character '${c}' in '${clip(word)}'${hint(c)}`);
     }
   }
-  const items = word.split(",");
   const set = new Set<number>();
-  const texts = items.map((item) => parseItem(item, def, set, err));
-  const star = items.length === 1 && isStarItem(items[0]);
+  const warnings: string[] = [];
+  const items = word.split(",").map((item) =>
+    parseItem(item, def, set, err, warnings)
+  );
+  const star = items.some((i) => i.star);
+  const all = [...set].sort((a, b) => a - b);
   return {
-    values: [...set].sort((a, b) => a - b),
+    values: star ? range(def.min, def.starMax) : all,
     star,
-    text: texts.join(","),
+    stepsThrough: items.length === 1 && items[0].wild,
+    text: star ? "*" : items.map((i) => i.text).join(","),
+    warnings,
   };
+}
+
+function range(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let v = lo; v <= hi; v++) out.push(v);
+  return out;
 }
 
 function hint(c: string): string {
   return c === "#" ? " (nth weekday '#' is not supported)" : "";
 }
 
-function isStarItem(item: string): boolean {
-  return item === "*" || item === "?" || item === "*/1";
-}
+type ParsedItem = {
+  /** Normalized text, for the description. */
+  text: string;
+  /** `*` or `?`, with no step or step 1. */
+  star: boolean;
+  /** `*` or `?`, stepped or not. */
+  wild: boolean;
+};
 
-/** Adds the item's values to `set`; returns its normalized text. */
+/** Adds the item's values to `set`. */
 function parseItem(
   item: string,
   def: FieldDef,
   set: Set<number>,
-  err: (msg: string) => never,
-): string {
+  err: Err,
+  warnings: string[],
+): ParsedItem {
   if (item === "") err("empty item in the list (two commas, or one at an end)");
   const parts = item.split("/");
   if (parts.length > 2) err(`'${clip(item)}' has more than one '/'`);
   const [base, stepText] = parts;
-  const step = stepText === undefined ? 1 : parseStep(stepText, item, def, err);
-  if (base === "*" || base === "?") {
-    if (base === "?" && !def.question) {
-      err("'?' is only allowed in the day-of-month and day-of-week fields");
-    }
-    if (base === "?" && stepText !== undefined) {
-      err(`'?' takes no step, got '${clip(item)}'`);
-    }
-    addRange(set, def, def.min, def.starMax, step);
-    return stepText === undefined ? "*" : `*/${step}`;
+  const step = stepText === undefined ? 1 : parseStep(stepText, item, err);
+  const wild = base === "*" || base === "?";
+  const [lo, hi] = wild
+    ? [def.min, def.starMax]
+    : parseRange(base, def, stepText !== undefined, err);
+  addRange(set, def, lo, hi, step);
+  if (step > 1 && lo + step > hi) {
+    // robfig and croniter accept it; say what it means.
+    warnings.push(
+      `${def.name} field: step ${step} in '${
+        clip(item)
+      }' is larger than the range ${lo}-${hi}, so it means only ${lo}`,
+    );
+    return { text: String(lo), star: false, wild };
   }
-  const range = base.split("-");
-  if (range.length > 2) {
+  const baseText = wild ? "*" : lo === hi ? `${lo}` : `${lo}-${hi}`;
+  return {
+    text: step === 1 ? baseText : `${baseText}/${step}`,
+    star: wild && step === 1,
+    wild,
+  };
+}
+
+/** `a`, `a-b`, or `a` with a step (from a to the field's end). */
+function parseRange(
+  base: string,
+  def: FieldDef,
+  stepped: boolean,
+  err: Err,
+): [number, number] {
+  const ends = base.split("-");
+  if (ends.length > 2) {
     err(`'${clip(base)}' is not a range: use one '-' as in 1-5`);
   }
-  if (range.some((r) => r === "")) {
+  if (ends.some((r) => r === "")) {
     err(
       `range '${clip(base)}' is missing its ${
-        range[0] === "" ? "start" : "end"
+        ends[0] === "" ? "start" : "end"
       }`,
     );
   }
-  const lo = parseValue(range[0], def, err);
-  const hi = range.length === 2
-    ? parseValue(range[1], def, err)
-    : stepText === undefined
-    ? lo
-    : Math.max(lo, def.starMax);
+  const lo = parseValue(ends[0], def, err);
+  const hi = ends.length === 2
+    ? parseValue(ends[1], def, err)
+    : stepped
+    ? Math.max(lo, def.starMax)
+    : lo;
   if (lo > hi) {
     err(`range ${base} is reversed (the start must not be after the end)`);
   }
-  addRange(set, def, lo, hi, step);
-  const baseText = range.length === 2 ? `${lo}-${hi}` : `${lo}`;
-  return stepText === undefined ? baseText : `${baseText}/${step}`;
+  return [lo, hi];
 }
 
 /** Day-of-week 7 is Sunday, stored as 0. */
@@ -344,34 +355,22 @@ function addRange(
   for (let v = lo; v <= hi; v += step) set.add(fold && v === 7 ? 0 : v);
 }
 
-function parseStep(
-  text: string,
-  item: string,
-  def: FieldDef,
-  err: (msg: string) => never,
-): number {
-  if (!allChars(text, isDigit)) {
+/** Digits, optionally after a '+' (robfig reads numbers with Go's Atoi). */
+function isNumber(text: string): boolean {
+  return allChars(text.startsWith("+") ? text.slice(1) : text, isDigit);
+}
+
+function parseStep(text: string, item: string, err: Err): number {
+  if (!isNumber(text)) {
     err(`step '${clip(text)}' in '${clip(item)}' is not a number`);
   }
   const step = Number(text);
   if (step < 1) err(`step ${text} in '${clip(item)}' must be at least 1`);
-  const span = def.starMax - def.min + 1;
-  if (step > span) {
-    err(
-      `step ${clip(text)} in '${
-        clip(item)
-      }' is larger than the field's range ${def.min}-${def.starMax}`,
-    );
-  }
   return step;
 }
 
-function parseValue(
-  tok: string,
-  def: FieldDef,
-  err: (msg: string) => never,
-): number {
-  if (allChars(tok, isDigit)) {
+function parseValue(tok: string, def: FieldDef, err: Err): number {
+  if (isNumber(tok)) {
     const v = Number(tok);
     if (v < def.min || v > def.max) {
       err(`${clip(tok)} is out of range ${def.min}-${def.max}`);
@@ -387,7 +386,7 @@ function parseValue(
     ? `a number or a ${def.nameKind} name`
     : "a number";
   const up = tok.toUpperCase();
-  const lw = def.question && (up.includes("L") || up.includes("W"))
+  const lw = def.day && (up.includes("L") || up.includes("W"))
     ? " ('L' and 'W' are not supported)"
     : "";
   return err(`'${clip(tok)}' is not ${expected}${lw}`);
@@ -403,20 +402,6 @@ function nameValue(tok: string, names: readonly string[]): number | undefined {
 }
 
 const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const MONTH_SHORT = [
-  "Jan",
-  "Feb",
-  "Mar",
-  "Apr",
-  "May",
-  "Jun",
-  "Jul",
-  "Aug",
-  "Sep",
-  "Oct",
-  "Nov",
-  "Dec",
-];
 
 /** Rejects day-of-month/month pairs that never occur, like `30 2` (Feb 30). */
 function checkReachable(
@@ -427,22 +412,17 @@ function checkReachable(
   if (dom.star || !dowStar) return;
   const minDay = dom.values[0];
   if (month.values.some((m) => minDay <= MONTH_DAYS[m - 1])) return;
-  const months = month.values.map((m) => MONTH_SHORT[m - 1]).join(", ");
+  const months = month.values.map((m) => {
+    const name = MONTH_NAMES[m - 1];
+    return name[0].toUpperCase() + name.slice(1, 3);
+  }).join(", ");
   fail(
     `day-of-month field: ${dom.text} never occurs in ${months}, so the schedule would never run`,
   );
 }
 
 const compiled = new Map<string, CronSpec>();
-const croners = new Map<string, Cron>();
 const MAX_CACHED = 1000;
-
-/** Keeps a bounded number of entries, dropping the oldest. */
-function remember<T>(cache: Map<string, T>, key: string, value: T): T {
-  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
-  cache.set(key, value);
-  return value;
-}
 
 /**
  * {@link parseCron}, cached by expression text.
@@ -453,23 +433,14 @@ function remember<T>(cache: Map<string, T>, key: string, value: T): T {
  * ```
  */
 export function compileCron(expr: string): CronSpec {
-  return compiled.get(expr) ?? remember(compiled, expr, parseCron(expr));
-}
-
-/** croner on fake-UTC wall times: no zone, so none of its DST handling applies. */
-function cronerFor(pattern: string): Cron {
-  return croners.get(pattern) ??
-    remember(
-      croners,
-      pattern,
-      new Cron(pattern, { utcOffset: 0, mode: "6-part", paused: true }),
-    );
-}
-
-/** The first matching wall time strictly after `wall` (whole seconds). */
-function nextWall(pattern: string, wall: number): number | null {
-  const d = cronerFor(pattern).nextRun(new Date(wall));
-  return d ? d.getTime() : null;
+  const hit = compiled.get(expr);
+  if (hit) return hit;
+  const spec = parseCron(expr);
+  if (compiled.size >= MAX_CACHED) {
+    compiled.delete(compiled.keys().next().value!);
+  }
+  compiled.set(expr, spec);
+  return spec;
 }
 
 /**
@@ -487,19 +458,19 @@ export function nextCronRun(
   tz: string,
   after: number,
 ): number | null {
-  if (tz === "UTC") return nextWall(spec.pattern, after);
+  if (tz === "UTC") return nextMatch(spec, after);
   return spec.interval
-    ? nextInterval(spec.pattern, tz, after)
-    : nextFixed(spec.pattern, tz, after);
+    ? nextInterval(spec, tz, after)
+    : nextFixed(spec, tz, after);
 }
 
 /** Bounds the loops below; each normally ends in one or two turns. */
 const MAX_TURNS = 10_000;
 
-function nextFixed(pattern: string, tz: string, after: number): number | null {
+function nextFixed(spec: CronSpec, tz: string, after: number): number | null {
   let wall = instantToWall(after, tz);
   for (let turn = 0; turn < MAX_TURNS; turn++) {
-    const w = nextWall(pattern, wall);
+    const w = nextMatch(spec, wall);
     if (w === null) return null;
     const t = wallToInstant(w, tz);
     if (t > after) return t;
@@ -512,7 +483,7 @@ function nextFixed(pattern: string, tz: string, after: number): number | null {
 }
 
 function nextInterval(
-  pattern: string,
+  spec: CronSpec,
   tz: string,
   after: number,
 ): number | null {
@@ -520,7 +491,7 @@ function nextInterval(
   let inclusive = false;
   for (let turn = 0; turn < MAX_TURNS; turn++) {
     const offset = offsetAt(from, tz);
-    const w = nextWall(pattern, from + offset - (inclusive ? 1 : 0));
+    const w = nextMatch(spec, from + offset - (inclusive ? 1 : 0));
     if (w === null) return null;
     const t = w - offset;
     const change = offsetChangeBetween(from, t, tz);

@@ -12,6 +12,7 @@
  */
 import cronstrue from "cronstrue";
 import { compileCron } from "./cron.ts";
+import { describeEvery } from "./every.ts";
 import type { CronSpec } from "./cron.ts";
 import type { Schedule } from "./schedule.ts";
 
@@ -35,6 +36,8 @@ export function describeSchedule(s: Schedule): string {
       return `Once at ${formatUtc(s.at)}`;
     case "cron":
       return describeCron(compileCron(s.expr), s.timezone);
+    case "every":
+      return describeEvery(s.everyMs);
   }
 }
 

@@ -45,10 +45,12 @@ import {
 } from "./run.ts";
 import {
   describeSchedule,
-  isCronExpression,
+  isPeriodic,
   nextRun,
+  nextTickAfter,
   parseSchedule,
   type Schedule,
+  scheduleZone,
 } from "./schedule.ts";
 import {
   isArmed,
@@ -304,8 +306,12 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     { after: number; next: number | null; cron: Schedule }
   >();
 
-  /** The next fire time of a periodic job strictly after `after`. */
-  function nextTick(job: Job, after: number): number | null {
+  /**
+   * The next fire time of a periodic job strictly after `after`, and after
+   * `now` too: a scheduler so late that the next tick has passed moves on to
+   * the first one still ahead rather than fire a backlog.
+   */
+  function nextTick(job: Job, after: number, now = after): number | null {
     const key = `${job.timezone ?? ""}\u0000${job.schedule}`;
     let memo = ticks.get(key);
     if (!memo) {
@@ -317,7 +323,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       memo.after = after;
       memo.next = nextRun(memo.cron, new Date(after))?.getTime() ?? null;
     }
-    return memo.next;
+    if (memo.next === null || memo.next > now) return memo.next;
+    return nextTickAfter(memo.cron, after, now);
   }
 
   /** Arms (or disarms) the timer for the job's `nextRunAt`. */
@@ -361,12 +368,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       entries.get(id) !== e || e.job.nextRunAt !== at || !isArmed(e.job.status)
     ) return;
     if (e.job.type === "periodic") {
-      // The tick after this one; if we are so late that it has passed too,
-      // skip ahead to the first one after now rather than fire a backlog.
-      let next = nextTick(e.job, at);
-      const now = clock.now();
-      if (next !== null && next <= now) next = nextTick(e.job, now);
-      e.job = { ...e.job, nextRunAt: next };
+      e.job = { ...e.job, nextRunAt: nextTick(e.job, at, clock.now()) };
       save(e);
       arm(e);
       fire(e, "schedule", at, 1);
@@ -551,21 +553,22 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   // ---- operations ----
 
   function build(input: JobInput, id: string, now: number, prev?: Job): Job {
-    const type: JobType = isCronExpression(input.schedule)
-      ? "periodic"
-      : "onetime";
-    // Parse now so a bad schedule or zone is refused before anything changes.
+    const type: JobType = isPeriodic(input.schedule) ? "periodic" : "onetime";
+    // Parse now so a bad schedule or zone (or a zone given twice, as a
+    // CRON_TZ= prefix and a different timezone) is refused before anything
+    // changes. The prefix sets the job's zone.
     schedOf(
       { schedule: input.schedule, timezone: input.timezone ?? null },
       now,
     );
+    const timezone = scheduleZone(input.schedule) ?? input.timezone ?? null;
     checkAction(input.action, { functions, allowShell });
     return {
       id,
       name: input.name,
       type,
       schedule: input.schedule.trim(),
-      timezone: input.timezone ?? null,
+      timezone,
       action: input.action,
       timeoutMs: input.timeoutMs ?? null,
       retries: input.retries,
@@ -704,6 +707,10 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       const patch: JobPatch = parseJobPatch(body);
       return change(id, (e, now) => {
         const merged = { ...e.job, ...patch } as Job;
+        // A new schedule with a CRON_TZ= prefix brings its own zone.
+        if (patch.schedule !== undefined && patch.timezone === undefined) {
+          merged.timezone = scheduleZone(patch.schedule) ?? merged.timezone;
+        }
         // A view shows secret header values as [redacted]; saving it back keeps them.
         if (patch.action) {
           merged.action = keepSecrets(patch.action, e.job.action);
@@ -757,7 +764,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         throw new JobproError("invalid", "schedule: is required", "schedule");
       }
       return change(id, (e, now) => {
-        if (e.job.type !== "onetime" || isCronExpression(schedule)) {
+        if (e.job.type !== "onetime" || isPeriodic(schedule)) {
           throw new JobproError(
             "conflict",
             "reschedule is for one-time jobs; use PATCH to change a periodic job's schedule",
@@ -929,7 +936,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       // A claimed tick in the past may have run before the crash: never run it
       // again. catchUp "once" runs one startup run if ticks were missed.
       if (due === null || due <= now) {
-        e.job = { ...e.job, nextRunAt: nextTick(e.job, now) };
+        e.job = { ...e.job, nextRunAt: nextTick(e.job, due ?? now, now) };
         if (due !== null && e.job.catchUp === "once") {
           fire(e, "startup", now, 1);
         }

@@ -39,7 +39,7 @@ export type { Clock } from "./clock.ts";
 export { systemClock } from "./clock.ts";
 export {
   describeSchedule,
-  isCronExpression,
+  isPeriodic,
   nextRuns,
   parseSchedule,
   previewSchedule,
@@ -53,3 +53,4 @@ export {
   readJobsFile,
 } from "./sources.ts";
 export { EXAMPLE_JOBS } from "./examples.ts";
+export { parseRfc3339 } from "./iso.ts";

@@ -30,6 +30,7 @@
  * @module
  */
 import { invalid } from "./errors.ts";
+import { clip, isDigit, isLetter, MONTH_NAMES } from "./text.ts";
 import {
   abbreviationOffset,
   isTimezone,
@@ -72,37 +73,11 @@ const UNITS: Readonly<Record<string, number>> = {
   weeks: 7 * DAY,
 };
 
-const MONTHS = [
-  "january",
-  "february",
-  "march",
-  "april",
-  "may",
-  "june",
-  "july",
-  "august",
-  "september",
-  "october",
-  "november",
-  "december",
-];
-
 const EXAMPLES =
   "'in 30s', '+1h', '2024-01-15T14:30:00Z', '01/15/2024 2:30 PM EST' or 'Jan 15, 2024 3:04 PM MST'";
 
 /** A cursor over the text: plain data, moved by the readers below. */
 type Cursor = { s: string; i: number };
-
-function isDigit(c: string | undefined): boolean {
-  return c !== undefined && c >= "0" && c <= "9";
-}
-
-/** ASCII letters only: `toLowerCase` would let some non-ASCII letters through. */
-function isLetter(c: string | undefined): boolean {
-  if (c === undefined || c.length !== 1) return false;
-  const code = c.charCodeAt(0) | 0x20;
-  return code >= 97 && code <= 122;
-}
 
 function isSpace(c: string | undefined): boolean {
   return c === " " || c === "\t";
@@ -184,6 +159,25 @@ export function parseOnce(text: string, opts: OnceOptions): number {
   }
 }
 
+/**
+ * Whether the text is written as a relative time: a number first, then only
+ * numbers, spaces and time units (`1 h 30 m 5 s`, `2 hours 30 minutes`), or
+ * `in ...` / `+...`. Told apart from cron before cron is tried, so spaced
+ * units are never read as cron fields.
+ *
+ * @example
+ * ```ts
+ * isRelativeTime("1 h 30 m 5 s"); // true
+ * isRelativeTime("5 4 * * *"); // false
+ * ```
+ */
+export function isRelativeTime(text: string): boolean {
+  const t = text.trim();
+  if (formOf(t) !== "relative") return false;
+  const words = t.replace(/^(\+|in\b)/i, "").split(/[0-9\s]+/).filter(Boolean);
+  return words.every((w) => UNITS[w.toLowerCase()] !== undefined);
+}
+
 type Form = "now" | "relative" | "iso" | "us" | "named" | undefined;
 
 /** Which kind of time the text is, from its first characters. */
@@ -206,10 +200,6 @@ function formOf(t: string): Form {
   }
   skipSpaces(c);
   return isLetter(t[c.i]) ? "relative" : undefined;
-}
-
-function clip(s: string): string {
-  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
 }
 
 /**
@@ -352,7 +342,7 @@ function requireSpace(c: Cursor): void {
 function monthFromName(word: string): number | undefined {
   const w = word.toLowerCase();
   if (w.length < 3) return undefined;
-  const i = MONTHS.findIndex((m) =>
+  const i = MONTH_NAMES.findIndex((m) =>
     m === w || (w.length === 3 && m.startsWith(w)) ||
     (w === "sept" && m === "september")
   );
@@ -496,7 +486,7 @@ function zoneFromWord(word: string): Zone {
   );
 }
 
-const MONTH_TITLES = MONTHS.map((m) => m[0].toUpperCase() + m.slice(1));
+const MONTH_TITLES = MONTH_NAMES.map((m) => m[0].toUpperCase() + m.slice(1));
 
 function checkDate(d: DateParts): void {
   if (d.year < 1970 || d.year > 9999) {

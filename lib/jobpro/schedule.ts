@@ -23,22 +23,23 @@ import {
   isCronExpression,
   MAX_CRON_LENGTH,
   nextCronRun,
-  splitWords,
 } from "./cron.ts";
-import { parseOnce } from "./onetime.ts";
+import { isEvery, parseEvery } from "./every.ts";
+import { isRelativeTime, parseOnce } from "./onetime.ts";
+import { splitWords } from "./text.ts";
 import { validateTimezone } from "./zones.ts";
 import { describeSchedule } from "./describe.ts";
 
-export { compileCron, isCronExpression } from "./cron.ts";
-export type { CronSpec } from "./cron.ts";
 export { validateTimezone, ZONE_ABBREVIATIONS } from "./zones.ts";
 export type { ZoneAbbreviation } from "./zones.ts";
 export { describeSchedule } from "./describe.ts";
 
 /** A parsed schedule; plain data, safe to store and compare. */
 export type Schedule =
-  /** periodic: a cron expression run in an IANA zone */
+  /** periodic: a cron expression (without its zone prefix) run in an IANA zone */
   | { kind: "cron"; expr: string; timezone: string }
+  /** periodic: robfig's `@every <duration>`, counted from when the job starts */
+  | { kind: "every"; expr: string; everyMs: number }
   /** one-time: the resolved instant */
   | { kind: "once"; expr: string; at: Date }
   /** empty schedule: runs only when started or run */
@@ -55,19 +56,87 @@ export type ParseOptions = {
   now?: Date;
 };
 
+/** robfig/cron's zone prefix: `CRON_TZ=Europe/Berlin 0 0 * * *` (or `TZ=`). */
+const ZONE_PREFIX = /^(CRON_TZ|TZ)=(\S*)(?:\s+|$)/;
+
 /**
- * Parses a schedule string. Empty (or blank) is manual; text shaped like cron
- * is periodic; anything else must be a one-time time.
+ * The zone a schedule's `CRON_TZ=` or `TZ=` prefix names, validated, or
+ * undefined when it has none.
+ *
+ * @example
+ * ```ts
+ * scheduleZone("CRON_TZ=europe/berlin 0 0 * * *"); // "Europe/Berlin"
+ * scheduleZone("0 0 * * *"); // undefined
+ * ```
+ */
+export function scheduleZone(expr: string): string | undefined {
+  const m = ZONE_PREFIX.exec(expr.trim());
+  if (!m) return undefined;
+  if (m[2] === "") {
+    throw invalid(
+      "schedule",
+      `${m[1]}= needs a time zone, as in ${m[1]}=Europe/Berlin`,
+    );
+  }
+  try {
+    return validateTimezone(m[2]);
+  } catch (e) {
+    throw invalid(
+      "schedule",
+      `${m[1]}=${m[2].slice(0, 64)}: ${
+        (e as JobproError).message.replace(/^timezone: /, "")
+      }`,
+    );
+  }
+}
+
+/** The schedule without its zone prefix, whitespace collapsed. */
+function withoutPrefix(text: string): string {
+  return text.replace(ZONE_PREFIX, "");
+}
+
+/**
+ * Whether a schedule makes a periodic job: cron (with or without a zone
+ * prefix, nicknames included) or `@every`. A relative time written with
+ * spaces (`1 h 30 m`) is one-time, never cron.
+ *
+ * @example
+ * ```ts
+ * isPeriodic("*\/15 * * * * *"); // true
+ * isPeriodic("CRON_TZ=Europe/Berlin @daily"); // true
+ * isPeriodic("1 h 30 m 5 s"); // false
+ * ```
+ */
+export function isPeriodic(expr: string): boolean {
+  if (typeof expr !== "string") return false;
+  const text = expr.trim();
+  if (ZONE_PREFIX.test(text)) return true;
+  return !isRelativeTime(text) && isCronExpression(text);
+}
+
+/**
+ * Parses a schedule string. Empty (or blank) is manual; cron, a zone prefix
+ * or `@every` is periodic; anything else must be a one-time time.
  *
  * @example
  * ```ts
  * parseSchedule("*\/15 * * * * *"); // { kind: "cron", expr: "*\/15 * * * * *", timezone: "UTC" }
+ * parseSchedule("TZ=Asia/Tokyo 0 9 * * *"); // { kind: "cron", expr: "0 9 * * *", timezone: "Asia/Tokyo" }
+ * parseSchedule("@every 1h30m"); // { kind: "every", expr: "@every 1h30m", everyMs: 5400000 }
  * parseSchedule("in 30s", { now: new Date("2024-01-15T12:00:00Z") }).kind; // "once", at 12:00:30Z
  * parseSchedule(""); // { kind: "manual", expr: "" }
  * parseSchedule("0 61 * * *"); // throws "schedule: minute field: 61 is out of range 0-59"
  * ```
  */
 export function parseSchedule(expr: string, opts: ParseOptions = {}): Schedule {
+  return parseWithWarnings(expr, opts).schedule;
+}
+
+/** {@link parseSchedule}, with what the schedule means that its text may not say. */
+function parseWithWarnings(
+  expr: string,
+  opts: ParseOptions,
+): { schedule: Schedule; warnings: readonly string[] } {
   if (typeof expr !== "string") throw invalid("schedule", "must be a string");
   if (expr.length > MAX_SCHEDULE_LENGTH) {
     throw invalid(
@@ -75,12 +144,42 @@ export function parseSchedule(expr: string, opts: ParseOptions = {}): Schedule {
       `is too long (${expr.length} characters, at most ${MAX_SCHEDULE_LENGTH})`,
     );
   }
-  const timezone = opts.timezone ? validateTimezone(opts.timezone) : "UTC";
-  const text = splitWords(expr).join(" ");
-  if (text === "") return { kind: "manual", expr: "" };
-  if (isCronExpression(text)) {
-    compileCron(text);
-    return { kind: "cron", expr: text, timezone };
+  const given = opts.timezone ? validateTimezone(opts.timezone) : undefined;
+  let text = splitWords(expr).join(" ");
+  if (text === "") {
+    return { schedule: { kind: "manual", expr: "" }, warnings: [] };
+  }
+  const prefixed = scheduleZone(text);
+  if (prefixed !== undefined) {
+    if (given !== undefined && given !== prefixed) {
+      throw invalid(
+        "timezone",
+        `"${given}" conflicts with the schedule's ${
+          ZONE_PREFIX.exec(text)![1]
+        }=${prefixed}: give the zone once`,
+      );
+    }
+    text = withoutPrefix(text);
+    if (!isEvery(text) && !isCronExpression(text)) {
+      throw invalid(
+        "schedule",
+        `a zone prefix must be followed by a cron expression, got '${
+          text.slice(0, 40) || "nothing"
+        }'`,
+      );
+    }
+  }
+  const timezone = prefixed ?? given ?? "UTC";
+  if (isEvery(text)) {
+    const { everyMs, warnings } = parseEvery(text);
+    return { schedule: { kind: "every", expr: text, everyMs }, warnings };
+  }
+  if (prefixed !== undefined || isPeriodic(text)) {
+    const spec = compileCron(text);
+    return {
+      schedule: { kind: "cron", expr: text, timezone },
+      warnings: spec.warnings,
+    };
   }
   const now = (opts.now ?? new Date()).getTime();
   if (!Number.isFinite(now)) {
@@ -93,7 +192,10 @@ export function parseSchedule(expr: string, opts: ParseOptions = {}): Schedule {
   ) {
     throw invalid("schedule", `"${text}" falls outside the years 0000-9999`);
   }
-  return { kind: "once", expr: text, at: new Date(at) };
+  return {
+    schedule: { kind: "once", expr: text, at: new Date(at) },
+    warnings: [],
+  };
 }
 
 /**
@@ -116,25 +218,48 @@ export function nextRun(s: Schedule, after: Date): Date | null {
       return null;
     case "once":
       return s.at.getTime() > t ? new Date(s.at.getTime()) : null;
-    case "cron": {
-      // Past year 9999 there is no next time (croner throws on such dates).
-      if (!Number.isFinite(t) || t >= 253_402_300_799_999) return null;
-      let next: number | null;
-      try {
-        next = nextCronRun(
-          compileCron(s.expr),
-          validateTimezone(s.timezone),
-          t,
-        );
-      } catch (e) {
-        if (e instanceof JobproError) throw e;
-        return null;
-      }
-      return next === null || next > 253_402_300_799_999
-        ? null
-        : new Date(next);
-    }
+    case "every":
+      // robfig: the next whole second plus the interval.
+      return beforeYear10000(Math.floor(t / 1000) * 1000 + s.everyMs);
+    case "cron":
+      if (!Number.isFinite(t) || t >= LAST_INSTANT) return null;
+      return beforeYear10000(
+        nextCronRun(compileCron(s.expr), validateTimezone(s.timezone), t),
+      );
   }
+}
+
+/** The last instant of year 9999: no schedule fires after it. */
+const LAST_INSTANT = 253_402_300_799_999;
+
+function beforeYear10000(t: number | null): Date | null {
+  return t === null || !Number.isFinite(t) || t > LAST_INSTANT
+    ? null
+    : new Date(t);
+}
+
+/**
+ * The first tick strictly after `now` of a periodic schedule whose last tick
+ * was `tick`: what a late scheduler (or one restarted after a stop) moves on
+ * to instead of firing a backlog. An `@every` schedule keeps its phase, the
+ * ticks staying whole intervals from the first one.
+ *
+ * @example
+ * ```ts
+ * const s = parseSchedule("@every 10s");
+ * nextTickAfter(s, Date.UTC(2024, 0, 1), Date.UTC(2024, 0, 1, 0, 0, 35)); // 00:00:40
+ * ```
+ */
+export function nextTickAfter(
+  s: Schedule,
+  tick: number,
+  now: number,
+): number | null {
+  if (s.kind === "every" && tick <= now) {
+    const steps = Math.floor((now - tick) / s.everyMs) + 1;
+    return beforeYear10000(tick + steps * s.everyMs)?.getTime() ?? null;
+  }
+  return nextRun(s, new Date(Math.max(tick, now)))?.getTime() ?? null;
 }
 
 /**
@@ -170,19 +295,21 @@ export type PreviewOptions = {
   now?: Date;
 };
 
-/** What GET /jobs/schedule answers. */
+/** A schedule previewed: what it is, in words, and when it runs. */
 export type Preview = {
   type: "periodic" | "onetime" | "manual";
   description: string;
-  /** ISO 8601 instants: cron, the next `count`; one-time, its instant even when past; manual, none. */
+  /** ISO 8601 instants: periodic, the next `count`; one-time, its instant even when past; manual, none. */
   next: string[];
+  /** What the schedule means that its text may not say (present only when there is something to say). */
+  warnings?: string[];
 };
 
 /** Most times a preview lists. */
 export const MAX_PREVIEW_COUNT = 100;
 
 /**
- * Parses a schedule and previews it, for GET /jobs/schedule.
+ * Parses a schedule and previews it: its type, description and next times.
  *
  * @example
  * ```ts
@@ -203,19 +330,25 @@ export function previewSchedule(
     );
   }
   const now = opts.now ?? opts.from ?? new Date();
-  const s = parseSchedule(expr, { timezone: opts.timezone, now });
+  const { schedule: s, warnings } = parseWithWarnings(expr, {
+    timezone: opts.timezone,
+    now,
+  });
   const description = describeSchedule(s);
+  const said = warnings.length ? { warnings: [...warnings] } : {};
   switch (s.kind) {
     case "manual":
       return { type: "manual", description, next: [] };
     case "once":
       return { type: "onetime", description, next: [s.at.toISOString()] };
-    case "cron": {
+    case "cron":
+    case "every": {
       const runs = nextRuns(s, opts.from ?? now, count);
       return {
         type: "periodic",
         description,
         next: runs.map((d) => d.toISOString()),
+        ...said,
       };
     }
   }

@@ -15,7 +15,7 @@
 import { JobproError } from "./errors.ts";
 import { type JobInput, parseJobInput } from "./job.ts";
 import type { Manager } from "./manager.ts";
-import { isCronExpression } from "./schedule.ts";
+import { isPeriodic } from "./schedule.ts";
 
 /** What loading reported. */
 export interface LoadReport {
@@ -46,7 +46,7 @@ export function isSeedFormat(def: unknown): boolean {
 export function fromSeed(def: Obj, backendUrl: string): Obj {
   const id = def.ID ?? def.Id;
   const schedule = typeof def.Schedule === "string" ? def.Schedule : "";
-  if (def.IsPeriodic === true && !isCronExpression(schedule)) {
+  if (def.IsPeriodic === true && !isPeriodic(schedule)) {
     throw new JobproError(
       "invalid",
       `schedule: IsPeriodic is true but "${schedule}" is not a cron expression`,

@@ -220,6 +220,18 @@ function resolveZone(tz: string): string | undefined {
  * ```
  */
 export function validateTimezone(tz: string): string {
+  const known = validated.get(tz);
+  if (known !== undefined) return known;
+  const zone = checkTimezone(tz);
+  if (validated.size >= 1000) validated.clear();
+  validated.set(tz, zone);
+  return zone;
+}
+
+/** Zones already checked (Intl takes microseconds a check), by the text given. */
+const validated = new Map<string, string>();
+
+function checkTimezone(tz: string): string {
   if (typeof tz !== "string" || tz.trim() === "") {
     throw invalid(
       "timezone",

@@ -1,5 +1,5 @@
 import { ApiError, intParam, json } from "@/lib/api.ts";
-import { previewSchedule } from "@/lib/jobpro/mod.ts";
+import { parseRfc3339, previewSchedule } from "@/lib/jobpro/mod.ts";
 import { define } from "@/utils.ts";
 
 /**
@@ -11,15 +11,18 @@ export const handler = define.handlers({
   GET(ctx) {
     const p = ctx.url.searchParams;
     const rawFrom = p.get("from");
-    const from = rawFrom ? new Date(rawFrom) : undefined;
-    if (from && Number.isNaN(from.getTime())) {
+    const fromMs = rawFrom === null ? null : parseRfc3339(rawFrom);
+    if (rawFrom !== null && fromMs === null) {
       throw new ApiError(
         400,
         "invalid",
-        `from: "${rawFrom}" is not an ISO 8601 time`,
+        `from: "${
+          rawFrom.slice(0, 40)
+        }" is not an RFC 3339 time with a zone, such as 2024-01-15T14:30:00Z or 2024-01-15T14:30:00+01:00`,
         "from",
       );
     }
+    const from = fromMs === null ? undefined : new Date(fromMs);
     return json(previewSchedule(p.get("expr") ?? "", {
       timezone: p.get("timezone") || undefined,
       from,

@@ -2,10 +2,11 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import { JobproError } from "../../lib/jobpro/errors.ts";
 import {
   describeSchedule,
-  isCronExpression,
+  isPeriodic,
   MAX_SCHEDULE_LENGTH,
   nextRun,
   nextRuns,
+  nextTickAfter,
   parseSchedule,
   previewSchedule,
   type Schedule,
@@ -124,8 +125,11 @@ Deno.test("parseSchedule: not a string", () => {
   );
 });
 
-Deno.test("re-exports: isCronExpression, validateTimezone, zone table", () => {
-  assert(isCronExpression("@hourly"));
+Deno.test("isPeriodic; re-exports validateTimezone and the zone table", () => {
+  assert(isPeriodic("@hourly"));
+  assert(isPeriodic("@every 5m"));
+  assert(isPeriodic("CRON_TZ=Europe/Berlin 0 0 * * *"));
+  assert(!isPeriodic("1 h 30 m 5 s"));
   assertEquals(validateTimezone("utc"), "UTC");
   assert(
     ZONE_ABBREVIATIONS.some((z) => z.abbr === "PST" && z.offset === "-08:00"),
@@ -377,4 +381,110 @@ Deno.test("fuzz: long adversarial inputs stay linear", () => {
     }
     assert(performance.now() - start < 100, text.slice(0, 20));
   }
+});
+
+// --- issue 10: robfig's schedules as the Go service wrote them ----------------------
+
+Deno.test("CRON_TZ= and TZ= prefixes set the zone; a different timezone beside them is refused naming it", () => {
+  assertEquals(parseSchedule("CRON_TZ=Europe/Berlin 0 0 * * *"), {
+    kind: "cron",
+    expr: "0 0 * * *",
+    timezone: "Europe/Berlin",
+  });
+  assertEquals(parseSchedule("TZ=asia/tokyo   0 9 * * MON-FRI").kind, "cron");
+  assertEquals(
+    (parseSchedule("TZ=asia/tokyo 0 9 * * MON-FRI") as { timezone: string })
+      .timezone,
+    "Asia/Tokyo",
+  );
+  assertEquals(
+    isoRuns(
+      parseSchedule("CRON_TZ=Europe/Berlin 0 0 * * *"),
+      "2024-01-01T12:00:00Z",
+      1,
+    ),
+    ["2024-01-01T23:00:00.000Z"],
+  );
+  // The same zone twice is fine; a different one is a 400 on timezone.
+  parseSchedule("CRON_TZ=Europe/Berlin @daily", { timezone: "Europe/Berlin" });
+  const e = assertThrows(
+    () =>
+      parseSchedule("CRON_TZ=Europe/Berlin 0 0 * * *", {
+        timezone: "Asia/Tokyo",
+      }),
+    JobproError,
+    `timezone: "Asia/Tokyo" conflicts with the schedule's CRON_TZ=Europe/Berlin`,
+  );
+  assertEquals(e.field, "timezone");
+  assertThrows(
+    () => parseSchedule("CRON_TZ=Mars/Base 0 0 * * *"),
+    JobproError,
+    "schedule: CRON_TZ=Mars/Base: 'Mars/Base' is not a known IANA time zone",
+  );
+  assertThrows(
+    () => parseSchedule("TZ= 0 0 * * *"),
+    JobproError,
+    "schedule: TZ= needs a time zone",
+  );
+  assertThrows(
+    () => parseSchedule("CRON_TZ=UTC in 5m"),
+    JobproError,
+    "a zone prefix must be followed by a cron expression",
+  );
+  assertThrows(
+    () => parseSchedule("CRON_TZ=UTC"),
+    JobproError,
+    "got 'nothing'",
+  );
+});
+
+Deno.test("@every runs at whole seconds, an interval apart, from when it is started", () => {
+  const s = parseSchedule("@every 1h30m");
+  assertEquals(s, { kind: "every", expr: "@every 1h30m", everyMs: 5_400_000 });
+  assertEquals(isoRuns(s, "2024-01-01T00:00:00.700Z", 3), [
+    "2024-01-01T01:30:00.000Z",
+    "2024-01-01T03:00:00.000Z",
+    "2024-01-01T04:30:00.000Z",
+  ]);
+  assertEquals(describeSchedule(s), "Every 1 hour 30 minutes");
+  assertEquals(parseSchedule("TZ=Europe/Berlin @every 5m").kind, "every");
+});
+
+Deno.test("nextTickAfter: a late scheduler moves on to the first tick still ahead; @every keeps its phase", () => {
+  const every = parseSchedule("@every 10s");
+  const t0 = Date.UTC(2024, 0, 1);
+  assertEquals(nextTickAfter(every, t0, t0 + 35_000), t0 + 40_000);
+  assertEquals(nextTickAfter(every, t0, t0 + 40_000), t0 + 50_000);
+  assertEquals(nextTickAfter(every, t0, t0 - 5), t0 + 10_000);
+  const cron = parseSchedule("*/15 * * * * *");
+  assertEquals(nextTickAfter(cron, t0, t0 + 31_000), t0 + 45_000);
+});
+
+Deno.test("a relative time written with spaces is a relative time, never cron", () => {
+  for (
+    const [text, ms] of [
+      ["1 h 30 m 5 s", 5_405_000],
+      ["2 hours 30 minutes", 9_000_000],
+      ["1 d 2 h", 93_600_000],
+      ["in 1 h 30 m 5 s", 5_405_000],
+    ] as const
+  ) {
+    const s = parseSchedule(text, { now: NOW });
+    assertEquals(s.kind, "once", text);
+    assertEquals((s as { at: Date }).at.getTime() - NOW.getTime(), ms, text);
+  }
+  assertThrows(() => parseSchedule("1 h 30 x"), JobproError, "schedule:");
+});
+
+Deno.test("previewSchedule says what a step beyond its field means", () => {
+  const p = previewSchedule("0 0 1 */15 *", {
+    from: new Date("2024-02-01T00:00:00Z"),
+    count: 2,
+  });
+  assertEquals(p.next, [
+    "2025-01-01T00:00:00.000Z",
+    "2026-01-01T00:00:00.000Z",
+  ]);
+  assertEquals(p.warnings?.length, 1);
+  assertEquals("warnings" in previewSchedule("@daily", { now: NOW }), false);
 });

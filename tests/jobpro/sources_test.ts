@@ -209,3 +209,42 @@ Deno.test("JOBPRO_JOBS_URL: definitions fetched from the seed's { success, error
     await down.close();
   }
 });
+
+Deno.test("the Go service's robfig schedules load as they are: @every, CRON_TZ=, TZ=, '?' and long steps", async () => {
+  const m = await createManager({
+    store: await openDuckDBStore(":memory:"),
+    log: () => {},
+  });
+  try {
+    const seed = (id: string, schedule: string) => ({
+      ID: id,
+      Name: id,
+      IsPeriodic: true,
+      Schedule: schedule,
+      AutoStart: true,
+      TriggerEndpoint: "",
+    });
+    const report = await loadDefinitions(m, [
+      seed("every5m", "@every 5m"),
+      seed("every90m", "@every 1h30m"),
+      seed("berlin", "CRON_TZ=Europe/Berlin 0 30 2 * * *"),
+      seed("tokyo", "TZ=Asia/Tokyo 0 0 9 ? * MON-FRI"),
+      seed("q", "? ? ? * * ?"),
+      seed("january", "0 0 0 1 */15 *"),
+    ], { backendUrl: "http://localhost:8080" });
+    assertEquals(report.failed, []);
+    assertEquals(report.loaded.length, 6);
+    for (const id of report.loaded) {
+      assertEquals([m.get(id).type, m.get(id).status], [
+        "periodic",
+        "scheduled",
+      ], id);
+    }
+    assertEquals(m.get("every90m").description, "Every 1 hour 30 minutes");
+    assertEquals(m.get("berlin").timezone, "Europe/Berlin");
+    assertEquals(m.get("tokyo").timezone, "Asia/Tokyo");
+    assertEquals(new Date(m.get("january").nextRunAt!).getUTCMonth(), 0);
+  } finally {
+    await m.shutdown();
+  }
+});

@@ -246,7 +246,7 @@ const now = dateObj;
 // ---- the schedule parser ----
 
 Deno.test("fuzz: parseSchedule on random and schedule-shaped text gives a usable schedule or a 400 naming the field, fast", () => {
-  const seen = { cron: 0, once: 0, manual: 0, invalid: 0 };
+  const seen = { cron: 0, every: 0, once: 0, manual: 0, invalid: 0 };
   fc.assert(
     fc.property(scheduleText, timezone, now, (expr, tz, at) => {
       const r = bounded(
@@ -262,7 +262,7 @@ Deno.test("fuzz: parseSchedule on random and schedule-shaped text gives a usable
       seen[s.kind]++;
       if (s.kind === "once") {
         assert(Number.isFinite(s.at.getTime()), `once at ${s.at}`);
-      } else if (s.kind === "cron") {
+      } else if (s.kind === "cron" || s.kind === "every") {
         const next = bounded(
           `nextRuns(${JSON.stringify(expr)})`,
           () => nextRuns(s, at, 3),
