@@ -23,11 +23,19 @@ import {
   type ManagerOptions,
   openDuckDBStore,
   readJobsFile,
+  shellEnvironment,
 } from "@/lib/jobpro/mod.ts";
 import type { Registry } from "@/lib/jobs/mod.ts";
 import { closeStreams } from "@/lib/live.ts";
 import { metricsOf } from "@/lib/metrics.ts";
+import { requestGuard } from "@/lib/web/guard.ts";
+import { defaultMaxConnections, serve, type Server } from "@/lib/web/server.ts";
 import type { State } from "@/utils.ts";
+
+const LOCAL_INFO: Deno.ServeHandlerInfo<Deno.NetAddr> = {
+  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
+  completed: Promise.resolve(),
+};
 
 /** A running jobpro: its address, engine, and how to stop it. */
 export interface Jobpro {
@@ -50,6 +58,7 @@ export interface Jobpro {
 export function createApp(manager: Manager, config: Config): App<State> {
   metricsOf(manager); // counts runs from now on
   return new App<State>()
+    .use(requestGuard(config))
     .use(staticFiles())
     .use((ctx) => {
       ctx.state.manager = manager;
@@ -131,6 +140,9 @@ export async function startJobpro(
       allowShell: config.allowShell,
       retentionDays: config.retentionDays,
       maxRunsPerJob: config.maxRunsPerJob,
+      httpMaxConcurrent: config.httpMaxConcurrent,
+      httpTimeoutMs: config.httpTimeoutMs,
+      shellEnv: shellEnvironment(Deno.env.toObject(), config.shellEnvPass),
       log: opts.log ?? (opts.quiet ? () => {} : undefined),
     });
   } catch (e) {
@@ -145,12 +157,20 @@ export async function startJobpro(
     throw e;
   }
   const app = createApp(manager, config);
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const handler = app.handler();
+  let server: Server;
   try {
-    server = await app.listen({
-      port: config.port,
+    // The first request loads (or builds) the island bundles: make it now.
+    await handler(new Request("http://localhost/healthz"), LOCAL_INFO);
+    server = await serve(handler, {
       hostname: config.host,
-      onListen: () => {},
+      port: config.port,
+      maxConnections: config.maxConnections ??
+        defaultMaxConnections(undefined, config.httpMaxConcurrent),
+      headersTimeoutMs: config.headersTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxBodyBytes: config.maxBodyBytes,
+      log: opts.quiet ? () => {} : undefined,
     });
   } catch (e) {
     await manager.shutdown({ graceMs: 0 });
@@ -166,7 +186,7 @@ export async function startJobpro(
     async close() {
       await manager.shutdown({ graceMs: config.shutdownGraceMs });
       closeStreams(manager); // open event streams would hold the shutdown forever
-      await server.shutdown();
+      await server.shutdown(1000);
     },
   };
 }

@@ -13,10 +13,15 @@ import { createDefine } from "fresh";
 import type { Manager } from "@/lib/jobpro/mod.ts";
 import type { Config } from "@/lib/config.ts";
 
-/** Per-request state: the engine and the configuration. */
+/** Per-request state: the engine, the configuration, and what the caller may see. */
 export interface State {
   manager: Manager;
   config: Config;
+  /**
+   * "full" (the token, or no token configured) sees secrets in clear; "read"
+   * (the read-only token) sees them as [redacted].
+   */
+  access: "full" | "read";
 }
 
 /** Typed identity helpers for routes, pages and middleware. */

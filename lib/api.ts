@@ -15,6 +15,7 @@ import type { z } from "zod";
 import { HttpError } from "fresh";
 import { JOB_STATUSES } from "./jobpro/status.ts";
 import { JobproError } from "./jobpro/errors.ts";
+import type { JobView, Manager } from "./jobpro/mod.ts";
 
 /** Default for the largest request body read, in bytes (JOBPRO_MAX_BODY_BYTES). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -117,6 +118,22 @@ export function jsonList(
   });
 }
 
+/**
+ * A job as this caller may see it: in clear for full access, with its secret
+ * values as `[redacted]` for the read-only token.
+ *
+ * @example
+ * ```ts
+ * return json(shown(ctx.state, await manager.start(id)));
+ * ```
+ */
+export function shown(
+  state: { manager: Manager; access: "full" | "read" },
+  view: JobView,
+): JobView {
+  return state.access === "full" ? state.manager.revealed(view) : view;
+}
+
 /** A client's mistake, ready to answer. */
 export interface Problem {
   status: number;
@@ -199,9 +216,11 @@ export function errorResponse(
 export async function readJson(
   req: Request,
   maxBytes = MAX_BODY_BYTES,
+  { typeOptional = false } = {},
 ): Promise<unknown> {
   const type = req.headers.get("content-type") ?? "";
-  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type.trim())) {
+  const untyped = typeOptional && !req.headers.has("content-type");
+  if (!untyped && !/^application\/([\w.+-]+\+)?json\b/i.test(type.trim())) {
     throw new ApiError(
       415,
       "unsupported_media_type",
@@ -242,8 +261,9 @@ export async function readBody<T extends z.ZodType>(
   req: Request,
   schema: T,
   maxBytes = MAX_BODY_BYTES,
+  opts: { typeOptional?: boolean } = {},
 ): Promise<z.output<T>> {
-  return parseWith(schema, await readJson(req, maxBytes));
+  return parseWith(schema, await readJson(req, maxBytes, opts));
 }
 
 /**
@@ -297,7 +317,20 @@ export async function readText(
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client closed the connection (or half-closed it) mid-body.
+      const of = declared ? ` of ${declared}` : "";
+      throw new ApiError(
+        400,
+        "bad_request",
+        `the request body was incomplete: the connection ended after ${size}${of} bytes`,
+        "body",
+      );
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {

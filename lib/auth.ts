@@ -155,6 +155,32 @@ export function cookie(req: Request, name: string): string | null {
 }
 
 /**
+ * Splits a Host header into its name (lower case, brackets kept for IPv6)
+ * and port.
+ *
+ * @example
+ * ```ts
+ * hostParts("LocalHost:8000"); // { name: "localhost", port: "8000" }
+ * ```
+ */
+export function hostParts(host: string): { name: string; port: string } {
+  const m = host.toLowerCase().match(/^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/);
+  return { name: m?.[1] ?? host.toLowerCase(), port: m?.[2] ?? "" };
+}
+
+/**
+ * Whether an Origin names the site the Host header addresses. Schemes are
+ * not compared (behind a TLS proxy the browser says https, the Host header
+ * cannot say); a missing port is the origin's default.
+ */
+export function sameAuthority(origin: URL, host: string): boolean {
+  const h = hostParts(host);
+  if (origin.hostname.toLowerCase() !== h.name) return false;
+  const byDefault = origin.protocol === "https:" ? "443" : "80";
+  return (origin.port || byDefault) === (h.port || byDefault);
+}
+
+/**
  * Whether the request's `Origin` is this site (what a browser sends on every
  * same-origin write; a cross-site page cannot forge it).
  *
@@ -165,7 +191,15 @@ export function cookie(req: Request, name: string): string | null {
  */
 export function sameOrigin(req: Request): boolean {
   const origin = req.headers.get("origin");
-  return origin !== null && origin === new URL(req.url).origin;
+  if (origin === null) return false;
+  try {
+    return sameAuthority(
+      new URL(origin),
+      req.headers.get("host") ?? new URL(req.url).host,
+    );
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -185,16 +219,29 @@ export function sessionCookie(req: Request, value: string | null): string {
 }
 
 /**
+ * A same-origin path: one `/`, then neither `/` nor `\`, and only printable
+ * ASCII other than `\` (no control or whitespace characters): browsers drop
+ * tabs and read `\` as `/`, which would turn `/\t/host` into `//host`, and a
+ * control character cannot go in a Location header. The paths jobpro sends
+ * people back to are percent-encoded, so they pass.
+ */
+const SAME_ORIGIN_PATH = /^\/(?![\/\\])[\x21-\x5b\x5d-\x7e]*$/;
+
+/**
  * A local path to go back to after signing in; anything else becomes `/jobs`.
  *
  * @example
  * ```ts
+ * safeNext("/jobs/a?run=2"); // "/jobs/a?run=2"
  * safeNext("//evil.example"); // "/jobs"
+ * safeNext("/\t/127.0.0.1:9/x"); // "/jobs"
  * ```
  */
 export function safeNext(next: string | null | undefined): string {
-  if (!next || !next.startsWith("/") || /^\/[\/\\]/.test(next)) return "/jobs";
-  return /[\r\n]/.test(next) ? "/jobs" : next;
+  if (!next || next.length > 2048 || !SAME_ORIGIN_PATH.test(next)) {
+    return "/jobs";
+  }
+  return next;
 }
 
 const unauthorized = () =>
@@ -217,11 +264,14 @@ const unauthorized = () =>
  * ```
  */
 export async function requireToken(
-  ctx: Context<{ config: Config }>,
+  ctx: Context<{ config: Config; access: "full" | "read" }>,
 ): Promise<Response> {
   const config = ctx.state.config;
-  if (!config.token || !isProtected(ctx.url.pathname)) return await ctx.next();
+  ctx.state.access = "full";
+  if (!config.token) return await ctx.next();
   const { access, via } = credentials(config, ctx.req);
+  if (access !== "full") ctx.state.access = "read";
+  if (!isProtected(ctx.url.pathname)) return await ctx.next();
   const write = !READ_METHODS.has(ctx.req.method);
   if (access === "none") {
     if (!write && via !== "bearer" && prefersHtml(ctx.req)) {

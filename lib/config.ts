@@ -37,6 +37,22 @@ export interface Config {
   sseBufferBytes: number;
   /** A client whose event-stream buffer stays full this long (ms) is dropped. */
   sseStallMs: number;
+  /** Open connections at most; null: what the descriptor limit allows. */
+  maxConnections: number | null;
+  /** A request's headers must arrive within this (ms). */
+  headersTimeoutMs: number;
+  /** A kept-alive connection without a request is closed after this (ms). */
+  idleTimeoutMs: number;
+  /** Outbound calls of http actions going at once, at most; more wait their turn. */
+  httpMaxConcurrent: number;
+  /** An http action's request is abandoned after this (ms), or the job's timeout if shorter. */
+  httpTimeoutMs: number;
+  /** Host names (besides loopback ones) requests may be addressed to. */
+  allowedHosts: string[];
+  /** Names of server environment variables shell actions also get. */
+  shellEnvPass: string[];
+  /** /healthz says unavailable once a commit has been pending this long (ms). */
+  healthCommitMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -111,5 +127,20 @@ export function readConfig(env: Env): Config {
     sseHeartbeatMs: int(env, "JOBPRO_SSE_HEARTBEAT_MS", 15_000, 1),
     sseBufferBytes: int(env, "JOBPRO_SSE_BUFFER_BYTES", 1024 * 1024, 1024),
     sseStallMs: int(env, "JOBPRO_SSE_STALL_MS", 10_000, 1),
+    maxConnections: env.JOBPRO_MAX_CONNECTIONS
+      ? int(env, "JOBPRO_MAX_CONNECTIONS", 0, 16)
+      : null,
+    headersTimeoutMs: int(env, "JOBPRO_HEADERS_TIMEOUT_MS", 10_000, 100),
+    idleTimeoutMs: int(env, "JOBPRO_IDLE_TIMEOUT_MS", 10_000, 100),
+    httpMaxConcurrent: int(env, "JOBPRO_HTTP_MAX_CONCURRENT", 256, 1),
+    httpTimeoutMs: int(env, "JOBPRO_HTTP_TIMEOUT_MS", 300_000, 1),
+    allowedHosts: list(env.JOBPRO_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
+    shellEnvPass: list(env.JOBPRO_SHELL_ENV_PASS),
+    healthCommitMs: int(env, "JOBPRO_HEALTH_COMMIT_MS", 5000, 1),
   };
+}
+
+/** A comma-separated list, blanks dropped. */
+function list(raw: string | undefined): string[] {
+  return (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 }

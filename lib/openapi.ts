@@ -176,6 +176,11 @@ function seedAlias(op: Operation, seedName: string): Operation {
       `Alias of ${op.method.toUpperCase()} ${op.path} (the seed's route)`,
     tag: "seed aliases",
     deprecated: true,
+    ok: json(
+      200,
+      "SeedAnswer",
+      "The job's id and what was done, as the Go service answered",
+    ),
   };
 }
 

@@ -154,6 +154,19 @@ export const ErrorSchema = z.strictObject({
   }),
 });
 
+/** What the Go service's action routes answer. */
+export const SeedAnswerSchema = z.strictObject({
+  jobID: z.string(),
+  status: z.enum([
+    "started",
+    "stopped",
+    "paused",
+    "resumed",
+    "triggered",
+    "rescheduled",
+  ]),
+});
+
 /** Schemas the OpenAPI document lists under `components.schemas`, by name. */
 export const COMPONENTS = {
   JobInput: JobInputSchema,
@@ -171,6 +184,7 @@ export const COMPONENTS = {
   Preview: PreviewSchema,
   Health: HealthSchema,
   Error: ErrorSchema,
+  SeedAnswer: SeedAnswerSchema,
 } as const;
 
 /** A name in {@link COMPONENTS}. */

@@ -1,6 +1,7 @@
 import { HttpError, prefersHtml } from "fresh";
 import { errorResponse, problemOf } from "@/lib/api.ts";
 import { requireToken } from "@/lib/auth.ts";
+import { requireJsonBody } from "@/lib/web/guard.ts";
 import { define } from "@/utils.ts";
 import {
   defaultErrorResponse,
@@ -71,4 +72,4 @@ function mutable(res: Response): Response {
   }
 }
 
-export default [headers, errors, requireToken];
+export default [headers, errors, requireToken, requireJsonBody];

@@ -36,6 +36,8 @@ export interface BrowserOptions {
   /** An IANA zone for the page's clock, e.g. "Asia/Kolkata". */
   timezoneId?: string;
   locale?: string;
+  /** More Chromium command-line switches, e.g. `--host-resolver-rules=...`. */
+  args?: string[];
 }
 
 /**
@@ -51,7 +53,7 @@ export async function openBrowser(
 ): Promise<OpenBrowser> {
   const browser = await playwright.launch({
     executablePath: await chromium.executablePath(),
-    args: chromium.args,
+    args: [...chromium.args, ...(options.args ?? [])],
     headless: true,
   });
   const page = await browser.newPage({

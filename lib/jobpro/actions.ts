@@ -14,6 +14,8 @@
  */
 import type { Registry } from "../jobs/registry.ts";
 import { JobproError } from "./errors.ts";
+import type { Limiter } from "./limiter.ts";
+import { redactOutput, redactUrl } from "./secrets.ts";
 import type { Action, FunctionAction, HttpAction, ShellAction } from "./job.ts";
 import { MAX_OUTPUT_CHARS } from "./run.ts";
 
@@ -30,6 +32,43 @@ export interface ActionContext {
   allowShell: boolean;
   /** How long a shell process gets between SIGTERM and SIGKILL. */
   killGraceMs?: number;
+  /** Caps the http actions going at once; the rest wait for a slot. */
+  outbound?: Limiter;
+  /** An http action's request is abandoned after this (default 5 minutes). */
+  httpTimeoutMs?: number;
+  /**
+   * The environment a shell action starts from (the job's own `env` is added
+   * on top): never the server's whole environment.
+   */
+  shellEnv?: Record<string, string>;
+}
+
+/** The default deadline of an http action's request. */
+export const HTTP_TIMEOUT_MS = 5 * 60_000;
+
+/** Server variables a shell action gets besides those JOBPRO_SHELL_ENV_PASS names. */
+export const SHELL_ENV_BASE = ["PATH", "HOME", "LANG", "TZ"] as const;
+
+/**
+ * The environment shell actions start from: PATH, HOME, LANG and TZ, plus
+ * the `pass` names, taken from `env`; never a JOBPRO_* variable, so a job
+ * cannot read the server's tokens.
+ *
+ * @example
+ * ```ts
+ * shellEnvironment(Deno.env.toObject(), ["PGHOST"]); // { PATH: "...", HOME: "...", PGHOST: "db" }
+ * ```
+ */
+export function shellEnvironment(
+  env: Record<string, string | undefined>,
+  pass: readonly string[] = [],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of [...SHELL_ENV_BASE, ...pass]) {
+    const value = env[name];
+    if (value !== undefined && !/^JOBPRO_/i.test(name)) out[name] = value;
+  }
+  return out;
 }
 
 /** A failed action, with whatever output it produced. */
@@ -114,34 +153,63 @@ async function runHttp(
   action: HttpAction,
   ctx: ActionContext,
 ): Promise<ActionResult> {
-  let res: Response;
+  // Wait for a slot (a cancelled or timed-out run stops waiting), then give
+  // the request its own deadline besides the run's.
+  const release = await (ctx.outbound?.acquire(ctx.signal) ?? (() => {}));
+  const timeoutMs = ctx.httpTimeoutMs ?? HTTP_TIMEOUT_MS;
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const signal = AbortSignal.any([ctx.signal, deadline]);
   try {
-    res = await fetch(action.url, {
-      method: action.method,
-      headers: action.headers,
-      body: action.method === "GET" || action.method === "HEAD"
-        ? undefined
-        : action.body,
-      signal: ctx.signal,
-      redirect: "manual",
-    });
-  } catch (e) {
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    throw new ActionError(
-      `${action.method} ${action.url} failed: ${(e as Error).message}`,
-    );
+    let res: Response;
+    try {
+      res = await fetch(action.url, {
+        method: action.method,
+        headers: action.headers,
+        body: action.method === "GET" || action.method === "HEAD"
+          ? undefined
+          : action.body,
+        signal,
+        redirect: "manual",
+      });
+    } catch (e) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (deadline.aborted) throw noAnswer(action, timeoutMs);
+      // The runtime's message may quote the URL, credentials and all.
+      throw new ActionError(
+        `${action.method} ${redactUrl(action.url)} failed: ${
+          redactOutput((e as Error).message, action)
+        }`,
+      );
+    }
+    let head: string;
+    try {
+      head = await readHead(res.body, MAX_OUTPUT_CHARS);
+    } catch (e) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (deadline.aborted) throw noAnswer(action, timeoutMs);
+      throw e;
+    }
+    const output = `HTTP ${res.status} ${res.statusText}\n${head}`;
+    const ok = action.expectStatus !== undefined
+      ? res.status === action.expectStatus
+      : res.status >= 200 && res.status < 300;
+    const summary = `${action.method} ${redactUrl(action.url)} → ${res.status}`;
+    if (!ok) {
+      const expected = action.expectStatus ?? "2xx";
+      throw new ActionError(`${summary} (expected ${expected})`, output);
+    }
+    return { message: summary, output };
+  } finally {
+    release();
   }
-  const head = await readHead(res.body, MAX_OUTPUT_CHARS);
-  const output = `HTTP ${res.status} ${res.statusText}\n${head}`;
-  const ok = action.expectStatus !== undefined
-    ? res.status === action.expectStatus
-    : res.status >= 200 && res.status < 300;
-  const summary = `${action.method} ${action.url} → ${res.status}`;
-  if (!ok) {
-    const expected = action.expectStatus ?? "2xx";
-    throw new ActionError(`${summary} (expected ${expected})`, output);
-  }
-  return { message: summary, output };
+}
+
+function noAnswer(action: HttpAction, ms: number): ActionError {
+  return new ActionError(
+    `${action.method} ${
+      redactUrl(action.url)
+    }: no complete answer within ${ms} ms (JOBPRO_HTTP_TIMEOUT_MS)`,
+  );
 }
 
 /** Keeps the last `max` characters written to it. */
@@ -184,7 +252,10 @@ async function runShell(
     child = new Deno.Command(program, {
       args,
       cwd: action.cwd,
-      env: action.env,
+      // Only what the job is given: the server's environment (its tokens
+      // among it) stays out.
+      clearEnv: true,
+      env: { ...(ctx.shellEnv ?? {}), ...action.env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

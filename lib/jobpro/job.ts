@@ -17,6 +17,21 @@ import { z } from "zod";
 import { invalid } from "./errors.ts";
 import type { JobStatus } from "./status.ts";
 import type { RunSummary } from "./run.ts";
+import { redactAction } from "./secrets.ts";
+
+/** An HTTP header name: a token (RFC 9110 §5.6.2). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value: visible ASCII, spaces, tabs and Latin-1 text, no control characters (CR and LF above all). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+const HeaderName = z.string().regex(
+  HEADER_NAME,
+  "header names must be HTTP tokens (letters, digits and !#$%&'*+-.^_`|~)",
+);
+const HeaderValue = z.string().max(8192).regex(
+  HEADER_VALUE,
+  "header values must not contain line breaks or other control characters",
+);
 
 /** `GET`/`POST`/... a URL; a status outside `expectStatus` (default 2xx) fails the run. */
 export const HttpActionSchema = z.object({
@@ -25,7 +40,7 @@ export const HttpActionSchema = z.object({
   method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default(
     "GET",
   ),
-  headers: z.record(z.string(), z.string()).optional(),
+  headers: z.record(HeaderName, HeaderValue).optional(),
   body: z.string().max(1_000_000).optional(),
   expectStatus: z.number().int().min(100).max(599).optional(),
 }).strict();
@@ -219,81 +234,6 @@ export interface RunSummaryView {
   error: string | null;
 }
 
-/** Header names whose values are secrets: never shown back, only used. */
-const SECRET_HEADER =
-  /authorization|cookie|token|secret|password|api-?key|(^|-)key$/i;
-
-/** What a secret header value reads as in every view. */
-export const REDACTED = "[redacted]";
-
-/**
- * The action as views show it: the values of secret-looking headers
- * (Authorization, Cookie, *token*, *key*, ...) replaced by {@link REDACTED}.
- *
- * @example
- * ```ts
- * redactAction({ type: "http", url: "http://x", method: "GET", headers: { Authorization: "Bearer t" } });
- * // headers: { Authorization: "[redacted]" }
- * ```
- */
-export function redactAction(action: Action): Action {
-  if (action.type !== "http" || !action.headers) return action;
-  const headers = Object.fromEntries(
-    Object.entries(action.headers).map((
-      [k, v],
-    ) => [k, SECRET_HEADER.test(k) ? REDACTED : v]),
-  );
-  return { ...action, headers };
-}
-
-/**
- * An edited action with every {@link REDACTED} header value taken back from
- * the current action, so a view can be edited and saved without losing secrets.
- *
- * @example
- * ```ts
- * keepSecrets({ ...edited }, current);
- * ```
- */
-export function keepSecrets(next: Action, prev: Action): Action {
-  if (next.type !== "http" || !next.headers || prev.type !== "http") {
-    return next;
-  }
-  const old = prev.headers ?? {};
-  const headers = Object.fromEntries(
-    Object.entries(next.headers).map((
-      [k, v],
-    ) => [k, v === REDACTED && k in old ? old[k] : v]),
-  );
-  return { ...next, headers };
-}
-
-/**
- * Run output with the action's secret header values blanked out (an endpoint
- * that echoes its request would otherwise show them).
- *
- * @example
- * ```ts
- * redactOutput('{"authorization":"Bearer t"}', action); // '{"authorization":"[redacted]"}'
- * ```
- */
-export function redactOutput(
-  output: string | null,
-  action: Action,
-): string | null {
-  if (output === null || action.type !== "http" || !action.headers) {
-    return output;
-  }
-  let text = output;
-  for (const [k, v] of Object.entries(action.headers)) {
-    if (!SECRET_HEADER.test(k) || v.length < 4) continue;
-    text = text.split(v).join(REDACTED);
-    const bare = v.replace(/^(bearer|basic|token)\s+/i, "");
-    if (bare !== v && bare.length >= 4) text = text.split(bare).join(REDACTED);
-  }
-  return text;
-}
-
 /** ISO 8601 in UTC, or null. */
 export function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined ? null : isoString(ms);
@@ -340,6 +280,37 @@ export function jobView(
   };
 }
 
+/**
+ * Refuses text with a lone surrogate anywhere in a definition (keys
+ * included): it cannot be stored as UTF-8, so what came back after a
+ * restart would not be what was stored.
+ *
+ * @example
+ * ```ts
+ * checkWellFormed({ name: "a\ud800" }); // throws invalid "name"
+ * ```
+ */
+export function checkWellFormed(value: unknown): void {
+  const stack: [unknown, string][] = [[value, ""]];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === "string") {
+      if (!v.isWellFormed()) {
+        throw invalid(
+          path || "body",
+          "contains a lone surrogate (half of a UTF-16 pair), which cannot be stored as UTF-8",
+        );
+      }
+    } else if (typeof v === "object" && v !== null) {
+      for (const [k, child] of Object.entries(v)) {
+        const at = path ? `${path}.${k}` : k;
+        if (!k.isWellFormed()) stack.push([k, at]);
+        stack.push([child, at]);
+      }
+    }
+  }
+}
+
 /** Turns the first schema issue into an engine error naming the field. */
 function firstIssue(error: z.ZodError, prefix = ""): never {
   const issue = error.issues[0];
@@ -364,6 +335,7 @@ function firstIssue(error: z.ZodError, prefix = ""): never {
  * ```
  */
 export function parseJobInput(body: unknown): JobInput {
+  checkWellFormed(body);
   const r = JobInputSchema.safeParse(body);
   return r.success ? r.data : firstIssue(r.error);
 }
@@ -377,6 +349,7 @@ export function parseJobInput(body: unknown): JobInput {
  * ```
  */
 export function parseJobPatch(body: unknown): JobPatch {
+  checkWellFormed(body);
   const r = JobPatchSchema.safeParse(body);
   return r.success ? r.data : firstIssue(r.error);
 }

@@ -14,7 +14,14 @@
  * @module
  */
 import { defaultRegistry, type Registry } from "../jobs/mod.ts";
-import { ActionError, checkAction, runAction } from "./actions.ts";
+import {
+  ActionError,
+  checkAction,
+  runAction,
+  shellEnvironment,
+} from "./actions.ts";
+import { createLimiter } from "./limiter.ts";
+import { escapeControl } from "./text.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { JobproError } from "./errors.ts";
 import { createEventBus, type Delivered, type EventBus } from "./events.ts";
@@ -26,13 +33,12 @@ import {
   type JobType,
   type JobView,
   jobView,
-  keepSecrets,
   parseJobInput,
   parseJobPatch,
-  redactOutput,
   RESERVED_IDS,
 } from "./job.ts";
 import { retryDelay } from "./retry.ts";
+import { keepSecrets, redactAction, redactOutput } from "./secrets.ts";
 import {
   endRun,
   newRun,
@@ -76,6 +82,12 @@ export interface ManagerOptions {
   maxRunsPerJob?: number;
   /** How long a shell process gets between SIGTERM and SIGKILL. */
   killGraceMs?: number;
+  /** http actions going at once, at most (default 256); more wait their turn. */
+  httpMaxConcurrent?: number;
+  /** An http action's request is abandoned after this (default 5 minutes). */
+  httpTimeoutMs?: number;
+  /** What shell actions start from (default: PATH, HOME, LANG, TZ of this process). */
+  shellEnv?: Record<string, string>;
   log?: (level: "info" | "warn" | "error", message: string) => void;
 }
 
@@ -106,7 +118,10 @@ export interface Manager {
   runNow(id: string): Promise<RunView>;
   delete(id: string): Promise<void>;
   runs(id: string, q?: RunQuery): Promise<{ runs: RunView[]; total: number }>;
-  run(id: string, runId: number): Promise<RunView>;
+  /** One run with its output; secret values in the output are blanked unless `reveal`. */
+  run(id: string, runId: number, opts?: { reveal?: boolean }): Promise<RunView>;
+  /** The view with its action in clear (for callers allowed to see secrets); the same object when nothing is hidden. */
+  revealed(view: JobView): JobView;
   stats(id: string): Promise<JobStats>;
   /** Upserts a definition by id (job sources); keeps runtime status. */
   upsert(input: JobInput & { id: string }): Promise<JobView>;
@@ -167,10 +182,14 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const clock = opts.clock ?? systemClock;
   const functions = opts.functions ?? defaultRegistry();
   const allowShell = opts.allowShell ?? false;
+  const outbound = createLimiter(opts.httpMaxConcurrent ?? 256);
+  const shellEnv = opts.shellEnv ??
+    (allowShell ? shellEnvironment(Deno.env.toObject()) : {});
+  // One line per message whatever a job's name or error holds.
   const log = opts.log ??
     ((level, msg) =>
       (level === "error" ? console.error : console.log)(
-        `[jobpro] ${level}: ${msg}`,
+        `[jobpro] ${level}: ${escapeControl(msg)}`,
       ));
   const events = createEventBus();
   // One callback for every timer (no closure per job): a job's next tick is
@@ -468,6 +487,9 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         functions,
         allowShell,
         killGraceMs: opts.killGraceMs,
+        outbound,
+        httpTimeoutMs: opts.httpTimeoutMs,
+        shellEnv,
       }).then(
         (r) =>
           end({ status: "complete", message: r.message, output: r.output }),
@@ -760,8 +782,12 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       }),
 
     reschedule(id, schedule) {
-      if (typeof schedule !== "string") {
-        throw new JobproError("invalid", "schedule: is required", "schedule");
+      if (typeof schedule !== "string" || schedule.trim() === "") {
+        throw new JobproError(
+          "invalid",
+          'schedule: is required: the new time, such as "in 10m" (an empty schedule is not a time)',
+          "schedule",
+        );
       }
       return change(id, (e, now) => {
         if (e.job.type !== "onetime" || isPeriodic(schedule)) {
@@ -803,7 +829,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       return { runs: runs.map((r) => runView(r)), total };
     },
 
-    async run(id, runId) {
+    async run(id, runId, { reveal = false } = {}) {
       entry(id);
       const going = entries.get(id)?.running.get(runId);
       if (!going) await writer.flush();
@@ -811,13 +837,21 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       if (!found) {
         throw new JobproError("not_found", `job "${id}" has no run ${runId}`);
       }
+      const action = entries.get(id)!.job.action;
       return runView(
         {
           ...found,
-          output: redactOutput(found.output, entries.get(id)!.job.action),
+          output: reveal ? found.output : redactOutput(found.output, action),
         },
         { withOutput: true },
       );
+    },
+
+    revealed(view) {
+      const action = entries.get(view.id)?.job.action;
+      return !action || redactAction(action) === action
+        ? view
+        : { ...view, action };
     },
 
     async stats(id) {

@@ -54,3 +54,4 @@ export {
 } from "./sources.ts";
 export { EXAMPLE_JOBS } from "./examples.ts";
 export { parseRfc3339 } from "./iso.ts";
+export { shellEnvironment } from "./actions.ts";

@@ -82,3 +82,31 @@ export function splitWords(s: string): string[] {
 export function clip(s: string, max = 40): string {
   return s.length > max ? `${s.slice(0, max)}...` : s;
 }
+
+/** C0 and C1 control characters and the Unicode line and paragraph separators. */
+const CONTROL = /[\p{Cc}\u2028\u2029]/gu;
+
+/**
+ * Text safe to write as one log line: control characters (line breaks, ESC,
+ * NUL, ...) and Unicode line separators written as escapes, so user text
+ * cannot forge a line such as `[jobpro] error: ...` or recolor a terminal.
+ *
+ * @example
+ * ```ts
+ * escapeControl("ok\n[jobpro] error: forged"); // "ok\\n[jobpro] error: forged"
+ * ```
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    switch (c) {
+      case "\n":
+        return "\\n";
+      case "\r":
+        return "\\r";
+      case "\t":
+        return "\\t";
+      default:
+        return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    }
+  });
+}

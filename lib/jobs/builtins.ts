@@ -10,6 +10,7 @@
  * @module
  */
 import type { Params, Registry } from "./registry.ts";
+import { escapeControl } from "../jobpro/text.ts";
 
 function text(params: Params, key: string, fallback: string): string {
   const v = params[key];
@@ -21,10 +22,13 @@ export function noop(): string {
   return "ok";
 }
 
-/** Writes `params.message` to the log and returns it as the run's message. */
+/**
+ * Writes `params.message` to the log, as one line (control characters
+ * escaped), and returns it as the run's message.
+ */
 export function log(params: Params): string {
   const message = text(params, "message", "hello from jobpro");
-  console.log(message);
+  console.log(escapeControl(message));
   return message;
 }
 

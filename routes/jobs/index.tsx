@@ -1,6 +1,6 @@
 import { type Context, page, prefersHtml } from "fresh";
 import { Head } from "fresh/runtime";
-import { jobQuery, json, jsonList, readJson } from "@/lib/api.ts";
+import { jobQuery, json, jsonList, readJson, shown } from "@/lib/api.ts";
 import { define, type State } from "@/utils.ts";
 import type { JobStatus, JobType } from "@/lib/jobpro/mod.ts";
 import JobsTable from "@/islands/JobsTable.tsx";
@@ -16,7 +16,7 @@ export const handler = define.handlers({
     if (prefersHtml(ctx.req)) return dashboard(ctx);
     const query = jobQuery(ctx.url);
     const list = ctx.state.manager.list(query);
-    return jsonList("jobs", list.jobs, {
+    return jsonList("jobs", list.jobs.map((j) => shown(ctx.state, j)), {
       total: list.total,
       offset: query.offset,
       limit: query.limit,
@@ -24,7 +24,7 @@ export const handler = define.handlers({
   },
   async POST(ctx) {
     const body = await readJson(ctx.req, ctx.state.config.maxBodyBytes);
-    const job = await ctx.state.manager.create(body);
+    const job = shown(ctx.state, await ctx.state.manager.create(body));
     return json(job, 201, { location: `/jobs/${encodeURIComponent(job.id)}` });
   },
 });
@@ -37,7 +37,7 @@ export const handler = define.handlers({
 async function dashboard(ctx: Context<State>) {
   const manager = ctx.state.manager;
   const query = parseListQuery(ctx.url.searchParams);
-  const { jobs, total } = manager.list({
+  const { jobs: listed, total } = manager.list({
     status: (query.status || undefined) as JobStatus | undefined,
     type: (query.type || undefined) as JobType | undefined,
     q: query.q || undefined,
@@ -46,6 +46,7 @@ async function dashboard(ctx: Context<State>) {
     offset: query.offset,
     limit: query.limit,
   });
+  const jobs = listed.map((j) => shown(ctx.state, j));
   const recent: Record<string, RunPoint[]> = {};
   await Promise.all(jobs.map(async (job) => {
     const { runs } = job.runCount

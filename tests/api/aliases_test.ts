@@ -12,7 +12,7 @@ import { call, manualJob, openSse, waitFor, withServer } from "./helpers.ts";
 
 const noop = { type: "function", name: "noop" };
 
-Deno.test("POST /jobs/{start,pause,resume,stop}/:id operate like /jobs/:id/<op>", async () => {
+Deno.test("POST /jobs/{start,pause,resume,stop}/:id operate like /jobs/:id/<op> and answer as the Go service did", async () => {
   await withServer(async (jp) => {
     await call(jp, "POST", "/jobs", {
       id: "p",
@@ -21,15 +21,20 @@ Deno.test("POST /jobs/{start,pause,resume,stop}/:id operate like /jobs/:id/<op>"
       autoStart: false,
       action: noop,
     });
-    const steps: [string, string][] = [
-      ["start", "scheduled"],
-      ["pause", "paused"],
-      ["resume", "scheduled"],
-      ["stop", "stopped"],
+    const steps: [string, string, string][] = [
+      ["start", "started", "scheduled"],
+      ["pause", "paused", "paused"],
+      ["resume", "resumed", "scheduled"],
+      ["stop", "stopped", "stopped"],
     ];
-    for (const [op, status] of steps) {
+    for (const [op, answer, status] of steps) {
       const r = await call(jp, "POST", `/jobs/${op}/p`);
-      assertEquals([r.status, r.body.status], [200, status], op);
+      assertEquals(
+        [r.status, r.body],
+        [200, { jobID: "p", status: answer }],
+        op,
+      );
+      assertEquals((await call(jp, "GET", "/jobs/p")).body.status, status, op);
     }
     const refused = await call(jp, "POST", "/jobs/pause/p");
     assertEquals(refused.status, 409);
@@ -40,24 +45,79 @@ Deno.test("POST /jobs/{start,pause,resume,stop}/:id operate like /jobs/:id/<op>"
   });
 });
 
-Deno.test("POST /jobs/run-now/:id runs the job; POST /jobs/reschedule/:id takes { schedule }", async () => {
+Deno.test("POST /jobs/start/:id on a job already started is a 200 that changes nothing (the native route says 409)", async () => {
+  await withServer(async (jp) => {
+    await call(jp, "POST", "/jobs", {
+      id: "s",
+      name: "S",
+      schedule: "0 0 * * *",
+      action: noop,
+    });
+    const before = (await call(jp, "GET", "/jobs/s")).body;
+    assertEquals(before.status, "scheduled");
+    const again = await call(jp, "POST", "/jobs/start/s");
+    assertEquals([again.status, again.body], [200, {
+      jobID: "s",
+      status: "started",
+    }]);
+    const after = (await call(jp, "GET", "/jobs/s")).body;
+    assertEquals([after.status, after.updatedAt, after.nextRunAt], [
+      before.status,
+      before.updatedAt,
+      before.nextRunAt,
+    ]);
+    assertEquals((await call(jp, "POST", "/jobs/s/start")).status, 409);
+  });
+});
+
+Deno.test("POST /jobs/run-now/:id runs the job; POST /jobs/reschedule/:id takes { schedule }, with or without a Content-Type", async () => {
   await withServer(async (jp) => {
     await call(jp, "POST", "/jobs", manualJob("m", { schedule: "in 1h" }));
     const ran = await call(jp, "POST", "/jobs/run-now/m");
-    assertEquals([ran.status, ran.body.id, ran.body.run.trigger], [
-      200,
-      "m",
-      "manual",
-    ]);
+    assertEquals([ran.status, ran.body], [200, {
+      jobID: "m",
+      status: "triggered",
+    }]);
     await waitFor(async () =>
       (await call(jp, "GET", "/jobs/m")).body.runCount === 1
     );
     const moved = await call(jp, "POST", "/jobs/reschedule/m", {
       schedule: "in 2h",
     });
-    assertEquals([moved.status, moved.body.schedule], [200, "in 2h"]);
+    assertEquals([moved.status, moved.body], [200, {
+      jobID: "m",
+      status: "rescheduled",
+    }]);
+    assertEquals((await call(jp, "GET", "/jobs/m")).body.schedule, "in 2h");
+    // The Go service's scripts sent the body without a Content-Type.
+    const untyped = await fetch(`${jp.url}/jobs/reschedule/m`, {
+      method: "POST",
+      body: new Blob(['{"schedule": "in 3h"}']),
+    });
+    assertEquals(untyped.status, 200, await untyped.text());
+    assertEquals((await call(jp, "GET", "/jobs/m")).body.schedule, "in 3h");
     const bad = await call(jp, "POST", "/jobs/reschedule/m", {});
     assertEquals([bad.status, bad.body.error.field], [400, "schedule"]);
+  });
+});
+
+Deno.test("an empty schedule is a 400 on reschedule (native and alias), not a manual job run at once", async () => {
+  await withServer(async (jp) => {
+    await call(jp, "POST", "/jobs", manualJob("later", { schedule: "in 2h" }));
+    const before = (await call(jp, "GET", "/jobs/later")).body;
+    for (const path of ["/jobs/reschedule/later", "/jobs/later/reschedule"]) {
+      for (const schedule of ["", "   "]) {
+        const r = await call(jp, "POST", path, { schedule });
+        assertEquals([r.status, r.body.error.field], [400, "schedule"], path);
+        assertStringIncludes(r.body.error.message, "is required");
+      }
+    }
+    const after = (await call(jp, "GET", "/jobs/later")).body;
+    assertEquals([after.schedule, after.nextRunAt, after.runCount], [
+      before.schedule,
+      before.nextRunAt,
+      0,
+    ]);
   });
 });
 

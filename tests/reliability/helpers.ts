@@ -102,6 +102,8 @@ export interface StartOptions {
   healthy?: boolean;
   timeoutMs?: number;
   port?: number;
+  /** Limits to start it under, as `ulimit` arguments (`-n 1024`, `-f 4096`). */
+  ulimit?: string;
 }
 
 /**
@@ -120,8 +122,13 @@ export async function startProcess(
 ): Promise<Proc> {
   const port = opts.port ?? freePort();
   const startedAt = Date.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: await startTaskArgs(),
+  const argv = [Deno.execPath(), ...await startTaskArgs()];
+  const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  const [program, ...args] = opts.ulimit
+    ? ["sh", "-c", `ulimit ${opts.ulimit} && exec ${quoted}`]
+    : argv;
+  const child = new Deno.Command(program, {
+    args,
     cwd: ROOT,
     env: { HOST: "127.0.0.1", ...env, PORT: String(port), NO_COLOR: "1" },
     stdin: "null",

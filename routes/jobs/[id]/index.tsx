@@ -1,6 +1,6 @@
 import { type Context, page, prefersHtml } from "fresh";
 import { Head } from "fresh/runtime";
-import { json, readJson } from "@/lib/api.ts";
+import { json, readJson, shown } from "@/lib/api.ts";
 import { define, type State } from "@/utils.ts";
 import { type JobView, previewSchedule } from "@/lib/jobpro/mod.ts";
 import JobDetail, { type RunsView } from "@/islands/JobDetail.tsx";
@@ -14,13 +14,14 @@ import { toPoint } from "@/components/DurationChart.tsx";
 export const handler = define.handlers({
   async GET(ctx) {
     const manager = ctx.state.manager;
-    const job = manager.get(ctx.params.id);
+    const job = shown(ctx.state, manager.get(ctx.params.id));
     if (!prefersHtml(ctx.req)) return json(job);
     return await jobPage(ctx, job);
   },
   async PATCH(ctx) {
     const body = await readJson(ctx.req, ctx.state.config.maxBodyBytes);
-    return json(await ctx.state.manager.update(ctx.params.id, body));
+    const job = await ctx.state.manager.update(ctx.params.id, body);
+    return json(shown(ctx.state, job));
   },
   async DELETE(ctx) {
     await ctx.state.manager.delete(ctx.params.id);
@@ -57,7 +58,9 @@ async function jobPage(ctx: Context<State>, job: JobView) {
     }),
     manager.stats(job.id),
     manager.runs(job.id, { limit: 60 }),
-    view.run === null ? null : manager.run(job.id, view.run).catch(() => null),
+    view.run === null ? null : manager.run(job.id, view.run, {
+      reveal: ctx.state.access === "full",
+    }).catch(() => null),
   ]);
   if (run === null) view.run = null;
   return page({

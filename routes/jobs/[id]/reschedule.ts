@@ -1,4 +1,4 @@
-import { json, readBody } from "@/lib/api.ts";
+import { json, readBody, shown } from "@/lib/api.ts";
 import { RescheduleSchema } from "@/lib/schemas.ts";
 import { define } from "@/utils.ts";
 
@@ -10,6 +10,7 @@ export const handler = define.handlers({
       RescheduleSchema,
       ctx.state.config.maxBodyBytes,
     );
-    return json(await ctx.state.manager.reschedule(ctx.params.id, schedule));
+    const job = await ctx.state.manager.reschedule(ctx.params.id, schedule);
+    return json(shown(ctx.state, job));
   },
 });

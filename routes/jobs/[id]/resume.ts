@@ -1,7 +1,8 @@
-import { json } from "@/lib/api.ts";
+import { json, shown } from "@/lib/api.ts";
 import { define } from "@/utils.ts";
 
 /** POST: resumes the job (see the status table in lib/jobpro/status.ts) → 200 with the job. */
 export const handler = define.handlers({
-  POST: async (ctx) => json(await ctx.state.manager.resume(ctx.params.id)),
+  POST: async (ctx) =>
+    json(shown(ctx.state, await ctx.state.manager.resume(ctx.params.id))),
 });

@@ -1,2 +1,4 @@
-/** POST /jobs/pause/:id: the seed's spelling of POST /jobs/:id/pause. */
-export { handler } from "../[id]/pause.ts";
+import { seedAlias } from "@/lib/web/seed_aliases.ts";
+
+/** POST /jobs/pause/:id: the Go service's route, answering `{ jobID, status }` as it did. */
+export const handler = seedAlias("pause");

@@ -1,2 +1,4 @@
-/** POST /jobs/reschedule/:id: the seed's spelling of POST /jobs/:id/reschedule. */
-export { handler } from "../[id]/reschedule.ts";
+import { seedAlias } from "@/lib/web/seed_aliases.ts";
+
+/** POST /jobs/reschedule/:id: the Go service's route, answering `{ jobID, status }` as it did. */
+export const handler = seedAlias("reschedule");

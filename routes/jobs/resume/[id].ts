@@ -1,2 +1,4 @@
-/** POST /jobs/resume/:id: the seed's spelling of POST /jobs/:id/resume. */
-export { handler } from "../[id]/resume.ts";
+import { seedAlias } from "@/lib/web/seed_aliases.ts";
+
+/** POST /jobs/resume/:id: the Go service's route, answering `{ jobID, status }` as it did. */
+export const handler = seedAlias("resume");

@@ -1,2 +1,4 @@
-/** POST /jobs/run-now/:id: the seed's spelling of POST /jobs/:id/run. */
-export { handler } from "../[id]/run.ts";
+import { seedAlias } from "@/lib/web/seed_aliases.ts";
+
+/** POST /jobs/run-now/:id: the Go service's route, answering `{ jobID, status }` as it did. */
+export const handler = seedAlias("run-now");

@@ -1,2 +1,4 @@
-/** POST /jobs/start/:id: the seed's spelling of POST /jobs/:id/start. */
-export { handler } from "../[id]/start.ts";
+import { seedAlias } from "@/lib/web/seed_aliases.ts";
+
+/** POST /jobs/start/:id: the Go service's route, answering `{ jobID, status }` as it did. */
+export const handler = seedAlias("start");

@@ -1,2 +1,4 @@
-/** POST /jobs/stop/:id: the seed's spelling of POST /jobs/:id/stop. */
-export { handler } from "../[id]/stop.ts";
+import { seedAlias } from "@/lib/web/seed_aliases.ts";
+
+/** POST /jobs/stop/:id: the Go service's route, answering `{ jobID, status }` as it did. */
+export const handler = seedAlias("stop");

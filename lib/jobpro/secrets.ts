@@ -1,0 +1,243 @@
+/**
+ * Secrets in a job's action, and how they are hidden. What counts as secret:
+ * the user info of an http URL (`http://admin:pw@host`), the values of query
+ * parameters whose name looks secret (`?api_key=`, `?token=`, ...), the value
+ * of every header except a short list of harmless ones, an http body, and
+ * the values of a shell action's `env`. Views for read-only callers and every
+ * event stream show each as {@link REDACTED}; a write that sends
+ * `[redacted]` back keeps what is stored; run output has the secret values
+ * blanked out too (an endpoint that echoes its request would show them).
+ *
+ * @example
+ * ```ts
+ * import { redactAction } from "./secrets.ts";
+ * redactAction({ type: "http", method: "GET", url: "http://u:p@h/x?token=t", headers: { "X-Auth": "s" } });
+ * // url "http://[redacted]@h/x?token=[redacted]", headers { "X-Auth": "[redacted]" }
+ * ```
+ * @module
+ */
+import type { Action, HttpAction } from "./job.ts";
+
+/** What a hidden value reads as. */
+export const REDACTED = "[redacted]";
+
+/** Headers whose values are never secret: shown as they are. */
+const SAFE_HEADERS = new Set([
+  "accept",
+  "accept-charset",
+  "accept-encoding",
+  "accept-language",
+  "cache-control",
+  "content-language",
+  "content-type",
+  "pragma",
+  "user-agent",
+  "x-request-id",
+]);
+
+/** Query parameter names whose values are secret. */
+const SECRET_PARAM =
+  /key|token|secret|password|passwd|pwd|auth|signature|session|credential/i;
+
+const isRedacted = (v: string) =>
+  v === REDACTED || v === encodeURIComponent(REDACTED);
+
+/**
+ * The URL with its user info and secret query values hidden: how a URL is
+ * shown to read-only callers and written into run messages.
+ *
+ * @example
+ * ```ts
+ * redactUrl("http://u:pw@h/x?token=t&page=2"); // "http://[redacted]@h/x?token=[redacted]&page=2"
+ * ```
+ */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  const userinfo = u.username || u.password ? `${REDACTED}@` : "";
+  const query = [...u.searchParams].map(([k, v]) =>
+    `${encodeURIComponent(k)}=${
+      SECRET_PARAM.test(k) ? REDACTED : encodeURIComponent(v)
+    }`
+  ).join("&");
+  if (!userinfo && !query.includes(REDACTED)) return url;
+  return `${u.protocol}//${userinfo}${u.host}${u.pathname}${
+    query ? `?${query}` : ""
+  }${u.hash}`;
+}
+
+/** The URL written back with `[redacted]` parts taken from the stored one. */
+function restoreUrl(next: string, prev: string): string {
+  if (
+    !next.includes(REDACTED) && !next.includes(encodeURIComponent(REDACTED))
+  ) {
+    return next;
+  }
+  let n: URL, p: URL;
+  try {
+    n = new URL(next);
+    p = new URL(prev);
+  } catch {
+    return next;
+  }
+  if (isRedacted(decodeURIComponent(n.username))) {
+    n.username = p.username;
+    n.password = p.password;
+  }
+  const seen = new Map<string, number>();
+  const params = [...n.searchParams].map(([k, v]): [string, string] => {
+    const i = seen.get(k) ?? 0;
+    seen.set(k, i + 1);
+    return [k, isRedacted(v) ? (p.searchParams.getAll(k)[i] ?? v) : v];
+  });
+  if (params.length) n.search = new URLSearchParams(params).toString();
+  return n.href;
+}
+
+function redactHttp(a: HttpAction): HttpAction {
+  const url = redactUrl(a.url);
+  const entries = Object.entries(a.headers ?? {});
+  const hidden = entries.some(([k]) => !SAFE_HEADERS.has(k.toLowerCase()));
+  const body = a.body ? REDACTED : a.body;
+  if (url === a.url && !hidden && body === a.body) return a;
+  const out: HttpAction = { ...a, url };
+  if (a.headers) {
+    out.headers = Object.fromEntries(
+      entries.map((
+        [k, v],
+      ) => [k, SAFE_HEADERS.has(k.toLowerCase()) ? v : REDACTED]),
+    );
+  }
+  if (a.body) out.body = body;
+  return out;
+}
+
+/**
+ * The action as read-only callers and event streams see it; the same
+ * object when nothing in it is secret.
+ *
+ * @example
+ * ```ts
+ * redactAction({ type: "shell", command: ["env"], env: { PGPASSWORD: "x" } }).env; // { PGPASSWORD: "[redacted]" }
+ * ```
+ */
+export function redactAction(action: Action): Action {
+  if (action.type === "http") return redactHttp(action);
+  if (action.type === "shell" && action.env && Object.keys(action.env).length) {
+    return {
+      ...action,
+      env: Object.fromEntries(
+        Object.keys(action.env).map((k) => [k, REDACTED]),
+      ),
+    };
+  }
+  return action;
+}
+
+/**
+ * An edited action with every {@link REDACTED} value taken back from the
+ * stored action, so a view can be edited and saved without losing secrets.
+ *
+ * @example
+ * ```ts
+ * keepSecrets({ ...edited }, current);
+ * ```
+ */
+export function keepSecrets(next: Action, prev: Action): Action {
+  if (next.type === "http" && prev.type === "http") {
+    const old = prev.headers ?? {};
+    const out: HttpAction = { ...next, url: restoreUrl(next.url, prev.url) };
+    if (next.headers) {
+      out.headers = Object.fromEntries(
+        Object.entries(next.headers).map((
+          [k, v],
+        ) => [k, isRedacted(v) && k in old ? old[k] : v]),
+      );
+    }
+    if (next.body !== undefined && isRedacted(next.body)) out.body = prev.body;
+    return out;
+  }
+  if (next.type === "shell" && prev.type === "shell" && next.env) {
+    const old = prev.env ?? {};
+    return {
+      ...next,
+      env: Object.fromEntries(
+        Object.entries(next.env).map((
+          [k, v],
+        ) => [k, isRedacted(v) && k in old ? old[k] : v]),
+      ),
+    };
+  }
+  return next;
+}
+
+/** The secret values of an action (those worth blanking out of output). */
+function secretValues(action: Action): string[] {
+  const out: string[] = [];
+  const add = (v: string | undefined) => {
+    if (v && v.length >= 4) out.push(v);
+  };
+  if (action.type === "http") {
+    for (const [k, v] of Object.entries(action.headers ?? {})) {
+      if (SAFE_HEADERS.has(k.toLowerCase())) continue;
+      add(v);
+      add(v.replace(/^(bearer|basic|token)\s+/i, ""));
+    }
+    try {
+      const u = new URL(action.url);
+      add(decodeURIComponent(u.password));
+      add(decodeURIComponent(u.username));
+      for (const [k, v] of u.searchParams) if (SECRET_PARAM.test(k)) add(v);
+    } catch { /* not a URL: nothing in it */ }
+    if (action.body && action.body.length >= 8) {
+      add(action.body);
+      for (const leaf of jsonStrings(action.body)) add(leaf);
+    }
+  } else if (action.type === "shell") {
+    for (const v of Object.values(action.env ?? {})) add(v);
+  }
+  // Each also as it reads inside a JSON string (an echo of the request).
+  const all = out.flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]);
+  // Longest first, so a value containing another is blanked whole.
+  return [...new Set(all)].sort((a, b) => b.length - a.length);
+}
+
+/** The string values of a JSON body, or none when it is not JSON. */
+function jsonStrings(text: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  const stack = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === "string") out.push(v);
+    else if (v && typeof v === "object") stack.push(...Object.values(v));
+  }
+  return out;
+}
+
+/**
+ * Run output with the action's secret values blanked out.
+ *
+ * @example
+ * ```ts
+ * redactOutput('{"authorization":"Bearer t0k3n"}', action); // '{"authorization":"[redacted]"}'
+ * ```
+ */
+export function redactOutput(
+  output: string | null,
+  action: Action,
+): string | null {
+  if (output === null) return null;
+  let text = output;
+  for (const v of secretValues(action)) text = text.split(v).join(REDACTED);
+  return text;
+}
