@@ -27,6 +27,7 @@ import {
 } from "@/lib/jobpro/mod.ts";
 import type { Registry } from "@/lib/jobs/mod.ts";
 import { closeStreams } from "@/lib/live.ts";
+import { watchLauncher } from "@/lib/launcher.ts";
 import { metricsOf } from "@/lib/metrics.ts";
 import { requestGuard } from "@/lib/web/guard.ts";
 import { defaultMaxConnections, serve, type Server } from "@/lib/web/server.ts";
@@ -141,6 +142,7 @@ export async function startJobpro(
       retentionDays: config.retentionDays,
       maxRunsPerJob: config.maxRunsPerJob,
       httpMaxConcurrent: config.httpMaxConcurrent,
+      healthCommitMs: config.healthCommitMs,
       httpTimeoutMs: config.httpTimeoutMs,
       shellEnv: shellEnvironment(Deno.env.toObject(), config.shellEnvPass),
       log: opts.log ?? (opts.quiet ? () => {} : undefined),
@@ -212,19 +214,31 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   console.log(`[jobpro] listening on ${jp.url}/jobs (database ${config.db})`);
-  let stopping = false;
+  // The first SIGINT/SIGTERM stops gracefully. Ctrl-C on `npx deno task
+  // run` reaches every process of the group, so the same signal again within
+  // a second is that same Ctrl-C; a later or a different one exits at once.
+  let first: { signal: string; at: number } | null = null;
   const stop = async (signal: string) => {
-    if (stopping) {
+    if (first) {
+      if (signal === first.signal && performance.now() - first.at < 1000) {
+        return;
+      }
       console.error(`[jobpro] ${signal} again: exiting now`);
       Deno.exit(130);
     }
-    stopping = true;
+    first = { signal, at: performance.now() };
     console.log(
-      `[jobpro] ${signal}: finishing runs (up to ${config.shutdownGraceMs} ms), then exiting`,
+      `[jobpro] ${signal}: no new runs; running ones may finish for up to ${config.shutdownGraceMs} ms, then exiting`,
     );
     await jp.close();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  // Killing the npx that started `deno task run` must not leave jobpro
+  // holding the port: stop as on SIGTERM once it is gone.
+  watchLauncher(() => {
+    console.log("[jobpro] the npx process that started jobpro is gone");
+    void stop("SIGTERM");
+  });
 }

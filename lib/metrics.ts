@@ -109,8 +109,15 @@ export function createMetrics(manager: Manager): Metrics {
   const runs = new Map<string, Map<string, number>>();
   const durations = histogram(DURATION_BUCKETS);
   const lateness = histogram(LATENESS_BUCKETS);
+  const missed = new Map<string, number>();
   manager.events.subscribe((e: Delivered) => {
-    if (e.type === "job-deleted") runs.delete(e.id);
+    if (e.type === "job-deleted") {
+      runs.delete(e.id);
+      missed.delete(e.id);
+    }
+    if (e.type === "job-update" && e.job.missedRuns > 0) {
+      missed.set(e.job.id, e.job.missedRuns);
+    }
     if (e.type !== "run-finished") return;
     const byStatus = runs.get(e.run.jobId) ?? new Map<string, number>();
     runs.set(e.run.jobId, byStatus);
@@ -134,10 +141,21 @@ export function createMetrics(manager: Manager): Metrics {
           lateness,
         ),
         jobsText(manager),
+        missedText(missed),
         gauge(
           "jobpro_sse_clients",
           "Open event streams (/jobs/events, /jobs/update-notify).",
           sseClients(manager),
+        ),
+        gauge(
+          "jobpro_http_actions_active",
+          "http actions holding an outbound connection (at most JOBPRO_HTTP_MAX_CONCURRENT).",
+          manager.httpActions.active,
+        ),
+        gauge(
+          "jobpro_http_actions_waiting",
+          "http actions waiting for an outbound connection slot.",
+          manager.httpActions.waiting,
         ),
       ].join(""),
   };
@@ -189,6 +207,18 @@ function counterText(runs: Map<string, Map<string, number>>): string {
     for (const [status, n] of byStatus) {
       out += `jobpro_runs_total{job="${label(job)}",status="${status}"} ${n}\n`;
     }
+  }
+  return out;
+}
+
+function missedText(missed: Map<string, number>): string {
+  let out = header(
+    "jobpro_missed_runs_total",
+    "Ticks that could not be fired in time (a frozen disk, an overloaded process), by job, since the server started.",
+    "counter",
+  );
+  for (const [job, n] of missed) {
+    out += `jobpro_missed_runs_total{job="${label(job)}"} ${n}\n`;
   }
   return out;
 }

@@ -86,6 +86,9 @@ export const JobSchema = z.strictObject({
   successCount: z.int(),
   activeRuns: z.int(),
   skippedRuns: z.int(),
+  missedRuns: z.int().describe(
+    "ticks due since the server started that could not be fired in time",
+  ),
   successRate: z.number().nullable(),
   createdAt: isoTime,
   updatedAt: isoTime,
@@ -138,6 +141,7 @@ export const HealthSchema = z.strictObject({
   ok: z.boolean(),
   jobs: z.int(),
   running: z.int(),
+  reason: z.string().optional().describe("why it is unavailable"),
 });
 
 /** Every error answer. */

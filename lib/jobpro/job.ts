@@ -190,6 +190,8 @@ export interface JobCounts {
   lastRun: RunSummary | null;
   /** Ticks skipped because the previous run was still going (overlap "skip"); since start. */
   skipped: number;
+  /** Ticks that could not be fired in time (the scheduler was late or its claim failed); since start. */
+  missed: number;
 }
 
 /** A job as the API shows it: ISO times, plus its last run and counts. */
@@ -217,6 +219,8 @@ export interface JobView {
   activeRuns: number;
   /** Ticks skipped since the server started because a run was still going. */
   skippedRuns: number;
+  /** Ticks due since the server started that could not be fired in time (a frozen disk, an overloaded process). */
+  missedRuns: number;
   /** Percent of finished runs that succeeded, or null before the first run. */
   successRate: number | null;
   createdAt: string;
@@ -272,6 +276,7 @@ export function jobView(
     successCount: counts.successes,
     activeRuns,
     skippedRuns: counts.skipped,
+    missedRuns: counts.missed,
     successRate: counts.runs
       ? Math.round((counts.successes / counts.runs) * 1000) / 10
       : null,

@@ -82,6 +82,8 @@ export interface ManagerOptions {
   maxRunsPerJob?: number;
   /** How long a shell process gets between SIGTERM and SIGKILL. */
   killGraceMs?: number;
+  /** Health says unavailable once a commit has been pending this long (default 5 s). */
+  healthCommitMs?: number;
   /** http actions going at once, at most (default 256); more wait their turn. */
   httpMaxConcurrent?: number;
   /** An http action's request is abandoned after this (default 5 minutes). */
@@ -128,11 +130,19 @@ export interface Manager {
   /** Every event after the change is committed. */
   readonly events: EventBus;
   /** Whether the store answers and the scheduler is running. */
-  health(): Promise<{ ok: boolean; jobs: number; running: number }>;
-  /** Stops scheduling, aborts runs, waits up to `graceMs`, flushes, closes the store. */
+  /** Whether the store answers, writes go through and the scheduler runs; why not, when not. */
+  health(): Promise<
+    { ok: boolean; jobs: number; running: number; reason?: string }
+  >;
+  /**
+   * Stops scheduling, lets running runs finish for up to `graceMs`, aborts
+   * the rest (they end cancelled), flushes and closes the store.
+   */
   shutdown(opts?: { graceMs?: number }): Promise<void>;
   /** Number of jobs. */
   readonly size: number;
+  /** http actions holding an outbound connection now, and those waiting for one. */
+  readonly httpActions: { active: number; waiting: number };
 }
 
 /** A run in flight. */
@@ -150,16 +160,34 @@ interface Entry {
   running: Map<number, Going>;
   /** A retry waiting on the timer: its attempt number. */
   retryAttempt: number | null;
+  /**
+   * The operation being committed for this job, if any: the next one waits
+   * for it, and so do its ticks, so each plans from committed state.
+   */
+  busy: Promise<void> | null;
+  /** Since when ticks have been missed in a row (the episode logged once), or null. */
+  missingSince: number | null;
   /** The last view made of it, and of what. */
   view?: { job: Job; counts: JobCounts; active: number; value: JobView };
 }
 
 const RETRY_KEY = "\u0000retry:";
+/** How often writing is tried again after a failure, while nothing else writes. */
+const PROBE_MS = 500;
+/** How often a one-time run whose claim could not be written tries again. */
+const CLAIM_RETRY_MS = 250;
 const HOUR = 3_600_000;
 
 function slug(name: string): string {
   return name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-")
     .replace(/^-+|-+$/g, "").slice(0, 60) || "job";
+}
+
+/** Resolves when `p` does, or after `ms`, whichever comes first. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
 }
 
 /** Why a run was aborted; decides how it ends. */
@@ -204,25 +232,54 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   let storeCheckedAt = -Infinity;
   let storeOk = Promise.resolve(true);
   let writeFailing = false;
+  let lastWriteError = "";
+  const healthCommitMs = opts.healthCommitMs ?? 5000;
   let activeRuns = 0; // across all jobs, for health and metrics
 
   const writer = createWriter({
     store,
+    rowOf: (id) => {
+      const e = entries.get(id);
+      return e && { job: e.job, counts: e.counts };
+    },
     intervalMs: opts.commitIntervalMs ?? 50,
     onCommit: publish,
     onError: (e) => {
+      lastWriteError = (e as Error).message;
       if (!writeFailing) {
-        log("error", `could not write to the store: ${(e as Error).message}`);
+        log("error", `could not write to the store: ${lastWriteError}`);
       }
       writeFailing = true;
+      probeLater();
     },
   });
 
+  function writesWork() {
+    if (!writeFailing) return;
+    writeFailing = false;
+    log("info", "writing to the store works again");
+  }
+
+  // A failed operation is not retried, so nothing might write again to show
+  // that writing works once the fault is gone: probe for it.
+  let probeTimer: ReturnType<typeof setTimeout> | undefined;
+  function probeLater() {
+    if (probeTimer !== undefined || closing) return;
+    probeTimer = setTimeout(async () => {
+      probeTimer = undefined;
+      if (!writeFailing || closing) return;
+      if (writer.queued > 0) return probeLater(); // its retry tells
+      try {
+        await store.probe();
+        writesWork();
+      } catch {
+        probeLater();
+      }
+    }, PROBE_MS);
+  }
+
   function publish(batch: Committed) {
-    if (writeFailing) {
-      writeFailing = false;
-      log("info", "writing to the store works again");
-    }
+    writesWork();
     for (const id of batch.deletedJobs) {
       events.publish({ type: "job-deleted", id });
     }
@@ -276,7 +333,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       : `Once at ${stamp(a.at.getTime())}`;
   }
 
-  const save = (e: Entry) => writer.saveJob(e.job, e.counts);
+  const save = (e: Entry) => writer.touchJob(e.job.id);
 
   /**
    * The API's view of a job, cached until the job, its counts or its number
@@ -359,18 +416,14 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     e.retryAttempt = null;
   }
 
-  /** Plans the first run after a start or resume. */
-  function plan(e: Entry, now: number) {
-    const job = e.job;
+  /** The job with its first run planned, after a start or resume. */
+  function planned(job: Job, now: number): Job {
     if (job.type === "periodic") {
-      e.job = { ...job, nextRunAt: nextTick(job, now) };
-    } else if (job.schedule.trim() === "") {
-      e.job = { ...job, nextRunAt: now }; // a manual job runs when started
-    } else {
-      const s = schedOf(job, now);
-      e.job = { ...job, nextRunAt: s.kind === "once" ? s.at.getTime() : now };
+      return { ...job, nextRunAt: nextTick(job, now) };
     }
-    arm(e);
+    if (job.schedule.trim() === "") return { ...job, nextRunAt: now }; // manual: runs when started
+    const s = schedOf(job, now);
+    return { ...job, nextRunAt: s.kind === "once" ? s.at.getTime() : now };
   }
 
   // ---- running ----
@@ -380,20 +433,66 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     if (!e || closing || e.job.nextRunAt !== at || !isArmed(e.job.status)) {
       return;
     }
+    // An operation being committed decides first (it may pause, stop or
+    // re-plan the job); then the tick is looked at again.
+    if (e.busy) return void e.busy.then(() => onDue(id, at));
     // The tick we are about to run must be durably claimed (see DESIGN: a
     // tick whose claim is committed is never run twice after a crash).
     if (writer.isPending(id)) await writer.flush().catch(() => {});
     if (
       entries.get(id) !== e || e.job.nextRunAt !== at || !isArmed(e.job.status)
     ) return;
+    const busy = e.busy as Promise<void> | null; // set while the flush waited
+    if (busy) return void busy.then(() => onDue(id, at));
     if (e.job.type === "periodic") {
-      e.job = { ...e.job, nextRunAt: nextTick(e.job, at, clock.now()) };
+      const now = clock.now();
+      const next = nextTick(e.job, at, now);
+      countMissed(e, at, next, now);
+      e.job = { ...e.job, nextRunAt: next };
       save(e);
       arm(e);
       fire(e, "schedule", at, 1);
     } else {
       e.job = { ...e.job, nextRunAt: null };
       fire(e, "schedule", at, 1, { claim: true });
+    }
+  }
+
+  /** Most ticks counted one by one when a late scheduler skips ahead. */
+  const MAX_COUNTED = 100_000;
+
+  /**
+   * The ticks between `at` (about to fire) and `next` that the scheduler
+   * was too late for: counted on the job (`missedRuns`), logged once per
+   * episode, never skipped without trace.
+   */
+  function countMissed(e: Entry, at: number, next: number | null, now: number) {
+    const s = ticks.get(`${e.job.timezone ?? ""}\u0000${e.job.schedule}`)?.cron;
+    const first = s && nextRun(s, new Date(at));
+    if (!s || !first || (next !== null && first.getTime() >= next)) {
+      if (e.missingSince !== null) {
+        log("info", `job ${e.job.id}: ticks fire on time again`);
+        e.missingSince = null;
+      }
+      return;
+    }
+    let missed = 0;
+    for (
+      let t: Date | null = first;
+      t && (next === null || t.getTime() < next) && missed < MAX_COUNTED;
+      t = nextRun(s, t)
+    ) missed++;
+    e.counts = { ...e.counts, missed: e.counts.missed + missed };
+    if (e.missingSince === null) {
+      e.missingSince = at;
+      log(
+        "warn",
+        `job ${e.job.id}: ${missed} tick(s) after ${
+          new Date(at).toISOString()
+        } were missed, the scheduler running ${
+          Math.round(now - at)
+        } ms late (counted in missedRuns; not logged again until ticks are on time)`,
+      );
     }
   }
 
@@ -496,8 +595,17 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         (err) => end(failure(err, controller.signal)),
       );
     // A one-time job's run is claimed durably before it starts, so a crash
-    // can never make it run twice.
-    if (claim) writer.flush().catch(() => {}).then(go);
+    // can never make it run twice: while the claim cannot be written, the
+    // action waits (and a stop or a timeout still ends the run).
+    const claimed = (): Promise<void> =>
+      writer.flush().then(
+        go,
+        () =>
+          controller.signal.aborted
+            ? end(failure(controller.signal.reason, controller.signal))
+            : new Promise((r) => setTimeout(r, CLAIM_RETRY_MS)).then(claimed),
+      );
+    if (claim) void claimed();
     else go();
     return {
       run,
@@ -562,6 +670,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     const e = entries.get(id);
     const attempt = e?.retryAttempt;
     if (!e || !attempt || !isArmed(e.job.status)) return;
+    if (e.busy) return void e.busy.then(() => onRetry(id, due));
     e.retryAttempt = null;
     if (e.job.type === "onetime") e.job = { ...e.job, nextRunAt: null };
     // A one-time job's retry is claimed like its first attempt.
@@ -605,41 +714,78 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     };
   }
 
+  /** Ids taken by a job, or by a create not yet committed. */
+  const creating = new Set<string>();
+  const taken = (id: string) => entries.has(id) || creating.has(id);
+
   function freshId(name: string): string {
     const s = slug(name);
     const base = RESERVED_IDS.has(s) ? `${s}-job` : s;
-    if (!entries.has(base)) return base;
+    if (!taken(base)) return base;
     for (let i = 2;; i++) {
-      if (!entries.has(`${base}-${i}`)) return `${base}-${i}`;
+      if (!taken(`${base}-${i}`)) return `${base}-${i}`;
     }
   }
 
-  async function commit(e: Entry): Promise<JobView> {
-    save(e);
-    await writer.flush();
+  /** What an operation on a job does: the row to commit, and after. */
+  type Change = {
+    job: Job;
+    /** What happens once the row is committed (timers, runs to abort). */
+    after?: (e: Entry) => void;
+  };
+
+  /**
+   * Runs an operation on a job: plans it from the job as committed (a
+   * refusal throws, changing nothing), commits the planned row, and only
+   * then applies it — onto the job as it is by then, since a run may have
+   * ended meanwhile. A failed commit changes nothing, now or later.
+   */
+  async function change(
+    id: string,
+    op: (job: Job, now: number) => Change,
+  ): Promise<JobView> {
+    const e = entry(id);
+    while (e.busy) await e.busy; // one operation per job at a time
+    if (entries.get(id) !== e) {
+      throw new JobproError("not_found", `no job with id "${id}"`);
+    }
+    const base = e.job;
+    const plan = op(base, clock.now());
+    const committed = writer.commit(
+      { jobs: [{ job: plan.job, counts: e.counts }] },
+      () => {
+        if (entries.get(id) !== e) return;
+        e.job = merged(base, plan.job, e.job);
+        if (e.job !== plan.job) save(e); // a run ended meanwhile: write what is true now
+        plan.after?.(e);
+        arm(e);
+      },
+    );
+    e.busy = committed.then(() => {}, () => {}).finally(() => (e.busy = null));
+    await committed;
     return view(e);
   }
 
-  /** Runs `change` on the entry; on a thrown refusal nothing has changed. */
-  async function change(
-    id: string,
-    fn: (e: Entry, now: number) => void,
-  ): Promise<JobView> {
-    const e = entry(id);
-    const before = e.job;
-    try {
-      fn(e, clock.now());
-    } catch (err) {
-      e.job = before;
-      arm(e);
-      throw err;
+  /** `next` applied onto `current`: the fields the operation changed from `base`. */
+  function merged(base: Job, next: Job, current: Job): Job {
+    if (current === base) return next;
+    const out = { ...current } as Record<string, unknown>;
+    for (const k of Object.keys(next) as (keyof Job)[]) {
+      if (next[k] !== base[k]) out[k] = next[k];
     }
-    return await commit(e);
+    return out as unknown as Job;
   }
 
-  function startEntry(e: Entry, now: number) {
-    apply(e, "start");
-    plan(e, now);
+  const stopped = (e: Entry, why: string) => {
+    disarm(e);
+    abortRuns(e, new Abort("cancelled", why));
+  };
+
+  function started(job: Job, now: number): Job {
+    return planned(
+      { ...job, status: transition(job, "start"), updatedAt: now },
+      now,
+    );
   }
 
   const manager: Manager = {
@@ -648,28 +794,33 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     async create(body) {
       const input = parseJobInput(body);
       const id = input.id ?? freshId(input.name);
-      if (entries.has(id)) {
+      if (taken(id)) {
         throw new JobproError(
           "duplicate",
           `a job with id "${id}" already exists`,
         );
       }
       const now = clock.now();
+      const built = build(input, id, now);
+      const job = input.autoStart ? started(built, now) : built;
       const e: Entry = {
-        job: build(input, id, now),
-        counts: { runs: 0, successes: 0, lastRun: null, skipped: 0 },
+        job,
+        counts: { runs: 0, successes: 0, lastRun: null, skipped: 0, missed: 0 },
         running: new Map(),
         retryAttempt: null,
+        busy: null,
+        missingSince: null,
       };
-      if (input.autoStart) startEntry(e, now);
-      entries.set(id, e);
+      creating.add(id);
       try {
-        return await commit(e);
-      } catch (err) {
-        entries.delete(id);
-        disarm(e);
-        throw err;
+        await writer.commit({ jobs: [{ job, counts: e.counts }] }, () => {
+          entries.set(id, e);
+          arm(e);
+        });
+      } finally {
+        creating.delete(id);
       }
+      return view(e);
     },
 
     get: (id) => view(entry(id)),
@@ -727,15 +878,15 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
 
     update(id, body) {
       const patch: JobPatch = parseJobPatch(body);
-      return change(id, (e, now) => {
-        const merged = { ...e.job, ...patch } as Job;
+      return change(id, (job, now) => {
+        const merged = { ...job, ...patch } as Job;
         // A new schedule with a CRON_TZ= prefix brings its own zone.
         if (patch.schedule !== undefined && patch.timezone === undefined) {
           merged.timezone = scheduleZone(patch.schedule) ?? merged.timezone;
         }
-        // A view shows secret header values as [redacted]; saving it back keeps them.
+        // A view shows secret values as [redacted]; saving it back keeps them.
         if (patch.action) {
-          merged.action = keepSecrets(patch.action, e.job.action);
+          merged.action = keepSecrets(patch.action, job.action);
         }
         const input: JobInput = {
           id,
@@ -752,33 +903,45 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         };
         const replanned = patch.schedule !== undefined ||
           patch.timezone !== undefined;
-        e.job = build(input, id, now, e.job);
-        if (replanned && isArmed(e.job.status)) plan(e, now);
+        const next = build(input, id, now, job);
+        return {
+          job: replanned && isArmed(next.status) ? planned(next, now) : next,
+        };
       });
     },
 
-    start: (id) => change(id, startEntry),
+    start: (id) => change(id, (job, now) => ({ job: started(job, now) })),
 
     stop: (id) =>
-      change(id, (e) => {
-        apply(e, "stop");
-        disarm(e);
-        e.job = { ...e.job, nextRunAt: null };
-        abortRuns(e, new Abort("cancelled", "stopped"));
-      }),
+      change(id, (job, now) => ({
+        job: {
+          ...job,
+          status: transition(job, "stop"),
+          nextRunAt: null,
+          updatedAt: now,
+        },
+        after: (e) => stopped(e, "stopped"),
+      })),
 
     pause: (id) =>
-      change(id, (e) => {
-        apply(e, "pause");
-        disarm(e);
-        if (e.job.type === "periodic") e.job = { ...e.job, nextRunAt: null };
-      }),
+      change(id, (job, now) => ({
+        job: {
+          ...job,
+          status: transition(job, "pause"),
+          nextRunAt: job.type === "periodic" ? null : job.nextRunAt,
+          updatedAt: now,
+        },
+        after: disarm,
+      })),
 
     resume: (id) =>
-      change(id, (e, now) => {
-        apply(e, "resume");
-        if (e.job.type === "periodic") plan(e, now);
-        else arm(e);
+      change(id, (job, now) => {
+        const next = {
+          ...job,
+          status: transition(job, "resume"),
+          updatedAt: now,
+        };
+        return { job: job.type === "periodic" ? planned(next, now) : next };
       }),
 
     reschedule(id, schedule) {
@@ -789,17 +952,22 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
           "schedule",
         );
       }
-      return change(id, (e, now) => {
-        if (e.job.type !== "onetime" || isPeriodic(schedule)) {
+      return change(id, (job, now) => {
+        if (job.type !== "onetime" || isPeriodic(schedule)) {
           throw new JobproError(
             "conflict",
             "reschedule is for one-time jobs; use PATCH to change a periodic job's schedule",
           );
         }
-        apply(e, "reschedule");
-        schedOf({ schedule, timezone: e.job.timezone }, now);
-        e.job = { ...e.job, schedule: schedule.trim() };
-        if (e.job.status === "scheduled") plan(e, now);
+        const status = transition(job, "reschedule");
+        schedOf({ schedule, timezone: job.timezone }, now);
+        const next = {
+          ...job,
+          status,
+          schedule: schedule.trim(),
+          updatedAt: now,
+        };
+        return { job: status === "scheduled" ? planned(next, now) : next };
       });
     },
 
@@ -808,23 +976,64 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       if (closing) {
         throw new JobproError("unavailable", "the server is shutting down");
       }
-      const run = fire(e, "manual", null, 1)!;
-      await writer.flush();
+      while (e.busy) await e.busy;
+      // The run's start is committed before its action runs: a 503 here
+      // means it never ran and never will.
+      const run = newRun({
+        id: nextRunId++,
+        jobId: id,
+        trigger: "manual",
+        attempt: 1,
+        scheduledFor: null,
+        now: clock.now(),
+      });
+      const base = e.job;
+      const job = base.status === "scheduled"
+        ? {
+          ...base,
+          status: transition(base, "fire"),
+          updatedAt: run.startedAt,
+        }
+        : base;
+      const counts = { ...e.counts, lastRun: summarize(run) };
+      const committed = writer.commit(
+        { jobs: [{ job, counts }], started: [run] },
+        () => {
+          if (entries.get(id) !== e) return;
+          e.job = merged(base, job, e.job);
+          e.counts = { ...e.counts, lastRun: counts.lastRun };
+          e.running.set(run.id, start(e, run, false));
+          activeRuns++;
+        },
+      );
+      e.busy = committed.then(() => {}, () => {}).finally(
+        () => (e.busy = null),
+      );
+      await committed;
       return runView(run);
     },
 
     async delete(id) {
       const e = entry(id);
-      entries.delete(id);
-      disarm(e);
-      abortRuns(e, new Abort("cancelled", "job deleted"));
-      writer.deleteJob(id);
-      await writer.flush();
+      while (e.busy) await e.busy;
+      if (entries.get(id) !== e) {
+        throw new JobproError("not_found", `no job with id "${id}"`);
+      }
+      const committed = writer.commit({ deletedJobs: [id] }, () => {
+        entries.delete(id);
+        stopped(e, "job deleted");
+      });
+      e.busy = committed.then(() => {}, () => {}).finally(
+        () => (e.busy = null),
+      );
+      await committed;
     },
 
     async runs(id, q) {
       entry(id);
-      await writer.flush(); // read your own writes: include runs that just ended
+      // Read your own writes (runs that just ended), but never wait long:
+      // reads go on while writes fail.
+      await writer.settle();
       const { runs, total } = await store.listRuns(id, q);
       return { runs: runs.map((r) => runView(r)), total };
     },
@@ -832,7 +1041,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     async run(id, runId, { reveal = false } = {}) {
       entry(id);
       const going = entries.get(id)?.running.get(runId);
-      if (!going) await writer.flush();
+      if (!going) await writer.settle();
       const found = going?.run ?? await store.getRun(id, runId);
       if (!found) {
         throw new JobproError("not_found", `job "${id}" has no run ${runId}`);
@@ -856,7 +1065,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
 
     async stats(id) {
       entry(id);
-      await writer.flush();
+      await writer.settle();
       return await store.stats(id);
     },
 
@@ -885,27 +1094,45 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         storeCheckedAt = clock.now();
         storeOk = store.ping().then(() => true, () => false);
       }
-      const ok = !closing && !writeFailing && await storeOk;
-      return { ok, jobs: entries.size, running };
+      const pending = writer.pendingMs();
+      const reason = closing
+        ? "shutting down"
+        : writeFailing
+        ? `writing to the database fails: ${lastWriteError}`
+        : pending > healthCommitMs
+        ? `a database commit has been pending for ${
+          Math.round(pending)
+        } ms (more than ${healthCommitMs} ms, JOBPRO_HEALTH_COMMIT_MS)`
+        : !await storeOk
+        ? "the database does not answer"
+        : undefined;
+      return reason === undefined
+        ? { ok: true, jobs: entries.size, running }
+        : { ok: false, jobs: entries.size, running, reason };
     },
 
     async shutdown({ graceMs = 10_000 } = {}) {
       if (closing) return;
       closing = true;
+      clearTimeout(probeTimer);
       clearInterval(pruneTimer);
       stopPruning.abort();
-      timers.close();
-      const going: Promise<void>[] = [];
+      timers.close(); // no new runs from here on
+      // Running runs get the grace period to finish; those still going
+      // after it are aborted and end cancelled.
+      const going = () =>
+        [...entries.values()].flatMap((e) =>
+          [...e.running.values()].map((r) => r.done)
+        );
+      await within(Promise.allSettled(going()), graceMs);
       for (const e of entries.values()) {
         abortRuns(e, new Abort("cancelled", "server shutting down"));
-        for (const r of e.running.values()) going.push(r.done);
       }
-      let t: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.allSettled(going),
-        new Promise((r) => (t = setTimeout(r, graceMs))),
-      ]);
-      clearTimeout(t);
+      // An action that ignores its abort ends by the kill grace at most.
+      await within(
+        Promise.allSettled(going()),
+        (opts.killGraceMs ?? 5000) + 500,
+      );
       await pruning;
       await writer.close();
       await store.close();
@@ -913,6 +1140,10 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
 
     get size() {
       return entries.size;
+    },
+
+    get httpActions() {
+      return { active: outbound.active, waiting: outbound.waiting };
     },
   };
 
@@ -951,6 +1182,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       counts,
       running: new Map(),
       retryAttempt: null,
+      busy: null,
+      missingSince: null,
     };
     entries.set(job.id, e);
     if (job.status === "running") {

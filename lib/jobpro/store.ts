@@ -88,6 +88,8 @@ export interface Store {
   prune(rule: PruneRule): Promise<number>;
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>;
+  /** Commits a tiny write: resolves once writing works (after a full disk is freed, say). */
+  probe(): Promise<void>;
   /** Flushes and closes; the store is unusable afterwards. */
   close(): Promise<void>;
 }

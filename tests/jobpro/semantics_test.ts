@@ -505,24 +505,31 @@ Deno.test("retention: runs older than the limit and beyond the per-job cap are p
   }
 });
 
-Deno.test("shutdown aborts running runs, records them, and closes the store", async () => {
+Deno.test("shutdown lets running runs finish within the grace, then aborts the rest, records them, and closes the store", async () => {
   const db = await tempDb();
   try {
     const m = await open(db.path);
-    await m.create({
-      id: "long",
-      name: "long",
-      schedule: "",
-      autoStart: false,
-      action: sleep(60_000),
-    });
-    const run = await m.runNow("long");
+    for (const [id, ms] of [["short", 300], ["long", 60_000]] as const) {
+      await m.create({
+        id,
+        name: id,
+        schedule: "",
+        autoStart: false,
+        action: sleep(ms),
+      });
+    }
+    const short = await m.runNow("short");
+    const long = await m.runNow("long");
     const t0 = Date.now();
-    await m.shutdown({ graceMs: 5000 });
-    assert(Date.now() - t0 < 4000, "the run honored its abort");
+    await m.shutdown({ graceMs: 1000 });
+    const took = Date.now() - t0;
+    assert(took >= 1000, `the grace was kept (${took} ms)`);
+    assert(took < 4000, `the long run honored its abort (${took} ms)`);
     const store = await openDuckDBStore(db.path);
     try {
-      const r = await store.getRun("long", run.id);
+      const s = await store.getRun("short", short.id);
+      assertEquals(s?.status, "complete", "a run inside the grace finishes");
+      const r = await store.getRun("long", long.id);
       assertEquals([r?.status, r?.error], [
         "cancelled",
         "server shutting down",

@@ -220,3 +220,142 @@ Deno.test({
     assertEquals((await jp.api("GET", "/jobs/keep")).status, 200);
   },
 });
+
+/** A TCP target that accepts and never answers, counting the connections it holds. */
+function silentTarget() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held = new Set<Deno.Conn>();
+  const state = { accepted: 0, open: 0 };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      state.accepted++;
+      state.open++;
+      held.add(conn);
+      (async () => {
+        const buf = new Uint8Array(1024);
+        while ((await conn.read(buf).catch(() => null)) !== null) {
+          /* silent */
+        }
+        state.open--;
+        held.delete(conn);
+      })();
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`,
+    state,
+    async close() {
+      listener.close();
+      for (const c of held) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await accepting;
+    },
+  };
+}
+
+const gauge = (text: string, name: string) =>
+  Number(text.match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1]);
+
+Deno.test({
+  name:
+    "http actions against a target that accepts and never answers: at most JOBPRO_HTTP_MAX_CONCURRENT connections at once, the rest wait their turn",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const target = silentTarget();
+    const db = await tempDb();
+    await using jp = await startProcess({
+      JOBPRO_DB: db.path,
+      JOBPRO_HTTP_MAX_CONCURRENT: "10",
+    }, { ulimit: "-n 1024" });
+    try {
+      await jp.api("POST", "/jobs", {
+        id: "silent",
+        name: "silent",
+        schedule: "",
+        autoStart: false,
+        overlap: "allow",
+        action: { type: "http", url: target.url },
+      });
+      const RUNS = 1000;
+      for (let i = 0; i < RUNS; i++) {
+        const r = await jp.api("POST", "/jobs/silent/run");
+        assertEquals(r.status, 200, r.text);
+      }
+      const metrics = await waitFor(async () => {
+        const text = await (await jp.fetch("/metrics")).text();
+        return gauge(text, "jobpro_http_actions_active") === 10 &&
+          gauge(text, "jobpro_http_actions_waiting") === RUNS - 10 && text;
+      }, { what: "10 runs holding connections and the rest waiting" });
+      assert(metrics);
+      assertEquals(target.state.accepted, 10, "connections the target got");
+      assertEquals((await jp.fetch("/healthz")).status, 200);
+      // Deleting the job cancels every run, waiting or not.
+      assertEquals((await jp.api("DELETE", "/jobs/silent")).status, 204);
+      await waitFor(async () => {
+        const text = await (await jp.fetch("/metrics")).text();
+        return gauge(text, "jobpro_http_actions_active") === 0 &&
+          gauge(text, "jobpro_http_actions_waiting") === 0;
+      }, { what: "every run to let go" });
+      console.log(
+        `[hardening] ${RUNS} run-nows against a silent target: 10 connections held, ${
+          RUNS - 10
+        } runs waiting, none failed for want of a descriptor`,
+      );
+      assert(!jp.dead);
+    } finally {
+      await target.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "an http action's request ends at JOBPRO_HTTP_TIMEOUT_MS (default 5 minutes), or at the job's shorter timeout",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const target = silentTarget();
+    const db = await tempDb();
+    await using jp = await startProcess({
+      JOBPRO_DB: db.path,
+      JOBPRO_HTTP_TIMEOUT_MS: "300",
+    });
+    try {
+      for (
+        const [id, timeoutMs] of [["http-deadline", null], [
+          "job-deadline",
+          150,
+        ]] as const
+      ) {
+        await jp.api("POST", "/jobs", {
+          id,
+          name: id,
+          schedule: "",
+          autoStart: false,
+          timeoutMs,
+          action: { type: "http", url: target.url },
+        });
+        await jp.api("POST", `/jobs/${id}/run`);
+      }
+      const [a, b] = await Promise.all(
+        ["http-deadline", "job-deadline"].map((id) =>
+          waitFor(async () => {
+            const r = (await jp.api("GET", `/jobs/${id}/runs`)).body.runs[0];
+            return r?.status === "failed" && r;
+          })
+        ),
+      );
+      assertEquals(
+        a.error,
+        `GET ${target.url}: no complete answer within 300 ms (JOBPRO_HTTP_TIMEOUT_MS)`,
+      );
+      assertEquals(b.error, "timed out after 150 ms");
+    } finally {
+      await target.close();
+    }
+  },
+});

@@ -735,3 +735,222 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "storage: on a full disk a 503 means nothing changed, now or later: create, delete, run now and pause leave the store (and the action) as they were, across freeing space and a restart; reads go on",
+  ignore: !IS_ROOT,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using fs = await tmpfs(16);
+    const target = localServer(() => new Response("ran"));
+    const path = `${fs.dir}/jobs.duckdb`;
+    let p: Proc | null = await startProcess({ JOBPRO_DB: path });
+    try {
+      const job = (id: string, extra: Record<string, unknown> = {}) => ({
+        id,
+        name: id,
+        schedule: "",
+        autoStart: false,
+        action: noop,
+        ...extra,
+      });
+      for (
+        const body of [
+          job("gone"),
+          job("hook", { action: { type: "http", url: `${target.url}/run` } }),
+          job("cron", { schedule: "0 0 1 1 *", autoStart: true }),
+        ]
+      ) {
+        assertEquals((await p.api("POST", "/jobs", body)).status, 201);
+      }
+      // Dummies of the same shape as the jobs under test, to use up what
+      // room the database's last written page still has once the disk is
+      // full: then the operation under test needs a new page, and fails.
+      for (let i = 0; i < 100; i++) {
+        await p.api("POST", "/jobs", job(`d-${String(i).padStart(2, "0")}`));
+      }
+      await sh(["dd", "if=/dev/zero", `of=${fs.dir}/filler`, "bs=64k"]);
+      const untilRefused = async (
+        what: string,
+        call: (i: number) => Promise<{ status: number }>,
+      ) => {
+        for (let i = 0; i < 100; i++) {
+          if ((await call(i)).status === 503) return;
+        }
+        throw new Error(`${what} never failed on the full disk`);
+      };
+      const dummy = (i: number) => `d-${String(i).padStart(2, "0")}`;
+      await untilRefused(
+        "create",
+        (i) => p!.api("POST", "/jobs", job(`x-${String(i).padStart(2, "0")}`)),
+      );
+      const create = await p.api("POST", "/jobs", job("late"));
+      await untilRefused(
+        "delete",
+        (i) => p!.api("DELETE", `/jobs/${dummy(i)}`),
+      );
+      const remove = await p.api("DELETE", "/jobs/gone");
+      await untilRefused(
+        "run now",
+        (i) => p!.api("POST", `/jobs/${dummy(99 - i)}/run`),
+      );
+      const runNow = await p.api("POST", "/jobs/hook/run");
+      await untilRefused(
+        "start",
+        (i) => p!.api("POST", `/jobs/${dummy(99 - i)}/start`),
+      );
+      const pause = await p.api("POST", "/jobs/cron/pause");
+      const answers = { create, delete: remove, runNow, pause };
+      for (const [op, r] of Object.entries(answers)) {
+        assertEquals(r.status, 503, `${op}: ${r.text}`);
+        assertStringIncludes(r.body.error.message, "No space left on device");
+      }
+      const health = await p.api("GET", "/healthz");
+      assertEquals(health.status, 503);
+      assertStringIncludes(health.body.reason, "writing to the database fails");
+      // Reads go on, and show what is stored.
+      const runs = await p.api("GET", "/jobs/hook/runs");
+      assertEquals([runs.status, runs.body.total], [200, 0]);
+      const check = async (proc: Proc, when: string) => {
+        assertEquals((await proc.api("GET", "/jobs/late")).status, 404, when);
+        assertEquals((await proc.api("GET", "/jobs/gone")).status, 200, when);
+        const cron = (await proc.api("GET", "/jobs/cron")).body;
+        assertEquals(cron.status, "scheduled", when);
+        const hook = (await proc.api("GET", "/jobs/hook")).body;
+        assertEquals([hook.runCount, hook.activeRuns], [0, 0], when);
+        assertEquals((await allRuns(proc, "hook")).length, 0, when);
+        assertEquals(target.requests.length, 0, `the action ran (${when})`);
+      };
+      await check(p, "on the full disk");
+      await Deno.remove(`${fs.dir}/filler`);
+      await waitFor(async () => (await p!.fetch("/healthz")).status === 200, {
+        what: "/healthz to recover once space is freed",
+      });
+      await check(p, "once space is back");
+      assertEquals((await p.stop()).code, 0);
+      p = await startProcess({ JOBPRO_DB: path });
+      await check(p, "after a restart");
+      // And the same operations now work.
+      assertEquals((await p.api("POST", "/jobs/hook/run")).status, 200);
+      await waitFor(() => target.requests.length === 1);
+      assertEquals((await p.api("DELETE", "/jobs/gone")).status, 204);
+      assertEquals((await p.stop()).code, 0);
+      p = await startProcess({ JOBPRO_DB: path });
+      assertEquals((await p.api("GET", "/jobs/gone")).status, 404);
+      assertEquals((await p.stop()).code, 0);
+    } finally {
+      if (p && !p.dead) await p.kill();
+      await target.close();
+    }
+  },
+});
+
+/** An ext4 file system in a loop-mounted file, which `fsfreeze` can freeze. */
+async function freezable(sizeMb: number) {
+  const dir = await Deno.makeTempDir({ prefix: "jobpro-ext4-" });
+  const image = `${dir}.img`;
+  await must(["truncate", "-s", `${sizeMb}M`, image]);
+  await must(["mkfs.ext4", "-q", "-F", image]);
+  await must(["mount", "-o", "loop", image, dir]);
+  // Should this test die while the file system is frozen, thaw it anyway.
+  const guard = new Deno.Command("sh", {
+    args: ["-c", `sleep 60; fsfreeze -u ${dir} 2>/dev/null`],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    dir,
+    freeze: () => must(["fsfreeze", "-f", dir]),
+    thaw: () => sh(["fsfreeze", "-u", dir]),
+    async [Symbol.asyncDispose]() {
+      await sh(["fsfreeze", "-u", dir]);
+      try {
+        guard.kill();
+      } catch { /* done */ }
+      await guard.status;
+      await sh(["umount", "-l", dir]);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(image).catch(() => {});
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "storage: with the database's file system frozen, /healthz turns 503 saying a commit is pending, and every tick that could not fire in time is counted in missedRuns and logged once",
+  ignore: !IS_ROOT,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using fs = await freezable(64);
+    const path = `${fs.dir}/jobs.duckdb`;
+    const p = await startProcess({
+      JOBPRO_DB: path,
+      JOBPRO_HEALTH_COMMIT_MS: "1500",
+    });
+    try {
+      assertEquals(
+        (await p.api("POST", "/jobs", {
+          id: "tick",
+          name: "tick",
+          schedule: "* * * * * *",
+          action: noop,
+        })).status,
+        201,
+      );
+      await waitFor(async () =>
+        (await p.api("GET", "/jobs/tick")).body.runCount >= 2
+      );
+      await fs.freeze();
+      const frozenAt = Date.now();
+      let health;
+      try {
+        health = await waitFor(async () => {
+          const h = await p.api("GET", "/healthz");
+          return h.status === 503 && h;
+        }, {
+          timeoutMs: 10_000,
+          what: "/healthz to notice the pending commit",
+        });
+        // Frozen for a few seconds more: every-second ticks come due.
+        await waitFor(() => Date.now() - frozenAt > 5000, {
+          timeoutMs: 10_000,
+        });
+      } finally {
+        await fs.thaw();
+      }
+      const frozenFor = Date.now() - frozenAt;
+      assertStringIncludes(
+        health.body.reason,
+        "a database commit has been pending",
+      );
+      await waitFor(async () => (await p.fetch("/healthz")).status === 200, {
+        what: "/healthz once thawed",
+      });
+      const tick = await waitFor(async () => {
+        const j = (await p.api("GET", "/jobs/tick")).body;
+        return j.missedRuns > 0 && j;
+      });
+      assert(tick.missedRuns >= 3, `missedRuns ${tick.missedRuns}`);
+      await waitFor(() =>
+        p.log().includes("job tick: ticks fire on time again")
+      );
+      const warned = p.log().split("\n").filter((l) =>
+        l.includes("job tick:") && l.includes("were missed")
+      );
+      assertEquals(warned.length, 1, p.log().slice(-3000));
+      const metrics = await (await p.fetch("/metrics")).text();
+      assertStringIncludes(metrics, 'jobpro_missed_runs_total{job="tick"}');
+      console.log(
+        `[storage] frozen for ${
+          (frozenFor / 1000).toFixed(1)
+        } s: /healthz 503 (${health.body.reason}); ${tick.missedRuns} missed ticks counted, one log line`,
+      );
+      assertEquals((await p.stop()).code, 0);
+    } finally {
+      if (!p.dead) await p.kill();
+    }
+  },
+});
