@@ -142,6 +142,7 @@ export async function startJobpro(
       retentionDays: config.retentionDays,
       maxRunsPerJob: config.maxRunsPerJob,
       httpMaxConcurrent: config.httpMaxConcurrent,
+      shellMaxConcurrent: config.shellMaxConcurrent,
       healthCommitMs: config.healthCommitMs,
       httpTimeoutMs: config.httpTimeoutMs,
       shellEnv: shellEnvironment(Deno.env.toObject(), config.shellEnvPass),
@@ -167,8 +168,12 @@ export async function startJobpro(
     server = await serve(handler, {
       hostname: config.host,
       port: config.port,
+      // Each shell action holds about 3 descriptors (its pipes).
       maxConnections: config.maxConnections ??
-        defaultMaxConnections(undefined, config.httpMaxConcurrent),
+        defaultMaxConnections(
+          undefined,
+          config.httpMaxConcurrent + 3 * config.shellMaxConcurrent,
+        ),
       headersTimeoutMs: config.headersTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       maxBodyBytes: config.maxBodyBytes,
@@ -224,7 +229,7 @@ if (import.meta.main) {
         return;
       }
       console.error(`[jobpro] ${signal} again: exiting now`);
-      Deno.exit(130);
+      Deno.exit(signal === "SIGINT" ? 130 : 143); // 128 + the signal's number
     }
     first = { signal, at: performance.now() };
     console.log(

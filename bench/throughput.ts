@@ -8,7 +8,12 @@
  * ```
  * @module
  */
-import { createManager, openDuckDBStore, type Run } from "@/lib/jobpro/mod.ts";
+import {
+  createManager,
+  emptyBatch,
+  openDuckDBStore,
+  type Run,
+} from "@/lib/jobpro/mod.ts";
 import { round } from "./stats.ts";
 
 /** Runs per second, and whether every executed run is in the database. */
@@ -109,12 +114,7 @@ export async function baseline(runs = 1_000): Promise<ThroughputResult> {
         error: null,
         output: null,
       };
-      await store.write({
-        jobs: [],
-        deletedJobs: [],
-        started: [],
-        finished: [run],
-      });
+      await store.write({ ...emptyBatch(), finished: [run] });
     }
     const seconds = (performance.now() - t0) / 1000;
     const { total } = await store.listRuns("noop", { limit: 0 });

@@ -45,6 +45,8 @@ export interface Config {
   idleTimeoutMs: number;
   /** Outbound calls of http actions going at once, at most; more wait their turn. */
   httpMaxConcurrent: number;
+  /** Shell actions going at once, at most; more wait their turn. */
+  shellMaxConcurrent: number;
   /** An http action's request is abandoned after this (ms), or the job's timeout if shorter. */
   httpTimeoutMs: number;
   /** Host names (besides loopback ones) requests may be addressed to. */
@@ -134,6 +136,7 @@ export function readConfig(env: Env): Config {
     idleTimeoutMs: int(env, "JOBPRO_IDLE_TIMEOUT_MS", 10_000, 100),
     httpMaxConcurrent: int(env, "JOBPRO_HTTP_MAX_CONCURRENT", 256, 1),
     httpTimeoutMs: int(env, "JOBPRO_HTTP_TIMEOUT_MS", 300_000, 1),
+    shellMaxConcurrent: int(env, "JOBPRO_SHELL_MAX_CONCURRENT", 64, 1),
     allowedHosts: list(env.JOBPRO_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
     shellEnvPass: list(env.JOBPRO_SHELL_ENV_PASS),
     healthCommitMs: int(env, "JOBPRO_HEALTH_COMMIT_MS", 5000, 1),

@@ -212,7 +212,7 @@ Deno.test("a second SIGTERM more than a second into a slow graceful shutdown exi
     srv.child.kill("SIGTERM");
     const status = await srv.child.status;
     await srv.pumped;
-    assertEquals(status.code, 130, srv.log());
+    assertEquals(status.code, 143, srv.log());
     assertEquals(
       Date.now() - t0 < 3000,
       true,

@@ -34,6 +34,10 @@ export interface ActionContext {
   killGraceMs?: number;
   /** Caps the http actions going at once; the rest wait for a slot. */
   outbound?: Limiter;
+  /** Caps the shell actions going at once (each holds a process and its pipes). */
+  processes?: Limiter;
+  /** The client http actions fetch through: no idle connections kept, so the cap is the sockets held. */
+  httpClient?: Deno.HttpClient;
   /** An http action's request is abandoned after this (default 5 minutes). */
   httpTimeoutMs?: number;
   /**
@@ -119,6 +123,9 @@ export function runAction(
   action: Action,
   ctx: ActionContext,
 ): Promise<ActionResult> {
+  // Aborted before it began (stopped while its claim was being written):
+  // nothing starts, no process, no request.
+  if (ctx.signal.aborted) return Promise.reject(ctx.signal.reason);
   switch (action.type) {
     case "http":
       return runHttp(action, ctx);
@@ -170,7 +177,8 @@ async function runHttp(
           : action.body,
         signal,
         redirect: "manual",
-      });
+        client: ctx.httpClient,
+      } as RequestInit);
     } catch (e) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       if (deadline.aborted) throw noAnswer(action, timeoutMs);
@@ -246,6 +254,18 @@ async function runShell(
   ctx: ActionContext,
 ): Promise<ActionResult> {
   checkAction(action, ctx);
+  const release = await (ctx.processes?.acquire(ctx.signal) ?? (() => {}));
+  try {
+    return await spawnShell(action, ctx);
+  } finally {
+    release();
+  }
+}
+
+async function spawnShell(
+  action: ShellAction,
+  ctx: ActionContext,
+): Promise<ActionResult> {
   const [program, ...args] = action.command;
   let child: Deno.ChildProcess;
   try {

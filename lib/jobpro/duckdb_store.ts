@@ -1,7 +1,10 @@
 /**
  * The embedded store: one DuckDB file (or ":memory:") with tables `jobs`,
- * `runs` (finished runs, append-only) and `runs_running` (runs in flight).
- * All DuckDB types and SQL live here.
+ * `runs` (finished runs, append-only), `runs_running` (runs in flight) and
+ * `events` (the bounded event log). It implements the whole store contract
+ * of store.ts; all DuckDB types and SQL live here. One process holds the
+ * file (DuckDB locks it), so each batch is applied by one writer connection
+ * in one transaction, the compare-and-sets included.
  *
  * Runs are written with the appender inside one transaction per batch: a
  * DuckDB commit costs milliseconds (it syncs the WAL), so one commit per row
@@ -25,7 +28,18 @@ import {
 import { JobproError } from "./errors.ts";
 import type { Job } from "./job.ts";
 import { type Run, summarize } from "./run.ts";
-import type { Batch, JobStats, PruneRule, Store, StoredJob } from "./store.ts";
+import { emptyBatch } from "./store.ts";
+import type {
+  Batch,
+  JobStats,
+  LoggedEvent,
+  PruneRule,
+  Put,
+  Store,
+  StoredEvent,
+  StoredJob,
+  Written,
+} from "./store.ts";
 
 // job_key is the job's small integer key: a filter on it scans 10 million
 // runs in ~15 ms, where one on the VARCHAR id takes ~140 ms and an index on
@@ -48,20 +62,61 @@ const SCHEMA = [
     updated_at TIMESTAMP NOT NULL,
     run_count BIGINT NOT NULL DEFAULT 0, success_count BIGINT NOT NULL DEFAULT 0,
     last_run VARCHAR, key INTEGER NOT NULL UNIQUE)`,
+  // Files written before job versions: every job starts at version 1.
+  `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS version BIGINT DEFAULT 1`,
   `CREATE TABLE IF NOT EXISTS runs (${RUN_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS runs_running (${RUN_COLUMNS})`,
-  `CREATE TEMP TABLE jobs_stage AS SELECT * FROM jobs LIMIT 0`,
+  `CREATE TABLE IF NOT EXISTS events (seq BIGINT NOT NULL, logged_at TIMESTAMP NOT NULL,
+    type VARCHAR NOT NULL, job_id VARCHAR NOT NULL, run_id BIGINT)`,
   // One row, rewritten to find out whether writing works again.
   `CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, probed_at TIMESTAMP NOT NULL)`,
+  // Staging tables of a batch, filled by the appender, emptied at its end.
+  `CREATE TEMP TABLE puts AS SELECT * FROM jobs LIMIT 0`,
+  `ALTER TABLE temp.puts ADD COLUMN expected BIGINT`,
+  `CREATE TEMP TABLE claims (job_id VARCHAR, tick TIMESTAMP, next TIMESTAMP)`,
+  `CREATE TEMP TABLE statuses (job_id VARCHAR, status VARCHAR, updated_at TIMESTAMP)`,
+  `CREATE TEMP TABLE ended (job_id VARCHAR, run_id BIGINT, ok BOOLEAN, summary VARCHAR)`,
 ];
 
-// One MERGE rather than UPDATE + INSERT-missing (1.7 vs 2.4 ms a batch); the
-// key columns (id, key) are never updated, which would rewrite their indexes.
-const MERGE_JOBS = `MERGE INTO jobs USING temp.jobs_stage s ON jobs.id = s.id
-  WHEN MATCHED THEN UPDATE SET name = s.name, type = s.type, schedule = s.schedule, timezone = s.timezone, action = s.action, timeout_ms = s.timeout_ms, retries = s.retries, retry_delay_ms = s.retry_delay_ms, overlap = s.overlap, catch_up = s.catch_up, auto_start = s.auto_start, status = s.status, next_run_at = s.next_run_at, created_at = s.created_at, updated_at = s.updated_at, run_count = s.run_count, success_count = s.success_count, last_run = s.last_run
-  WHEN NOT MATCHED THEN INSERT`;
+const JOB_COLUMNS = `id, name, type, schedule, timezone, action, timeout_ms,
+  retries, retry_delay_ms, overlap, catch_up, auto_start, status, next_run_at,
+  created_at, updated_at, run_count, success_count, last_run, key, version`;
 
-const JOB_SELECT = `SELECT id, name, type, schedule, timezone, action,
+// An operation's put: a create where no job has the id; an update where the
+// stored version is the one the operation was planned from. Counters and the
+// key are the database's, never overwritten. Each write is preceded by the
+// query of which rows it will take: DuckDB 1.5 aborts the process when a
+// commit that fails (a full disk) reverts an UPDATE ... RETURNING.
+const CREATABLE = `SELECT p.id FROM temp.puts p
+  WHERE p.expected IS NULL AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p.id)`;
+const CREATE_PUTS = `INSERT INTO jobs (${JOB_COLUMNS})
+  SELECT ${JOB_COLUMNS} FROM temp.puts p
+  WHERE p.expected IS NULL AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p.id)`;
+const UPDATABLE = `SELECT p.id FROM temp.puts p JOIN jobs ON jobs.id = p.id
+  WHERE jobs.version = p.expected`;
+const UPDATE_PUTS = `UPDATE jobs SET name = p.name, type = p.type,
+  schedule = p.schedule, timezone = p.timezone, action = p.action,
+  timeout_ms = p.timeout_ms, retries = p.retries, retry_delay_ms = p.retry_delay_ms,
+  overlap = p.overlap, catch_up = p.catch_up, auto_start = p.auto_start,
+  status = p.status, next_run_at = p.next_run_at, updated_at = p.updated_at,
+  version = p.version
+  FROM temp.puts p WHERE jobs.id = p.id AND jobs.version = p.expected`;
+const CLAIMABLE =
+  `SELECT c.job_id AS id FROM temp.claims c JOIN jobs ON jobs.id = c.job_id
+  WHERE jobs.next_run_at IS NOT DISTINCT FROM c.tick`;
+const CLAIM = `UPDATE jobs SET next_run_at = c.next FROM temp.claims c
+  WHERE jobs.id = c.job_id AND jobs.next_run_at IS NOT DISTINCT FROM c.tick`;
+const STATUSES = `UPDATE jobs SET status = s.status, updated_at = s.updated_at
+  FROM temp.statuses s WHERE jobs.id = s.job_id`;
+// Counters move by what this batch ended, whatever the process remembers.
+const COUNT_ENDED = `UPDATE jobs SET run_count = run_count + e.n,
+  success_count = success_count + e.ok, last_run = e.last
+  FROM (SELECT job_id, count(*) AS n, count(*) FILTER (WHERE ok) AS ok,
+    arg_max(summary, run_id) AS last FROM temp.ended GROUP BY job_id) e
+  WHERE jobs.id = e.job_id`;
+
+const JOB_SELECT =
+  `SELECT id, name, type, schedule, timezone, action, version::DOUBLE AS version,
   timeout_ms::DOUBLE AS timeout_ms, retries, retry_delay_ms::DOUBLE AS retry_delay_ms,
   overlap, catch_up, auto_start, status,
   epoch_ms(next_run_at)::DOUBLE AS next_run_at,
@@ -78,6 +133,9 @@ const RUN_FIELDS = `id::DOUBLE AS id, job_id, trigger, attempt,
 
 type Row = Record<string, unknown>;
 
+/** Events the log keeps when a prune rule does not say. */
+const DEFAULT_MAX_EVENTS = 100_000;
+
 const ts = (ms: number) =>
   new DuckDBTimestampValue(BigInt(Math.round(ms)) * 1000n);
 
@@ -91,11 +149,7 @@ function appendText(a: DuckDBAppender, s: string | null) {
   else a.appendVarchar(s);
 }
 
-function appendJob(
-  a: DuckDBAppender,
-  { job: j, counts }: StoredJob,
-  key: number,
-) {
+function appendPut(a: DuckDBAppender, { job: j, expected }: Put, key: number) {
   a.appendVarchar(j.id);
   a.appendVarchar(j.name);
   a.appendVarchar(j.type);
@@ -113,10 +167,13 @@ function appendJob(
   appendTs(a, j.nextRunAt);
   appendTs(a, j.createdAt);
   appendTs(a, j.updatedAt);
-  a.appendBigInt(BigInt(counts.runs));
-  a.appendBigInt(BigInt(counts.successes));
-  appendText(a, counts.lastRun && JSON.stringify(counts.lastRun));
+  a.appendBigInt(0n); // run_count: a new job has none; an update keeps its own
+  a.appendBigInt(0n);
+  a.appendNull(); // last_run
   a.appendInteger(key);
+  a.appendBigInt(BigInt(j.version));
+  if (expected === null) a.appendNull();
+  else a.appendBigInt(BigInt(expected));
   a.endRow();
 }
 
@@ -157,6 +214,7 @@ function toStoredJob(r: Row): StoredJob {
       catchUp: r.catch_up as Job["catchUp"],
       autoStart: Boolean(r.auto_start),
       status: r.status as Job["status"],
+      version: Number(r.version ?? 1),
       nextRunAt: num(r.next_run_at),
       createdAt: Number(r.created_at),
       updatedAt: Number(r.updated_at),
@@ -202,6 +260,27 @@ function toRun(r: Row): Run {
     error: str(r.error),
     output: str(r.output),
   };
+}
+
+function toEvent(r: Row): StoredEvent {
+  const base = {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    jobId: String(r.job_id),
+  };
+  const type = String(r.type) as StoredEvent["type"];
+  return type === "run-started" || type === "run-finished"
+    ? { ...base, type, runId: Number(r.run_id) }
+    : { ...base, type };
+}
+
+async function lastEventSeqOf(c: DuckDBConnection): Promise<number> {
+  const [r] = rowsOf(
+    await c.runAndReadAll(
+      "SELECT coalesce(max(seq), 0)::DOUBLE AS seq FROM events",
+    ),
+  );
+  return Number(r.seq);
 }
 
 /** Serializes use of one connection: DuckDB runs one statement at a time on it. */
@@ -333,8 +412,19 @@ export async function openDuckDBStore(
   const { instance, writer, reader, keys } = await openFile(path, opts);
   let maxKey = 0;
   for (const key of keys.values()) maxKey = Math.max(maxKey, key);
-  const onWriter = serial();
-  const onReader = serial();
+  // Once closed, every call is refused as the server going away, not a bug.
+  let closed = false;
+  const refuse = () =>
+    new JobproError(
+      "unavailable",
+      "the database is closed: the server is shutting down",
+    );
+  const writeQueue = serial();
+  const readQueue = serial();
+  const onWriter = <T>(fn: () => Promise<T>) =>
+    writeQueue(() => closed ? Promise.reject(refuse()) : fn());
+  const onReader = <T>(fn: () => Promise<T>) =>
+    readQueue(() => closed ? Promise.reject(refuse()) : fn());
   const keyOf = (jobId: string) => {
     let key = keys.get(jobId);
     if (key === undefined) keys.set(jobId, key = ++maxKey);
@@ -359,57 +449,148 @@ export async function openDuckDBStore(
     a.closeSync();
   }
 
+  /** Fills a staging table from plain rows of text, timestamps and the like. */
+  async function stage<T>(
+    table: string,
+    items: T[],
+    add: (a: DuckDBAppender, item: T) => void,
+  ) {
+    if (!items.length) return;
+    const a = await writer.createAppender(table, "main", "temp");
+    for (const item of items) {
+      add(a, item);
+      a.endRow();
+    }
+    a.closeSync();
+  }
+
+  const ids = async (sql: string) =>
+    new Set((await rows(writer, sql)).map((r) => String(r.id)));
+
   // Ids of the runs this process has written to runs_running: a run that
   // ends before its batch is written never goes there, and needs no delete.
   const going = new Set<number>();
+  let lastSeq = await lastEventSeqOf(writer);
 
-  async function write(batch: Batch) {
-    const ended = batch.finished.filter((r) => going.has(r.id)).map((r) =>
-      r.id
-    );
+  /** Applies the versioned deletes; returns the ids deleted (with their runs). */
+  async function deleteJobs(batch: Batch): Promise<Set<string>> {
+    const deleted = new Set<string>();
+    for (const d of batch.deletes) {
+      if (!keys.has(d.id)) continue;
+      const r = await rows(
+        writer,
+        "SELECT id FROM jobs WHERE id = $1 AND version = $2",
+        [d.id, d.expected],
+      );
+      if (!r.length) continue;
+      await writer.run("DELETE FROM jobs WHERE id = $1", [d.id]);
+      deleted.add(d.id);
+    }
+    if (deleted.size) {
+      // Keys are integers this store assigned: safe to inline.
+      const keyList = [...deleted].map((id) => keys.get(id)).join(",");
+      await writer.run(
+        `DELETE FROM runs WHERE job_key IN (${keyList});
+         DELETE FROM runs_running WHERE job_key IN (${keyList})`,
+      );
+    }
+    return deleted;
+  }
+
+  async function write(batch: Batch): Promise<Written> {
+    const firstSeq = lastSeq + 1;
+    const at = Date.now();
+    let deleted = new Set<string>();
+    let won = new Set<string>();
+    let put = new Set<string>();
+    let ended: number[] = [];
     await writer.run("BEGIN TRANSACTION");
     try {
-      const gone = batch.deletedJobs.filter((id) => keys.has(id));
-      if (gone.length) {
-        const list = gone.map((_, i) => `$${i + 1}`).join(",");
-        // Keys are integers this store assigned: safe to inline.
-        const keyList = gone.map((id) => keys.get(id)).join(",");
-        await writer.run(`DELETE FROM jobs WHERE id IN (${list})`, gone);
-        await writer.run(`DELETE FROM runs WHERE job_key IN (${keyList})`);
-        await writer.run(
-          `DELETE FROM runs_running WHERE job_key IN (${keyList})`,
-        );
+      deleted = await deleteJobs(batch);
+      const alive = (r: Run) => !deleted.has(r.jobId);
+      const started = batch.started.filter(alive);
+      const finished = batch.finished.filter(alive);
+      ended = finished.filter((r) => going.has(r.id)).map((r) => r.id);
+      if (batch.claims.length) {
+        await stage("claims", batch.claims, (a, c) => {
+          a.appendVarchar(c.jobId);
+          appendTs(a, c.tick);
+          appendTs(a, c.next);
+        });
+        won = await ids(CLAIMABLE);
+        await writer.run(CLAIM);
       }
-      await appendAll(
-        "jobs_stage",
-        batch.jobs,
-        appendJob,
-        (s) => s.job.id,
-        "temp",
-      );
-      await appendAll("runs_running", batch.started, appendRun, (r) => r.jobId);
-      await appendAll("runs", batch.finished, appendRun, (r) => r.jobId);
+      await stage("statuses", batch.statuses, (a, c) => {
+        a.appendVarchar(c.jobId);
+        a.appendVarchar(c.status);
+        appendTs(a, c.updatedAt);
+      });
+      if (batch.statuses.length) await writer.run(STATUSES);
+      if (batch.puts.length) {
+        await appendAll("puts", batch.puts, appendPut, (p) => p.job.id, "temp");
+        put = new Set([...await ids(CREATABLE), ...await ids(UPDATABLE)]);
+        await writer.run(`${CREATE_PUTS};\n${UPDATE_PUTS}`);
+      }
+      await appendAll("runs_running", started, appendRun, (r) => r.jobId);
+      await appendAll("runs", finished, appendRun, (r) => r.jobId);
+      await stage("ended", finished, (a, r) => {
+        a.appendVarchar(r.jobId);
+        a.appendBigInt(BigInt(r.id));
+        a.appendBoolean(r.status === "complete");
+        a.appendVarchar(JSON.stringify(summarize(r)));
+      });
+      await appendEvents(batch.events, firstSeq, at);
       // The rest in one call: each statement is a round trip to DuckDB's thread.
       const tail: string[] = [];
-      if (batch.jobs.length) {
-        tail.push(MERGE_JOBS);
-        tail.push("DELETE FROM temp.jobs_stage");
-      }
+      if (finished.length) tail.push(COUNT_ENDED);
       // Run ids are integers this process assigned: safe to inline.
       if (ended.length) {
         tail.push(`DELETE FROM runs_running WHERE id IN (${ended.join(",")})`);
+      }
+      for (const t of ["puts", "claims", "statuses", "ended"]) {
+        tail.push(`DELETE FROM temp.${t}`);
       }
       tail.push("COMMIT");
       await writer.run(tail.join(";\n"));
     } catch (e) {
       await writer.run("ROLLBACK").catch(() => {});
+      await writer.run(
+        "DELETE FROM temp.puts; DELETE FROM temp.claims; DELETE FROM temp.statuses; DELETE FROM temp.ended",
+      ).catch(() => {});
       throw e;
     }
-    for (const r of batch.started) going.add(r.id);
+    for (const r of batch.started) if (!deleted.has(r.jobId)) going.add(r.id);
     for (const id of ended) going.delete(id);
     // A job created again under the same id gets a fresh key; forgotten only
     // once the delete is committed, or a retry would skip the DELETE.
-    for (const id of batch.deletedJobs) keys.delete(id);
+    for (const id of deleted) keys.delete(id);
+    lastSeq += batch.events.length;
+    return {
+      puts: batch.puts.map((p) => put.has(p.job.id)),
+      deletes: batch.deletes.map((d) => deleted.has(d.id)),
+      claims: batch.claims.map((c) => won.has(c.jobId)),
+      firstSeq,
+    };
+  }
+
+  async function appendEvents(
+    events: LoggedEvent[],
+    first: number,
+    at: number,
+  ) {
+    if (!events.length) return;
+    const a = await writer.createAppender("events");
+    let seq = first;
+    for (const e of events) {
+      a.appendBigInt(BigInt(seq++));
+      appendTs(a, at);
+      a.appendVarchar(e.type);
+      a.appendVarchar(e.jobId);
+      if ("runId" in e) a.appendBigInt(BigInt(e.runId));
+      else a.appendNull();
+      a.endRow();
+    }
+    a.closeSync();
   }
 
   const store: Store = {
@@ -446,6 +627,27 @@ export async function openDuckDBStore(
 
     write: (batch) => onWriter(() => write(batch)),
 
+    eventsSince: (seq, limit = 1000) =>
+      onReader(async () => {
+        if (seq > lastSeq) return null; // from a log we know nothing of
+        if (seq === lastSeq) return [];
+        const [{ oldest }] = await rows(
+          reader,
+          "SELECT min(seq)::DOUBLE AS oldest FROM events",
+        );
+        if (oldest === null || seq + 1 < Number(oldest)) return null;
+        return (await rows(
+          reader,
+          `SELECT seq::DOUBLE AS seq, epoch_ms(logged_at)::DOUBLE AS at, type, job_id,
+            run_id::DOUBLE AS run_id FROM events WHERE seq > $1 ORDER BY seq LIMIT ${
+            Math.max(1, Math.min(limit, 100_000))
+          }`,
+          [seq],
+        )).map(toEvent);
+      }),
+
+    lastEventSeq: () => Promise.resolve(lastSeq),
+
     recoverInterrupted: (now) =>
       onWriter(async () => {
         const left = (await rows(
@@ -462,19 +664,16 @@ export async function openDuckDBStore(
           endedAt: Math.max(now, r.startedAt),
           durationMs: Math.max(0, now - r.startedAt),
         }));
+        // Counted on their jobs (a delta), as a finished run would have been.
         await write({
-          jobs: [],
-          deletedJobs: [],
-          started: [],
+          ...emptyBatch(),
           finished: ended,
+          events: ended.map((r) => ({
+            type: "run-finished" as const,
+            jobId: r.jobId,
+            runId: r.id,
+          })),
         });
-        // Count them on their jobs, as a finished run would have been.
-        for (const r of ended) {
-          await writer.run(
-            `UPDATE jobs SET run_count = run_count + 1, last_run = $2 WHERE id = $1`,
-            [r.jobId, JSON.stringify(summarize(r))],
-          );
-        }
         return ended;
       }),
 
@@ -557,6 +756,11 @@ export async function openDuckDBStore(
     },
 
     async prune(rule: PruneRule) {
+      // The event log keeps its newest `maxEvents`.
+      const keep = rule.maxEvents ?? DEFAULT_MAX_EVENTS;
+      await onWriter(() =>
+        writer.run("DELETE FROM events WHERE seq <= $1", [lastSeq - keep])
+      );
       // In batches, each its own transaction, so group commits (and the
       // scheduler waiting on them) get the writer between batches.
       const batch = rule.batchSize ?? 50_000;
@@ -604,6 +808,7 @@ export async function openDuckDBStore(
     close: () =>
       onWriter(async () => {
         await onReader(() => {
+          closed = true;
           writer.closeSync();
           reader.closeSync();
           instance.closeSync();

@@ -1,7 +1,8 @@
 /**
  * The engine's events, published only after the change they describe is
- * committed. Each gets an increasing id; a bounded log lets a consumer that
- * reconnects catch up (or learn it is too far behind and must refetch).
+ * committed, each with the sequence number the store's event log gave it. A
+ * bounded log in memory lets a consumer that reconnects catch up (or learn it
+ * is too far behind and must refetch).
  *
  * @example
  * ```ts
@@ -27,7 +28,8 @@ export type Delivered = JobEvent & { seq: number; at: number };
 
 /** Publish/subscribe with a replay log. */
 export interface EventBus {
-  publish(event: JobEvent): Delivered;
+  /** Delivers the event under `seq` (the store's), or the next number when none is given (or `seq` is not after the last). */
+  publish(event: JobEvent, seq?: number): Delivered;
   /** Calls `fn` for every event from now on; returns the unsubscribe. */
   subscribe(fn: (e: Delivered) => void): () => void;
   /**
@@ -50,16 +52,26 @@ export interface EventBus {
  * bus.since(0); // []
  * ```
  */
-export function createEventBus({ logSize = 2000 } = {}): EventBus {
+export function createEventBus(
+  { logSize = 2000, lastId: first = 0 } = {},
+): EventBus {
   const subs = new Set<(e: Delivered) => void>();
   // A ring: event `seq` lives at ring[seq % logSize] while it is recent enough.
   const ring: (Delivered | undefined)[] = new Array(logSize);
-  // Ids continue across restarts (they start from the clock, in microseconds),
-  // so a client's Last-Event-ID from an earlier process is recognized as too old.
-  let lastId = Date.now() * 1000;
+  // Ids are the store's event sequence, so they go on across restarts.
+  let lastId = first;
   return {
-    publish(event) {
-      const e = { ...event, seq: ++lastId, at: Date.now() } as Delivered;
+    publish(event, asked = lastId + 1) {
+      // Ids only grow: one published out of the store's order (a test's, or
+      // a bus used without a store) moves the next ones on past it.
+      const seq = asked > lastId ? asked : lastId + 1;
+      // Numbers skipped (the store logged an event for a job deleted since)
+      // hold nothing; `since` passes over them.
+      for (let s = lastId + 1; s < seq && s <= lastId + logSize; s++) {
+        ring[s % logSize] = undefined;
+      }
+      lastId = seq;
+      const e = { ...event, seq, at: Date.now() } as Delivered;
       ring[lastId % logSize] = e;
       for (const fn of subs) {
         try {
@@ -76,12 +88,14 @@ export function createEventBus({ logSize = 2000 } = {}): EventBus {
     },
     since(id) {
       if (id === lastId) return [];
-      if (id > lastId) return null; // from a process we know nothing about
-      const oldest = Math.max(1, lastId - logSize + 1);
+      if (id > lastId) return null; // from a log we know nothing about
+      // What came before this bus (an earlier process) is not in the ring.
+      const oldest = Math.max(first + 1, lastId - logSize + 1);
       if (id + 1 < oldest) return null;
       const out: Delivered[] = [];
       for (let seq = Math.max(id + 1, 1); seq <= lastId; seq++) {
-        out.push(ring[seq % logSize]!);
+        const e = ring[seq % logSize];
+        if (e && e.seq === seq) out.push(e);
       }
       return out;
     },

@@ -181,6 +181,11 @@ export interface Job {
   nextRunAt: number | null;
   createdAt: number;
   updatedAt: number;
+  /**
+   * The definition's version: 1 when created, one more at each operation
+   * that writes the job; a write planned from an older one is refused.
+   */
+  version: number;
 }
 
 /** Run counters kept beside each job, for the list and the dashboard. */
@@ -258,8 +263,9 @@ export function jobView(
   activeRuns = 0,
 ): JobView {
   const last = counts.lastRun;
+  const { version: _version, ...shown } = job;
   return {
-    ...job,
+    ...shown,
     action: redactAction(job.action),
     description,
     nextRunAt: iso(job.nextRunAt),

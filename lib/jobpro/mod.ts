@@ -12,6 +12,7 @@
 export { createManager } from "./manager.ts";
 export type { JobQuery, Manager, ManagerOptions } from "./manager.ts";
 export { openDuckDBStore } from "./duckdb_store.ts";
+export { emptyBatch } from "./store.ts";
 export type { Batch, JobStats, PruneRule, RunQuery, Store } from "./store.ts";
 export { JobproError } from "./errors.ts";
 export type { ErrorCode } from "./errors.ts";

@@ -42,9 +42,50 @@ const SECRET_PARAM =
 const isRedacted = (v: string) =>
   v === REDACTED || v === encodeURIComponent(REDACTED);
 
+/** A URL's text in parts: before the user info, the user info, the rest up to the query, the query, the fragment. */
+const URL_PARTS =
+  /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)(?:([^@/?#]*)@)?([^?#]*)(?:\?([^#]*))?(#.*)?$/;
+
+type QueryItem = { name: string; value: string | null };
+
+function queryItems(raw: string | undefined): QueryItem[] {
+  if (!raw) return [];
+  return raw.split("&").map((item) => {
+    const eq = item.indexOf("=");
+    return eq < 0
+      ? { name: item, value: null }
+      : { name: item.slice(0, eq), value: item.slice(eq + 1) };
+  });
+}
+
+function queryText(items: QueryItem[]): string {
+  return items.map((i) => i.value === null ? i.name : `${i.name}=${i.value}`)
+    .join("&");
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "));
+  } catch {
+    return text;
+  }
+}
+
+function urlText(
+  m: RegExpMatchArray,
+  userinfo: string | undefined,
+  query: QueryItem[] | undefined,
+): string {
+  const [, scheme, , rest, , hash] = m;
+  return `${scheme}${userinfo === undefined ? "" : `${userinfo}@`}${rest}${
+    query === undefined ? "" : `?${queryText(query)}`
+  }${hash ?? ""}`;
+}
+
 /**
  * The URL with its user info and secret query values hidden: how a URL is
- * shown to read-only callers and written into run messages.
+ * shown to read-only callers and written into run messages. Only those
+ * parts change; the rest of the text stays as it was written.
  *
  * @example
  * ```ts
@@ -52,50 +93,36 @@ const isRedacted = (v: string) =>
  * ```
  */
 export function redactUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return url;
-  }
-  const userinfo = u.username || u.password ? `${REDACTED}@` : "";
-  const query = [...u.searchParams].map(([k, v]) =>
-    `${encodeURIComponent(k)}=${
-      SECRET_PARAM.test(k) ? REDACTED : encodeURIComponent(v)
-    }`
-  ).join("&");
-  if (!userinfo && !query.includes(REDACTED)) return url;
-  return `${u.protocol}//${userinfo}${u.host}${u.pathname}${
-    query ? `?${query}` : ""
-  }${u.hash}`;
+  const m = url.match(URL_PARTS);
+  if (!m) return url;
+  const items = m[4] === undefined ? undefined : queryItems(m[4]);
+  const hidden = items?.map((i) =>
+    i.value !== null && SECRET_PARAM.test(decoded(i.name))
+      ? { ...i, value: REDACTED }
+      : i
+  );
+  const userinfo = m[2] === undefined ? undefined : REDACTED;
+  const changed = userinfo !== undefined ||
+    hidden?.some((h, k) => h !== items![k]);
+  return changed ? urlText(m, userinfo, hidden) : url;
 }
 
-/** The URL written back with `[redacted]` parts taken from the stored one. */
+/** The URL written back with `[redacted]` parts taken from the stored one, the rest as written. */
 function restoreUrl(next: string, prev: string): string {
-  if (
-    !next.includes(REDACTED) && !next.includes(encodeURIComponent(REDACTED))
-  ) {
-    return next;
-  }
-  let n: URL, p: URL;
-  try {
-    n = new URL(next);
-    p = new URL(prev);
-  } catch {
-    return next;
-  }
-  if (isRedacted(decodeURIComponent(n.username))) {
-    n.username = p.username;
-    n.password = p.password;
-  }
+  const n = next.match(URL_PARTS);
+  const p = prev.match(URL_PARTS);
+  if (!n || !p) return next;
+  const userinfo = n[2] !== undefined && isRedacted(n[2]) ? p[2] : n[2];
+  const old = queryItems(p[4]);
   const seen = new Map<string, number>();
-  const params = [...n.searchParams].map(([k, v]): [string, string] => {
-    const i = seen.get(k) ?? 0;
-    seen.set(k, i + 1);
-    return [k, isRedacted(v) ? (p.searchParams.getAll(k)[i] ?? v) : v];
+  const items = n[4] === undefined ? undefined : queryItems(n[4]).map((i) => {
+    const k = seen.get(i.name) ?? 0;
+    seen.set(i.name, k + 1);
+    if (i.value === null || !isRedacted(i.value)) return i;
+    const was = old.filter((o) => o.name === i.name)[k];
+    return was ?? i;
   });
-  if (params.length) n.search = new URLSearchParams(params).toString();
-  return n.href;
+  return urlText(n, userinfo, items);
 }
 
 function redactHttp(a: HttpAction): HttpAction {
@@ -189,8 +216,12 @@ function secretValues(action: Action): string[] {
     }
     try {
       const u = new URL(action.url);
-      add(decodeURIComponent(u.password));
-      add(decodeURIComponent(u.username));
+      const user = decodeURIComponent(u.username);
+      const pass = decodeURIComponent(u.password);
+      add(pass);
+      add(user);
+      // fetch sends user info as Basic authorization.
+      if (user || pass) add(base64(`${user}:${pass}`));
       for (const [k, v] of u.searchParams) if (SECRET_PARAM.test(k)) add(v);
     } catch { /* not a URL: nothing in it */ }
     if (action.body && action.body.length >= 8) {
@@ -200,10 +231,19 @@ function secretValues(action: Action): string[] {
   } else if (action.type === "shell") {
     for (const v of Object.values(action.env ?? {})) add(v);
   }
-  // Each also as it reads inside a JSON string (an echo of the request).
-  const all = out.flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]);
+  // Each also as it reads inside a JSON string or a URL (an echo of the request).
+  const all = out.flatMap((v) => [
+    v,
+    JSON.stringify(v).slice(1, -1),
+    encodeURIComponent(v),
+    encodeURIComponent(v).replaceAll("%20", "+"),
+  ]);
   // Longest first, so a value containing another is blanked whole.
   return [...new Set(all)].sort((a, b) => b.length - a.length);
+}
+
+function base64(text: string): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
 }
 
 /** The string values of a JSON body, or none when it is not JSON. */

@@ -1,61 +1,83 @@
 /**
- * Group commit: changes queue up and are written to the store together, one
- * transaction per batch, at most `intervalMs` after they were queued — or at
- * once when someone waits. Two kinds of change go through it:
+ * Group commit in front of the store: changes queue up and are written
+ * together, one {@link Batch} (one transaction) at a time, at most
+ * `intervalMs` after they were queued, or at once when someone waits. Two
+ * kinds of change go through it:
  *
- * - **Background** changes (a job's row is dirty, a run started or ended)
- *   are retried until written: a failed batch goes back in the queue. A
- *   dirty job's row is read from `rowOf` when its batch is written, so it is
- *   always the newest, and a run that starts and ends within one window is
- *   one row.
+ * - **The engine's own** (a tick claimed, a status changed, a run started or
+ *   ended) are retried until written: a failed batch puts them back in the
+ *   queue. A status is read from `statusOf` when its batch is written, so it
+ *   is always the newest; claims of one job chain into one compare-and-set;
+ *   a run that starts and ends within one window is one row.
  * - **Operations** ({@link Writer.commit}: what a client asked for) are
- *   written in the next batch and never retried: on success their `apply`
- *   runs (before the batch's events go out), on failure nothing of them is
- *   kept and the caller hears `unavailable`. A 2xx answer means committed; a
- *   503 means nothing changed, now or later.
+ *   written in the next batch, conditional on the version they were planned
+ *   from, and never retried: once committed their `apply` runs (before the
+ *   batch's events go out); if the batch fails, or the job changed meanwhile,
+ *   nothing of them is kept and the caller hears why (`unavailable`,
+ *   `conflict`). A 2xx answer means committed; a 503 means nothing changed,
+ *   now or later.
+ *
+ * Every batch also appends what it changed to the store's event log; the
+ * sequence numbers the store gives them come back in {@link Committed}.
  *
  * @example
  * ```ts
- * const writer = createWriter({ store, rowOf, onCommit: (b) => publish(b) });
- * writer.touchJob(job.id);
- * await writer.commit({ jobs: [row] }, () => entries.set(row.job.id, row));
+ * const writer = createWriter({ store, statusOf, onCommit: (c) => publish(c) });
+ * writer.claim(job.id, tick, next);
+ * await writer.commit({ puts: [{ job, expected: null }] }, () => entries.set(job.id, e));
  * ```
  * @module
  */
 import { JobproError } from "./errors.ts";
 import type { Run } from "./run.ts";
-import type { Batch, Store, StoredJob } from "./store.ts";
-
-/** A committed batch, as reported to `onCommit`. */
-export interface Committed {
-  jobs: StoredJob[];
-  deletedJobs: string[];
-  /** Every run that began in this batch, including those that also ended. */
-  started: Run[];
-  finished: Run[];
-}
+import {
+  type Batch,
+  type Claim,
+  type Delete,
+  emptyBatch,
+  type LoggedEvent,
+  type Put,
+  type StatusChange,
+  type Store,
+  type Written,
+} from "./store.ts";
 
 /** What an operation writes: all of it, or none. */
 export interface Operation {
-  jobs?: StoredJob[];
-  deletedJobs?: string[];
+  puts?: Put[];
+  deletes?: Delete[];
   /** Runs whose start must be committed before their action runs. */
   started?: Run[];
 }
 
+/** A committed event: with its sequence number, and the run a run event tells of. */
+export type CommittedEvent = LoggedEvent & { seq: number; run?: Run };
+
+/** A committed batch, as reported to `onCommit`: its events, in order. */
+export interface Committed {
+  events: CommittedEvent[];
+}
+
 /** The queue in front of the store. */
 export interface Writer {
-  /** Marks the job's row to be written (read from `rowOf` at write time). */
-  touchJob(id: string): void;
+  /** Compare-and-set of a job's next run time; resolves with whether it won, once committed. */
+  claim(
+    jobId: string,
+    tick: number | null,
+    next: number | null,
+  ): Promise<boolean>;
+  /** Marks the job's status to be written (read from `statusOf` at write time). */
+  touchStatus(jobId: string): void;
   runStarted(run: Run): void;
   runFinished(run: Run): void;
   /**
-   * Writes an operation in the next batch; runs `apply` once it is
-   * committed (and before that batch's events), or rejects with
-   * `unavailable`, keeping nothing of it.
+   * Writes an operation in the next batch; runs `apply` once it is committed
+   * (and before that batch's events), or rejects — `unavailable` when the
+   * batch failed, `conflict` when the job changed since it was planned —
+   * keeping nothing of it.
    */
   commit(op: Operation, apply: () => void): Promise<void>;
-  /** Whether a change to this job is queued or being written. */
+  /** Whether a claim or status of this job is queued or being written. */
   isPending(jobId: string): boolean;
   /** Resolves once everything queued before the call is committed; rejects if that write fails. */
   flush(): Promise<void>;
@@ -75,8 +97,13 @@ interface PendingOp extends Required<Operation> {
   reject(e: unknown): void;
 }
 
+interface PendingClaim extends Claim {
+  waiters: ((won: boolean) => void)[];
+}
+
 interface Queue {
-  dirty: Set<string>;
+  claims: Map<string, PendingClaim>;
+  statuses: Set<string>;
   started: Map<number, Run>;
   finished: Map<number, Run>;
   ops: PendingOp[];
@@ -86,7 +113,8 @@ interface Queue {
 }
 
 const emptyQueue = (): Queue => ({
-  dirty: new Set(),
+  claims: new Map(),
+  statuses: new Set(),
   started: new Map(),
   finished: new Map(),
   ops: [],
@@ -95,32 +123,68 @@ const emptyQueue = (): Queue => ({
 });
 
 const size = (x: Queue) =>
-  x.dirty.size + x.started.size + x.finished.size + x.ops.length;
+  x.claims.size + x.statuses.size + x.started.size + x.finished.size +
+  x.ops.length;
 
-/** The batch a queue writes, with the operations' rows in front of the dirty ones. */
+/** A later claim of the same job: chained into one when it starts where the first ends. */
+function addClaim(q: Queue, c: PendingClaim) {
+  const prev = q.claims.get(c.jobId);
+  if (prev && prev.next === c.tick) {
+    q.claims.set(c.jobId, {
+      ...c,
+      tick: prev.tick,
+      waiters: [...prev.waiters, ...c.waiters],
+    });
+    return;
+  }
+  // Something else (an operation) moved the time since: the older claim is moot.
+  for (const w of prev?.waiters ?? []) w(false);
+  q.claims.set(c.jobId, c);
+}
+
+/** The batch a queue writes, with the events that tell of it (and their runs, in step). */
 function batchOf(
   q: Queue,
-  rowOf: (id: string) => StoredJob | undefined,
-): Batch {
-  const deleted = new Set(q.ops.flatMap((o) => o.deletedJobs));
-  const rows = new Map<string, StoredJob>();
-  for (const id of q.dirty) {
-    const row = rowOf(id);
-    if (row && !deleted.has(id)) rows.set(id, row);
+  statusOf: (id: string) => StatusChange | undefined,
+): { batch: Batch; runs: (Run | undefined)[] } {
+  const b = emptyBatch();
+  b.puts = q.ops.flatMap((o) => o.puts);
+  b.deletes = q.ops.flatMap((o) => o.deletes);
+  b.claims = [...q.claims.values()].map(({ jobId, tick, next }) => ({
+    jobId,
+    tick,
+    next,
+  }));
+  for (const id of q.statuses) {
+    const s = statusOf(id);
+    if (s) b.statuses.push(s);
   }
-  for (const op of q.ops) {
-    for (const row of op.jobs) {
-      if (!deleted.has(row.job.id)) rows.set(row.job.id, row);
-    }
-  }
-  const live = (r: Run) => !deleted.has(r.jobId);
-  return {
-    jobs: [...rows.values()],
-    deletedJobs: [...deleted],
-    started: [...q.started.values(), ...q.ops.flatMap((o) => o.started)]
-      .filter((r) => live(r) && !q.finished.has(r.id)),
-    finished: [...q.finished.values()].filter(live),
+  const started = [...q.started.values(), ...q.ops.flatMap((o) => o.started)];
+  b.started = started.filter((r) => !q.finished.has(r.id));
+  b.finished = [...q.finished.values()];
+  const deleted = new Set(b.deletes.map((d) => d.id));
+  const touched = new Set<string>();
+  const runs: (Run | undefined)[] = [];
+  const add = (e: LoggedEvent, run?: Run) => {
+    b.events.push(e);
+    runs.push(run);
   };
+  for (const d of b.deletes) add({ type: "job-deleted", jobId: d.id });
+  for (const r of started) {
+    add({ type: "run-started", jobId: r.jobId, runId: r.id }, r);
+    touched.add(r.jobId);
+  }
+  for (const r of b.finished) {
+    add({ type: "run-finished", jobId: r.jobId, runId: r.id }, r);
+    touched.add(r.jobId);
+  }
+  for (const p of b.puts) touched.add(p.job.id);
+  for (const c of b.claims) touched.add(c.jobId);
+  for (const s of b.statuses) touched.add(s.jobId);
+  for (const id of touched) {
+    if (!deleted.has(id)) add({ type: "job-update", jobId: id });
+  }
+  return { batch: b, runs };
 }
 
 /**
@@ -129,14 +193,14 @@ function batchOf(
  *
  * @example
  * ```ts
- * const writer = createWriter({ store, rowOf: (id) => rows.get(id), onCommit: () => {} });
+ * const writer = createWriter({ store, statusOf: (id) => statuses.get(id), onCommit: () => {} });
  * ```
  */
 export function createWriter(
-  { store, rowOf, intervalMs = 50, onCommit, onError }: {
+  { store, statusOf, intervalMs = 50, onCommit, onError }: {
     store: Store;
-    /** A job's row as it is now, or undefined once it is gone. */
-    rowOf: (id: string) => StoredJob | undefined;
+    /** A job's status as it is now, or undefined once it is gone. */
+    statusOf: (id: string) => StatusChange | undefined;
     intervalMs?: number;
     onCommit: (batch: Committed) => void;
     onError?: (e: unknown, batch: Batch) => void;
@@ -171,29 +235,10 @@ export function createWriter(
     const batch = q;
     inFlight = batch;
     q = emptyQueue();
-    const stored = batchOf(batch, rowOf);
+    const { batch: stored, runs } = batchOf(batch, statusOf);
+    let written: Written;
     try {
-      await store.write(stored);
-      inFlight = null;
-      // The operations' effects first, so the events below show them.
-      for (const op of batch.ops) {
-        try {
-          op.apply();
-          op.resolve();
-        } catch (e) {
-          op.reject(e); // a bug in the effect: the caller hears a 500
-        }
-      }
-      for (const w of batch.waiters) w.resolve();
-      onCommit({
-        jobs: stored.jobs,
-        deletedJobs: stored.deletedJobs,
-        started: [
-          ...batch.started.values(),
-          ...batch.ops.flatMap((o) => o.started),
-        ].filter((r) => !stored.deletedJobs.includes(r.jobId)),
-        finished: stored.finished,
-      });
+      written = await store.write(stored);
     } catch (e) {
       inFlight = null;
       requeue(batch);
@@ -204,39 +249,95 @@ export function createWriter(
       for (const op of batch.ops) op.reject(err);
       for (const w of batch.waiters) w.reject(err);
       onError?.(e, stored);
+      if (size(q) || q.waiters.length) schedule(urgent);
+      return;
     }
+    inFlight = null;
+    committed(batch, stored, written, runs);
     if (size(q) || q.waiters.length) schedule(urgent);
   }
 
-  // A failed batch's background changes go back in front of anything
-  // queued since; its operations are dropped (their callers were told).
+  function committed(
+    batch: Queue,
+    stored: Batch,
+    written: Written,
+    runs: (Run | undefined)[],
+  ) {
+    const claims = [...batch.claims.values()];
+    claims.forEach((c, i) => c.waiters.forEach((w) => w(written.claims[i])));
+    // The operations' effects first, so the events below show them.
+    let put = 0, del = 0;
+    for (const op of batch.ops) {
+      const puts = written.puts.slice(put, put += op.puts.length);
+      const dels = written.deletes.slice(del, del += op.deletes.length);
+      if (puts.includes(false) || dels.includes(false)) {
+        op.reject(
+          new JobproError(
+            "conflict",
+            "the job was changed (or deleted) at the same time; look at it again and retry",
+          ),
+        );
+        continue;
+      }
+      try {
+        op.apply();
+        op.resolve();
+      } catch (e) {
+        op.reject(e); // a bug in the effect: the caller hears a 500
+      }
+    }
+    for (const w of batch.waiters) w.resolve();
+    onCommit({
+      events: stored.events.map((e, i) => ({
+        ...e,
+        seq: written.firstSeq + i,
+        run: runs[i],
+      })),
+    });
+  }
+
+  // A failed batch's own changes go back in front of anything queued since;
+  // its operations are dropped (their callers were told).
   function requeue(old: Queue) {
-    for (const id of old.dirty) q.dirty.add(id);
+    const claims = q.claims;
+    q.claims = new Map();
+    for (const c of old.claims.values()) q.claims.set(c.jobId, c);
+    for (const c of claims.values()) addClaim(q, c);
+    for (const id of old.statuses) q.statuses.add(id);
     q.started = new Map([...old.started, ...q.started]);
     q.finished = new Map([...old.finished, ...q.finished]);
     q.since = Math.min(old.since ?? Infinity, q.since ?? Infinity);
     if (!size(q)) q.since = null;
   }
 
-  function guard() {
-    if (closed) throw new Error("writer is closed");
+  /** After close nothing more is written: a run ending that late stays running in the store, and the next start marks it interrupted. */
+  function open() {
+    return !closed;
   }
 
   const writer: Writer = {
-    touchJob(id) {
-      guard();
-      q.dirty.add(id);
+    claim(jobId, tick, next) {
+      if (!open()) return new Promise(() => {}); // never committed
+      return new Promise((resolve) => {
+        addClaim(q, { jobId, tick, next, waiters: [resolve] });
+        queued();
+        schedule();
+      });
+    },
+    touchStatus(id) {
+      if (!open()) return;
+      q.statuses.add(id);
       queued();
       schedule();
     },
     runStarted(run) {
-      guard();
+      if (!open()) return;
       q.started.set(run.id, run);
       queued();
       schedule();
     },
     runFinished(run) {
-      guard();
+      if (!open()) return;
       q.finished.set(run.id, run);
       queued();
       schedule();
@@ -249,8 +350,8 @@ export function createWriter(
       }
       return new Promise<void>((resolve, reject) => {
         q.ops.push({
-          jobs: op.jobs ?? [],
-          deletedJobs: op.deletedJobs ?? [],
+          puts: op.puts ?? [],
+          deletes: op.deletes ?? [],
           started: op.started ?? [],
           apply,
           resolve,
@@ -260,7 +361,10 @@ export function createWriter(
         schedule(true);
       });
     },
-    isPending: (id) => q.dirty.has(id) || (inFlight?.dirty.has(id) ?? false),
+    isPending: (id) =>
+      q.claims.has(id) || q.statuses.has(id) ||
+      (inFlight !== null &&
+        (inFlight.claims.has(id) || inFlight.statuses.has(id))),
     flush() {
       return new Promise<void>((resolve, reject) => {
         q.waiters.push({ resolve, reject });
@@ -280,8 +384,15 @@ export function createWriter(
     },
     async close() {
       if (closed) return;
-      await writer.flush().catch(() => {});
+      // New operations are refused from here; what is queued (an operation
+      // queued while the last batch is written included) is drained.
       closed = true;
+      for (let i = 0; i < 3 && (size(q) || inFlight); i++) {
+        const ok = await writer.flush().then(() => true, () => false);
+        if (!ok) break; // the store refuses: what is left stays unwritten
+      }
+      const err = new JobproError("unavailable", "the server is shutting down");
+      for (const op of q.ops.splice(0)) op.reject(err);
       clearTimeout(timer);
     },
     get queued() {

@@ -28,7 +28,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
 
 /** What the server calls for each request (Fresh's `app.handler()`). */
 export type Handler = (
@@ -150,6 +150,9 @@ export function serve(handler: Handler, opts: ServeOptions): Promise<Server> {
     socket.once("close", () => sockets.delete(socket));
   });
   server.on("drop", () => refused++);
+  let accepted = 0; // connections taken or refused: the accept loop is alive
+  server.on("connection", () => accepted++);
+  server.on("drop", () => accepted++);
   server.on("clientError", (e: Error & { code?: string }, socket: Socket) => {
     clientError(serving, e, socket);
   });
@@ -173,6 +176,7 @@ export function serve(handler: Handler, opts: ServeOptions): Promise<Server> {
         acceptFailing = true;
       });
       const a = server.address() as AddressInfo;
+      const watchdog = watchAccepting(server, a, () => accepted, serving.log);
       resolve({
         addr: { transport: "tcp", hostname: a.address, port: a.port },
         maxConnections,
@@ -182,10 +186,58 @@ export function serve(handler: Handler, opts: ServeOptions): Promise<Server> {
         get refused() {
           return refused;
         },
-        shutdown: (graceMs = 5000) => close(server, sockets, graceMs),
+        shutdown: (graceMs = 5000) => {
+          clearInterval(watchdog);
+          return close(server, sockets, graceMs);
+        },
       });
     });
   });
+}
+
+/** How often the accept loop is checked, and how long an accept may take. */
+const WATCH_EVERY_MS = 5000;
+const ACCEPT_WITHIN_MS = 2000;
+
+/**
+ * Deno's node:http stops accepting for good after an accept fails for want
+ * of file descriptors (and says nothing). So every few seconds the server
+ * connects to itself; when nothing at all was accepted meanwhile, it listens
+ * again on the same address.
+ */
+function watchAccepting(
+  server: ReturnType<typeof createServer>,
+  addr: AddressInfo,
+  accepted: () => number,
+  log: (m: string) => void,
+): ReturnType<typeof setInterval> {
+  const host = addr.address === "0.0.0.0"
+    ? "127.0.0.1"
+    : addr.address === "::"
+    ? "::1"
+    : addr.address;
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking || !server.listening) return;
+    checking = true;
+    const before = accepted();
+    const probe = connect({ port: addr.port, host });
+    probe.on("error", () => {}); // out of descriptors here too: next time
+    probe.once("close", () => (checking = false));
+    setTimeout(() => {
+      const stuck = accepted() === before && !probe.destroyed &&
+        probe.readyState === "open";
+      probe.destroy();
+      if (!stuck || !server.listening) return;
+      log(
+        `the server stopped accepting connections (out of file descriptors?); listening again on ${host}:${addr.port}`,
+      );
+      server.close();
+      server.listen(addr.port, addr.address);
+    }, ACCEPT_WITHIN_MS);
+  }, WATCH_EVERY_MS);
+  Deno.unrefTimer(timer as unknown as number);
+  return timer;
 }
 
 async function close(

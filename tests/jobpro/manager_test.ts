@@ -1,3 +1,4 @@
+import { emptyBatch } from "@/lib/jobpro/store.ts";
 import {
   assert,
   assertEquals,
@@ -331,8 +332,7 @@ Deno.test("restart restores every job with its status; interrupted runs are mark
     // Write a running row directly to model what a killed process leaves.
     const raw = await openDuckDBStore(store2Path);
     await raw.write({
-      jobs: [],
-      deletedJobs: [],
+      ...emptyBatch(),
       started: [{
         ...(await raw.getRun("long", run.id))!,
         id: 999,

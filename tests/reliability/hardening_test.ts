@@ -359,3 +359,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "when accepting does run out of descriptors (a cap set above the limit), jobpro listens again once they are free instead of going deaf",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const db = await tempDb();
+    await using jp = await startProcess(
+      {
+        JOBPRO_DB: db.path,
+        JOBPRO_HEADERS_TIMEOUT_MS: "1500",
+        JOBPRO_MAX_CONNECTIONS: "1000", // more than `ulimit -n 160` allows
+      },
+      { ulimit: "-n 160" },
+    );
+    const conns: Deno.Conn[] = [];
+    for (let i = 0; i < 300; i++) {
+      try {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: jp.port });
+        conns.push(c);
+        await c.write(enc.encode("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+      } catch { /* refused: the backlog is full */ }
+    }
+    // They time out (1.5 s) and go; the server is then out of the episode.
+    await Promise.all(
+      conns.map((c) => c.read(new Uint8Array(256)).catch(() => null)),
+    );
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    const ok = await waitFor(async () => {
+      // A deaf server takes the connection into its backlog and never answers.
+      const r = await jp.fetch("/healthz", {
+        signal: AbortSignal.timeout(2000),
+      })
+        .catch(() => null);
+      await r?.body?.cancel();
+      return r?.status === 200;
+    }, { timeoutMs: 20_000, what: "/healthz after the descriptors came back" });
+    assert(ok);
+    assert(!jp.dead, jp.log());
+    console.log(
+      `[hardening] out of descriptors while accepting: ${
+        jp.log().includes("listening again")
+          ? "listened again"
+          : "kept accepting"
+      }; /healthz 200 afterwards`,
+    );
+  },
+});

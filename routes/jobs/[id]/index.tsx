@@ -58,9 +58,7 @@ async function jobPage(ctx: Context<State>, job: JobView) {
     }),
     manager.stats(job.id),
     manager.runs(job.id, { limit: 60 }),
-    view.run === null ? null : manager.run(job.id, view.run, {
-      reveal: ctx.state.access === "full",
-    }).catch(() => null),
+    view.run === null ? null : manager.run(job.id, view.run).catch(() => null),
   ]);
   if (run === null) view.run = null;
   return page({

@@ -8,7 +8,6 @@ export const handler = define.handlers({
       await ctx.state.manager.run(
         ctx.params.id,
         runIdParam(ctx.params.runId),
-        { reveal: ctx.state.access === "full" },
       ),
     ),
 });

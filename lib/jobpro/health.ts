@@ -1,0 +1,113 @@
+/**
+ * Health: whether the store answers, writes go through and the scheduler
+ * runs, and why not when not. A failed write is reported once and tried
+ * again by a small probe while nothing else writes (a failed operation is
+ * not retried, so nothing else might show that writing works again once a
+ * full disk is freed).
+ *
+ * @example
+ * ```ts
+ * const h = createHealth(state);
+ * await h.check(); // { ok: true, jobs: 3, running: 0 }
+ * ```
+ * @module
+ */
+import type { EngineState } from "./state.ts";
+
+/** How often writing is tried again after a failure, while nothing else writes. */
+const PROBE_MS = 500;
+/** The store is asked at most this often; a load balancer's polls share the answer. */
+const PING_MS = 1000;
+
+/** What /healthz tells. */
+export interface Health {
+  ok: boolean;
+  jobs: number;
+  running: number;
+  reason?: string;
+}
+
+/** The health service of one engine. */
+export interface HealthService {
+  /** A write failed: say so once, and probe until writing works. */
+  writeFailed(e: unknown): void;
+  /** A write went through. */
+  writeWorked(): void;
+  check(): Promise<Health>;
+  stop(): void;
+}
+
+/**
+ * Creates the health service over `state`.
+ *
+ * @example
+ * ```ts
+ * const health = createHealth(state);
+ * ```
+ */
+export function createHealth(state: EngineState): HealthService {
+  let probeTimer: ReturnType<typeof setTimeout> | undefined;
+  let pingedAt = -Infinity;
+  let pinged = Promise.resolve(true);
+
+  function probeLater() {
+    if (probeTimer !== undefined || state.closing) return;
+    probeTimer = setTimeout(async () => {
+      probeTimer = undefined;
+      if (!state.writeFailing || state.closing) return;
+      if (state.writer.queued > 0) return probeLater(); // its retry tells
+      try {
+        await state.store.probe();
+        service.writeWorked();
+      } catch {
+        probeLater();
+      }
+    }, PROBE_MS);
+  }
+
+  const service: HealthService = {
+    writeFailed(e) {
+      state.lastWriteError = (e as Error).message;
+      if (!state.writeFailing) {
+        state.log(
+          "error",
+          `could not write to the store: ${state.lastWriteError}`,
+        );
+      }
+      state.writeFailing = true;
+      probeLater();
+    },
+    writeWorked() {
+      if (!state.writeFailing) return;
+      state.writeFailing = false;
+      state.log("info", "writing to the store works again");
+    },
+    async check() {
+      if (state.clock.now() - pingedAt > PING_MS) {
+        pingedAt = state.clock.now();
+        pinged = state.store.ping().then(() => true, () => false);
+      }
+      const pending = state.writer.pendingMs();
+      const limit = state.settings.healthCommitMs;
+      const reason = state.closing
+        ? "shutting down"
+        : state.writeFailing
+        ? `writing to the database fails: ${state.lastWriteError}`
+        : pending > limit
+        ? `a database commit has been pending for ${
+          Math.round(pending)
+        } ms (more than ${limit} ms, JOBPRO_HEALTH_COMMIT_MS)`
+        : !await pinged
+        ? "the database does not answer"
+        : undefined;
+      const base = { jobs: state.entries.size, running: state.activeRuns };
+      return reason === undefined
+        ? { ok: true, ...base }
+        : { ok: false, ...base, reason };
+    },
+    stop() {
+      clearTimeout(probeTimer);
+    },
+  };
+  return service;
+}

@@ -1,0 +1,167 @@
+/**
+ * Operations: what a client asks of a job, committed before it takes effect.
+ * An operation is planned from the job as committed (a refusal throws and
+ * changes nothing), written with the version it was planned from (so a
+ * stale write is refused, not applied over a newer one), and applied only
+ * once committed — onto the job as it is by then, since a run may have ended
+ * meanwhile. A failed commit changes nothing, now or later. One operation
+ * per job at a time; the job's ticks wait for it.
+ *
+ * @example
+ * ```ts
+ * await changeJob(state, "nightly", (job, now) => ({ job: { ...job, name: "Nightly" } }));
+ * ```
+ * @module
+ */
+import type { Job, JobCounts } from "./job.ts";
+import { arm, disarm } from "./planner.ts";
+import { abortRuns, begin, nextRun } from "./runner.ts";
+import type { Run } from "./run.ts";
+import {
+  Abort,
+  type EngineState,
+  type Entry,
+  entryOf,
+  newEntry,
+  notFound,
+} from "./state.ts";
+import { JobproError } from "./errors.ts";
+
+/** What an operation does to a job: the row to commit, and what follows once it is. */
+export interface Change {
+  job: Job;
+  /** What happens once the row is committed (timers, runs to abort). */
+  after?: (e: Entry) => void;
+}
+
+/** Marks the entry busy while `p` is being committed. */
+function serially<T>(e: Entry, p: Promise<T>): Promise<T> {
+  e.busy = p.then(() => {}, () => {}).finally(() => (e.busy = null));
+  return p;
+}
+
+/** Waits for the job's operation in progress; the entry if the job is still there. */
+async function settled(state: EngineState, id: string): Promise<Entry> {
+  const e = entryOf(state, id);
+  while (e.busy) await e.busy;
+  if (state.entries.get(id) !== e) throw notFound(id);
+  return e;
+}
+
+/**
+ * Runs an operation on a job (see the module comment); resolves with the
+ * entry once it is committed and applied.
+ */
+export async function changeJob(
+  state: EngineState,
+  id: string,
+  plan: (job: Job, now: number) => Change,
+): Promise<Entry> {
+  const e = await settled(state, id);
+  const base = e.job;
+  const change = plan(base, state.clock.now());
+  const written = { ...change.job, version: base.version + 1 };
+  await serially(
+    e,
+    state.writer.commit(
+      { puts: [{ job: written, expected: base.version }] },
+      () => {
+        if (state.entries.get(id) !== e) return;
+        e.job = merged(base, written, e.job);
+        resync(state, e, written);
+        change.after?.(e);
+        arm(state, e);
+      },
+    ),
+  );
+  return e;
+}
+
+/** `next` applied onto `current`: the fields the operation changed from `base`. */
+function merged(base: Job, next: Job, current: Job): Job {
+  if (current === base) return next;
+  const out = { ...current } as Record<string, unknown>;
+  for (const k of Object.keys(next) as (keyof Job)[]) {
+    if (next[k] !== base[k]) out[k] = next[k];
+  }
+  return out as unknown as Job;
+}
+
+/**
+ * A run ended while the operation was being committed: what is true now
+ * differs from what was written, so write the difference too.
+ */
+function resync(state: EngineState, e: Entry, written: Job) {
+  if (e.job.nextRunAt !== written.nextRunAt) {
+    void state.writer.claim(e.job.id, written.nextRunAt, e.job.nextRunAt);
+  }
+  if (e.job.status !== written.status) state.writer.touchStatus(e.job.id);
+}
+
+/**
+ * Creates a job: committed with zero counters, then scheduled.
+ *
+ * @example
+ * ```ts
+ * await createJob(state, job);
+ * ```
+ */
+export async function createJob(state: EngineState, job: Job): Promise<Entry> {
+  const counts: JobCounts = {
+    runs: 0,
+    successes: 0,
+    lastRun: null,
+    skipped: 0,
+    missed: 0,
+  };
+  const e = newEntry(job, counts);
+  state.creating.add(job.id);
+  try {
+    await state.writer.commit({ puts: [{ job, expected: null }] }, () => {
+      state.entries.set(job.id, e);
+      arm(state, e);
+    });
+  } catch (err) {
+    throw err instanceof JobproError && err.code === "conflict"
+      ? new JobproError("duplicate", `a job with id "${job.id}" already exists`)
+      : err;
+  } finally {
+    state.creating.delete(job.id);
+  }
+  return e;
+}
+
+/**
+ * Runs the job now, outside its schedule: the run's start is committed
+ * before its action runs, so a 503 here means it never ran and never will.
+ */
+export async function runJobNow(state: EngineState, id: string): Promise<Run> {
+  const e = await settled(state, id);
+  if (state.closing) {
+    throw new JobproError("unavailable", "the server is shutting down");
+  }
+  const run = nextRun(state, e, "manual", null, 1);
+  await serially(
+    e,
+    state.writer.commit({ started: [run] }, () => {
+      if (state.entries.get(id) === e) begin(state, e, run);
+    }),
+  );
+  return run;
+}
+
+/** Deletes the job and its history; its runs going are cancelled once committed. */
+export async function deleteJob(state: EngineState, id: string): Promise<void> {
+  const e = await settled(state, id);
+  await serially(
+    e,
+    state.writer.commit(
+      { deletes: [{ id, expected: e.job.version }] },
+      () => {
+        state.entries.delete(id);
+        disarm(state, e);
+        abortRuns(e, new Abort("cancelled", "job deleted"));
+      },
+    ),
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * Recovery at start: runs that were going when the last process died end
+ * `failed` with "interrupted" (never run again), and every stored job is
+ * restored and re-armed. A job left `running` goes back to `scheduled`
+ * (periodic) or `failed` (one-time). A periodic tick in the past may have run
+ * before the crash, so it is never run again: the job moves on to its next
+ * tick, and `catchUp: "once"` makes one `startup` run when ticks were missed.
+ * A one-time job that came due while down runs once; one that was waiting to
+ * retry keeps its attempt count.
+ *
+ * @example
+ * ```ts
+ * await recover(state); // before the scheduler goes live
+ * ```
+ * @module
+ */
+import { arm, moveNext, nextTick } from "./planner.ts";
+import { fire, setStatus } from "./runner.ts";
+import type { StoredJob } from "./store.ts";
+import { type EngineState, newEntry, RETRY_KEY } from "./state.ts";
+import { isArmed } from "./status.ts";
+
+/** Restores every stored job into `state`; returns how many runs were interrupted. */
+export async function recover(state: EngineState): Promise<number> {
+  const interrupted = await state.store.recoverInterrupted(state.clock.now());
+  for (const r of interrupted) {
+    state.log(
+      "warn",
+      `job ${r.jobId} run ${r.id} was interrupted by a restart`,
+    );
+  }
+  state.nextRunId = (await state.store.maxRunId()) + 1;
+  const now = state.clock.now();
+  for (const stored of await state.store.loadJobs()) {
+    restore(state, stored, now);
+  }
+  await state.writer.flush();
+  return interrupted.length;
+}
+
+function restore(state: EngineState, { job, counts }: StoredJob, now: number) {
+  const e = newEntry(job, counts);
+  state.entries.set(job.id, e);
+  if (job.status === "running") {
+    // It died mid-run: the run was marked interrupted (failed).
+    setStatus(state, e, job.type === "periodic" ? "scheduled" : "failed");
+    if (job.type === "onetime" && job.nextRunAt !== null) {
+      void moveNext(state, e, null);
+    }
+  }
+  if (!isArmed(e.job.status)) return;
+  const due = e.job.nextRunAt;
+  if (e.job.type === "periodic") {
+    if (due === null || due <= now) {
+      void moveNext(state, e, nextTick(state, e.job, due ?? now, now));
+      if (due !== null && e.job.catchUp === "once") {
+        fire(state, e, "startup", now, 1);
+      }
+    }
+    arm(state, e);
+  } else if (due !== null) {
+    const last = e.counts.lastRun;
+    const attempt = last?.attempt ?? 1;
+    if (last?.status === "failed" && attempt <= e.job.retries) {
+      // It was waiting to retry: keep counting attempts, don't start over.
+      e.retryAttempt = attempt + 1;
+      state.timers.set(RETRY_KEY + e.job.id, due);
+    } else {
+      arm(state, e); // a due one-time job fires at once
+    }
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * The runner: a run from firing to its end — overlap (skip, allow,
+ * replace), starting the action, timeouts, cancellation, settling the
+ * result, and retries with backoff.
+ *
+ * A run is `running` from its start until it ends `complete`, `failed` or
+ * `cancelled`; the runner is what moves it: the action's end, a timeout
+ * (failed), a stop, a delete, a replacing run or the shutdown (cancelled).
+ * One that was running when the process died is moved by recovery.ts
+ * (failed, "interrupted"), never run again.
+ *
+ * @example
+ * ```ts
+ * fire(state, e, "manual", null, 1);
+ * ```
+ * @module
+ */
+import { ActionError, runAction } from "./actions.ts";
+import { retryDelay } from "./retry.ts";
+import {
+  endRun,
+  newRun,
+  type Run,
+  type RunStatus,
+  summarize,
+  type Trigger,
+} from "./run.ts";
+import {
+  Abort,
+  type EngineState,
+  type Entry,
+  type Going,
+  RETRY_KEY,
+} from "./state.ts";
+import { redactOutput } from "./secrets.ts";
+import { isArmed, type JobStatus, transition } from "./status.ts";
+import { moveNext } from "./planner.ts";
+
+/** A status change the engine makes itself, written with the next batch. */
+export function setStatus(state: EngineState, e: Entry, status: JobStatus) {
+  e.job = { ...e.job, status, updatedAt: state.clock.now() };
+  state.writer.touchStatus(e.job.id);
+}
+
+/** A new run of the job, not yet started. */
+export function nextRun(
+  state: EngineState,
+  e: Entry,
+  trigger: Trigger,
+  scheduledFor: number | null,
+  attempt: number,
+): Run {
+  return newRun({
+    id: state.nextRunId++,
+    jobId: e.job.id,
+    trigger,
+    attempt,
+    scheduledFor,
+    now: state.clock.now(),
+  });
+}
+
+/**
+ * Fires a run of the job, honoring its overlap policy for scheduled runs
+ * (manual runs always go). With `claim`, the action starts only once that
+ * claim is committed and won. Returns the run, or null when skipped.
+ */
+export function fire(
+  state: EngineState,
+  e: Entry,
+  trigger: Trigger,
+  scheduledFor: number | null,
+  attempt: number,
+  claim?: Promise<boolean>,
+): Run | null {
+  const job = e.job;
+  if (trigger !== "manual" && e.running.size > 0) {
+    if (job.overlap === "skip") {
+      e.counts = { ...e.counts, skipped: e.counts.skipped + 1 };
+      state.writer.touchStatus(job.id); // so watchers see the count move
+      state.log(
+        "info",
+        `job ${job.id}: tick at ${
+          new Date(scheduledFor ?? 0).toISOString()
+        } skipped, previous run still going`,
+      );
+      return null;
+    }
+    if (job.overlap === "replace") {
+      abortRuns(e, new Abort("cancelled", "replaced by a newer run"));
+    }
+  }
+  const run = nextRun(state, e, trigger, scheduledFor, attempt);
+  state.writer.runStarted(run);
+  begin(state, e, run, claim);
+  return run;
+}
+
+/** Counts the run as going and starts its action (after `claim`, if any). */
+export function begin(
+  state: EngineState,
+  e: Entry,
+  run: Run,
+  claim?: Promise<boolean>,
+): void {
+  if (e.job.status === "scheduled") {
+    setStatus(state, e, transition(e.job, "fire"));
+  }
+  e.counts = { ...e.counts, lastRun: summarize(run) };
+  e.running.set(run.id, start(state, e, run, claim));
+  state.activeRuns++;
+}
+
+/**
+ * Starts a run's action. The run ends when the action does or, if the
+ * action ignores its abort signal, a grace period after the abort. No
+ * listeners or wrapper promises: a burst of 10,000 fires stays cheap.
+ */
+function start(
+  state: EngineState,
+  e: Entry,
+  run: Run,
+  claim?: Promise<boolean>,
+): Going {
+  const controller = new AbortController();
+  let ended = false;
+  let timeout: ReturnType<typeof setTimeout> | undefined;
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  // Made only if someone waits (shutdown), not for every run.
+  let resolveDone: (() => void) | undefined;
+  let done: Promise<void> | undefined;
+  const action = e.job.action;
+  const end = (result: Parameters<typeof endRun>[1]) => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timeout);
+    clearTimeout(grace);
+    // Output is kept with the secrets of the action it ran blanked out (an
+    // endpoint that echoes its request would show them to every reader).
+    const output = redactOutput(result.output ?? null, action);
+    settle(state, e, endRun(run, { ...result, output }, state.clock.now()));
+    resolveDone?.();
+  };
+  const cancel = (reason: Abort) => {
+    if (ended || controller.signal.aborted) return;
+    controller.abort(reason);
+    grace = setTimeout(
+      () => end({ status: reason.status, error: reason.message }),
+      state.settings.killGraceMs + 100,
+    );
+  };
+  const timeoutMs = e.job.timeoutMs;
+  if (timeoutMs) {
+    timeout = setTimeout(
+      () => cancel(new Abort("failed", `timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  }
+  const s = state.settings;
+  const go = () =>
+    runAction(action, {
+      signal: controller.signal,
+      functions: s.functions,
+      allowShell: s.allowShell,
+      killGraceMs: s.killGraceMs,
+      outbound: state.outbound,
+      processes: state.processes,
+      httpClient: state.httpClient,
+      httpTimeoutMs: s.httpTimeoutMs,
+      shellEnv: s.shellEnv,
+    }).then(
+      (r) => end({ status: "complete", message: r.message, output: r.output }),
+      (err) => end(failure(err, controller.signal)),
+    );
+  if (!claim) go();
+  else {
+    // While the claim cannot be written the action waits (a stop or a
+    // timeout still ends the run); a claim another took never runs.
+    claim.then((won) => {
+      if (controller.signal.aborted) {
+        end(failure(controller.signal.reason, controller.signal));
+      } else if (won) go();
+      else {
+        end({ status: "cancelled", error: "its tick was claimed by another" });
+      }
+    });
+  }
+  return {
+    run,
+    cancel,
+    get done() {
+      if (ended) return Promise.resolve();
+      return done ??= new Promise<void>((resolve) => (resolveDone = resolve));
+    },
+  };
+}
+
+/** How a run that threw (or was aborted) ends. */
+function failure(
+  err: unknown,
+  signal: AbortSignal,
+): Parameters<typeof endRun>[1] {
+  const reason = signal.aborted ? signal.reason : err;
+  return {
+    status: reason instanceof Abort ? reason.status : "failed",
+    error: reason instanceof Error ? reason.message : String(reason),
+    output: err instanceof ActionError ? err.output : null,
+  };
+}
+
+/** A run ended: count it, record it, plan a retry, move the job on. */
+function settle(state: EngineState, e: Entry, run: Run) {
+  if (e.running.delete(run.id)) state.activeRuns--;
+  if (state.entries.get(run.jobId) !== e) return; // deleted meanwhile
+  const ok = run.status === "complete";
+  e.counts = {
+    ...e.counts,
+    runs: e.counts.runs + 1,
+    successes: e.counts.successes + (ok ? 1 : 0),
+    lastRun: summarize(run),
+  };
+  state.writer.runFinished(run);
+  if (ok) state.log("info", `job ${run.jobId} run ${run.id}: ${run.message}`);
+  else {
+    state.log(
+      "warn",
+      `job ${run.jobId} run ${run.id} ${run.status}: ${run.error}`,
+    );
+  }
+  const job = e.job;
+  const retry = run.status === "failed" && run.attempt <= job.retries &&
+    !state.closing &&
+    (job.status === "running" || job.status === "scheduled");
+  if (retry) scheduleRetry(state, e, run.attempt + 1);
+  if (job.status === "running" && e.running.size === 0) {
+    const outcome = run.status as Exclude<RunStatus, "running">;
+    setStatus(
+      state,
+      e,
+      retry && job.type === "onetime"
+        ? "scheduled"
+        : transition(e.job, "finish", outcome),
+    );
+  }
+}
+
+function scheduleRetry(state: EngineState, e: Entry, attempt: number) {
+  const at = state.clock.now() +
+    retryDelay({ baseMs: e.job.retryDelayMs, attempt: attempt - 1 });
+  e.retryAttempt = attempt;
+  // A one-time job's retry is its next run: stored, so a restart keeps it.
+  if (e.job.type === "onetime") void moveNext(state, e, at);
+  state.timers.set(RETRY_KEY + e.job.id, at);
+}
+
+/** A retry came due. */
+export function onRetry(state: EngineState, id: string, due: number): void {
+  const e = state.entries.get(id);
+  const attempt = e?.retryAttempt;
+  if (!e || !attempt || !isArmed(e.job.status) || state.closing) return;
+  if (e.busy) return void e.busy.then(() => onRetry(state, id, due));
+  e.retryAttempt = null;
+  // A one-time job's retry is claimed like its first attempt.
+  const claim = e.job.type === "onetime" ? moveNext(state, e, null) : undefined;
+  fire(state, e, "retry", due, attempt, claim);
+}
+
+/** Aborts every run of the job that is going. */
+export function abortRuns(e: Entry, reason: Abort): void {
+  for (const r of e.running.values()) r.cancel(reason);
+}

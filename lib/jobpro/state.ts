@@ -1,0 +1,149 @@
+/**
+ * The engine's state, explicit and typed: what the services (planner,
+ * runner, recovery, cleaner, health) and the manager share, instead of the
+ * `let`s of one closure. Each service is a set of functions over an
+ * {@link EngineState}; none keeps state of its own outside it.
+ *
+ * A job lives in memory as an {@link Entry}: its row as committed (plus the
+ * engine's own changes on their way to the store), its counters, its runs in
+ * flight. The store is the truth; the entries are what plans and answers
+ * reads.
+ *
+ * @module
+ */
+import type { Registry } from "../jobs/registry.ts";
+import type { Clock } from "./clock.ts";
+import { JobproError } from "./errors.ts";
+import type { EventBus } from "./events.ts";
+import type { Job, JobCounts, JobView } from "./job.ts";
+import type { Limiter } from "./limiter.ts";
+import type { Run } from "./run.ts";
+import type { Schedule } from "./schedule.ts";
+import type { Store } from "./store.ts";
+import type { TimerQueue } from "./timer.ts";
+import type { Writer } from "./writer.ts";
+
+/** Where the engine says what happened. */
+export type Log = (level: "info" | "warn" | "error", message: string) => void;
+
+/** Why a run was aborted; decides how it ends. */
+export class Abort extends Error {
+  constructor(readonly status: "failed" | "cancelled", message: string) {
+    super(message);
+  }
+}
+
+/** A run in flight. */
+export interface Going {
+  run: Run;
+  /** Aborts the action; the run ends when it stops, or after a grace period. */
+  cancel(reason: Abort): void;
+  /** Resolves once the run has ended. */
+  readonly done: Promise<void>;
+}
+
+/** A job in memory. */
+export interface Entry {
+  job: Job;
+  counts: JobCounts;
+  running: Map<number, Going>;
+  /** A retry waiting on the timer: its attempt number. */
+  retryAttempt: number | null;
+  /**
+   * The operation being committed for this job, if any: the next one waits
+   * for it, and so do its ticks, so each plans from committed state.
+   */
+  busy: Promise<void> | null;
+  /** Since when ticks have been missed in a row (the episode logged once), or null. */
+  missingSince: number | null;
+  /** The last view made of it, and of what. */
+  view?: { job: Job; counts: JobCounts; active: number; value: JobView };
+}
+
+/** How the engine runs (what ManagerOptions resolve to). */
+export interface Settings {
+  functions: Registry;
+  allowShell: boolean;
+  /** How long a shell process gets between SIGTERM and SIGKILL. */
+  killGraceMs: number;
+  httpTimeoutMs?: number;
+  shellEnv: Record<string, string>;
+  retentionDays: number;
+  maxRunsPerJob: number;
+  healthCommitMs: number;
+  /** Ids a job may not take (the web layer's route names). */
+  reservedIds: ReadonlySet<string>;
+}
+
+/** A periodic schedule's next tick, memoized per (schedule, instant). */
+export interface TickMemo {
+  after: number;
+  next: number | null;
+  schedule: Schedule;
+}
+
+/** Everything the engine's parts share. */
+export interface EngineState {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly settings: Settings;
+  readonly events: EventBus;
+  readonly timers: TimerQueue;
+  readonly writer: Writer;
+  /** Caps the http actions holding an outbound connection. */
+  readonly outbound: Limiter;
+  /** Caps the shell actions running. */
+  readonly processes: Limiter;
+  /** What http actions fetch through (no idle connections kept). */
+  readonly httpClient: Deno.HttpClient;
+  /** Every job, in creation order. */
+  readonly entries: Map<string, Entry>;
+  /** Ids of creates being committed. */
+  readonly creating: Set<string>;
+  /** The planner's memo of next ticks, by schedule and zone. */
+  readonly ticks: Map<string, TickMemo>;
+  /** The next run id to hand out. */
+  nextRunId: number;
+  /** Runs going, across all jobs. */
+  activeRuns: number;
+  /** Set at shutdown: no new runs from then on. */
+  closing: boolean;
+  /** Writing to the store fails (since the last failure, until a commit or probe works). */
+  writeFailing: boolean;
+  lastWriteError: string;
+}
+
+/** Timer keys of retries: the job's id after this prefix. */
+export const RETRY_KEY = "\u0000retry:";
+
+/**
+ * The job's entry, or a `not_found` error.
+ *
+ * @example
+ * ```ts
+ * const e = entryOf(state, "nightly");
+ * ```
+ */
+export function entryOf(state: EngineState, id: string): Entry {
+  const e = state.entries.get(id);
+  if (!e) throw notFound(id);
+  return e;
+}
+
+/** The error for a job id that does not exist. */
+export function notFound(id: string): JobproError {
+  return new JobproError("not_found", `no job with id "${id}"`);
+}
+
+/** A fresh entry for a job and its counters. */
+export function newEntry(job: Job, counts: JobCounts): Entry {
+  return {
+    job,
+    counts,
+    running: new Map(),
+    retryAttempt: null,
+    busy: null,
+    missingSince: null,
+  };
+}

@@ -1,0 +1,370 @@
+/**
+ * The store contract (lib/jobpro/store.ts) as tests: every guarantee, run on
+ * any store a factory opens. `storeContract("DuckDB", openDuckDB)` registers
+ * them; a store shared by several processes runs the same suite unchanged.
+ *
+ * @example
+ * ```ts
+ * storeContract("DuckDB", async () => { const db = await tempDb(); ... });
+ * ```
+ * @module
+ */
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import type { Job } from "@/lib/jobpro/job.ts";
+import { newRun, type Run } from "@/lib/jobpro/run.ts";
+import { type Batch, emptyBatch, type Store } from "@/lib/jobpro/store.ts";
+
+/** A store to test, and how to open it again (after a restart) and throw it away. */
+export interface OpenedStore {
+  store: Store;
+  /** Closes this handle and opens the same database again. */
+  reopen(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+const T0 = Date.UTC(2024, 0, 1);
+const MIN = 60_000;
+
+function job(id: string, extra: Partial<Job> = {}): Job {
+  return {
+    id,
+    name: id,
+    type: "periodic",
+    schedule: "* * * * *",
+    timezone: null,
+    action: { type: "function", name: "noop" },
+    timeoutMs: null,
+    retries: 0,
+    retryDelayMs: 1000,
+    overlap: "skip",
+    catchUp: "skip",
+    autoStart: true,
+    status: "scheduled",
+    nextRunAt: T0 + MIN,
+    createdAt: T0,
+    updatedAt: T0,
+    version: 1,
+    ...extra,
+  };
+}
+
+function run(id: number, jobId: string, extra: Partial<Run> = {}): Run {
+  const r = newRun({
+    id,
+    jobId,
+    trigger: "schedule",
+    attempt: 1,
+    scheduledFor: T0 + MIN,
+    now: T0 + MIN,
+  });
+  return { ...r, ...extra };
+}
+
+const ended = (r: Run, status: "complete" | "failed" = "complete"): Run => ({
+  ...r,
+  status,
+  endedAt: r.startedAt + 5,
+  durationMs: 5,
+  message: status === "complete" ? "ok" : null,
+  error: status === "failed" ? "boom" : null,
+});
+
+const batch = (b: Partial<Batch>): Batch => ({ ...emptyBatch(), ...b });
+
+async function stored(store: Store, id: string) {
+  return (await store.loadJobs()).find((s) => s.job.id === id);
+}
+
+/**
+ * Registers the contract's tests for a store.
+ *
+ * @example
+ * ```ts
+ * storeContract("DuckDB", openTemp);
+ * ```
+ */
+export function storeContract(
+  name: string,
+  open: () => Promise<OpenedStore>,
+): void {
+  const test = (title: string, fn: (o: OpenedStore) => Promise<void>) =>
+    Deno.test({
+      name: `store contract (${name}): ${title}`,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      async fn() {
+        const o = await open();
+        try {
+          await fn(o);
+        } finally {
+          await o.store.close().catch(() => {});
+          await o.cleanup();
+        }
+      },
+    });
+
+  test("a create expects no such job; a second create of the id is refused and changes nothing", async ({ store }) => {
+    const w = await store.write(
+      batch({ puts: [{ job: job("a"), expected: null }] }),
+    );
+    assertEquals(w.puts, [true]);
+    const again = await store.write(batch({
+      puts: [{ job: job("a", { name: "other" }), expected: null }],
+    }));
+    assertEquals(again.puts, [false]);
+    const a = await stored(store, "a");
+    assertEquals([a?.job.name, a?.job.version], ["a", 1]);
+  });
+
+  test("a put planned from an older version is refused, never applied over a newer one", async ({ store }) => {
+    await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    const v2 = await store.write(batch({
+      puts: [{ job: job("a", { name: "two", version: 2 }), expected: 1 }],
+    }));
+    assertEquals(v2.puts, [true]);
+    const stale = await store.write(batch({
+      puts: [{ job: job("a", { name: "stale", version: 2 }), expected: 1 }],
+    }));
+    assertEquals(stale.puts, [false]);
+    const a = await stored(store, "a");
+    assertEquals([a?.job.name, a?.job.version], ["two", 2]);
+  });
+
+  test("a delete at the stored version takes the job and all its runs; a stale one changes nothing", async ({ store }) => {
+    await store.write(batch({
+      puts: [{ job: job("a"), expected: null }, {
+        job: job("b"),
+        expected: null,
+      }],
+    }));
+    await store.write(batch({
+      started: [run(1, "a")],
+      finished: [ended(run(2, "a")), ended(run(3, "b"))],
+    }));
+    const stale = await store.write(
+      batch({ deletes: [{ id: "a", expected: 7 }] }),
+    );
+    assertEquals(stale.deletes, [false]);
+    assert(await stored(store, "a"));
+    const done = await store.write(
+      batch({ deletes: [{ id: "a", expected: 1 }] }),
+    );
+    assertEquals(done.deletes, [true]);
+    assertEquals(await stored(store, "a"), undefined);
+    assertEquals((await store.listRuns("a")).total, 0);
+    assertEquals(
+      (await store.listRuns("b")).total,
+      1,
+      "other jobs keep theirs",
+    );
+    assertEquals(
+      await store.recoverInterrupted(T0),
+      [],
+      "its running run went too",
+    );
+    // The id can be taken again, with a history of its own.
+    await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    assertEquals((await store.listRuns("a")).total, 0);
+  });
+
+  test("a claim is a compare-and-set of next_run_at: it wins only while the time is still the tick", async ({ store }) => {
+    await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    const first = await store.write(batch({
+      claims: [{ jobId: "a", tick: T0 + MIN, next: T0 + 2 * MIN }],
+    }));
+    assertEquals(first.claims, [true]);
+    const again = await store.write(batch({
+      claims: [{ jobId: "a", tick: T0 + MIN, next: T0 + 3 * MIN }],
+    }));
+    assertEquals(again.claims, [false], "the tick was claimed already");
+    assertEquals((await stored(store, "a"))?.job.nextRunAt, T0 + 2 * MIN);
+    const toNone = await store.write(batch({
+      claims: [{ jobId: "a", tick: T0 + 2 * MIN, next: null }],
+    }));
+    assertEquals(toNone.claims, [true]);
+    const fromNone = await store.write(batch({
+      claims: [{ jobId: "a", tick: null, next: T0 + 9 * MIN }],
+    }));
+    assertEquals(fromNone.claims, [true], "null is a value to compare too");
+    assertEquals((await stored(store, "a"))?.job.nextRunAt, T0 + 9 * MIN);
+    const missing = await store.write(batch({
+      claims: [{ jobId: "nope", tick: null, next: T0 }],
+    }));
+    assertEquals(missing.claims, [false]);
+  });
+
+  test("two claimants of one tick, at once: exactly one wins, and the stored time is the winner's", async ({ store }) => {
+    await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    for (let round = 0; round < 20; round++) {
+      const tick = (await stored(store, "a"))!.job.nextRunAt;
+      const nexts = [
+        T0 + (round + 2) * 2 * MIN,
+        T0 + (round + 2) * 2 * MIN + 1,
+      ];
+      const [x, y] = await Promise.all(
+        nexts.map((next) =>
+          store.write(batch({ claims: [{ jobId: "a", tick, next }] }))
+        ),
+      );
+      const won = [x.claims[0], y.claims[0]];
+      assertEquals(won.filter(Boolean).length, 1, `round ${round}: ${won}`);
+      const winner = won[0] ? nexts[0] : nexts[1];
+      assertEquals((await stored(store, "a"))?.job.nextRunAt, winner);
+    }
+  });
+
+  test("status changes are written as they are and never touch the definition or version", async ({ store }) => {
+    await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    await store.write(batch({
+      statuses: [{ jobId: "a", status: "running", updatedAt: T0 + 5 }],
+    }));
+    const a = await stored(store, "a");
+    assertEquals(
+      [a?.job.status, a?.job.updatedAt, a?.job.version, a?.job.name],
+      [
+        "running",
+        T0 + 5,
+        1,
+        "a",
+      ],
+    );
+  });
+
+  test("finished runs move the job's counters by deltas, which no put overwrites", async ({ store }) => {
+    await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    await store.write(batch({
+      finished: [ended(run(1, "a")), ended(run(2, "a"), "failed")],
+    }));
+    await store.write(batch({
+      finished: [ended(run(3, "a"))],
+      puts: [{ job: job("a", { name: "renamed", version: 2 }), expected: 1 }],
+    }));
+    await store.write(batch({
+      puts: [{ job: job("a", { name: "again", version: 3 }), expected: 2 }],
+    }));
+    const a = await stored(store, "a");
+    assertEquals([a?.counts.runs, a?.counts.successes], [3, 2]);
+    assertEquals(a?.counts.lastRun?.id, 3);
+    assertEquals(a?.job.name, "again");
+  });
+
+  test("started runs are recorded until they end; those a dead process left are recovered as interrupted, counted once", async (o) => {
+    await o.store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    await o.store.write(batch({ started: [run(1, "a"), run(2, "a")] }));
+    await o.store.write(batch({ finished: [ended(run(1, "a"))] }));
+    const store = await o.reopen();
+    o.store = store;
+    const recovered = await store.recoverInterrupted(T0 + 10 * MIN);
+    assertEquals(
+      recovered.map((r) => [r.id, r.status, r.error]),
+      [[2, "failed", "interrupted"]],
+    );
+    assertEquals(await store.recoverInterrupted(T0 + 11 * MIN), [], "once");
+    const a = await stored(store, "a");
+    assertEquals([a?.counts.runs, a?.counts.successes], [2, 1]);
+    assertEquals((await store.getRun("a", 2))?.status, "failed");
+    assertEquals(await store.maxRunId(), 2);
+  });
+
+  test("a batch is one transaction: when any part fails, nothing of it is written", async ({ store }) => {
+    await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    await assertRejects(() =>
+      store.write(batch({
+        puts: [{ job: job("a", { name: "x", version: 2 }), expected: 1 }],
+        claims: [{ jobId: "a", tick: T0 + MIN, next: T0 + 5 * MIN }],
+        finished: [ended(run(1, "a"))],
+        // A time that is no time at all cannot be stored.
+        started: [run(2, "a", { startedAt: Number.NaN })],
+        events: [{ type: "job-update", jobId: "a" }],
+      }))
+    );
+    const a = await stored(store, "a");
+    assertEquals(
+      [a?.job.name, a?.job.version, a?.job.nextRunAt, a?.counts.runs],
+      ["a", 1, T0 + MIN, 0],
+    );
+    assertEquals((await store.listRuns("a")).total, 0);
+    assertEquals(await store.eventsSince(0), []);
+    // And the store goes on working.
+    const w = await store.write(batch({ finished: [ended(run(3, "a"))] }));
+    assertEquals(w.firstSeq, 1);
+  });
+
+  test("events are appended in order with increasing sequence numbers, read back by sequence, across reopening", async (o) => {
+    await o.store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    const w1 = await o.store.write(batch({
+      events: [{ type: "job-update", jobId: "a" }, {
+        type: "run-started",
+        jobId: "a",
+        runId: 1,
+      }],
+    }));
+    const w2 = await o.store.write(batch({
+      events: [{ type: "job-deleted", jobId: "a" }],
+    }));
+    assertEquals([w1.firstSeq, w2.firstSeq], [1, 3]);
+    assertEquals(await o.store.lastEventSeq(), 3);
+    const all = await o.store.eventsSince(0);
+    assertEquals(all?.map((e) => [e.seq, e.type, e.jobId]), [
+      [1, "job-update", "a"],
+      [2, "run-started", "a"],
+      [3, "job-deleted", "a"],
+    ]);
+    assertEquals(all?.[1].type === "run-started" && all[1].runId, 1);
+    assertEquals((await o.store.eventsSince(1, 1))?.map((e) => e.seq), [2]);
+    assertEquals(await o.store.eventsSince(3), []);
+    assertEquals(
+      await o.store.eventsSince(4),
+      null,
+      "from a log it never wrote",
+    );
+    o.store = await o.reopen();
+    assertEquals(await o.store.lastEventSeq(), 3);
+    const w3 = await o.store.write(
+      batch({ events: [{ type: "job-update", jobId: "b" }] }),
+    );
+    assertEquals(w3.firstSeq, 4, "numbers go on after a restart");
+  });
+
+  test("the event log is bounded: pruned to its newest events, a reader from before them is told to start over", async ({ store }) => {
+    for (let i = 0; i < 5; i++) {
+      await store.write(
+        batch({ events: [{ type: "job-update", jobId: `j${i}` }] }),
+      );
+    }
+    await store.prune({ before: 0, maxPerJob: 1000, maxEvents: 2 });
+    assertEquals((await store.eventsSince(3))?.map((e) => e.seq), [4, 5]);
+    assertEquals(await store.eventsSince(1), null);
+  });
+
+  test("runs read back newest first, filtered and paged, with stats and pruning by age and count", async ({ store }) => {
+    await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    const runs = Array.from(
+      { length: 6 },
+      (_, i) =>
+        ended(
+          run(i + 1, "a", { startedAt: T0 + i * MIN }),
+          i % 3 === 0 ? "failed" : "complete",
+        ),
+    );
+    await store.write(batch({ finished: runs }));
+    const page = await store.listRuns("a", { limit: 2, offset: 1 });
+    assertEquals([page.total, page.runs.map((r) => r.id)], [6, [5, 4]]);
+    const failed = await store.listRuns("a", { status: "failed" });
+    assertEquals(failed.runs.map((r) => r.id), [4, 1]);
+    const stats = await store.stats("a");
+    assertEquals([stats.runs, stats.successRate], [6, 66.7]);
+    assertEquals(
+      await store.prune({ before: T0 + 2 * MIN, maxPerJob: 1000 }),
+      2,
+    );
+    assertEquals(await store.prune({ before: 0, maxPerJob: 3 }), 1);
+    assertEquals((await store.listRuns("a")).runs.map((r) => r.id), [6, 5, 4]);
+  });
+
+  test("ping answers and probe commits a tiny write", async ({ store }) => {
+    await store.ping();
+    await store.probe();
+    await store.probe();
+  });
+}
