@@ -12,7 +12,7 @@
  */
 import { App, staticFiles } from "fresh";
 import manifest from "./fresh.gen.ts";
-import { exposureRefusal } from "@/lib/auth.ts";
+import { exposureRefusal } from "@/lib/web/auth.ts";
 import { type Config, readConfig } from "@/lib/config.ts";
 import {
   createManager,
@@ -26,10 +26,11 @@ import {
   shellEnvironment,
 } from "@/lib/jobpro/mod.ts";
 import type { Registry } from "@/lib/jobs/mod.ts";
-import { closeStreams } from "@/lib/live.ts";
+import { closeStreams } from "@/lib/web/live.ts";
 import { watchLauncher } from "@/lib/launcher.ts";
-import { metricsOf } from "@/lib/metrics.ts";
+import { metricsOf } from "@/lib/web/metrics.ts";
 import { requestGuard } from "@/lib/web/guard.ts";
+import { RESERVED_IDS } from "@/lib/web/reserved_ids.ts";
 import { defaultMaxConnections, serve, type Server } from "@/lib/web/server.ts";
 import type { State } from "@/utils.ts";
 
@@ -146,6 +147,7 @@ export async function startJobpro(
       healthCommitMs: config.healthCommitMs,
       httpTimeoutMs: config.httpTimeoutMs,
       shellEnv: shellEnvironment(Deno.env.toObject(), config.shellEnvPass),
+      reservedIds: RESERVED_IDS,
       log: opts.log ?? (opts.quiet ? () => {} : undefined),
     });
   } catch (e) {

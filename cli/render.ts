@@ -9,10 +9,12 @@
  * ```
  * @module
  */
-import type { JobView } from "@/lib/jobpro/job.ts";
-import type { RunView } from "@/lib/jobpro/run.ts";
-import type { JobStats } from "@/lib/jobpro/store.ts";
-import type { Preview } from "@/lib/jobpro/schedule.ts";
+import type {
+  JobStats,
+  JobView,
+  Preview,
+  RunView,
+} from "@/lib/jobpro/runtime.ts";
 import { duration, relative, utc } from "@/lib/format.ts";
 import { block, cell, pairs, table } from "./table.ts";
 import type { SseEvent } from "./sse.ts";

@@ -1,4 +1,4 @@
-import type { RunStatus } from "@/lib/jobpro/run.ts";
+import type { RunStatus } from "@/lib/jobpro/runtime.ts";
 import { duration, plural, utc } from "@/lib/format.ts";
 import { LocalTime } from "./Time.tsx";
 

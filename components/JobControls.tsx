@@ -1,5 +1,4 @@
-import type { JobView } from "@/lib/jobpro/job.ts";
-import { canTransition } from "@/lib/jobpro/status.ts";
+import { canTransition, type JobView } from "@/lib/jobpro/runtime.ts";
 
 /** What the buttons ask the server to do (`run` is "run now"). */
 export type JobOp = "start" | "stop" | "pause" | "resume" | "run";

@@ -1,4 +1,4 @@
-import { JOB_STATUSES } from "@/lib/jobpro/status.ts";
+import { JOB_STATUSES } from "@/lib/jobpro/runtime.ts";
 import { queryString } from "./api_client.ts";
 
 /** The jobs list's view as it appears in the URL. */

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from "preact";
 import { useModal } from "./use_modal.ts";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { Action, JobView } from "@/lib/jobpro/job.ts";
+import type { Action, JobView } from "@/lib/jobpro/runtime.ts";
 import { relative } from "@/lib/format.ts";
 import { api, jobPath, queryString } from "./api_client.ts";
 import { LocalTime } from "./Time.tsx";

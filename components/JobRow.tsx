@@ -1,5 +1,4 @@
-import type { JobView } from "@/lib/jobpro/job.ts";
-import type { RunView } from "@/lib/jobpro/run.ts";
+import type { JobView, RunView } from "@/lib/jobpro/runtime.ts";
 import { count, duration, percent, plural, rateClass } from "@/lib/format.ts";
 import { jobPath } from "./api_client.ts";
 import { DurationChart, type RunPoint, Sparkline } from "./DurationChart.tsx";

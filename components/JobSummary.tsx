@@ -1,5 +1,4 @@
-import type { JobView } from "@/lib/jobpro/job.ts";
-import type { JobStats } from "@/lib/jobpro/store.ts";
+import type { JobStats, JobView } from "@/lib/jobpro/runtime.ts";
 import { count, duration, percent, rateClass, span } from "@/lib/format.ts";
 import { useNow } from "./clock.ts";
 import { LocalTime, Relative } from "./Time.tsx";

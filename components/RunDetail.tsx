@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { RunView } from "@/lib/jobpro/run.ts";
+import type { RunView } from "@/lib/jobpro/runtime.ts";
 import { duration } from "@/lib/format.ts";
 import { StatusBadge } from "./StatusBadge.tsx";
 import { LocalTime } from "./Time.tsx";

@@ -1,4 +1,4 @@
-import type { RunStatus } from "@/lib/jobpro/run.ts";
+import type { RunStatus } from "@/lib/jobpro/runtime.ts";
 
 const ICONS: Record<RunStatus, string> = {
   complete: "✓",

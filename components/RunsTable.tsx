@@ -1,4 +1,4 @@
-import type { RunView } from "@/lib/jobpro/run.ts";
+import type { RunView } from "@/lib/jobpro/runtime.ts";
 import { duration } from "@/lib/format.ts";
 import { StatusBadge } from "./StatusBadge.tsx";
 import { LocalTime } from "./Time.tsx";

@@ -1,4 +1,4 @@
-import type { JobStatus } from "@/lib/jobpro/status.ts";
+import type { JobStatus } from "@/lib/jobpro/runtime.ts";
 
 /** A job or run status as a colored badge, in the seed's colors. */
 export function StatusBadge(

@@ -1,8 +1,11 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Notices } from "@/components/Notices.tsx";
-import type { JobView } from "@/lib/jobpro/job.ts";
-import type { RunStatus, RunView } from "@/lib/jobpro/run.ts";
-import type { JobStats } from "@/lib/jobpro/store.ts";
+import type {
+  JobStats,
+  JobView,
+  RunStatus,
+  RunView,
+} from "@/lib/jobpro/runtime.ts";
 import { count, plural } from "@/lib/format.ts";
 import { api, jobPath, queryString } from "@/components/api_client.ts";
 import { ConfirmDialog } from "@/components/ConfirmDialog.tsx";

@@ -1,7 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Notices } from "@/components/Notices.tsx";
-import type { JobView } from "@/lib/jobpro/job.ts";
-import type { RunView } from "@/lib/jobpro/run.ts";
+import type { JobView, RunView } from "@/lib/jobpro/runtime.ts";
 import { count, plural } from "@/lib/format.ts";
 import { api, jobPath, queryString } from "@/components/api_client.ts";
 import { ConfirmDialog } from "@/components/ConfirmDialog.tsx";

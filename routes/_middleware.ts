@@ -1,6 +1,6 @@
 import { HttpError, prefersHtml } from "fresh";
-import { errorResponse, problemOf } from "@/lib/api.ts";
-import { requireToken } from "@/lib/auth.ts";
+import { errorResponse, problemOf } from "@/lib/web/api.ts";
+import { requireToken } from "@/lib/web/auth.ts";
 import { requireJsonBody } from "@/lib/web/guard.ts";
 import { define } from "@/utils.ts";
 import {

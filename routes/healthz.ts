@@ -1,4 +1,4 @@
-import { json } from "@/lib/api.ts";
+import { json } from "@/lib/web/api.ts";
 import { define } from "@/utils.ts";
 
 /** 200 when the store answers and the scheduler runs; 503 otherwise. */

@@ -1,12 +1,12 @@
 import { page } from "fresh";
 import { asset, Head } from "fresh/runtime";
-import { readText } from "@/lib/api.ts";
+import { readText } from "@/lib/web/api.ts";
 import {
   safeNext,
   sessionCookie,
   sessionValue,
   tokenAccess,
-} from "@/lib/auth.ts";
+} from "@/lib/web/auth.ts";
 import { define } from "@/utils.ts";
 
 /** Largest sign-in form read, in bytes. */

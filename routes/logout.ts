@@ -1,4 +1,4 @@
-import { sessionCookie } from "@/lib/auth.ts";
+import { sessionCookie } from "@/lib/web/auth.ts";
 import { define } from "@/utils.ts";
 
 /**

@@ -89,29 +89,6 @@ export const ActionSchema = z.discriminatedUnion("type", [
   FunctionActionSchema,
 ]);
 
-/**
- * Ids that would collide with a route under /jobs (`/jobs/events`, the seed's
- * aliases such as `/jobs/start/:id`, ...).
- */
-export const RESERVED_IDS = new Set([
-  "events",
-  "schedule",
-  "openapi.json",
-  "start",
-  "stop",
-  "pause",
-  "resume",
-  "run-now",
-  "reschedule",
-  "results",
-  "history",
-  "update-notify",
-  "get-table-rows",
-  "login",
-  "logout",
-  "new",
-]);
-
 const fields = {
   name: z.string().trim().min(1, "must not be empty").max(200),
   schedule: z.string().max(256).default(""),
@@ -126,19 +103,16 @@ const fields = {
   autoStart: z.boolean().default(true),
 };
 
-/** The body of `POST /jobs`. */
+/** A job's definition, as a client creates it. */
 export const JobInputSchema = z.object({
   id: z.string().regex(
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
     "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
-  ).refine((id) => !RESERVED_IDS.has(id.toLowerCase()), {
-    error: (issue) =>
-      `"${issue.input}" is reserved for a route under /jobs; choose another id`,
-  }).optional(),
+  ).optional(),
   ...fields,
 }).strict();
 
-/** The body of `PATCH /jobs/:id`: any subset of the editable fields. */
+/** An edit of a job's definition: any subset of the editable fields. */
 export const JobPatchSchema = z.object({
   name: fields.name,
   schedule: z.string().max(256),

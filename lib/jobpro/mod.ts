@@ -1,6 +1,8 @@
 /**
- * jobpro's engine: schedules, the manager, actions, the store and events.
- * Nothing here knows about HTTP.
+ * jobpro's engine, as the server uses it: the manager and its store, the
+ * schedules, the job sources, and the schemas the web layer documents.
+ * Nothing here knows about HTTP. The browser-safe part (types, status
+ * lists, the transition table) is runtime.ts.
  *
  * @example
  * ```ts
@@ -10,46 +12,28 @@
  * @module
  */
 export { createManager } from "./manager.ts";
-export type { JobQuery, Manager, ManagerOptions } from "./manager.ts";
+export type { Manager, ManagerOptions } from "./manager.ts";
 export { openDuckDBStore } from "./duckdb_store.ts";
 export { emptyBatch } from "./store.ts";
-export type { Batch, JobStats, PruneRule, RunQuery, Store } from "./store.ts";
+export type { JobStats } from "./store.ts";
 export { JobproError } from "./errors.ts";
-export type { ErrorCode } from "./errors.ts";
 export {
   ActionSchema,
   JobInputSchema,
   JobPatchSchema,
-  jobView,
   parseJobInput,
   parseJobPatch,
 } from "./job.ts";
-export type {
-  Action,
-  Job,
-  JobInput,
-  JobPatch,
-  JobType,
-  JobView,
-} from "./job.ts";
-export type { Run, RunStatus, RunView, Trigger } from "./run.ts";
-export { JOB_STATUSES, transition, TRANSITIONS } from "./status.ts";
-export type { JobStatus, Operation } from "./status.ts";
-export type { Delivered, EventBus, JobEvent } from "./events.ts";
+export type { JobType, JobView } from "./job.ts";
+export type { Run, RunView } from "./run.ts";
+export { JOB_STATUSES, RUN_STATUSES } from "./status.ts";
+export type { JobStatus } from "./status.ts";
+export type { Delivered, EventBus } from "./events.ts";
 export type { Clock } from "./clock.ts";
-export { systemClock } from "./clock.ts";
-export {
-  describeSchedule,
-  isPeriodic,
-  nextRuns,
-  parseSchedule,
-  previewSchedule,
-} from "./schedule.ts";
-export type { Schedule } from "./schedule.ts";
+export { nextRuns, parseSchedule, previewSchedule } from "./schedule.ts";
 export {
   definitionsOf,
   fetchJobs,
-  fromSeed,
   loadDefinitions,
   readJobsFile,
 } from "./sources.ts";

@@ -18,7 +18,7 @@ import { arm, moveNext, nextTick } from "./planner.ts";
 import { fire, setStatus } from "./runner.ts";
 import type { StoredJob } from "./store.ts";
 import { type EngineState, newEntry, RETRY_KEY } from "./state.ts";
-import { isArmed } from "./status.ts";
+import { isArmed, transition } from "./status.ts";
 
 /** Restores every stored job into `state`; returns how many runs were interrupted. */
 export async function recover(state: EngineState): Promise<number> {
@@ -43,7 +43,7 @@ function restore(state: EngineState, { job, counts }: StoredJob, now: number) {
   state.entries.set(job.id, e);
   if (job.status === "running") {
     // It died mid-run: the run was marked interrupted (failed).
-    setStatus(state, e, job.type === "periodic" ? "scheduled" : "failed");
+    setStatus(state, e, transition(job, "finish", "failed"));
     if (job.type === "onetime" && job.nextRunAt !== null) {
       void moveNext(state, e, null);
     }

@@ -8,11 +8,11 @@
  * @module
  */
 import { isoString } from "./iso.ts";
+import type { RunStatus } from "./status.ts";
 
 /** Why a run happened. */
 export type Trigger = "schedule" | "manual" | "retry" | "startup";
-/** Where a run is: `running` until it ends one of the other ways. */
-export type RunStatus = "running" | "complete" | "failed" | "cancelled";
+export type { RunStatus };
 
 /** A run as the engine keeps and stores it; times are epoch milliseconds. */
 export interface Run {

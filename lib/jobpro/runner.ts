@@ -238,7 +238,7 @@ function settle(state: EngineState, e: Entry, run: Run) {
       state,
       e,
       retry && job.type === "onetime"
-        ? "scheduled"
+        ? transition(e.job, "retry")
         : transition(e.job, "finish", outcome),
     );
   }

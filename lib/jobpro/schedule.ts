@@ -30,10 +30,6 @@ import { splitWords } from "./text.ts";
 import { validateTimezone } from "./zones.ts";
 import { describeSchedule } from "./describe.ts";
 
-export { validateTimezone, ZONE_ABBREVIATIONS } from "./zones.ts";
-export type { ZoneAbbreviation } from "./zones.ts";
-export { describeSchedule } from "./describe.ts";
-
 /** A parsed schedule; plain data, safe to store and compare. */
 export type Schedule =
   /** periodic: a cron expression (without its zone prefix) run in an IANA zone */
@@ -306,7 +302,7 @@ export type Preview = {
 };
 
 /** Most times a preview lists. */
-export const MAX_PREVIEW_COUNT = 100;
+const MAX_PREVIEW_COUNT = 100;
 
 /**
  * Parses a schedule and previews it: its type, description and next times.

@@ -34,7 +34,20 @@ export const JOB_STATUSES = [
 ] as const;
 export type JobStatus = typeof JOB_STATUSES[number];
 
-/** What can happen to a job. `fire` and `finish` are the engine's own. */
+/** Where a run is: `running` until it ends one of the other ways. */
+export const RUN_STATUSES = [
+  "running",
+  "complete",
+  "failed",
+  "cancelled",
+] as const;
+export type RunStatus = typeof RUN_STATUSES[number];
+
+/**
+ * What can happen to a job. `fire`, `finish` and `retry` are the engine's
+ * own: a run starts; the last run ends; a one-time job's failed run will be
+ * tried again (it waits, scheduled, for the retry).
+ */
 export type Operation =
   | "start"
   | "stop"
@@ -42,7 +55,8 @@ export type Operation =
   | "resume"
   | "reschedule"
   | "fire"
-  | "finish";
+  | "finish"
+  | "retry";
 
 /** A target status, or a function of the job type that picks it (or throws a refusal). */
 type Rule = JobStatus | ((type: JobType, outcome?: RunOutcome) => JobStatus);
@@ -96,6 +110,7 @@ export const TRANSITIONS: Record<
         ? "cancelled"
         : "failed",
   },
+  retry: { running: "scheduled" },
 };
 
 /**

@@ -11,7 +11,8 @@
  * @module
  */
 import { type Job, type JobView, jobView } from "./job.ts";
-import { describeSchedule, parseSchedule } from "./schedule.ts";
+import { describeSchedule } from "./describe.ts";
+import { parseSchedule } from "./schedule.ts";
 import type { Entry } from "./state.ts";
 
 const HOUR = 3_600_000;

@@ -187,6 +187,16 @@ function batchOf(
   return { batch: b, runs };
 }
 
+/** How a writer is set up. */
+export interface WriterOptions {
+  store: Store;
+  /** A job's status as it is now, or undefined once it is gone. */
+  statusOf: (id: string) => StatusChange | undefined;
+  intervalMs?: number;
+  onCommit: (batch: Committed) => void;
+  onError?: (e: unknown, batch: Batch) => void;
+}
+
 /**
  * Creates a writer in front of `store`; `onCommit` hears of each batch after
  * it is committed (that is where events are published).
@@ -196,68 +206,83 @@ function batchOf(
  * const writer = createWriter({ store, statusOf: (id) => statuses.get(id), onCommit: () => {} });
  * ```
  */
-export function createWriter(
-  { store, statusOf, intervalMs = 50, onCommit, onError }: {
-    store: Store;
-    /** A job's status as it is now, or undefined once it is gone. */
-    statusOf: (id: string) => StatusChange | undefined;
-    intervalMs?: number;
-    onCommit: (batch: Committed) => void;
-    onError?: (e: unknown, batch: Batch) => void;
-  },
-): Writer {
-  let q = emptyQueue();
-  let inFlight: Queue | null = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let urgent = false;
-  let closed = false;
+export function createWriter(opts: WriterOptions): Writer {
+  return new GroupWriter(opts);
+}
 
-  function schedule(now = false) {
-    if (now) urgent = true;
-    if (inFlight) return; // the write in flight reschedules when it ends
-    if (timer !== undefined && !now) return;
-    clearTimeout(timer);
-    timer = setTimeout(write, now ? 0 : intervalMs);
+const shuttingDown = () =>
+  new JobproError("unavailable", "the server is shutting down");
+
+class GroupWriter implements Writer {
+  readonly #opts: WriterOptions;
+  /** What waits for the next batch. */
+  #q = emptyQueue();
+  /** The batch being written. */
+  #inFlight: Queue | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Someone waits: write as soon as the batch in flight is done. */
+  #urgent = false;
+  /**
+   * After close nothing more is written: a run ending that late stays
+   * running in the store, and the next start marks it interrupted.
+   */
+  #closed = false;
+
+  constructor(opts: WriterOptions) {
+    this.#opts = opts;
   }
 
-  function queued() {
-    q.since ??= performance.now();
+  #schedule(now = false) {
+    if (now) this.#urgent = true;
+    if (this.#inFlight) return; // the write in flight reschedules when it ends
+    if (this.#timer !== undefined && !now) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
+      () => void this.#write(),
+      now ? 0 : this.#opts.intervalMs ?? 50,
+    );
   }
 
-  async function write() {
-    timer = undefined;
-    urgent = false;
-    if (!size(q)) {
-      for (const w of q.waiters.splice(0)) w.resolve();
-      q.since = null;
+  #queued() {
+    this.#q.since ??= performance.now();
+    this.#schedule();
+  }
+
+  async #write() {
+    this.#timer = undefined;
+    this.#urgent = false;
+    if (!size(this.#q)) {
+      for (const w of this.#q.waiters.splice(0)) w.resolve();
+      this.#q.since = null;
       return;
     }
-    const batch = q;
-    inFlight = batch;
-    q = emptyQueue();
-    const { batch: stored, runs } = batchOf(batch, statusOf);
-    let written: Written;
+    const batch = this.#q;
+    this.#inFlight = batch;
+    this.#q = emptyQueue();
+    const { batch: stored, runs } = batchOf(batch, this.#opts.statusOf);
     try {
-      written = await store.write(stored);
+      const written = await this.#opts.store.write(stored);
+      this.#inFlight = null;
+      this.#committed(batch, stored, written, runs);
     } catch (e) {
-      inFlight = null;
-      requeue(batch);
-      const err = new JobproError(
-        "unavailable",
-        `could not write to the database: ${(e as Error).message}`,
-      );
-      for (const op of batch.ops) op.reject(err);
-      for (const w of batch.waiters) w.reject(err);
-      onError?.(e, stored);
-      if (size(q) || q.waiters.length) schedule(urgent);
-      return;
+      this.#inFlight = null;
+      this.#failed(batch, stored, e);
     }
-    inFlight = null;
-    committed(batch, stored, written, runs);
-    if (size(q) || q.waiters.length) schedule(urgent);
+    if (size(this.#q) || this.#q.waiters.length) this.#schedule(this.#urgent);
   }
 
-  function committed(
+  #failed(batch: Queue, stored: Batch, e: unknown) {
+    this.#requeue(batch);
+    const err = new JobproError(
+      "unavailable",
+      `could not write to the database: ${(e as Error).message}`,
+    );
+    for (const op of batch.ops) op.reject(err);
+    for (const w of batch.waiters) w.reject(err);
+    this.#opts.onError?.(e, stored);
+  }
+
+  #committed(
     batch: Queue,
     stored: Batch,
     written: Written,
@@ -287,7 +312,7 @@ export function createWriter(
       }
     }
     for (const w of batch.waiters) w.resolve();
-    onCommit({
+    this.#opts.onCommit({
       events: stored.events.map((e, i) => ({
         ...e,
         seq: written.firstSeq + i,
@@ -298,7 +323,8 @@ export function createWriter(
 
   // A failed batch's own changes go back in front of anything queued since;
   // its operations are dropped (their callers were told).
-  function requeue(old: Queue) {
+  #requeue(old: Queue) {
+    const q = this.#q;
     const claims = q.claims;
     q.claims = new Map();
     for (const c of old.claims.values()) q.claims.set(c.jobId, c);
@@ -310,94 +336,91 @@ export function createWriter(
     if (!size(q)) q.since = null;
   }
 
-  /** After close nothing more is written: a run ending that late stays running in the store, and the next start marks it interrupted. */
-  function open() {
-    return !closed;
+  claim(jobId: string, tick: number | null, next: number | null) {
+    if (this.#closed) return new Promise<boolean>(() => {}); // never committed
+    return new Promise<boolean>((resolve) => {
+      addClaim(this.#q, { jobId, tick, next, waiters: [resolve] });
+      this.#queued();
+    });
   }
 
-  const writer: Writer = {
-    claim(jobId, tick, next) {
-      if (!open()) return new Promise(() => {}); // never committed
-      return new Promise((resolve) => {
-        addClaim(q, { jobId, tick, next, waiters: [resolve] });
-        queued();
-        schedule();
+  touchStatus(id: string) {
+    if (this.#closed) return;
+    this.#q.statuses.add(id);
+    this.#queued();
+  }
+
+  runStarted(run: Run) {
+    if (this.#closed) return;
+    this.#q.started.set(run.id, run);
+    this.#queued();
+  }
+
+  runFinished(run: Run) {
+    if (this.#closed) return;
+    this.#q.finished.set(run.id, run);
+    this.#queued();
+  }
+
+  commit(op: Operation, apply: () => void): Promise<void> {
+    if (this.#closed) return Promise.reject(shuttingDown());
+    return new Promise<void>((resolve, reject) => {
+      this.#q.ops.push({
+        puts: op.puts ?? [],
+        deletes: op.deletes ?? [],
+        started: op.started ?? [],
+        apply,
+        resolve,
+        reject,
       });
-    },
-    touchStatus(id) {
-      if (!open()) return;
-      q.statuses.add(id);
-      queued();
-      schedule();
-    },
-    runStarted(run) {
-      if (!open()) return;
-      q.started.set(run.id, run);
-      queued();
-      schedule();
-    },
-    runFinished(run) {
-      if (!open()) return;
-      q.finished.set(run.id, run);
-      queued();
-      schedule();
-    },
-    commit(op, apply) {
-      if (closed) {
-        return Promise.reject(
-          new JobproError("unavailable", "the server is shutting down"),
-        );
-      }
-      return new Promise<void>((resolve, reject) => {
-        q.ops.push({
-          puts: op.puts ?? [],
-          deletes: op.deletes ?? [],
-          started: op.started ?? [],
-          apply,
-          resolve,
-          reject,
-        });
-        queued();
-        schedule(true);
-      });
-    },
-    isPending: (id) =>
-      q.claims.has(id) || q.statuses.has(id) ||
-      (inFlight !== null &&
-        (inFlight.claims.has(id) || inFlight.statuses.has(id))),
-    flush() {
-      return new Promise<void>((resolve, reject) => {
-        q.waiters.push({ resolve, reject });
-        schedule(true);
-      });
-    },
-    settle(timeoutMs = 1000) {
-      let t: ReturnType<typeof setTimeout> | undefined;
-      return Promise.race([
-        writer.flush().catch(() => {}),
-        new Promise<void>((r) => (t = setTimeout(r, timeoutMs))),
-      ]).finally(() => clearTimeout(t));
-    },
-    pendingMs(now = performance.now()) {
-      const since = Math.min(inFlight?.since ?? Infinity, q.since ?? Infinity);
-      return since === Infinity ? 0 : Math.max(0, now - since);
-    },
-    async close() {
-      if (closed) return;
-      // New operations are refused from here; what is queued (an operation
-      // queued while the last batch is written included) is drained.
-      closed = true;
-      for (let i = 0; i < 3 && (size(q) || inFlight); i++) {
-        const ok = await writer.flush().then(() => true, () => false);
-        if (!ok) break; // the store refuses: what is left stays unwritten
-      }
-      const err = new JobproError("unavailable", "the server is shutting down");
-      for (const op of q.ops.splice(0)) op.reject(err);
-      clearTimeout(timer);
-    },
-    get queued() {
-      return size(q);
-    },
-  };
-  return writer;
+      this.#queued();
+      this.#schedule(true);
+    });
+  }
+
+  isPending(id: string): boolean {
+    const has = (q: Queue | null) =>
+      q !== null && (q.claims.has(id) || q.statuses.has(id));
+    return has(this.#q) || has(this.#inFlight);
+  }
+
+  flush(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#q.waiters.push({ resolve, reject });
+      this.#schedule(true);
+    });
+  }
+
+  settle(timeoutMs = 1000): Promise<void> {
+    let t: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      this.flush().catch(() => {}),
+      new Promise<void>((r) => (t = setTimeout(r, timeoutMs))),
+    ]).finally(() => clearTimeout(t));
+  }
+
+  pendingMs(now = performance.now()): number {
+    const since = Math.min(
+      this.#inFlight?.since ?? Infinity,
+      this.#q.since ?? Infinity,
+    );
+    return since === Infinity ? 0 : Math.max(0, now - since);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    // New operations are refused from here; what is queued (an operation
+    // queued while the last batch is written included) is drained.
+    this.#closed = true;
+    for (let i = 0; i < 3 && (size(this.#q) || this.#inFlight); i++) {
+      const ok = await this.flush().then(() => true, () => false);
+      if (!ok) break; // the store refuses: what is left stays unwritten
+    }
+    for (const op of this.#q.ops.splice(0)) op.reject(shuttingDown());
+    clearTimeout(this.#timer);
+  }
+
+  get queued(): number {
+    return size(this.#q);
+  }
 }

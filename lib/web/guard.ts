@@ -23,8 +23,8 @@
  * @module
  */
 import type { Context } from "fresh";
-import { ApiError, errorResponse } from "../api.ts";
-import { hostParts, isLoopback, sameAuthority } from "../auth.ts";
+import { ApiError, errorResponse } from "./api.ts";
+import { hostParts, isLoopback, sameAuthority } from "./auth.ts";
 import type { Config } from "../config.ts";
 
 const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);

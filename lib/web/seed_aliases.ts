@@ -13,8 +13,8 @@
  * @module
  */
 import type { Context } from "fresh";
-import { json, readBody } from "../api.ts";
-import { RescheduleSchema } from "../schemas.ts";
+import { json, readBody } from "./api.ts";
+import { RescheduleSchema } from "./schemas.ts";
 import type { State } from "../../utils.ts";
 
 /** An operation the Go service had a route for. */

@@ -29,6 +29,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
+import { concat } from "./bytes.ts";
 
 /** What the server calls for each request (Fresh's `app.handler()`). */
 export type Handler = (
@@ -390,7 +391,7 @@ function receive(
     });
     req.once("end", () => {
       if (!req.complete) return cut();
-      settle(concat(chunks, size));
+      settle(concat(chunks));
     });
     req.once("aborted", cut);
     req.once("error", cut);
@@ -398,16 +399,6 @@ function receive(
       if (!req.complete) cut();
     });
   });
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return all;
 }
 
 /** The request as the app sees it, or why it never gets there. */

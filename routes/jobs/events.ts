@@ -1,6 +1,6 @@
-import { ApiError } from "@/lib/api.ts";
+import { ApiError } from "@/lib/web/api.ts";
 import { define } from "@/utils.ts";
-import { jobEvents, liveOptions } from "@/lib/live.ts";
+import { jobEvents, liveOptions } from "@/lib/web/live.ts";
 
 const TYPES = [
   "job-update",
@@ -12,7 +12,7 @@ type EventType = typeof TYPES[number];
 
 /**
  * Server-Sent Events: job-update, job-deleted, run-started, run-finished,
- * with ids for Last-Event-ID (see lib/live.ts). `?types=job-update,job-deleted`
+ * with ids for Last-Event-ID (see lib/web/live.ts). `?types=job-update,job-deleted`
  * limits the stream to those types (a table needs no run events).
  */
 export const handler = define.handlers({

@@ -1,5 +1,5 @@
-import { jobQuery } from "@/lib/api.ts";
-import { jobRows } from "@/lib/seed_rows.tsx";
+import { jobQuery } from "@/lib/web/api.ts";
+import { jobRows } from "@/lib/web/seed_rows.tsx";
 import { define } from "@/utils.ts";
 
 /** GET: the seed's table rows: one HTML `<tr>` per job; same filters as GET /jobs. */

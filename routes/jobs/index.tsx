@@ -1,6 +1,6 @@
 import { type Context, page, prefersHtml } from "fresh";
 import { Head } from "fresh/runtime";
-import { jobQuery, json, jsonList, readJson, shown } from "@/lib/api.ts";
+import { jobQuery, json, jsonList, readJson, shown } from "@/lib/web/api.ts";
 import { define, type State } from "@/utils.ts";
 import type { JobStatus, JobType } from "@/lib/jobpro/mod.ts";
 import JobsTable from "@/islands/JobsTable.tsx";

@@ -1,4 +1,4 @@
-import { ApiError, intParam, json } from "@/lib/api.ts";
+import { ApiError, intParam, json } from "@/lib/web/api.ts";
 import { parseRfc3339, previewSchedule } from "@/lib/jobpro/mod.ts";
 import { define } from "@/utils.ts";
 

@@ -1,4 +1,4 @@
-import { jobEvents, liveOptions } from "@/lib/live.ts";
+import { jobEvents, liveOptions } from "@/lib/web/live.ts";
 import { define } from "@/utils.ts";
 
 /**

@@ -9,7 +9,7 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "@std/assert";
-import { OPERATIONS } from "@/lib/openapi.ts";
+import { OPERATIONS } from "@/lib/web/openapi.ts";
 import type { Jobpro } from "@/main.ts";
 import {
   call,

@@ -4,7 +4,7 @@
  * open event streams.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { label, latenessOf, METRICS_CONTENT_TYPE } from "@/lib/metrics.ts";
+import { label, latenessOf, METRICS_CONTENT_TYPE } from "@/lib/web/metrics.ts";
 import type { Jobpro } from "@/main.ts";
 import { call, manualJob, openSse, waitFor, withServer } from "./helpers.ts";
 

@@ -11,9 +11,9 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import { isLoopback, sameSecret } from "@/lib/auth.ts";
+import { isLoopback, sameSecret } from "@/lib/web/auth.ts";
 import { readConfig } from "@/lib/config.ts";
-import { OPERATIONS } from "@/lib/openapi.ts";
+import { OPERATIONS } from "@/lib/web/openapi.ts";
 import { type Jobpro, startJobpro } from "@/main.ts";
 import {
   call,

@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import type { JobView } from "@/lib/jobpro/mod.ts";
 import { readConfig } from "@/lib/config.ts";
-import { sseClients } from "@/lib/live.ts";
+import { sseClients } from "@/lib/web/live.ts";
 import type { Jobpro } from "@/main.ts";
 import {
   call,

@@ -1,7 +1,6 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { JobproError } from "../../lib/jobpro/errors.ts";
 import {
-  describeSchedule,
   isPeriodic,
   MAX_SCHEDULE_LENGTH,
   nextRun,
@@ -10,9 +9,12 @@ import {
   parseSchedule,
   previewSchedule,
   type Schedule,
+} from "../../lib/jobpro/schedule.ts";
+import { describeSchedule } from "../../lib/jobpro/describe.ts";
+import {
   validateTimezone,
   ZONE_ABBREVIATIONS,
-} from "../../lib/jobpro/schedule.ts";
+} from "../../lib/jobpro/zones.ts";
 
 const NOW = new Date("2024-01-10T12:00:00Z");
 
@@ -125,7 +127,7 @@ Deno.test("parseSchedule: not a string", () => {
   );
 });
 
-Deno.test("isPeriodic; re-exports validateTimezone and the zone table", () => {
+Deno.test("isPeriodic; validateTimezone and the zone table", () => {
   assert(isPeriodic("@hourly"));
   assert(isPeriodic("@every 5m"));
   assert(isPeriodic("CRON_TZ=Europe/Berlin 0 0 * * *"));

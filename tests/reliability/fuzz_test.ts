@@ -24,7 +24,7 @@ import {
   parseSchedule,
   previewSchedule,
 } from "@/lib/jobpro/mod.ts";
-import { ZONE_ABBREVIATIONS } from "@/lib/jobpro/schedule.ts";
+import { ZONE_ABBREVIATIONS } from "@/lib/jobpro/zones.ts";
 import { scale, SOAK } from "./helpers.ts";
 
 const RUNS = scale("JOBPRO_FUZZ_RUNS", 1000, 20_000);

@@ -13,6 +13,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { openDuckDBStore } from "@/lib/jobpro/mod.ts";
+import { RESERVED_IDS } from "@/lib/web/reserved_ids.ts";
 import {
   allJobs,
   type Proc,
@@ -140,26 +141,12 @@ function generator(rand: () => number, ids: () => string[]) {
       "jobs",
       known.length ? pick(known) : "nope",
       known.length ? pick(known) : "nope",
-      "events",
+      ...RESERVED_IDS,
       "run",
       "runs",
-      "start",
-      "stop",
-      "pause",
-      "resume",
-      "run-now",
-      "reschedule",
-      "results",
-      "history",
-      "update-notify",
-      "get-table-rows",
-      "schedule",
-      "openapi.json",
       "stats",
       "healthz",
       "metrics",
-      "login",
-      "logout",
       "_fresh",
       "js",
       "static",

@@ -19,7 +19,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { join, relative } from "node:path";
-import { sameSecret, sessionCookie } from "@/lib/auth.ts";
+import { sameSecret, sessionCookie } from "@/lib/web/auth.ts";
 import {
   allRuns,
   localServer,

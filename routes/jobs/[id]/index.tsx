@@ -1,6 +1,6 @@
 import { type Context, page, prefersHtml } from "fresh";
 import { Head } from "fresh/runtime";
-import { json, readJson, shown } from "@/lib/api.ts";
+import { json, readJson, shown } from "@/lib/web/api.ts";
 import { define, type State } from "@/utils.ts";
 import { type JobView, previewSchedule } from "@/lib/jobpro/mod.ts";
 import JobDetail, { type RunsView } from "@/islands/JobDetail.tsx";

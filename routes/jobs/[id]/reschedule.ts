@@ -1,5 +1,5 @@
-import { json, readBody, shown } from "@/lib/api.ts";
-import { RescheduleSchema } from "@/lib/schemas.ts";
+import { json, readBody, shown } from "@/lib/web/api.ts";
+import { RescheduleSchema } from "@/lib/web/schemas.ts";
 import { define } from "@/utils.ts";
 
 /** POST { schedule }: a new time for a one-time job that is created or scheduled, as in the seed. */

@@ -1,4 +1,4 @@
-import { json, shown } from "@/lib/api.ts";
+import { json, shown } from "@/lib/web/api.ts";
 import { define } from "@/utils.ts";
 
 /** POST: runs the job now, outside its schedule → 200 with the job and the new run. */

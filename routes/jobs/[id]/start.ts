@@ -1,4 +1,4 @@
-import { json, shown } from "@/lib/api.ts";
+import { json, shown } from "@/lib/web/api.ts";
 import { define } from "@/utils.ts";
 
 /** POST: starts the job (see the status table in lib/jobpro/status.ts) → 200 with the job. */

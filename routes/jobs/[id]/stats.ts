@@ -1,4 +1,4 @@
-import { json } from "@/lib/api.ts";
+import { json } from "@/lib/web/api.ts";
 import { define } from "@/utils.ts";
 
 /** GET: { runs, successRate, avgDurationMs, p50DurationMs, p95DurationMs, lastRunAt, lastFailureAt }, computed in DuckDB. */

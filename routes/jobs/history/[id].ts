@@ -1,4 +1,4 @@
-import { json } from "@/lib/api.ts";
+import { json } from "@/lib/web/api.ts";
 import { define } from "@/utils.ts";
 
 /** GET: the seed's history: the job's last 10 runs as a JSON array, newest first. */

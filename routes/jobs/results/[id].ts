@@ -1,5 +1,5 @@
-import { intParam } from "@/lib/api.ts";
-import { runRows } from "@/lib/seed_rows.tsx";
+import { intParam } from "@/lib/web/api.ts";
+import { runRows } from "@/lib/web/seed_rows.tsx";
 import { define } from "@/utils.ts";
 
 /** GET ?offset=: the seed's run rows: 10 runs from `offset` as HTML `<tr>`s, then a load-more row. */

@@ -1,4 +1,4 @@
-import { json, runIdParam } from "@/lib/api.ts";
+import { json, runIdParam } from "@/lib/web/api.ts";
 import { define } from "@/utils.ts";
 
 /** GET: one run of the job, with its captured output. */

@@ -1,4 +1,4 @@
-import { json, runQuery } from "@/lib/api.ts";
+import { json, runQuery } from "@/lib/web/api.ts";
 import { define } from "@/utils.ts";
 
 /** GET: the job's runs, newest first → { runs, total, offset, limit }; `status` filter. */

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { requireToken } from "@/lib/auth.ts";
+ * import { requireToken } from "@/lib/web/auth.ts";
  * export default [requireToken];
  * ```
  * @module
@@ -18,7 +18,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { prefersHtml } from "fresh";
 import type { Context } from "fresh";
 import { ApiError } from "./api.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "../config.ts";
 
 /** What a request may do. */
 export type Access = "full" | "read" | "none";

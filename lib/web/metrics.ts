@@ -11,8 +11,12 @@
  * ```
  * @module
  */
-import type { Delivered, Manager, RunView } from "./jobpro/mod.ts";
-import { JOB_STATUSES } from "./jobpro/status.ts";
+import {
+  type Delivered,
+  JOB_STATUSES,
+  type Manager,
+  type RunView,
+} from "../jobpro/mod.ts";
 import { sseClients } from "./live.ts";
 
 /** The Content-Type of the text exposition format. */

@@ -11,8 +11,8 @@
  */
 import { renderToString } from "preact-render-to-string";
 import { StatusBadge } from "@/components/StatusBadge.tsx";
-import type { JobView, RunView } from "./jobpro/mod.ts";
-import { utc } from "./format.ts";
+import type { JobView, RunView } from "../jobpro/mod.ts";
+import { utc } from "../format.ts";
 
 /**
  * One `<tr>` per job: name, id, frequency (its English description as a

@@ -13,9 +13,14 @@
  */
 import type { z } from "zod";
 import { HttpError } from "fresh";
-import { JOB_STATUSES } from "./jobpro/status.ts";
-import { JobproError } from "./jobpro/errors.ts";
-import type { JobView, Manager } from "./jobpro/mod.ts";
+import {
+  JOB_STATUSES,
+  JobproError,
+  type JobView,
+  type Manager,
+  RUN_STATUSES,
+} from "../jobpro/mod.ts";
+import { concat } from "./bytes.ts";
 
 /** Default for the largest request body read, in bytes (JOBPRO_MAX_BODY_BYTES). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -353,16 +358,6 @@ const tooLarge = (max: number) =>
     `the body is larger than ${max} bytes (JOBPRO_MAX_BODY_BYTES)`,
   );
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return all;
-}
-
 /**
  * Reads a non-negative integer query parameter; 400 naming it when malformed.
  * Values above `max` count as `max`.
@@ -424,7 +419,7 @@ export const QUERY = {
   jobType: ["periodic", "onetime"] as const,
   jobSort: ["name", "nextRunAt", "lastRunAt", "createdAt"] as const,
   order: ["asc", "desc"] as const,
-  runStatus: ["running", "complete", "failed", "cancelled"] as const,
+  runStatus: RUN_STATUSES,
   /** Largest page; a bigger `limit` counts as this. */
   maxLimit: 1000,
   jobLimit: 100,

@@ -1,7 +1,7 @@
 /**
  * The OpenAPI 3.1 document of the REST API, served at `GET /jobs/openapi.json`.
  * Operations are one table of plain data below; body and answer schemas come
- * from lib/schemas.ts through zod's `toJSONSchema`, so they are the schemas
+ * from lib/web/schemas.ts through zod's `toJSONSchema`, so they are the schemas
  * the server checks with. A test calls every documented operation on a real
  * server and checks each answer against this document.
  *
@@ -14,7 +14,7 @@
  */
 import { z } from "zod";
 import { QUERY } from "./api.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "../config.ts";
 import { type ComponentName, COMPONENTS } from "./schemas.ts";
 
 type Json = Record<string, unknown>;

@@ -8,15 +8,22 @@
  *
  * @example
  * ```ts
- * import { RescheduleSchema } from "@/lib/schemas.ts";
+ * import { RescheduleSchema } from "@/lib/web/schemas.ts";
  * RescheduleSchema.parse({ schedule: "in 5m" });
  * ```
  * @module
  */
 import { z } from "zod";
-import { ActionSchema, JobInputSchema, JobPatchSchema } from "./jobpro/job.ts";
-import type { JobStats, JobView, RunView } from "./jobpro/mod.ts";
-import { JOB_STATUSES } from "./jobpro/status.ts";
+import {
+  ActionSchema,
+  JOB_STATUSES,
+  JobInputSchema,
+  JobPatchSchema,
+  type JobStats,
+  type JobView,
+  RUN_STATUSES,
+  type RunView,
+} from "../jobpro/mod.ts";
 
 export { ActionSchema, JobInputSchema, JobPatchSchema };
 
@@ -30,7 +37,7 @@ export const RescheduleSchema = z.strictObject({
 
 const isoTime = z.iso.datetime();
 const nullableTime = isoTime.nullable();
-const RUN_STATUS = z.enum(["running", "complete", "failed", "cancelled"]);
+const RUN_STATUS = z.enum(RUN_STATUSES);
 const TRIGGER = z.enum(["schedule", "manual", "retry", "startup"]);
 
 /** A run as the API shows it; `output` only on `GET /jobs/:id/runs/:runId`. */

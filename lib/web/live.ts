@@ -15,8 +15,9 @@
  * @module
  */
 import { formatEvent, sse, type SseStream } from "fresh";
-import type { Config } from "./config.ts";
-import type { Delivered, Manager } from "./jobpro/mod.ts";
+import type { Config } from "../config.ts";
+import type { Delivered, Manager } from "../jobpro/mod.ts";
+import { concat } from "./bytes.ts";
 
 /** How one client's stream behaves. */
 export interface LiveOptions {
@@ -132,17 +133,6 @@ function safeFrame(e: Delivered, rename?: string): Uint8Array[] {
     console.error(`sse: event ${e.seq} (${e.type}) could not be sent: ${err}`);
     return [];
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /** How often a client with a full buffer is looked at again, ms. */

@@ -1,0 +1,28 @@
+/**
+ * The engine's browser-safe entry: the shapes the API answers with, the
+ * status lists and the transition table, for the dashboard (components/,
+ * islands/) and the command line (cli/). Nothing here reaches the database,
+ * the file system or a schema library; a test bundles it for the browser to
+ * keep it so.
+ *
+ * @example
+ * ```ts
+ * import { canTransition, type JobView } from "@/lib/jobpro/runtime.ts";
+ * canTransition({ type: "periodic", status: "paused" }, "resume"); // true
+ * ```
+ * @module
+ */
+export {
+  canTransition,
+  JOB_STATUSES,
+  type JobStatus,
+  type Operation,
+  RUN_STATUSES,
+  type RunStatus,
+  transition,
+} from "./status.ts";
+export type { Action, JobType, JobView } from "./job.ts";
+export type { RunView, Trigger } from "./run.ts";
+export type { JobStats } from "./store.ts";
+export type { Preview } from "./schedule.ts";
+export type { ErrorCode } from "./errors.ts";
