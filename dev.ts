@@ -1,13 +1,15 @@
 /**
  * Development entry.
  *
- * - `deno run -A dev.ts build` (`deno task build`): regenerates `fresh.gen.ts`
- *   and builds the island chunks for production into `_fresh/`.
- * - `deno run -A dev.ts` (`deno task dev`, under `--watch`): regenerates
- *   `fresh.gen.ts`, builds the islands unminified into `_fresh/`, then runs
- *   `main.ts` as its main module in a child process with `FRESH_MODE=development`
- *   (so its `import.meta.main` block starts the server). When `--watch` restarts
- *   this script, Deno ends the child, and the sequence runs again.
+ * - `deno run -A dev.ts build` (`deno task build`): builds the island chunks
+ *   for production into `_fresh/`.
+ * - `deno run -A dev.ts` (`deno task dev`, under `--watch`): builds the islands
+ *   unminified into `_fresh/`, then runs `main.ts` as its main module in a
+ *   child process with `FRESH_MODE=development` (so its `import.meta.main`
+ *   block starts the server). When `--watch` restarts this script, Deno ends
+ *   the child, and the sequence runs again.
+ *
+ * Routes need no step here: the app finds them under `routes/` as it starts.
  *
  * @example
  * ```sh
@@ -18,9 +20,8 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildIslands } from "./lib/fresh/build.ts";
 import { type Mode, MODE_ENV } from "./lib/fresh/config.ts";
-import { collectFiles, writeManifest } from "./lib/fresh/dev/manifest.ts";
+import { Builder } from "./lib/fresh/dev/builder.ts";
 
 const root = dirname(fileURLToPath(import.meta.url));
 const [command, ...rest] = Deno.args;
@@ -32,13 +33,13 @@ if (command !== undefined && command !== "build" && !command.startsWith("-")) {
 }
 const mode: Mode = command === "build" ? "production" : "development";
 
-if (await writeManifest(root)) console.log("fresh.gen.ts updated");
-const { islands } = await collectFiles(root);
 const started = performance.now();
-const build = await buildIslands({ root, islands, mode, write: true });
+const { snapshot } = await new Builder({ root }).build({ mode });
 const ms = Math.round(performance.now() - started);
 console.log(
-  `_fresh/: ${build.snapshot.files.length} files for ${islands.length} island modules (${mode}, ${ms} ms)`,
+  `_fresh/: ${snapshot.files.length} files for ${
+    Object.keys(snapshot.islands).length
+  } island modules (${mode}, ${ms} ms)`,
 );
 
 if (command !== "build") {

@@ -11,7 +11,6 @@
  * @module
  */
 import { App, staticFiles } from "fresh";
-import manifest from "./fresh.gen.ts";
 import { exposureRefusal } from "@/lib/web/auth.ts";
 import { type Config, readConfig } from "@/lib/config.ts";
 import {
@@ -49,7 +48,8 @@ export interface Jobpro {
 }
 
 /**
- * Builds the web app around a manager.
+ * Builds the web app around a manager. Its file routes are the modules under
+ * `routes/` of the working directory, found on its first request.
  *
  * @example
  * ```ts
@@ -67,7 +67,7 @@ export function createApp(manager: Manager, config: Config): App<State> {
       ctx.state.config = config;
       return ctx.next();
     })
-    .fsRoutes(manifest);
+    .fsRoutes();
 }
 
 async function loadSources(

@@ -26,11 +26,6 @@ export function percentile(values: number[], q: number): number {
   return sorted[rank];
 }
 
-/** Resident set size of this process in MB. */
-export function rssMb(): number {
-  return Deno.memoryUsage().rss / 1024 / 1024;
-}
-
 /** Resident set size of another process in MB, from /proc. */
 export function rssOfPid(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { answerOf, type ApiFailure, callApi } from "@/lib/client/api.ts";
 import { CliError, EXIT, exitCodeForStatus } from "./errors.ts";
 
 /** The default server address. */
@@ -43,39 +44,6 @@ export interface Client {
 }
 
 /**
- * A path under `/jobs` with each segment escaped.
- *
- * @example
- * ```ts
- * jobPath("a b", "runs", 7); // "/jobs/a%20b/runs/7"
- * ```
- */
-export function jobPath(id: string, ...rest: (string | number)[]): string {
-  return ["/jobs", id, ...rest].map((s, i) =>
-    i === 0 ? s : encodeURIComponent(String(s))
-  ).join("/");
-}
-
-/**
- * A query string from the defined values, or "".
- *
- * @example
- * ```ts
- * query({ status: "failed", limit: 5, q: undefined }); // "?status=failed&limit=5"
- * ```
- */
-export function query(
-  params: Record<string, string | number | undefined>,
-): string {
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) {
-    if (v !== undefined) p.set(k, String(v));
-  }
-  const s = p.toString();
-  return s ? `?${s}` : "";
-}
-
-/**
  * Creates a client; nothing is sent until the first request.
  *
  * @example
@@ -93,18 +61,16 @@ export function createClient(opts: ClientOptions): Client {
   return {
     url,
     async request<T>(method: string, path: string, body?: unknown) {
-      const headers: Record<string, string> = {
-        accept: "application/json",
-        ...auth,
-      };
-      if (body !== undefined) headers["content-type"] = "application/json";
-      const res = await send(url + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+      const signal = AbortSignal.timeout(timeoutMs);
+      const r = await callApi<T>(method, url + path, {
+        body,
+        headers: auth,
+        signal,
+      }).catch((e) => {
+        throw aborted(e, url + path);
       });
-      return await readAnswer<T>(res, `${method} ${path}`);
+      if (!r.ok) throw cliErrorOf(r.error);
+      return r.data;
     },
     async openEvents(lastEventId, signal) {
       const headers: Record<string, string> = {
@@ -112,8 +78,21 @@ export function createClient(opts: ClientOptions): Client {
         ...auth,
       };
       if (lastEventId !== null) headers["last-event-id"] = lastEventId;
-      const res = await send(`${url}/jobs/events`, { headers, signal });
-      if (!res.ok) await readAnswer(res, "GET /jobs/events");
+      const target = `${url}/jobs/events`;
+      let res: Response;
+      try {
+        res = await fetch(target, { headers, signal });
+      } catch (e) {
+        if (signal.aborted) throw aborted(signal.reason, target);
+        throw new CliError(
+          `cannot reach ${target}: ${messageOf(e)}`,
+          EXIT.server,
+        );
+      }
+      if (!res.ok) {
+        const r = await answerOf(res, "GET /jobs/events");
+        throw cliErrorOf(r.ok ? unexpected(res.status) : r.error);
+      }
       return res;
     },
   };
@@ -147,68 +126,28 @@ export function baseUrl(raw: string): string {
   return u.href.replace(/\/+$/, "");
 }
 
-async function send(url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (e) {
-    if ((init.signal as AbortSignal | undefined)?.aborted) {
-      const reason = (init.signal as AbortSignal).reason;
-      if (reason instanceof DOMException && reason.name === "TimeoutError") {
-        throw new CliError(`${url}: no answer within the timeout`, EXIT.server);
-      }
-      throw reason;
-    }
-    throw new CliError(
-      `cannot reach ${url}: ${(e as Error).message}`,
-      EXIT.server,
-    );
+/** The API's failure as a CliError with the exit code its status means. */
+function cliErrorOf(e: ApiFailure): CliError {
+  if (e.status === 0 || e.code === "not_json") {
+    return new CliError(e.message, EXIT.server);
   }
+  return new CliError(e.message, exitCodeForStatus(e.status), {
+    status: e.status,
+    code: e.code,
+    field: e.field,
+  });
 }
 
-/** Parses a 2xx JSON answer, or throws the API's error as a CliError. */
-async function readAnswer<T>(res: Response, what: string): Promise<T> {
-  const text = await res.text();
-  const type = res.headers.get("content-type") ?? "";
-  const parsed = type.includes("json") ? tryParse(text) : undefined;
-  if (!res.ok) throw apiError(res.status, parsed, text, what);
-  if (res.status === 204 || text === "") return null as T;
-  if (parsed === undefined) {
-    throw new CliError(
-      `${what}: expected JSON from jobpro, got ${type || "no content type"}`,
-      EXIT.server,
-    );
-  }
-  return parsed as T;
+function unexpected(status: number): ApiFailure {
+  return { status, code: `http_${status}`, message: `HTTP ${status}` };
 }
 
-function tryParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+/** A timeout is the CLI's own error; any other abort goes on as it is. */
+function aborted(reason: unknown, url: string): unknown {
+  if (reason instanceof DOMException && reason.name === "TimeoutError") {
+    return new CliError(`${url}: no answer within the timeout`, EXIT.server);
   }
+  return reason;
 }
 
-/** The API's `{ error: { code, message, field } }`, or the HTTP status when the body is something else. */
-function apiError(
-  status: number,
-  parsed: unknown,
-  text: string,
-  what: string,
-): CliError {
-  const err = (parsed as { error?: Record<string, unknown> } | undefined)
-    ?.error;
-  if (err && typeof err.message === "string") {
-    return new CliError(err.message, exitCodeForStatus(status), {
-      status,
-      code: typeof err.code === "string" ? err.code : `http_${status}`,
-      field: typeof err.field === "string" ? err.field : undefined,
-    });
-  }
-  const snippet = text.trim().slice(0, 200);
-  return new CliError(
-    `${what}: HTTP ${status}${snippet ? `: ${snippet}` : ""}`,
-    exitCodeForStatus(status),
-    { status, code: `http_${status}` },
-  );
-}
+const messageOf = (e: unknown) => e instanceof Error ? e.message : String(e);

@@ -30,7 +30,8 @@ import {
   type Parsed,
   str,
 } from "./args.ts";
-import { type Client, jobPath, query } from "./client.ts";
+import type { Client } from "./client.ts";
+import { jobPath, queryString } from "@/lib/client/api.ts";
 import { CliError, EXIT, usage } from "./errors.ts";
 import {
   eventJobId,
@@ -132,7 +133,7 @@ const list: Command = {
   },
   positionals: [0, 0],
   async run(ctx, { values: v }) {
-    const q = query({
+    const q = queryString({
       status: str(v, "status"),
       type: str(v, "type"),
       q: str(v, "q"),
@@ -425,7 +426,7 @@ const runs: Command = {
   positionals: [1, 2],
   async run(ctx, { values: v, positionals: [id, runId] }) {
     if (runId !== undefined) return await showRun(ctx, id, runId);
-    const q = query({
+    const q = queryString({
       status: str(v, "status"),
       limit: int(v, "limit"),
       offset: int(v, "offset"),
@@ -507,7 +508,7 @@ const schedule: Command = {
   options: { timezone: { type: "string" }, count: { type: "string" } },
   positionals: [1, 1],
   async run(ctx, { values: v, positionals: [expr] }) {
-    const q = query({
+    const q = queryString({
       expr,
       timezone: str(v, "timezone"),
       count: int(v, "count"),

@@ -17,7 +17,7 @@ import type {
 } from "@/lib/jobpro/runtime.ts";
 import { duration, relative, utc } from "@/lib/format.ts";
 import { block, cell, pairs, table } from "./table.ts";
-import type { SseEvent } from "./sse.ts";
+import type { SseEvent } from "@/lib/client/sse.ts";
 
 /** A job's action as one short line. */
 export type Action = JobView["action"];

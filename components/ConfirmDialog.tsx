@@ -1,9 +1,17 @@
 import type { ComponentChildren } from "preact";
-import { useModal } from "./use_modal.ts";
+import { ModalDialog } from "./ModalDialog.tsx";
 
 /**
  * A yes/no question in a native modal `<dialog>`. Escape or Cancel says no;
  * the safe choice has the focus.
+ *
+ * @example
+ * ```tsx
+ * <ConfirmDialog open={asking} title="Delete Ping?" confirmLabel="Delete job"
+ *   onConfirm={remove} onClose={() => setAsking(false)}>
+ *   Its runs are deleted too.
+ * </ConfirmDialog>
+ * ```
  */
 export function ConfirmDialog(
   { open, title, children, confirmLabel, onConfirm, onClose }: {
@@ -15,16 +23,15 @@ export function ConfirmDialog(
     onClose(): void;
   },
 ) {
-  const dialog = useModal(open);
   return (
-    <dialog
-      ref={dialog}
+    <ModalDialog
+      open={open}
       class="confirm-dialog"
-      aria-labelledby="confirm-title"
-      aria-describedby="confirm-body"
+      labelledBy="confirm-title"
+      describedBy="confirm-body"
       onClose={onClose}
     >
-      {open && (
+      {() => (
         <form
           method="dialog"
           onSubmit={(e) => {
@@ -45,6 +52,6 @@ export function ConfirmDialog(
           </footer>
         </form>
       )}
-    </dialog>
+    </ModalDialog>
   );
 }

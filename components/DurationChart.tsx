@@ -1,53 +1,6 @@
-import type { RunStatus } from "@/lib/jobpro/runtime.ts";
+import type { RunPoint } from "@/lib/dashboard/run_points.ts";
 import { duration, plural, utc } from "@/lib/format.ts";
 import { LocalTime } from "./Time.tsx";
-
-/** What a chart needs of a run. */
-export interface RunPoint {
-  id: number;
-  status: RunStatus;
-  durationMs: number | null;
-  startedAt: string;
-}
-
-/**
- * The chart's part of a run (or a job's `lastRun`).
- *
- * @example
- * ```ts
- * toPoint(run); // { id, status, durationMs, startedAt }
- * ```
- */
-export function toPoint(
-  run: {
-    id: number;
-    status: RunStatus;
-    durationMs: number | null;
-    startedAt: string;
-  },
-): RunPoint {
-  const { id, status, durationMs, startedAt } = run;
-  return { id, status, durationMs, startedAt };
-}
-
-/**
- * Adds `points` to a chronological series, replacing runs it already has and
- * keeping the newest `keep`.
- *
- * @example
- * ```ts
- * mergePoints(series, [toPoint(run)], 20);
- * ```
- */
-export function mergePoints(
-  series: RunPoint[],
-  points: RunPoint[],
-  keep: number,
-): RunPoint[] {
-  const byId = new Map(series.map((p) => [p.id, p]));
-  for (const p of points) byId.set(p.id, p);
-  return [...byId.values()].sort((a, b) => a.id - b.id).slice(-keep);
-}
 
 /** A scale label: tenths of a millisecond where whole ones would repeat. */
 function axis(ms: number): string {
@@ -102,6 +55,22 @@ function Bars(
   );
 }
 
+/** A line across the chart at `y`, as thin however far the chart stretches. */
+function Rule(
+  { class: cls, y, width }: { class: string; y: string; width: number },
+) {
+  return (
+    <line
+      class={cls}
+      x1="0"
+      x2={width}
+      y1={y}
+      y2={y}
+      vector-effect="non-scaling-stroke"
+    />
+  );
+}
+
 /**
  * The seed's small chart of a job's last 20 run durations, as inline SVG:
  * green for success, red for failure, newest on the right.
@@ -153,30 +122,9 @@ export function DurationChart(
           role="img"
           aria-label={summary(points)}
         >
-          <line
-            class="grid"
-            x1="0"
-            x2={slots * 10}
-            y1="0.5"
-            y2="0.5"
-            vector-effect="non-scaling-stroke"
-          />
-          <line
-            class="grid"
-            x1="0"
-            x2={slots * 10}
-            y1="50"
-            y2="50"
-            vector-effect="non-scaling-stroke"
-          />
-          <line
-            class="axis"
-            x1="0"
-            x2={slots * 10}
-            y1="99.5"
-            y2="99.5"
-            vector-effect="non-scaling-stroke"
-          />
+          <Rule class="grid" y="0.5" width={slots * 10} />
+          <Rule class="grid" y="50" width={slots * 10} />
+          <Rule class="axis" y="99.5" width={slots * 10} />
           <Bars
             points={points}
             slots={slots}

@@ -1,5 +1,6 @@
 import { JOB_STATUSES } from "@/lib/jobpro/runtime.ts";
-import { queryString } from "./api_client.ts";
+import { readJobsQuery } from "@/lib/client/query.ts";
+import { queryString } from "@/lib/client/api.ts";
 
 /** The jobs list's view as it appears in the URL. */
 export interface ListQuery {
@@ -42,23 +43,15 @@ const SORTS: Record<ListQuery["sort"], string> = {
  * ```
  */
 export function parseListQuery(params: URLSearchParams): ListQuery {
-  const pick = <T extends string>(key: string, allowed: readonly T[]) => {
-    const v = params.get(key) ?? "";
-    return (allowed as readonly string[]).includes(v) ? v as T : undefined;
-  };
-  const int = (key: string, fallback: number) => {
-    const v = Number(params.get(key));
-    return params.has(key) && Number.isSafeInteger(v) && v >= 0 ? v : fallback;
-  };
+  const { query } = readJobsQuery(params, DEFAULT_QUERY.limit);
   return {
-    status: pick("status", JOB_STATUSES) ?? "",
-    type: pick("type", ["periodic", "onetime"]) ?? "",
-    q: params.get("q") ?? "",
-    sort: pick("sort", Object.keys(SORTS) as ListQuery["sort"][]) ??
-      DEFAULT_QUERY.sort,
-    order: pick("order", ["asc", "desc"]) ?? DEFAULT_QUERY.order,
-    offset: int("offset", 0),
-    limit: Math.min(1000, Math.max(1, int("limit", DEFAULT_QUERY.limit))),
+    status: query.status ?? "",
+    type: query.type ?? "",
+    q: query.q ?? "",
+    sort: query.sort ?? DEFAULT_QUERY.sort,
+    order: query.order ?? DEFAULT_QUERY.order,
+    offset: query.offset,
+    limit: Math.max(1, query.limit),
   };
 }
 

@@ -1,7 +1,8 @@
 import type { JobView, RunView } from "@/lib/jobpro/runtime.ts";
 import { count, duration, percent, plural, rateClass } from "@/lib/format.ts";
-import { jobPath } from "./api_client.ts";
-import { DurationChart, type RunPoint, Sparkline } from "./DurationChart.tsx";
+import { jobPath } from "@/lib/client/api.ts";
+import { DurationChart, Sparkline } from "./DurationChart.tsx";
+import type { RunPoint } from "@/lib/dashboard/run_points.ts";
 import { JobControls, type JobOp } from "./JobControls.tsx";
 import { RunsTable } from "./RunsTable.tsx";
 import { RunStatusIcon } from "./RunStatusIcon.tsx";

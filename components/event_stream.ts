@@ -15,30 +15,8 @@
  * @module
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-
-/** One event off the wire; `data` is still JSON text. */
-export interface WireEvent {
-  type: string;
-  data: string;
-}
-
-const JOB_ID = /^\{"id":"([^"\\]*)"/;
-const RUN_JOB_ID = /"jobId":"([^"\\]*)"/;
-
-/**
- * The id of the job an event is about, read without parsing its JSON (a
- * job's `id` and a run's `jobId` come first), so events for jobs not shown
- * cost next to nothing; undefined when it cannot tell.
- *
- * @example
- * ```ts
- * jobOf({ type: "job-deleted", data: '{"id":"nightly"}' }); // "nightly"
- * ```
- */
-export function jobOf(event: WireEvent): string | undefined {
-  const re = event.type.startsWith("run-") ? RUN_JOB_ID : JOB_ID;
-  return re.exec(event.data)?.[1];
-}
+import { createSseParser, type SseEvent } from "@/lib/client/sse.ts";
+import type { WireEvent } from "@/lib/dashboard/job_events.ts";
 
 /** What the connection indicator shows. */
 export type Connection = "connecting" | "live" | "reconnecting";
@@ -101,32 +79,20 @@ export function openEventStream(
     handlers.onReset();
   };
 
-  const dispatch = (block: string) => {
-    let type = "message", data: string | null = null, id: string | null = null;
-    for (const line of block.split("\n")) {
-      if (line === "" || line.startsWith(":")) continue;
-      const colon = line.indexOf(":");
-      const field = colon < 0 ? line : line.slice(0, colon);
-      let value = colon < 0 ? "" : line.slice(colon + 1);
-      if (value.startsWith(" ")) value = value.slice(1);
-      if (field === "event") type = value;
-      else if (field === "data") {
-        data = data === null ? value : `${data}\n${value}`;
-      } else if (field === "id" && !value.includes("\0")) id = value;
-    }
-    if (type === "hello") {
+  const take = (e: SseEvent) => {
+    if (e.event === "hello") {
       // The server's newest id is older than ours: it restarted, and what
       // happened meanwhile cannot be replayed.
-      if (id !== null && lastId !== null && Number(id) < Number(lastId)) {
+      if (e.id !== null && lastId !== null && Number(e.id) < Number(lastId)) {
         reset();
       }
-    } else if (type === "reset") {
+    } else if (e.event === "reset") {
       reset();
-    } else if (data !== null) {
-      pending.push({ type, data });
+    } else {
+      pending.push({ type: e.event, data: e.data });
       flushTimer ??= setTimeout(flush, batchMs);
     }
-    if (id !== null) lastId = id;
+    if (e.id !== null) lastId = e.id;
   };
 
   const connect = async () => {
@@ -143,13 +109,11 @@ export function openEventStream(
       failures = 0;
       handlers.onConnection("live");
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
+      const parser = createSseParser();
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        const blocks = (buffer + value.replace(/\r\n?/g, "\n")).split("\n\n");
-        buffer = blocks.pop()!;
-        for (const block of blocks) dispatch(block);
+        for (const e of parser.push(value)) take(e);
       }
     } catch {
       // A dropped connection is expected; the indicator says so.

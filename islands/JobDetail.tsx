@@ -7,19 +7,21 @@ import type {
   RunView,
 } from "@/lib/jobpro/runtime.ts";
 import { count, plural } from "@/lib/format.ts";
-import { api, jobPath, queryString } from "@/components/api_client.ts";
+import { callApi, jobPath, queryString } from "@/lib/client/api.ts";
+import { readRunsView, type RunsView } from "@/lib/client/query.ts";
 import { ConfirmDialog } from "@/components/ConfirmDialog.tsx";
+import { DurationChart } from "@/components/DurationChart.tsx";
 import {
-  DurationChart,
   mergePoints,
   type RunPoint,
   toPoint,
-} from "@/components/DurationChart.tsx";
+} from "@/lib/dashboard/run_points.ts";
 import {
-  jobOf,
-  useJobEvents,
+  readBatch,
   type WireEvent,
-} from "@/components/event_stream.ts";
+  withRunsInView,
+} from "@/lib/dashboard/job_events.ts";
+import { useJobEvents } from "@/components/event_stream.ts";
 import { DONE, JobControls, type JobOp } from "@/components/JobControls.tsx";
 import { JobFormDialog } from "@/components/JobForm.tsx";
 import {
@@ -32,15 +34,6 @@ import { Pager } from "@/components/Pager.tsx";
 import { RunDetail } from "@/components/RunDetail.tsx";
 import { RunsTable } from "@/components/RunsTable.tsx";
 import { StatusBadge } from "@/components/StatusBadge.tsx";
-
-/** The run list's view, as in the URL: `?status=&offset=&run=`. */
-export interface RunsView {
-  status: RunStatus | "";
-  offset: number;
-  limit: number;
-  /** The run shown in detail. */
-  run: number | null;
-}
 
 interface Props {
   job: JobView;
@@ -74,21 +67,6 @@ function search(v: RunsView): string {
   );
 }
 
-function readView(limit: number): RunsView {
-  const p = new URLSearchParams(location.search);
-  const status = p.get("status") ?? "";
-  const offset = Number(p.get("offset"));
-  const run = Number(p.get("run"));
-  return {
-    status: STATUSES.includes(status as RunStatus)
-      ? status as RunStatus | ""
-      : "",
-    offset: Number.isSafeInteger(offset) && offset > 0 ? offset : 0,
-    limit,
-    run: Number.isSafeInteger(run) && run > 0 ? run : null,
-  };
-}
-
 /**
  * The job page: its definition and next run times, stats and a duration
  * chart, the full run history with a status filter and paging, and one run's
@@ -118,14 +96,10 @@ export default function JobDetail(props: Props) {
   const id = props.job.id;
 
   async function loadRuns(v: RunsView) {
-    const r = await api<{ runs: RunView[]; total: number }>(
+    const r = await callApi<{ runs: RunView[]; total: number }>(
       "GET",
-      jobPath(
-        id,
-        `/runs${
-          queryString({ status: v.status, offset: v.offset, limit: v.limit })
-        }`,
-      ),
+      jobPath(id, "runs") +
+        queryString({ status: v.status, offset: v.offset, limit: v.limit }),
     );
     if (!r.ok) return setProblem(r.error.message);
     setRuns(r.data.runs);
@@ -135,7 +109,7 @@ export default function JobDetail(props: Props) {
   async function loadRun(runId: number | null) {
     if (runId === null) return setRun(null);
     setRunLoading(true);
-    const r = await api<RunView>("GET", jobPath(id, `/runs/${runId}`));
+    const r = await callApi<RunView>("GET", jobPath(id, "runs", runId));
     setRunLoading(false);
     if (now.current.view.run !== runId) return;
     if (!r.ok) {
@@ -148,7 +122,7 @@ export default function JobDetail(props: Props) {
 
   async function loadNext(j: JobView) {
     if (j.type !== "periodic") return setNext(j.nextRunAt ? [j.nextRunAt] : []);
-    const r = await api<{ next: string[] }>(
+    const r = await callApi<{ next: string[] }>(
       "GET",
       `/jobs/schedule${
         queryString({ expr: j.schedule, timezone: j.timezone, count: 5 })
@@ -161,7 +135,7 @@ export default function JobDetail(props: Props) {
     if (statsTimer.current) return;
     statsTimer.current = setTimeout(async () => {
       statsTimer.current = undefined;
-      const r = await api<JobStats>("GET", jobPath(id, "/stats"));
+      const r = await callApi<JobStats>("GET", jobPath(id, "stats"));
       if (r.ok) setStats(r.data);
     }, 500);
   }
@@ -185,44 +159,25 @@ export default function JobDetail(props: Props) {
   }
 
   function apply(events: WireEvent[]) {
-    const v = now.current.view;
-    let latest: JobView | null = null;
-    const started: RunView[] = [];
-    const ended: RunView[] = [];
-    for (const ev of events) {
-      const about = jobOf(ev);
-      if (about !== undefined && about !== id) continue;
-      if (ev.type === "job-update") {
-        const j = JSON.parse(ev.data) as JobView;
-        if (j.id === id) latest = j;
-      } else if (ev.type === "job-deleted") {
-        if ((JSON.parse(ev.data) as { id: string }).id === id) setGone(true);
-      } else if (ev.type === "run-started" || ev.type === "run-finished") {
-        const r = JSON.parse(ev.data) as RunView;
-        if (r.jobId !== id) continue;
-        (ev.type === "run-started" ? started : ended).push(r);
-      }
-    }
+    const mine = (about: string) => about === id;
+    const batch = readBatch(events, { job: mine, run: mine });
+    if (batch.deleted.has(id)) setGone(true);
+    const latest = batch.updated.get(id);
     if (latest) {
       version.current++;
       takeJob(latest);
     }
-    const fits = (r: RunView) => !v.status || r.status === v.status;
-    let list = now.current.runs, added = 0;
-    for (const r of [...started, ...ended]) {
-      const i = list.findIndex((x) => x.id === r.id);
-      if (i >= 0) {
-        list = list.map((x) => x.id === r.id ? r : x);
-      } else if (fits(r) && !(list.length && r.id < list[0].id)) {
-        added++;
-        if (v.offset === 0) list = [r, ...list].slice(0, v.limit);
-      }
-    }
-    if (list !== now.current.runs) {
-      now.current.runs = list;
-      setRuns(list);
+    const { runs, added } = withRunsInView(
+      now.current.runs,
+      now.current.view,
+      batch.runs,
+    );
+    if (runs !== now.current.runs) {
+      now.current.runs = runs;
+      setRuns(runs);
     }
     if (added) setTotal((t) => t + added);
+    const ended = batch.runs.filter((r) => r.status !== "running");
     if (ended.length) {
       setChart((c) => mergePoints(c, ended.map(toPoint), CHART));
       loadStatsSoon();
@@ -234,7 +189,7 @@ export default function JobDetail(props: Props) {
   const connection = useJobEvents({
     onEvents: apply,
     onReset: async () => {
-      const r = await api<JobView>("GET", jobPath(id));
+      const r = await callApi<JobView>("GET", jobPath(id));
       if (r.ok) takeJob(r.data);
       else if (r.error.status === 404) setGone(true);
       loadRuns(now.current.view);
@@ -244,7 +199,14 @@ export default function JobDetail(props: Props) {
   });
 
   useEffect(() => {
-    const onPop = () => show(readView(now.current.view.limit), false);
+    const onPop = () =>
+      show(
+        readRunsView(
+          new URLSearchParams(location.search),
+          now.current.view.limit,
+        ),
+        false,
+      );
     addEventListener("popstate", onPop);
     return () => removeEventListener("popstate", onPop);
   }, []);
@@ -259,9 +221,9 @@ export default function JobDetail(props: Props) {
     setBusy(op);
     setProblem("");
     const seen = version.current;
-    const r = await api<JobView | { job: JobView; run: RunView }>(
+    const r = await callApi<JobView | { job: JobView; run: RunView }>(
       "POST",
-      jobPath(id, `/${op}`),
+      jobPath(id, op),
     );
     setBusy(null);
     if (!r.ok) return setProblem(r.error.message);
@@ -273,7 +235,7 @@ export default function JobDetail(props: Props) {
 
   async function remove() {
     setBusy("delete");
-    const r = await api<void>("DELETE", jobPath(id));
+    const r = await callApi<void>("DELETE", jobPath(id));
     setBusy(null);
     if (!r.ok && r.error.status !== 404) return setProblem(r.error.message);
     location.assign("/jobs");

@@ -2,18 +2,20 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Notices } from "@/components/Notices.tsx";
 import type { JobView, RunView } from "@/lib/jobpro/runtime.ts";
 import { count, plural } from "@/lib/format.ts";
-import { api, jobPath, queryString } from "@/components/api_client.ts";
+import { callApi, jobPath, queryString } from "@/lib/client/api.ts";
 import { ConfirmDialog } from "@/components/ConfirmDialog.tsx";
 import {
   mergePoints,
   type RunPoint,
   toPoint,
-} from "@/components/DurationChart.tsx";
+} from "@/lib/dashboard/run_points.ts";
 import {
-  jobOf,
-  useJobEvents,
+  applyToRows,
+  readBatch,
   type WireEvent,
-} from "@/components/event_stream.ts";
+  withRun,
+} from "@/lib/dashboard/job_events.ts";
+import { useJobEvents } from "@/components/event_stream.ts";
 import { DONE, type JobOp } from "@/components/JobControls.tsx";
 import {
   JobFilters,
@@ -55,32 +57,10 @@ const RECENT = 20;
 /** Runs per "load more". */
 const PAGE = 10;
 
-function matches(job: JobView, q: ListQuery): boolean {
-  if (q.status && job.status !== q.status) return false;
-  if (q.type && job.type !== q.type) return false;
-  const needle = q.q.toLowerCase();
-  return !needle || job.id.toLowerCase().includes(needle) ||
-    job.name.toLowerCase().includes(needle);
-}
-
 function without<T>(record: Record<string, T>, id: string) {
   const next = { ...record };
   delete next[id];
   return next;
-}
-
-/**
- * A known run is replaced; a new one goes on top, keeping the number shown
- * (at least a page), so a burst cannot grow the list and "load more" still
- * continues where it ends.
- */
-function withRun(h: History, run: RunView): History {
-  if (h.runs.some((r) => r.id === run.id)) {
-    return { ...h, runs: h.runs.map((r) => r.id === run.id ? run : r) };
-  }
-  if (h.runs.length && run.id < h.runs[0].id) return h;
-  const runs = [run, ...h.runs].slice(0, Math.max(PAGE, h.runs.length));
-  return { ...h, runs, total: h.total + 1 };
 }
 
 const finished = (r: RunView) => r.status !== "running";
@@ -140,11 +120,10 @@ export default function JobsTable(props: Props) {
     const found: Record<string, RunPoint[]> = {};
     const worker = async () => {
       for (let job = queue.shift(); job; job = queue.shift()) {
-        const r = await api<{ runs: RunView[] }>(
+        const r = await callApi<{ runs: RunView[] }>(
           "GET",
-          jobPath(job.id, `/runs?limit=${RECENT}`),
-          undefined,
-          signal,
+          jobPath(job.id, "runs") + queryString({ limit: RECENT }),
+          { signal },
         );
         if (r.ok) {
           found[job.id] = r.data.runs.filter(finished).reverse().map(toPoint);
@@ -180,11 +159,10 @@ export default function JobsTable(props: Props) {
     const abort = listAbort.current = new AbortController();
     setLoading(true);
     try {
-      const r = await api<{ jobs: JobView[]; total: number }>(
+      const r = await callApi<{ jobs: JobView[]; total: number }>(
         "GET",
         `/jobs${queryString({ ...query })}`,
-        undefined,
-        abort.signal,
+        { signal: abort.signal },
       );
       if (!r.ok) {
         setProblem(r.error.message);
@@ -219,9 +197,9 @@ export default function JobsTable(props: Props) {
 
   async function loadHistory(id: string, offset: number) {
     setOpen((o) => o[id] ? { ...o, [id]: { ...o[id], loading: true } } : o);
-    const r = await api<{ runs: RunView[]; total: number }>(
+    const r = await callApi<{ runs: RunView[]; total: number }>(
       "GET",
-      jobPath(id, `/runs?offset=${offset}&limit=${PAGE}`),
+      jobPath(id, "runs") + queryString({ offset, limit: PAGE }),
     );
     setOpen((o) => {
       const h = o[id];
@@ -250,70 +228,31 @@ export default function JobsTable(props: Props) {
   }
 
   function apply(events: WireEvent[]) {
-    const v = current.current;
-    const shown = new Set(v.jobs.map((j) => j.id));
-    const updates = new Map<string, JobView>();
-    const created = new Map<string, JobView>();
-    const deleted = new Set<string>();
-    const runs: RunView[] = [];
-    for (const ev of events) {
-      if (ev.type === "job-update") {
-        const peek = jobOf(ev);
-        if (
-          peek !== undefined && !shown.has(peek) && notNew.current.has(peek)
-        ) {
-          continue;
-        }
-        const job = JSON.parse(ev.data) as JobView;
-        if (shown.has(job.id)) updates.set(job.id, job);
-        else if (
-          Date.parse(job.createdAt) >= since.current && matches(job, v.query)
-        ) created.set(job.id, job);
-        else notNew.current.add(job.id);
-      } else if (ev.type === "job-deleted") {
-        const { id } = JSON.parse(ev.data) as { id: string };
-        deleted.add(id);
-        updates.delete(id);
-        created.delete(id);
-      } else if (ev.type === "run-started" || ev.type === "run-finished") {
-        const jobId = jobOf(ev);
-        if (jobId !== undefined && shown.has(jobId)) {
-          runs.push(JSON.parse(ev.data) as RunView);
-        }
-      }
-    }
-    for (const id of updates.keys()) {
+    const shown = new Set(current.current.jobs.map((j) => j.id));
+    const batch = readBatch(events, {
+      job: (id) => shown.has(id) || !notNew.current.has(id),
+      run: (id) => shown.has(id),
+    });
+    const change = applyToRows(current.current, batch, since.current);
+    for (const id of change.ignored) notNew.current.add(id);
+    for (const id of change.updated) {
       versions.current.set(id, (versions.current.get(id) ?? 0) + 1);
     }
-    const appended: string[] = [];
-    const elsewhere: string[] = [];
-    if (updates.size || created.size || deleted.size) {
-      update((v) => {
-        let jobs = v.jobs.filter((j) => !deleted.has(j.id));
-        let total = v.total - (v.jobs.length - jobs.length);
-        jobs = jobs.map((j) => updates.get(j.id) ?? j);
-        const q = v.query;
-        const atEnd = q.sort === "createdAt" && q.order === "asc" &&
-          q.offset + v.jobs.length >= v.total;
-        for (const job of created.values()) {
-          if (atEnd && jobs.length < q.limit) {
-            jobs = [...jobs, job];
-            total++;
-            appended.push(job.id);
-          } else elsewhere.push(job.id);
-        }
-        return { ...v, jobs, total };
-      });
-      highlight([...updates.keys(), ...appended]);
-      if (elsewhere.length || deleted.size) {
+    const { deleted, runs } = batch;
+    if (change.rows !== current.current) {
+      update(() => change.rows);
+      highlight([...change.updated, ...change.appended]);
+      if (change.elsewhere.length || deleted.size) {
         setFresh((f) =>
-          [...new Set([...f, ...elsewhere])].filter((id) => !deleted.has(id))
+          [...new Set([...f, ...change.elsewhere])].filter((id) =>
+            !deleted.has(id)
+          )
         );
       }
-      if (appended.length) {
+      if (change.appended.length) {
         setRecent((r) => ({
           ...r,
-          ...Object.fromEntries(appended.map((id) => [id, []])),
+          ...Object.fromEntries(change.appended.map((id) => [id, []])),
         }));
       }
     }
@@ -322,29 +261,33 @@ export default function JobsTable(props: Props) {
         Object.fromEntries(Object.entries(o).filter(([id]) => !deleted.has(id)))
       );
     }
-    if (runs.length) {
-      setRecent((old) => {
-        const next = { ...old };
-        for (const run of runs.filter(finished)) {
-          if (next[run.jobId]) {
-            next[run.jobId] = mergePoints(
-              next[run.jobId],
-              [toPoint(run)],
-              RECENT,
-            );
-          }
+    if (runs.length) showRuns(runs);
+  }
+
+  function showRuns(runs: RunView[]) {
+    setRecent((old) => {
+      const next = { ...old };
+      for (const run of runs.filter(finished)) {
+        if (next[run.jobId]) {
+          next[run.jobId] = mergePoints(
+            next[run.jobId],
+            [toPoint(run)],
+            RECENT,
+          );
         }
-        return next;
-      });
-      setOpen((old) => {
-        let next = old;
-        for (const run of runs) {
-          const h = next[run.jobId];
-          if (h && !h.loading) next = { ...next, [run.jobId]: withRun(h, run) };
+      }
+      return next;
+    });
+    setOpen((old) => {
+      let next = old;
+      for (const run of runs) {
+        const h = next[run.jobId];
+        if (h && !h.loading) {
+          next = { ...next, [run.jobId]: withRun(h, run, PAGE) };
         }
-        return next;
-      });
-    }
+      }
+      return next;
+    });
   }
 
   const connection = useJobEvents({
@@ -395,9 +338,9 @@ export default function JobsTable(props: Props) {
     setBusy((b) => ({ ...b, [job.id]: op }));
     setProblem("");
     const version = versions.current.get(job.id);
-    const r = await api<JobView | { job: JobView }>(
+    const r = await callApi<JobView | { job: JobView }>(
       "POST",
-      jobPath(job.id, `/${op}`),
+      jobPath(job.id, op),
     );
     setBusy((b) => without(b, job.id));
     if (!r.ok) {
@@ -410,7 +353,7 @@ export default function JobsTable(props: Props) {
 
   async function remove(job: JobView) {
     setBusy((b) => ({ ...b, [job.id]: "delete" }));
-    const r = await api<void>("DELETE", jobPath(job.id));
+    const r = await callApi<void>("DELETE", jobPath(job.id));
     setBusy((b) => without(b, job.id));
     if (!r.ok && r.error.status !== 404) {
       setProblem(`${job.name}: ${r.error.message}`);

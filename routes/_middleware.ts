@@ -1,62 +1,32 @@
-import { HttpError, prefersHtml } from "fresh";
-import { errorResponse, problemOf } from "@/lib/web/api.ts";
+import { errorResponse } from "@/lib/web/api.ts";
 import { requireToken } from "@/lib/web/auth.ts";
+import { csp } from "@/lib/web/csp.ts";
 import { requireJsonBody } from "@/lib/web/guard.ts";
-import { define } from "@/utils.ts";
-import {
-  defaultErrorResponse,
-  withErrorHeaders,
-} from "@/lib/fresh/error_response.ts";
-
-const CSP = (nonce: string) =>
-  [
-    "default-src 'self'",
-    `script-src 'self' 'nonce-${nonce}'`,
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-  ].join("; ");
+import { prefersHtml } from "@/lib/web/negotiate.ts";
+import { define, type State } from "@/utils.ts";
 
 /**
  * Turns every error into the error contract (an unexpected one into a 500
- * whose id is logged, never its stack). For a browser, a client mistake goes
- * on to Fresh's error page as an HttpError with the same status and message.
+ * whose id is logged, never its stack); a browser gets the same status and
+ * message as a small HTML page. Nothing is thrown past it, so every error
+ * answer gets the headers below.
  */
 const errors = define.middleware(async (ctx) => {
   try {
     return await ctx.next();
   } catch (err) {
-    const html = prefersHtml(ctx.req);
-    const problem = problemOf(err);
-    if (!html || !problem) return errorResponse(err, { html });
-    throw err instanceof HttpError ? err : new HttpError(
-      problem.status,
-      problem.message,
-      { headers: problem.headers },
-    );
+    return errorResponse(err, { html: prefersHtml(ctx.req) });
   }
 });
 
-/** Security headers on every response; a CSP without unsafe-inline on pages. */
+/** Security headers on every response; framing refused for pages. */
 const headers = define.middleware(async (ctx) => {
-  let res: Response;
-  try {
-    res = mutable(await ctx.next());
-  } catch (err) {
-    // Fresh would render this error page outside the middleware chain, where
-    // these headers never reach it: render it here instead.
-    res = mutable(withErrorHeaders(defaultErrorResponse(ctx.req, err), err));
-  }
+  const res = mutable(await ctx.next());
   const h = res.headers;
   h.set("x-content-type-options", "nosniff");
   h.set("referrer-policy", "same-origin");
   if (!h.has("cache-control")) h.set("cache-control", "no-store");
   if (h.get("content-type")?.startsWith("text/html")) {
-    h.set("content-security-policy", CSP(ctx.nonce));
     h.set("x-frame-options", "DENY");
   }
   return res;
@@ -72,4 +42,6 @@ function mutable(res: Response): Response {
   }
 }
 
-export default [headers, errors, requireToken, requireJsonBody];
+// csp() sits inside headers so it sees the rendered page's own Response (and
+// its nonce), not a copy.
+export default [headers, csp<State>(), errors, requireToken, requireJsonBody];

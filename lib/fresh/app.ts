@@ -1,22 +1,21 @@
 /**
  * `App`: middlewares, routes and file routes behind one request handler.
+ * File routes are found under `<app.config.root>/routes/` the first time
+ * they are needed (see fs_crawl.ts), so no generated manifest is involved.
  *
  * @example
  * ```ts
  * import { App, staticFiles } from "fresh";
- * import manifest from "./fresh.gen.ts";
  *
  * export const app = new App<{ user?: string }>()
  *   .use(staticFiles())
  *   .get("/health", (ctx) => ctx.json({ ok: true }))
- *   .fsRoutes(manifest);
+ *   .fsRoutes();
  * await app.listen({ port: 8000 });
  * ```
  * @module
  */
 import type { VNode } from "preact";
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { attachAssets, chunkUrl } from "./assets.ts";
 import { buildIdOf, ensureBuild, type IslandBuild } from "./build.ts";
 import { setBuildId } from "./build_id.ts";
@@ -26,11 +25,7 @@ import {
   type ResolvedFreshConfig,
 } from "./config.ts";
 import { type Context, createContext } from "./context.ts";
-import {
-  defaultErrorResponse,
-  statusOf,
-  withErrorHeaders,
-} from "./error_response.ts";
+import { loadManifest } from "./fs_crawl.ts";
 import {
   type FsRoute,
   type FsRouteTable,
@@ -38,7 +33,7 @@ import {
   type SpecialPage,
 } from "./fs_routes.ts";
 import { type HandlerFn, METHODS, methodsOf } from "./handlers.ts";
-import { HttpError } from "./http_error.ts";
+import { HttpError, statusText } from "./http_error.ts";
 import {
   type Island,
   islandsFromManifest,
@@ -46,7 +41,6 @@ import {
 } from "./islands.ts";
 import type { Manifest } from "./manifest.ts";
 import { type Middleware, runMiddlewares } from "./middleware.ts";
-import { wantsJson } from "./negotiate.ts";
 import { isPageResponse } from "./page.ts";
 import { type IslandAssets, renderPage, type RenderParts } from "./render.ts";
 import {
@@ -56,17 +50,14 @@ import {
   matchPattern,
 } from "./router.ts";
 
-/** Options of {@linkcode App.listen}; any other `Deno.serve` TCP option passes through. */
-export interface ListenOptions extends Partial<Deno.ServeTcpOptions> {
-  /** Port to listen on; 8000 by default, 0 for any free port. */
-  port?: number;
-  /** Interface to bind; `0.0.0.0` by default. */
-  hostname?: string;
-  /** Aborting it shuts the server down. */
-  signal?: AbortSignal;
-  /** Called with the bound address. */
-  onListen?: (addr: Deno.NetAddr) => void;
-}
+/**
+ * Options of {@linkcode App.listen}: `Deno.serve`'s TCP and TLS options
+ * (`port`, `hostname`, `signal` to stop, `onListen` for the bound address,
+ * `cert`/`key`), plus a `remoteAddress` that Fresh prints and ignores.
+ */
+export type ListenOptions =
+  & Partial<Deno.ServeTcpOptions & Deno.TlsCertifiedKeyPem>
+  & { remoteAddress?: string };
 
 /** The request handler `app.handler()` returns, fit for `Deno.serve`. */
 export type RequestHandler = (
@@ -93,26 +84,44 @@ const LOCAL_INFO: Deno.ServeHandlerInfo = {
   completed: Promise.resolve(),
 };
 
+const manifests = new WeakMap<object, Manifest>();
+
+/**
+ * Gives an app the file routes and islands of `manifest` instead of the ones
+ * under its root: for tests with routes that exist only in memory. Not Fresh
+ * API (Fresh 2 tests apply a Builder snapshot instead); call it before the
+ * app's first request.
+ *
+ * @example
+ * ```ts
+ * const app = new App().fsRoutes();
+ * setManifest(app, { routes: { "./routes/index.ts": { handler: () => new Response("hi") } }, islands: {} });
+ * ```
+ */
+export function setManifest<State>(app: App<State>, manifest: Manifest): void {
+  manifests.set(app, manifest);
+}
+
 /** A Fresh application. */
 export class App<State = Record<string, unknown>> {
-  #config: ResolvedFreshConfig;
-  #rootFromConfig: boolean;
+  /**
+   * The resolved configuration, which every request sees as `ctx.config`.
+   * `root` may be changed before the first request.
+   */
+  config: ResolvedFreshConfig;
   #uses: Use<State>[] = [];
   #routes: Route<State>[] = [];
+  #fsRoutes = false;
+  #ready: Promise<Route<State>[]> | null = null;
   #table: FsRouteTable | null = null;
   #islands: Island[] = [];
   #build: Promise<IslandBuild | null> | null = null;
   #current = new WeakMap<Context<State>, Route<State>>();
+  #allow = new WeakMap<Context<State>, string>();
 
-  /** @param config root folder and mode; see {@linkcode FreshConfig} */
+  /** @param config mode and base path; see {@linkcode FreshConfig} */
   constructor(config: FreshConfig = {}) {
-    this.#config = resolveConfig(config);
-    this.#rootFromConfig = config.root !== undefined;
-  }
-
-  /** The resolved configuration (`ctx.config`). */
-  get config(): ResolvedFreshConfig {
-    return this.#config;
+    this.config = resolveConfig(config);
   }
 
   /**
@@ -206,30 +215,23 @@ export class App<State = Record<string, unknown>> {
   }
 
   /**
-   * Adds the routes, layouts, middlewares, error pages and islands of a
-   * generated manifest (`fresh.gen.ts`). Its folder becomes the root unless
-   * `new App({ root })` set one.
+   * Adds the routes, layouts, middlewares, error pages and islands under
+   * `<app.config.root>/routes/` and `islands/`. They are found and imported
+   * on the first request (or by `listen()`); a file that fails to load fails
+   * that request and every later one, naming the file. Only the default
+   * pattern, `"*"` (the site root), is supported.
    *
    * @example
    * ```ts
-   * import manifest from "./fresh.gen.ts";
-   * app.fsRoutes(manifest);
+   * const app = new App().use(staticFiles()).fsRoutes();
    * ```
    */
-  fsRoutes(manifest: Manifest): this {
-    if (this.#table) throw new Error("fresh: fsRoutes() may be called once");
-    this.#table = fsRouteTable(manifest.routes);
-    for (const route of this.#table.routes) {
-      this.#routes.push(this.#fsRoute(route));
+  fsRoutes(pattern = "*"): this {
+    if (pattern !== "*") {
+      throw new Error(`fresh: fsRoutes("${pattern}"): only "*" is supported`);
     }
-    this.#islands = islandsFromManifest(manifest.islands);
-    registerIslands(this.#islands);
-    if (!this.#rootFromConfig && manifest.baseUrl.startsWith("file:")) {
-      this.#config = {
-        ...this.#config,
-        root: dirname(fileURLToPath(manifest.baseUrl)),
-      };
-    }
+    if (this.#fsRoutes) throw new Error("fresh: fsRoutes() may be called once");
+    this.#fsRoutes = true;
     return this;
   }
 
@@ -242,19 +244,13 @@ export class App<State = Record<string, unknown>> {
    * ```
    */
   handler(): RequestHandler {
-    const routes = [...this.#routes].sort((a, b) =>
-      byRank(a.pattern, b.pattern)
-    );
-    let prepared = false;
+    let routes: Route<State>[] | null = null;
     return async (req, info = LOCAL_INFO) => {
-      if (!prepared) {
-        await this.#prepare().catch(() => {}); // a failed build surfaces where islands are needed
-        prepared = true;
-      }
+      routes ??= await this.#prepareRoutes();
       const ctx = createContext<State>({
         req,
         info,
-        config: this.#config,
+        config: this.config,
         state: {} as State,
         render: (c, vnode, init) => this.#render(c, vnode, init),
       });
@@ -265,25 +261,63 @@ export class App<State = Record<string, unknown>> {
       } catch (err) {
         res = await this.#errorResponse(ctx, err);
       }
+      res = withAllow(res, this.#allow.get(ctx));
       return req.method === "HEAD" && res.body ? withoutBody(res) : res;
     };
   }
 
   /**
-   * Builds the islands (or loads `_fresh/`), then serves with `Deno.serve`.
+   * Loads the file routes and builds the islands (or loads `_fresh/`), then
+   * serves with `Deno.serve`, resolving once it listens. Without a `port`
+   * it takes the first free one from 8000 to 8019; `signal` stops it.
    *
    * @example
    * ```ts
-   * const server = await app.listen({ port: 0, onListen: ({ port }) => console.log(port) });
-   * await server.shutdown();
+   * const stop = new AbortController();
+   * await app.listen({ port: 8000, signal: stop.signal, onListen: ({ port }) => console.log(port) });
+   * stop.abort();
    * ```
    */
-  async listen(
-    options: ListenOptions = {},
-  ): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  async listen(options: ListenOptions = {}): Promise<void> {
     const handler = this.handler();
-    await this.#prepare();
-    return Deno.serve({ port: 8000, ...options }, handler);
+    await this.#prepareRoutes();
+    const { remoteAddress: _, ...serve } = options;
+    if (serve.port !== undefined) {
+      Deno.serve(serve as Deno.ServeTcpOptions, handler);
+      return;
+    }
+    for (let port = 8000;; port++) {
+      try {
+        Deno.serve({ ...serve, port } as Deno.ServeTcpOptions, handler);
+        return;
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AddrInUse) || port === 8019) throw err;
+      }
+    }
+  }
+
+  /** The routes, most specific first, once the file routes are loaded and the islands built. */
+  #prepareRoutes(): Promise<Route<State>[]> {
+    this.#ready ??= (async () => {
+      if (this.#fsRoutes) {
+        this.#addFsRoutes(
+          manifests.get(this) ?? await loadManifest(this.config.root),
+        );
+      }
+      // A failed island build surfaces where islands are needed.
+      await this.#prepare().catch(() => {});
+      return [...this.#routes].sort((a, b) => byRank(a.pattern, b.pattern));
+    })();
+    return this.#ready;
+  }
+
+  #addFsRoutes(manifest: Manifest) {
+    this.#table = fsRouteTable(manifest.routes);
+    for (const route of this.#table.routes) {
+      this.#routes.push(this.#fsRoute(route));
+    }
+    this.#islands = islandsFromManifest(manifest.islands);
+    registerIslands(this.#islands);
   }
 
   #add(
@@ -304,7 +338,7 @@ export class App<State = Record<string, unknown>> {
 
   #prepare(): Promise<IslandBuild | null> {
     this.#build ??= (async () => {
-      const { root, mode } = this.#config;
+      const { root, mode } = this.config;
       if (this.#islands.length === 0) {
         setBuildId(await buildIdOf(root, []));
         return null;
@@ -357,12 +391,12 @@ export class App<State = Record<string, unknown>> {
       ]);
     }
     const near = matched[0]?.route;
-    if (near) this.#current.set(ctx, near);
+    if (near) {
+      this.#current.set(ctx, near);
+      this.#allow.set(ctx, allowOf(matched.map((m) => m.route)));
+    }
     const fail: Middleware<State> = () => {
-      if (!near) throw new HttpError(404);
-      throw new HttpError(405, undefined, {
-        headers: { allow: allowOf(matched.map((m) => m.route)) },
-      });
+      throw new HttpError(near ? 405 : 404);
     };
     return runMiddlewares(ctx, [
       ...uses,
@@ -404,7 +438,7 @@ export class App<State = Record<string, unknown>> {
   }
 
   async #errorResponse(ctx: Context<State>, err: unknown): Promise<Response> {
-    const status = statusOf(err);
+    const status = err instanceof HttpError ? err.status : 500;
     if (status >= 500) {
       console.error(
         `fresh: ${ctx.req.method} ${ctx.url.pathname} failed:`,
@@ -413,13 +447,13 @@ export class App<State = Record<string, unknown>> {
     }
     ctx.error = err;
     try {
-      return withErrorHeaders(await this.#errorPage(ctx, err, status), err);
+      return await this.#errorPage(ctx, err, status);
     } catch (second) {
       console.error(
         `fresh: the error page for ${ctx.url.pathname} failed too:`,
         second,
       );
-      return withErrorHeaders(defaultErrorResponse(ctx.req, err), err);
+      return defaultErrorResponse(err);
     }
   }
 
@@ -431,7 +465,7 @@ export class App<State = Record<string, unknown>> {
     const folder = this.#current.get(ctx)?.fs?.folder ?? "";
     const page = (status === 404 ? this.#table?.notFound : null) ??
       this.#table?.errorPageFor(folder);
-    if (!page) return defaultErrorResponse(ctx.req, err);
+    if (!page) return defaultErrorResponse(err);
     const handler = pickHandler<State>(page.module.handler, ctx.req.method);
     if (handler) {
       const result = await handler(ctx);
@@ -444,9 +478,7 @@ export class App<State = Record<string, unknown>> {
         result.headers,
       );
     }
-    if (!page.module.default || wantsJson(ctx.req)) {
-      return defaultErrorResponse(ctx.req, err);
-    }
+    if (!page.module.default) return defaultErrorResponse(err);
     return this.#renderSpecial(ctx, page, undefined, status);
   }
 
@@ -506,6 +538,31 @@ export class App<State = Record<string, unknown>> {
       { data, status, headers },
       this.#assets(),
     );
+  }
+}
+
+/**
+ * Fresh's answer for an error without an error page: the `HttpError`'s
+ * message as text with its status, else a bare 500.
+ */
+function defaultErrorResponse(err: unknown): Response {
+  return err instanceof HttpError
+    ? new Response(err.message || statusText(err.status), {
+      status: err.status,
+    })
+    : new Response(statusText(500), { status: 500 });
+}
+
+/** A 405 for a path whose routes do not answer the method lists the ones they do. */
+function withAllow(res: Response, allow: string | undefined): Response {
+  if (!allow || res.status !== 405 || res.headers.has("allow")) return res;
+  try {
+    res.headers.set("allow", allow);
+    return res;
+  } catch {
+    const copy = new Response(res.body, res);
+    copy.headers.set("allow", allow);
+    return copy;
   }
 }
 

@@ -12,6 +12,9 @@
 
 let current = "";
 
+/** The query parameter `asset()` adds; `staticFiles()` caches such requests for a year. */
+export const ASSET_QUERY = "__frsh_c";
+
 /**
  * The build id, or `""` before one is known.
  *

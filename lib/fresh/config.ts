@@ -15,17 +15,19 @@ export type Mode = "development" | "production";
 
 /** What `new App(config)` accepts. */
 export interface FreshConfig {
-  /** The project folder holding `static/` and `_fresh/`; defaults to the manifest's folder, else the working directory. */
-  root?: string;
   /** Defaults to `FRESH_MODE` from the environment (which `dev.ts` sets), else `"production"`. */
   mode?: Mode;
   /** Reserved for a URL prefix; only `""` is supported. */
   basePath?: string;
 }
 
-/** The configuration every request sees as `ctx.config`. */
+/** The configuration every request sees as `ctx.config` (an app's `app.config`). */
 export interface ResolvedFreshConfig {
-  /** Absolute path of the project folder. */
+  /**
+   * Absolute path of the project folder holding `routes/`, `islands/`,
+   * `static/` and `_fresh/`: the working directory unless set on
+   * `app.config.root` before the first request (as Fresh's Builder does).
+   */
   root: string;
   /** Development or production. */
   mode: Mode;
@@ -47,7 +49,7 @@ export const MODE_ENV = "FRESH_MODE";
 export function resolveConfig(config: FreshConfig): ResolvedFreshConfig {
   if (config.basePath) throw new Error("fresh: basePath is not supported");
   return {
-    root: config.root ?? Deno.cwd(),
+    root: Deno.cwd(),
     mode: config.mode ?? modeFromEnv(),
     basePath: "",
   };

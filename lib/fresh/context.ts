@@ -31,8 +31,6 @@ export interface Context<State = Record<string, unknown>> {
   error: unknown;
   /** The pattern of the matched route, such as `/jobs/:id`, or `null`. */
   route: string | null;
-  /** A random per-request nonce carried by the island `<script>`; use it in a CSP header. */
-  readonly nonce: string;
   /** Runs the rest of the middleware chain and returns its response. */
   next(): Promise<Response>;
   /** A redirect to a path on this site (leading `//` is collapsed) or to a full URL. */
@@ -71,7 +69,6 @@ export interface ContextInit<State> {
  * ```
  */
 export function createContext<State>(init: ContextInit<State>): Context<State> {
-  let nonce: string | undefined;
   const ctx: Context<State> = {
     req: init.req,
     url: new URL(init.req.url),
@@ -81,10 +78,6 @@ export function createContext<State>(init: ContextInit<State>): Context<State> {
     info: init.info,
     error: undefined,
     route: null,
-    // Made on first use: JSON responses never need one.
-    get nonce() {
-      return nonce ??= createNonce();
-    },
     next: () =>
       Promise.reject(
         new Error("fresh: ctx.next() called with nothing left to run"),
@@ -118,19 +111,6 @@ export function redirect(pathOrUrl: string, status = 302): Response {
     location = path.replace(/[\/\\]+/g, "/") + rest;
   }
   return new Response(null, { status, headers: { location } });
-}
-
-/**
- * A base64 nonce of 128 random bits, fit for a CSP `'nonce-…'` source.
- *
- * @example
- * ```ts
- * const nonce = createNonce(); // "3q2+7w...=="
- * ```
- */
-export function createNonce(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes));
 }
 
 function withType(

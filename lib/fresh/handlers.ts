@@ -3,8 +3,8 @@
  *
  * @example
  * ```ts
- * import { type Handlers, page } from "fresh";
- * export const handler: Handlers<{ n: number }> = {
+ * import { page, type RouteHandler } from "fresh";
+ * export const handler: RouteHandler<{ n: number }> = {
  *   GET: () => page({ n: 1 }),
  *   POST: (ctx) => ctx.json({ ok: true }, { status: 201 }),
  * };
@@ -49,10 +49,6 @@ export type HandlerByMethod<Data = unknown, State = Record<string, unknown>> = {
 export type RouteHandler<Data = unknown, State = Record<string, unknown>> =
   | HandlerFn<Data, State>
   | HandlerByMethod<Data, State>;
-
-/** Fresh 1's name for a route's handlers, kept because it reads well. */
-export type Handlers<Data = unknown, State = Record<string, unknown>> =
-  RouteHandler<Data, State>;
 
 /**
  * The methods a handler object answers, in `Allow` order.

@@ -40,33 +40,24 @@ const STATUS_TEXT: Record<number, string> = {
   504: "Gateway Timeout",
 };
 
-/** Options of an {@linkcode HttpError}: the standard `cause`, plus headers for the error response. */
-export interface HttpErrorOptions extends ErrorOptions {
-  /** Headers added to the error response, such as `Allow` or `WWW-Authenticate`. */
-  headers?: HeadersInit;
-}
-
 /** An error that carries the HTTP status to answer with. */
 export class HttpError extends Error {
   /** The HTTP status code, 400-599. */
   readonly status: number;
-  /** Headers added to the error response. */
-  readonly headers?: HeadersInit;
 
   /**
    * @param status the HTTP status code
    * @param message defaults to the status text ("Not Found")
-   * @param options `cause`, and `headers` for the response
+   * @param options the standard `cause`
    */
   constructor(
     status: number,
     message: string = statusText(status),
-    options?: HttpErrorOptions,
+    options?: ErrorOptions,
   ) {
     super(message, options);
     this.name = "HttpError";
     this.status = status;
-    this.headers = options?.headers;
   }
 }
 
@@ -80,16 +71,4 @@ export class HttpError extends Error {
  */
 export function statusText(status: number): string {
   return STATUS_TEXT[status] ?? "Error";
-}
-
-/**
- * A machine-readable code for a status, used in JSON error bodies.
- *
- * @example
- * ```ts
- * errorCode(404); // "not_found"
- * ```
- */
-export function errorCode(status: number): string {
-  return statusText(status).toLowerCase().replace(/[^a-z0-9]+/g, "_");
 }

@@ -1,15 +1,15 @@
 /**
- * The shape of `fresh.gen.ts`: every route and island module of a project,
- * imported statically, keyed by path. `lib/fresh/dev/manifest.ts` writes it.
+ * A project's file routes and islands as loaded modules, keyed by path
+ * (`./routes/index.tsx`). `loadManifest()` (fs_crawl.ts) makes one from the
+ * folders; tests may hand an app one directly with `setManifest()` (app.ts).
+ * Neither is Fresh API: Fresh 2's Builder keeps the same in its build cache.
  *
  * @example
  * ```ts
- * import * as $index from "./routes/index.tsx";
- * const manifest = {
- *   routes: { "./routes/index.tsx": $index },
+ * const manifest: Manifest = {
+ *   routes: { "./routes/index.tsx": { default: () => null } },
  *   islands: {},
- *   baseUrl: import.meta.url,
- * } satisfies Manifest;
+ * };
  * ```
  * @module
  */
@@ -24,7 +24,7 @@ export interface RouteConfig {
   skipAppWrapper?: boolean;
 }
 
-/** A route module as the manifest holds it; checked at registration. */
+/** A route module; checked at registration. */
 export interface RouteModule {
   /** The page component, the `_app`/`_layout` component, or the `_middleware`. */
   default?: unknown;
@@ -34,12 +34,10 @@ export interface RouteModule {
   config?: RouteConfig;
 }
 
-/** The generated manifest. */
+/** The route and island modules of a project. */
 export interface Manifest {
   /** Route modules keyed by `./routes/...` paths. */
   routes: Record<string, RouteModule>;
   /** Island modules keyed by `./islands/...` paths. */
   islands: Record<string, Record<string, unknown>>;
-  /** `import.meta.url` of the manifest file; its folder is the project root. */
-  baseUrl: string;
 }

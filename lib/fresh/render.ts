@@ -1,6 +1,9 @@
 /**
  * Server rendering of a route: `_app`, then layouts outer to inner, then the
  * page, to an HTML `Response` with the island script when islands were used.
+ * Each render makes a new nonce, carried by that script and left on the
+ * `Response` under {@linkcode NONCE_SYMBOL} (as Fresh 2 does), for a
+ * Content-Security-Policy middleware to read.
  *
  * @example
  * ```ts
@@ -28,6 +31,9 @@ import type { PageComponent, PageProps } from "./page.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyPage = PageComponent<any, any>;
+
+/** Where a rendered page's nonce is left on its `Response`; the key Fresh 2 uses. */
+export const NONCE_SYMBOL: unique symbol = Symbol.for("__freshNonce");
 
 /** The wrappers around a page: `_app` (unless skipped) and layouts, outermost first. */
 export interface RenderParts {
@@ -85,7 +91,8 @@ export async function renderPage<State>(
       h(IslandRenderContext.Provider, { value: render }, inner),
     ),
   );
-  const script = await scriptFor(render, ctx.nonce, assets);
+  const nonce = createNonce();
+  const script = await scriptFor(render, nonce, assets);
   const headHtml = head.map((children) =>
     renderToString(h(Fragment, null, children))
   ).join("");
@@ -94,7 +101,22 @@ export async function renderPage<State>(
   if (!headers.has("content-type")) {
     headers.set("content-type", "text/html; charset=utf-8");
   }
-  return new Response(html, { status: init.status ?? 200, headers });
+  const res = new Response(html, { status: init.status ?? 200, headers });
+  Object.defineProperty(res, NONCE_SYMBOL, { value: nonce });
+  return res;
+}
+
+/**
+ * A base64 nonce of 128 random bits, fit for a CSP `'nonce-…'` source.
+ *
+ * @example
+ * ```ts
+ * const nonce = createNonce(); // "3q2+7w...=="
+ * ```
+ */
+export function createNonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes));
 }
 
 /**

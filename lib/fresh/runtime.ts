@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { getBuildId } from "./build_id.ts";
+import { ASSET_QUERY, getBuildId } from "./build_id.ts";
 
 export { Head } from "./head.ts";
 
@@ -35,6 +35,3 @@ export function asset(path: string): string {
   url.searchParams.set(ASSET_QUERY, id);
   return url.pathname + url.search + url.hash;
 }
-
-/** The query parameter `asset()` adds; `staticFiles()` caches such requests for a year. */
-export const ASSET_QUERY = "__frsh_c";

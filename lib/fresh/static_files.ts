@@ -14,10 +14,10 @@
  */
 import { join, sep } from "node:path";
 import { assetsOf, CHUNK_PREFIX } from "./assets.ts";
+import { ASSET_QUERY } from "./build_id.ts";
 import { contentType } from "./content_type.ts";
 import type { Context } from "./context.ts";
 import type { Middleware } from "./middleware.ts";
-import { ASSET_QUERY } from "./runtime.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
 

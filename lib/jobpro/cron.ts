@@ -40,11 +40,13 @@ import { type CalendarSpec, nextMatch } from "./calendar.ts";
 import { invalid } from "./errors.ts";
 import {
   allChars,
+  capitalize,
   clip,
   DAY_NAMES,
   isDigit,
   isLetter,
   MONTH_NAMES,
+  nameIndex,
   splitWords,
 } from "./text.ts";
 import {
@@ -378,7 +380,7 @@ function parseValue(tok: string, def: FieldDef, err: Err): number {
     return v;
   }
   if (allChars(tok, isLetter) && def.names) {
-    const v = nameValue(tok, def.names);
+    const v = nameIndex(tok, def.names);
     if (v === undefined) err(`'${clip(tok)}' is not a ${def.nameKind} name`);
     return def.names === MONTH_NAMES ? v + 1 : v;
   }
@@ -392,15 +394,6 @@ function parseValue(tok: string, def: FieldDef, err: Err): number {
   return err(`'${clip(tok)}' is not ${expected}${lw}`);
 }
 
-/** Index of a 3-letter or full name, any case. */
-function nameValue(tok: string, names: readonly string[]): number | undefined {
-  const t = tok.toLowerCase();
-  const i = names.findIndex((n) =>
-    n === t || (t.length === 3 && n.startsWith(t))
-  );
-  return i < 0 ? undefined : i;
-}
-
 const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** Rejects day-of-month/month pairs that never occur, like `30 2` (Feb 30). */
@@ -412,10 +405,9 @@ function checkReachable(
   if (dom.star || !dowStar) return;
   const minDay = dom.values[0];
   if (month.values.some((m) => minDay <= MONTH_DAYS[m - 1])) return;
-  const months = month.values.map((m) => {
-    const name = MONTH_NAMES[m - 1];
-    return name[0].toUpperCase() + name.slice(1, 3);
-  }).join(", ");
+  const months = month.values.map((m) =>
+    capitalize(MONTH_NAMES[m - 1].slice(0, 3))
+  ).join(", ");
   fail(
     `day-of-month field: ${dom.text} never occurs in ${months}, so the schedule would never run`,
   );

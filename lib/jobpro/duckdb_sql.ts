@@ -126,6 +126,12 @@ function appendText(a: DuckDBAppender, s: string | null) {
   else a.appendVarchar(s);
 }
 
+/** A BIGINT column from a whole number, or NULL. */
+function appendBig(a: DuckDBAppender, n: number | null) {
+  if (n === null) a.appendNull();
+  else a.appendBigInt(BigInt(n));
+}
+
 export function appendPut(
   a: DuckDBAppender,
   { job: j, expected }: Put,
@@ -137,8 +143,7 @@ export function appendPut(
   a.appendVarchar(j.schedule);
   appendText(a, j.timezone);
   a.appendVarchar(JSON.stringify(j.action));
-  if (j.timeoutMs === null) a.appendNull();
-  else a.appendBigInt(BigInt(j.timeoutMs));
+  appendBig(a, j.timeoutMs);
   a.appendInteger(j.retries);
   a.appendBigInt(BigInt(j.retryDelayMs));
   a.appendVarchar(j.overlap);
@@ -153,8 +158,7 @@ export function appendPut(
   a.appendNull(); // last_run
   a.appendInteger(key);
   a.appendBigInt(BigInt(j.version));
-  if (expected === null) a.appendNull();
-  else a.appendBigInt(BigInt(expected));
+  appendBig(a, expected);
   a.endRow();
 }
 
@@ -167,8 +171,7 @@ export function appendRun(a: DuckDBAppender, r: Run, key: number) {
   appendTs(a, r.scheduledFor);
   appendTs(a, r.startedAt);
   appendTs(a, r.endedAt);
-  if (r.durationMs === null) a.appendNull();
-  else a.appendBigInt(BigInt(r.durationMs));
+  appendBig(a, r.durationMs);
   a.appendVarchar(r.status);
   appendText(a, r.message);
   appendText(a, r.error);

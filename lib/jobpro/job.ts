@@ -173,23 +173,14 @@ export interface JobCounts {
   missed: number;
 }
 
-/** A job as the API shows it: ISO times, plus its last run and counts. */
-export interface JobView {
-  id: string;
-  name: string;
-  type: JobType;
-  schedule: string;
+/**
+ * A job as the API shows it: its definition and status as the engine keeps
+ * them (the version aside), ISO times, plus its last run and counts.
+ */
+export interface JobView
+  extends Omit<Job, "nextRunAt" | "createdAt" | "updatedAt" | "version"> {
   /** The schedule in English: "Every 15 seconds", "manual", "Once at ...". */
   description: string;
-  timezone: string | null;
-  action: Action;
-  timeoutMs: number | null;
-  retries: number;
-  retryDelayMs: number;
-  overlap: Overlap;
-  catchUp: CatchUp;
-  autoStart: boolean;
-  status: JobStatus;
   nextRunAt: string | null;
   lastRun: RunSummaryView | null;
   runCount: number;

@@ -15,6 +15,7 @@
  * ```
  * @module
  */
+import type { FunctionInfo } from "../jobs/registry.ts";
 import { type Cleaner, startCleaner } from "./cleaner.ts";
 import { defineJob, freshId } from "./definition.ts";
 import { assemble, type ManagerOptions } from "./engine.ts";
@@ -78,6 +79,8 @@ export interface Manager {
   stats(id: string): Promise<JobStats>;
   /** Upserts a definition by id (job sources); keeps runtime status. */
   upsert(input: JobInput & { id: string }): Promise<JobView>;
+  /** The functions a `function` action may call: names, descriptions, params. */
+  functions(): FunctionInfo[];
   /** Every event after the change is committed. */
   readonly events: EventBus;
   /** Whether the store answers, writes go through and the scheduler runs; why not, when not. */
@@ -218,6 +221,8 @@ function facade(
       const { id: _id, ...definition } = input;
       return await manager.update(input.id, definition);
     },
+
+    functions: () => state.settings.functions.describe(),
 
     health: () => health.check(),
 

@@ -30,7 +30,14 @@
  * @module
  */
 import { invalid } from "./errors.ts";
-import { clip, isDigit, isLetter, MONTH_NAMES } from "./text.ts";
+import {
+  capitalize,
+  clip,
+  isDigit,
+  isLetter,
+  MONTH_NAMES,
+  nameIndex,
+} from "./text.ts";
 import {
   abbreviationOffset,
   isTimezone,
@@ -108,8 +115,7 @@ function accept(c: Cursor, ch: string): boolean {
 }
 
 function rest(c: Cursor): string {
-  const r = c.s.slice(c.i);
-  return r.length > 30 ? `${r.slice(0, 30)}...` : r;
+  return clip(c.s.slice(c.i), 30);
 }
 
 /** Reads 1..max digits, failing with `what` named when there are none. */
@@ -260,9 +266,9 @@ function parseAbsolute(
 ): number {
   const c: Cursor = { s: text, i: 0 };
   const date = form === "iso"
-    ? readIsoDate(c)
+    ? readNumericDate(c, "-", ["year", "month", "day"])
     : form === "us"
-    ? readUsDate(c)
+    ? readNumericDate(c, "/", ["month", "day", "year"])
     : readNamedDate(c);
   checkDate(date);
   if (form === "iso") readIsoSeparator(c);
@@ -286,27 +292,43 @@ function parseAbsolute(
 
 type DateParts = { year: number; month: number; day: number };
 
-function readIsoDate(c: Cursor): DateParts {
-  const year = readNumber(c, "year", 4, 4);
-  accept(c, "-");
-  const month = readNumber(c, "month", 1, 2);
-  if (!accept(c, "-")) fail(`expected '-' after the month at '${rest(c)}'`);
-  const day = readNumber(c, "day", 1, 2);
-  return { year, month, day };
+/** Each number of a date: its name in errors, its fewest and most digits. */
+const DATE_PARTS = {
+  year: { what: "year (4 digits)", min: 4, max: 4 },
+  month: { what: "month", min: 1, max: 2 },
+  day: { what: "day", min: 1, max: 2 },
+} as const;
+
+function readPart(c: Cursor, part: keyof DateParts): number {
+  const { what, min, max } = DATE_PARTS[part];
+  return readNumber(c, what, min, max);
+}
+
+/**
+ * Reads three numbers in `order` with `sep` between them, the second `sep`
+ * required: `2024-01-15` (ISO) or `01/15/2024` (US). {@link formOf} has seen
+ * the first number and separator already.
+ */
+function readNumericDate(
+  c: Cursor,
+  sep: "-" | "/",
+  order: readonly [keyof DateParts, keyof DateParts, keyof DateParts],
+): DateParts {
+  const [first, second, third] = order;
+  const date: DateParts = { year: 0, month: 0, day: 0 };
+  date[first] = readPart(c, first);
+  accept(c, sep);
+  date[second] = readPart(c, second);
+  if (!accept(c, sep)) {
+    fail(`expected '${sep}' after the ${second} at '${rest(c)}'`);
+  }
+  date[third] = readPart(c, third);
+  return date;
 }
 
 function readIsoSeparator(c: Cursor): void {
   if (accept(c, "T") || accept(c, "t")) return;
   requireSpace(c);
-}
-
-function readUsDate(c: Cursor): DateParts {
-  const month = readNumber(c, "month", 1, 2);
-  accept(c, "/");
-  const day = readNumber(c, "day", 1, 2);
-  if (!accept(c, "/")) fail(`expected '/' after the day at '${rest(c)}'`);
-  const year = readNumber(c, "year (4 digits)", 4, 4);
-  return { year, month, day };
 }
 
 function readNamedDate(c: Cursor): DateParts {
@@ -321,10 +343,10 @@ function readNamedDate(c: Cursor): DateParts {
   }
   accept(c, ".");
   skipSpaces(c);
-  const day = readNumber(c, "day", 1, 2);
+  const day = readPart(c, "day");
   accept(c, ",");
   skipSpaces(c);
-  const year = readNumber(c, "year (4 digits)", 4, 4);
+  const year = readPart(c, "year");
   accept(c, ",");
   return { year, month, day };
 }
@@ -339,14 +361,11 @@ function requireSpace(c: Cursor): void {
   }
 }
 
+/** A month (1-12) from its name, its first three letters, or `Sept`. */
 function monthFromName(word: string): number | undefined {
-  const w = word.toLowerCase();
-  if (w.length < 3) return undefined;
-  const i = MONTH_NAMES.findIndex((m) =>
-    m === w || (w.length === 3 && m.startsWith(w)) ||
-    (w === "sept" && m === "september")
-  );
-  return i < 0 ? undefined : i + 1;
+  if (word.toLowerCase() === "sept") return 9;
+  const i = nameIndex(word, MONTH_NAMES);
+  return i === undefined ? undefined : i + 1;
 }
 
 function readTime(c: Cursor, fraction: boolean): TimeParts {
@@ -486,7 +505,7 @@ function zoneFromWord(word: string): Zone {
   );
 }
 
-const MONTH_TITLES = MONTH_NAMES.map((m) => m[0].toUpperCase() + m.slice(1));
+const MONTH_TITLES = MONTH_NAMES.map(capitalize);
 
 function checkDate(d: DateParts): void {
   if (d.year < 1970 || d.year > 9999) {

@@ -32,18 +32,20 @@ export interface Run {
   output: string | null;
 }
 
+/** The fields of a run that its summary keeps, in the order it keeps them. */
+const SUMMARY_FIELDS = [
+  "id",
+  "status",
+  "attempt",
+  "trigger",
+  "startedAt",
+  "endedAt",
+  "durationMs",
+  "error",
+] as const satisfies readonly (keyof Run)[];
+
 /** What the job list shows of a job's last run. */
-export type RunSummary = Pick<
-  Run,
-  | "id"
-  | "status"
-  | "attempt"
-  | "trigger"
-  | "startedAt"
-  | "endedAt"
-  | "durationMs"
-  | "error"
->;
+export type RunSummary = Pick<Run, (typeof SUMMARY_FIELDS)[number]>;
 
 /** A run as the API shows it (ISO times). */
 export interface RunView {
@@ -138,26 +140,9 @@ export function tail(
 
 /** The summary the job list keeps. */
 export function summarize(run: Run): RunSummary {
-  const {
-    id,
-    status,
-    attempt,
-    trigger,
-    startedAt,
-    endedAt,
-    durationMs,
-    error,
-  } = run;
-  return {
-    id,
-    status,
-    attempt,
-    trigger,
-    startedAt,
-    endedAt,
-    durationMs,
-    error,
-  };
+  const summary: Partial<Record<keyof RunSummary, unknown>> = {};
+  for (const field of SUMMARY_FIELDS) summary[field] = run[field];
+  return summary as RunSummary;
 }
 
 const isoOrNull = (ms: number | null) => ms === null ? null : isoString(ms);

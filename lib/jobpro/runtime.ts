@@ -26,3 +26,8 @@ export type { RunView, Trigger } from "./run.ts";
 export type { JobStats } from "./store.ts";
 export type { Preview } from "./schedule.ts";
 export type { ErrorCode } from "./errors.ts";
+export type {
+  FunctionInfo,
+  FunctionParam,
+  ParamType,
+} from "../jobs/registry.ts";

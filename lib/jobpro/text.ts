@@ -1,7 +1,7 @@
 /**
  * Small text helpers shared by the schedule parsers (cron, `@every`, one-time
- * times): character classes, word splitting, month and day names, and the
- * clipping of user text quoted in an error message.
+ * times): character classes, word splitting, month and day names and their
+ * lookup, and the clipping of user text quoted in an error message.
  *
  * @example
  * ```ts
@@ -38,6 +38,33 @@ export const DAY_NAMES = [
   "friday",
   "saturday",
 ] as const;
+
+/**
+ * The index of a name in `names` (lower case), written in full or as its
+ * first three letters, in any letter case; undefined when it is neither.
+ *
+ * @example
+ * ```ts
+ * nameIndex("Feb", MONTH_NAMES); // 1
+ * nameIndex("SATURDAY", DAY_NAMES); // 6
+ * nameIndex("sa", DAY_NAMES); // undefined
+ * ```
+ */
+export function nameIndex(
+  word: string,
+  names: readonly string[],
+): number | undefined {
+  const w = word.toLowerCase();
+  const i = names.findIndex((n) =>
+    n === w || (w.length === 3 && n.startsWith(w))
+  );
+  return i < 0 ? undefined : i;
+}
+
+/** The word with its first letter in upper case (`"feb"` → `"Feb"`). */
+export function capitalize(word: string): string {
+  return word[0].toUpperCase() + word.slice(1);
+}
 
 /** An ASCII digit. */
 export function isDigit(c: string | undefined): boolean {

@@ -1,5 +1,6 @@
 /**
- * The built-in job functions: `noop`, `log`, `sleep` and `fail`.
+ * The built-in job functions: `noop`, `log`, `sleep`, `fail` and `flaky`,
+ * each registered with its description and the params it reads.
  *
  * @example
  * ```ts
@@ -9,7 +10,13 @@
  * ```
  * @module
  */
-import type { Params, Registry } from "./registry.ts";
+import type {
+  FunctionParam,
+  FunctionSpec,
+  JobFunction,
+  Params,
+  Registry,
+} from "./registry.ts";
 import { escapeControl } from "../jobpro/text.ts";
 
 function text(params: Params, key: string, fallback: string): string {
@@ -71,8 +78,82 @@ export function flaky(params: Params): string {
   return "flaky: ok this time";
 }
 
+const message = (
+  description: string,
+  fallback: string,
+): FunctionParam => ({
+  name: "message",
+  title: "Message",
+  type: "string",
+  required: false,
+  description,
+  default: fallback,
+});
+
+/** Every built-in with what it says of itself. */
+const BUILTINS: Record<string, { fn: JobFunction; spec: FunctionSpec }> = {
+  noop: {
+    fn: noop,
+    spec: {
+      description: "Does nothing and succeeds: the cheapest possible run.",
+      params: [],
+    },
+  },
+  log: {
+    fn: log,
+    spec: {
+      description:
+        "Writes a message to the server's log as one line and makes it the run's message.",
+      params: [message("The text to log", "hello from jobpro")],
+    },
+  },
+  sleep: {
+    fn: sleep,
+    spec: {
+      description:
+        "Waits, then succeeds; stopping the run or its timeout ends the wait.",
+      params: [{
+        name: "ms",
+        title: "Sleep (ms)",
+        type: "number",
+        required: false,
+        description: "How long to wait, in milliseconds",
+        default: 1000,
+        minimum: 0,
+      }],
+    },
+  },
+  fail: {
+    fn: fail,
+    spec: {
+      description: "Always fails, with the given message as the run's error.",
+      params: [message("The run's error", "failed on purpose")],
+    },
+  },
+  flaky: {
+    fn: flaky,
+    spec: {
+      description:
+        "Fails at random with the given probability; otherwise succeeds.",
+      params: [
+        {
+          name: "rate",
+          title: "Failure rate (0–1)",
+          type: "number",
+          required: false,
+          description: "The probability that a run fails",
+          default: 0.3,
+          minimum: 0,
+          maximum: 1,
+        },
+        message("The error of a run that fails", "flaky: failed this time"),
+      ],
+    },
+  },
+};
+
 /**
- * Registers every built-in on `registry`.
+ * Registers every built-in on `registry`, with its description and params.
  *
  * @example
  * ```ts
@@ -80,10 +161,8 @@ export function flaky(params: Params): string {
  * ```
  */
 export function registerBuiltins(registry: Registry): Registry {
-  registry.register("noop", noop);
-  registry.register("log", log);
-  registry.register("sleep", sleep);
-  registry.register("fail", fail);
-  registry.register("flaky", flaky);
+  for (const [name, { fn, spec }] of Object.entries(BUILTINS)) {
+    registry.register(name, fn, spec);
+  }
   return registry;
 }

@@ -13,13 +13,16 @@
  */
 import type { z } from "zod";
 import { HttpError } from "fresh";
+import { errorPage } from "./error_page.ts";
+import { JobproError, type JobView, type Manager } from "../jobpro/mod.ts";
 import {
-  JOB_STATUSES,
-  JobproError,
-  type JobView,
-  type Manager,
-  RUN_STATUSES,
-} from "../jobpro/mod.ts";
+  type JobsQuery,
+  type QueryProblem,
+  QueryReader,
+  readJobsQuery,
+  readRunsQuery,
+  type RunsQuery,
+} from "../client/query.ts";
 import { concat } from "./bytes.ts";
 
 /** Default for the largest request body read, in bytes (JOBPRO_MAX_BODY_BYTES). */
@@ -168,20 +171,15 @@ export function problemOf(err: unknown): Problem | null {
   }
   if (err instanceof HttpError) {
     const code = HTTP_CODES[err.status] ?? "error";
-    return {
-      status: err.status,
-      code,
-      message: err.message,
-      headers: err.headers,
-    };
+    return { status: err.status, code, message: err.message };
   }
   return null;
 }
 
 /**
  * The error contract for any thrown value. Unexpected errors become a 500 with
- * an id that is also logged, and no stack trace in the response (a small
- * HTML page with the id when `html` is set, for browsers).
+ * an id that is also logged, and no stack trace in the response. When `html`
+ * is set (a browser), the same status and message come as a small HTML page.
  *
  * @example
  * ```ts
@@ -193,6 +191,7 @@ export function errorResponse(
   opts: { html?: boolean } = {},
 ): Response {
   const p = problemOf(err);
+  if (p && opts.html) return errorPage(p.status, p.message, p.headers);
   if (p) {
     const { code, message, field } = p;
     return json({ error: { code, message, field } }, p.status, p.headers);
@@ -200,12 +199,7 @@ export function errorResponse(
   const id = crypto.randomUUID().slice(0, 8);
   console.error(`[jobpro] error ${id}:`, err);
   const message = `internal error (id ${id}); see the server log`;
-  if (opts.html) {
-    return new Response(
-      `<!DOCTYPE html><html><head><meta charset="utf-8"><title>500 Internal Server Error</title></head><body><h1>500 Internal Server Error</h1><p>${message}</p></body></html>`,
-      { status: 500, headers: { "content-type": "text/html; charset=utf-8" } },
-    );
-  }
+  if (opts.html) return errorPage(500, message);
   return json({ error: { code: "internal", message } }, 500);
 }
 
@@ -373,58 +367,11 @@ export function intParam(
   fallback: number,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
-  const raw = url.searchParams.get(name);
-  if (raw === null || raw === "") return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
-    throw new ApiError(
-      400,
-      "invalid",
-      `${name}: must be a non-negative integer, got "${raw}"`,
-      name,
-    );
-  }
+  const r = new QueryReader(url.searchParams);
+  const n = r.count(name, fallback);
+  valid(r);
   return Math.min(n, max);
 }
-
-/**
- * Reads a query parameter that must be one of `allowed`.
- *
- * @example
- * ```ts
- * enumParam(url, "type", ["periodic", "onetime"]);
- * ```
- */
-export function enumParam<T extends string>(
-  url: URL,
-  name: string,
-  allowed: readonly T[],
-): T | undefined {
-  const raw = url.searchParams.get(name);
-  if (raw === null || raw === "") return undefined;
-  if (!allowed.includes(raw as T)) {
-    throw new ApiError(
-      400,
-      "invalid",
-      `${name}: must be one of ${allowed.join(", ")}, got "${raw}"`,
-      name,
-    );
-  }
-  return raw as T;
-}
-
-/** Values of the list routes' query parameters, shared with the OpenAPI document. */
-export const QUERY = {
-  jobStatus: JOB_STATUSES,
-  jobType: ["periodic", "onetime"] as const,
-  jobSort: ["name", "nextRunAt", "lastRunAt", "createdAt"] as const,
-  order: ["asc", "desc"] as const,
-  runStatus: RUN_STATUSES,
-  /** Largest page; a bigger `limit` counts as this. */
-  maxLimit: 1000,
-  jobLimit: 100,
-  runLimit: 10,
-} as const;
 
 /**
  * The job list's query string as an engine query: status, type, q, sort,
@@ -435,16 +382,8 @@ export const QUERY = {
  * jobQuery(new URL("http://x/jobs?status=paused&limit=20"));
  * ```
  */
-export function jobQuery(url: URL) {
-  return {
-    status: enumParam(url, "status", QUERY.jobStatus),
-    type: enumParam(url, "type", QUERY.jobType),
-    q: url.searchParams.get("q") || undefined,
-    sort: enumParam(url, "sort", QUERY.jobSort),
-    order: enumParam(url, "order", QUERY.order),
-    offset: intParam(url, "offset", 0),
-    limit: intParam(url, "limit", QUERY.jobLimit, QUERY.maxLimit),
-  };
+export function jobQuery(url: URL): JobsQuery {
+  return valid(readJobsQuery(url.searchParams)).query;
 }
 
 /**
@@ -455,12 +394,15 @@ export function jobQuery(url: URL) {
  * runQuery(new URL("http://x/jobs/a/runs?status=failed")); // { status: "failed", offset: 0, limit: 10 }
  * ```
  */
-export function runQuery(url: URL, limit: number = QUERY.runLimit) {
-  return {
-    status: enumParam(url, "status", QUERY.runStatus),
-    offset: intParam(url, "offset", 0),
-    limit: intParam(url, "limit", limit, QUERY.maxLimit),
-  };
+export function runQuery(url: URL): RunsQuery {
+  return valid(readRunsQuery(url.searchParams)).query;
+}
+
+/** What was read, or a 400 naming the first parameter that is wrong. */
+function valid<T extends { problems: QueryProblem[] }>(read: T): T {
+  const [p] = read.problems;
+  if (p) throw new ApiError(400, "invalid", p.message, p.name);
+  return read;
 }
 
 /**

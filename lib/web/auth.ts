@@ -15,8 +15,8 @@
  * @module
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { prefersHtml } from "fresh";
 import type { Context } from "fresh";
+import { prefersHtml } from "./negotiate.ts";
 import { ApiError } from "./api.ts";
 import type { Config } from "../config.ts";
 

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { formatEvent, sse, type SseStream } from "fresh";
+import { formatEvent, sse, type SseStream } from "./sse.ts";
 import type { Config } from "../config.ts";
 import type { Delivered, Manager } from "../jobpro/mod.ts";
 import { concat } from "./bytes.ts";

@@ -22,8 +22,8 @@ import { sseClients } from "./live.ts";
 /** The Content-Type of the text exposition format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-/** Upper bounds (seconds) of the run-duration buckets. */
-export const DURATION_BUCKETS = [
+/** Prometheus's default bucket bounds (seconds): 5 ms to 10 s in 1-2.5-5 steps. */
+const DEFAULT_BUCKETS = [
   0.005,
   0.01,
   0.025,
@@ -35,22 +35,14 @@ export const DURATION_BUCKETS = [
   2.5,
   5,
   10,
-  30,
-  60,
-  300,
-  1800,
 ];
-/** Upper bounds (seconds) of the fire-lateness buckets. */
+
+/** Upper bounds (seconds) of the run-duration buckets: the defaults, then up to half an hour. */
+export const DURATION_BUCKETS = [...DEFAULT_BUCKETS, 30, 60, 300, 1800];
+/** Upper bounds (seconds) of the fire-lateness buckets: 1 ms, the defaults up to 1 s, then 5 s and 30 s. */
 export const LATENESS_BUCKETS = [
   0.001,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
+  ...DEFAULT_BUCKETS.filter((s) => s <= 1),
   5,
   30,
 ];

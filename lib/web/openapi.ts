@@ -13,7 +13,7 @@
  * @module
  */
 import { z } from "zod";
-import { QUERY } from "./api.ts";
+import { QUERY } from "../client/query.ts";
 import type { Config } from "../config.ts";
 import { type ComponentName, COMPONENTS } from "./schemas.ts";
 
@@ -337,6 +337,15 @@ export const OPERATIONS: Operation[] = [
       },
     ],
     ok: json(200, "Preview", "The preview"),
+  },
+  {
+    operationId: "listFunctions",
+    method: "get",
+    path: "/jobs/functions",
+    summary:
+      "The functions a function action may call here, with their descriptions and params",
+    tag: "jobs",
+    ok: json(200, "FunctionList", "Every registered function, sorted by name"),
   },
   {
     operationId: "jobEvents",

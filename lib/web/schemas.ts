@@ -24,6 +24,7 @@ import {
   RUN_STATUSES,
   type RunView,
 } from "../jobpro/mod.ts";
+import type { FunctionInfo } from "../jobs/mod.ts";
 
 export { ActionSchema, JobInputSchema, JobPatchSchema };
 
@@ -142,6 +143,39 @@ export const PreviewSchema = z.strictObject({
   ),
 });
 
+/** One param a function reads. */
+export const FunctionParamSchema = z.strictObject({
+  name: z.string(),
+  type: z.enum(["string", "number", "integer", "boolean"]),
+  required: z.boolean(),
+  description: z.string(),
+  title: z.string().optional().meta({
+    description: 'A short label for a form, such as "Sleep (ms)"',
+  }),
+  default: z.union([z.string(), z.number(), z.boolean()]).optional().meta({
+    description: "What the function uses when the param is left out",
+  }),
+  minimum: z.number().optional(),
+  maximum: z.number().optional(),
+});
+
+/** A function a `function` action may call. */
+export const FunctionInfoSchema = z.strictObject({
+  name: z.string(),
+  description: z.string().meta({
+    description: "Empty when it was registered without a description",
+  }),
+  params: z.array(FunctionParamSchema).nullable().meta({
+    description:
+      "The params it reads; null when it was registered without a spec (any JSON object)",
+  }),
+});
+
+/** `GET /jobs/functions`. */
+export const FunctionListSchema = z.strictObject({
+  functions: z.array(FunctionInfoSchema),
+});
+
 /** `GET /healthz`. */
 export const HealthSchema = z.strictObject({
   status: z.enum(["ok", "unavailable"]),
@@ -193,6 +227,9 @@ export const COMPONENTS = {
   RunArray: RunArraySchema,
   Stats: StatsSchema,
   Preview: PreviewSchema,
+  FunctionList: FunctionListSchema,
+  FunctionInfo: FunctionInfoSchema,
+  FunctionParam: FunctionParamSchema,
   Health: HealthSchema,
   Error: ErrorSchema,
   SeedAnswer: SeedAnswerSchema,
@@ -208,3 +245,4 @@ const agree = <_ extends true>() => {};
 agree<Same<z.output<typeof JobSchema>, JobView>>();
 agree<Same<z.output<typeof RunSchema>, RunView>>();
 agree<Same<z.output<typeof StatsSchema>, JobStats>>();
+agree<Same<z.output<typeof FunctionInfoSchema>, FunctionInfo>>();

@@ -1,11 +1,12 @@
-import { type Context, page, prefersHtml } from "fresh";
+import { type Context, page } from "fresh";
+import { prefersHtml } from "@/lib/web/negotiate.ts";
 import { Head } from "fresh/runtime";
 import { jobQuery, json, jsonList, readJson, shown } from "@/lib/web/api.ts";
 import { define, type State } from "@/utils.ts";
 import type { JobStatus, JobType } from "@/lib/jobpro/mod.ts";
 import JobsTable from "@/islands/JobsTable.tsx";
 import { parseListQuery } from "@/components/JobFilters.tsx";
-import { type RunPoint, toPoint } from "@/components/DurationChart.tsx";
+import { type RunPoint, toPoint } from "@/lib/dashboard/run_points.ts";
 
 /**
  * GET: the dashboard for a browser, the job list `{ jobs, total }` for JSON.

@@ -1,6 +1,5 @@
-/** The CLI's pure parts, in-process: SSE parsing, tables, flags to JSON. */
+/** The CLI's pure parts, in-process: tables, flags to JSON. */
 import { assertEquals, assertThrows } from "@std/assert";
-import { createSseParser } from "@/cli/sse.ts";
 import { cell, pairs, table } from "@/cli/table.ts";
 import {
   actionFromFlags,
@@ -10,24 +9,8 @@ import {
   parseDuration,
 } from "@/cli/args.ts";
 import { CliError, EXIT, exitCodeForStatus } from "@/cli/errors.ts";
-import { jobPath, query } from "@/cli/client.ts";
+import { jobPath, queryString } from "@/lib/client/api.ts";
 import { eventJobId } from "@/cli/render.ts";
-
-Deno.test("SSE parser: chunks split anywhere, CRLF, multi-line data, comments, ids", () => {
-  const p = createSseParser();
-  const text =
-    'retry: 2000\r\nevent: hello\r\nid: 3\r\ndata: connected\r\n\r\n: ping\n\nevent: job-update\nid: 4\ndata: {"a":\ndata: 1}\n\nid: 9\n\ndata:no space\n\n';
-  const events = [];
-  for (let i = 0; i < text.length; i += 7) {
-    events.push(...p.push(text.slice(i, i + 7)));
-  }
-  assertEquals(events, [
-    { event: "hello", id: "3", data: "connected" },
-    { event: "job-update", id: "4", data: '{"a":\n1}' },
-    { event: "message", id: null, data: "no space" },
-  ]);
-  assertEquals([p.lastEventId, p.retryMs], ["9", 2000]);
-});
 
 Deno.test("table aligns columns, right-aligns numbers, and makes cells safe", () => {
   const rows = [{ id: "a", n: 3 }, { id: "long\nid\u001b[31m", n: 12 }];
@@ -97,7 +80,7 @@ Deno.test("durations, action and field flags, usage errors", () => {
 Deno.test("paths, queries, exit codes for statuses, event job ids", () => {
   assertEquals(jobPath("a b/c", "runs", 7), "/jobs/a%20b%2Fc/runs/7");
   assertEquals(
-    query({ q: "x y", limit: 5, status: undefined }),
+    queryString({ q: "x y", limit: 5, status: undefined }),
     "?q=x+y&limit=5",
   );
   assertEquals(

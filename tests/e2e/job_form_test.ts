@@ -1,9 +1,12 @@
 /**
  * Creating, editing and deleting jobs from the dashboard's dialog, in a real
  * Chromium against a real jobpro: live schedule validation with a preview,
- * server errors next to the field they name, and a confirmation for delete.
+ * server errors next to the field they name, a confirmation for delete, the
+ * server's own function list with each function's params, and a program's
+ * environment kept through an edit.
  */
 import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
+import { defaultRegistry } from "@/lib/jobs/mod.ts";
 import { BROWSER_TEST, live, withDashboard } from "./setup.ts";
 
 /** The 400s this test provokes on purpose: schedule checks and bad creates. */
@@ -199,6 +202,180 @@ Deno.test({
       await page.locator(".run-detail pre.output", {
         hasText: "hello from a program",
       }).waitFor();
+    }, { env: { JOBPRO_ALLOW_SHELL: "1" } });
+  },
+});
+
+Deno.test({
+  name:
+    "job form: the function list is the server's; picking one shows its description and a field per param",
+  ...BROWSER_TEST,
+  async fn() {
+    const functions = defaultRegistry();
+    functions.register("report", () => "sent", {
+      description: "Mails the weekly report",
+      params: [
+        { name: "to", type: "string", required: true, description: "Who" },
+        {
+          name: "copies",
+          title: "Copies",
+          type: "integer",
+          required: false,
+          description: "How many",
+          default: 1,
+          minimum: 1,
+        },
+      ],
+    });
+    functions.register("legacy", () => "ok");
+    await withDashboard(async ({ jp, page }) => {
+      await page.goto(`${jp.url}/jobs`);
+      await live(page);
+      await page.getByRole("button", { name: "New job" }).click();
+      const dialog = page.getByRole("dialog", { name: "New job" });
+      await dialog.waitFor();
+      const options = dialog.locator("#jf-functions option");
+      await options.nth(jp.manager.functions().length - 1).waitFor({
+        state: "attached",
+      });
+      assertEquals(
+        await options.evaluateAll((os) =>
+          os.map((o) => (o as HTMLOptionElement).value)
+        ),
+        jp.manager.functions().map((f) => f.name),
+        "the datalist offers exactly the server's functions",
+      );
+      const fnHint = dialog.locator("#jf-fn-hint");
+      await fnHint.filter({ hasText: "Writes a message" }).waitFor();
+      await dialog.locator("#jf-param-message-hint", {
+        hasText: "The text to log; default hello from jobpro",
+      }).waitFor();
+
+      const name = dialog.getByLabel("Function name");
+      await name.fill("flaky");
+      await fnHint.filter({ hasText: "Fails at random" }).waitFor();
+      await dialog.getByLabel("Failure rate (0–1)").waitFor();
+      assertEquals(await dialog.getByLabel("Message").count(), 1);
+
+      // A spec'd function of the embedding program: its params, checked here first.
+      await dialog.getByLabel("Name", { exact: true }).fill("Weekly");
+      await name.fill("report");
+      await fnHint.filter({ hasText: "Mails the weekly report" }).waitFor();
+      await dialog.locator("#jf-param-to-hint", { hasText: "Who; required" })
+        .waitFor();
+      await dialog.getByRole("button", { name: "Create job" }).click();
+      const toError = dialog.locator("#jf-param-to-error");
+      await toError.filter({ hasText: "is required" }).waitFor();
+      await page.waitForFunction(() =>
+        document.activeElement?.id === "jf-param-to"
+      );
+      assertEquals(jp.manager.size, 0, "nothing was sent");
+      await dialog.getByLabel("to", { exact: true }).fill("ops");
+      await dialog.getByLabel("Copies").fill("2");
+      await dialog.getByRole("button", { name: "Create job" }).click();
+      await page.locator("#job-weekly").waitFor();
+      assertEquals(jp.manager.get("weekly").action, {
+        type: "function",
+        name: "report",
+        params: { to: "ops", copies: 2 },
+      });
+
+      // One registered without a spec takes JSON; a name the server lacks is refused on its field.
+      await page.getByRole("button", { name: "New job" }).click();
+      await dialog.waitFor();
+      await dialog.getByLabel("Name", { exact: true }).fill("Old");
+      await name.fill("legacy");
+      await dialog.getByLabel("Params (JSON)").fill('{"depth": [1, 2]}');
+      await dialog.getByRole("button", { name: "Create job" }).click();
+      await page.locator("#job-old").waitFor();
+      assertEquals(jp.manager.get("old").action, {
+        type: "function",
+        name: "legacy",
+        params: { depth: [1, 2] },
+      });
+      await page.getByRole("button", { name: "New job" }).click();
+      await dialog.waitFor();
+      await dialog.getByLabel("Name", { exact: true }).fill("Nope");
+      await name.fill("nope");
+      await fnHint.filter({ hasText: "This server has: fail, flaky" })
+        .waitFor();
+      await dialog.getByRole("button", { name: "Create job" }).click();
+      await dialog.locator("#jf-fn-error", {
+        hasText: 'no function named "nope"',
+      })
+        .waitFor();
+      assertEquals(jp.manager.size, 2);
+    }, { functions, allowErrors: [EXPECTED_400] });
+  },
+});
+
+Deno.test({
+  name:
+    "job form: editing a program job keeps its environment; the Environment field changes it",
+  ...BROWSER_TEST,
+  async fn() {
+    await withDashboard(async ({ jp, page }) => {
+      const env = { GREETING: "hello world", MODE: "test" };
+      // Run output blanks out env values (secrets): the program shouts it instead.
+      const SHOUT = ["sh", "-c", "printenv GREETING | tr a-z A-Z"];
+      await jp.manager.create({
+        id: "envy",
+        name: "Envy",
+        schedule: "",
+        autoStart: false,
+        action: { type: "shell", command: SHOUT, env },
+      });
+      await page.goto(`${jp.url}/jobs`);
+      await live(page);
+      const patches: unknown[] = [];
+      page.on("request", (r) => {
+        if (r.method() === "PATCH") patches.push(JSON.parse(r.postData()!));
+      });
+      // What is stored, secrets in clear (views show env values redacted).
+      const stored = () => jp.manager.revealed(jp.manager.get("envy")).action;
+      const row = page.locator("#job-envy");
+      await row.getByRole("button", { name: "Edit Envy" }).click();
+      const dialog = page.getByRole("dialog", { name: "Edit Envy" });
+      await dialog.waitFor();
+      const field = dialog.getByLabel("Environment");
+      assertEquals(
+        await field.inputValue(),
+        "GREETING=hello world\nMODE=test",
+      );
+      await dialog.getByLabel("Name", { exact: true }).fill("Envy 2");
+      await dialog.getByRole("button", { name: "Save changes" }).click();
+      await dialog.waitFor({ state: "detached" });
+      await row.locator(".job-name", { hasText: "Envy 2" }).waitFor();
+      assertEquals(patches, [{ name: "Envy 2" }]);
+      assertEquals(stored(), {
+        type: "shell",
+        command: SHOUT,
+        env,
+      });
+
+      // A new value for one variable; the other is kept as it is stored.
+      await row.getByRole("button", { name: "Edit Envy 2" }).click();
+      const again = page.getByRole("dialog", { name: "Edit Envy 2" });
+      await again.waitFor();
+      await again.getByLabel("Environment").fill(
+        "GREETING=hi there\nMODE=test",
+      );
+      await again.getByRole("button", { name: "Save changes" }).click();
+      await again.waitFor({ state: "detached" });
+      assertEquals(patches.length, 2);
+      assertEquals(stored(), {
+        type: "shell",
+        command: SHOUT,
+        env: { GREETING: "hi there", MODE: "test" },
+      });
+      // The program gets it.
+      await row.getByRole("link", { name: "Envy 2" }).click();
+      await page.waitForURL(/\/jobs\/envy$/);
+      await live(page);
+      await page.getByRole("button", { name: "Run now" }).click();
+      await page.locator(".runs-table .run-link").first().click();
+      await page.locator(".run-detail pre.output", { hasText: "HI THERE" })
+        .waitFor();
     }, { env: { JOBPRO_ALLOW_SHELL: "1" } });
   },
 });

@@ -14,6 +14,7 @@
 import { assertEquals } from "@std/assert";
 import type { Page } from "playwright-core";
 import { readConfig } from "@/lib/config.ts";
+import type { Registry } from "@/lib/jobs/mod.ts";
 import { type Jobpro, startJobpro } from "@/main.ts";
 import { type BrowserOptions, openBrowser, SCREENSHOTS } from "../browser.ts";
 import { tempDb } from "../helpers.ts";
@@ -34,6 +35,8 @@ export interface DashboardOptions extends BrowserOptions {
   env?: Record<string, string>;
   /** Console errors the test provokes on purpose (matched against each message). */
   allowErrors?: RegExp[];
+  /** The job functions the server has (default: the built-ins). */
+  functions?: Registry;
 }
 
 /** Deno.test options shared by browser tests: Chromium and streams outlive single awaits. */
@@ -58,7 +61,7 @@ export async function withDashboard(
   const db = await tempDb();
   const jp = await startJobpro(
     readConfig({ PORT: "0", JOBPRO_DB: db.path, ...options.env }),
-    { quiet: true },
+    { quiet: true, functions: options.functions },
   );
   try {
     await using b = await openBrowser(options);

@@ -3,12 +3,29 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { App, type FreshConfig, staticFiles } from "fresh";
-import manifest from "./fixture/fresh.gen.ts";
 import type { State } from "./fixture/utils.ts";
 
 /** The fixture folder. */
 export const FIXTURE = new URL("./fixture/", import.meta.url);
+
+/** The fixture folder as a path, for `app.config.root`. */
+export const FIXTURE_ROOT = fileURLToPath(FIXTURE);
+
+/**
+ * A new app rooted at the fixture folder, so its file routes are the fixture's.
+ *
+ * @example
+ * ```ts
+ * const app = fixtureRooted().use(csp()).fsRoutes();
+ * ```
+ */
+export function fixtureRooted(config: FreshConfig = {}): App<State> {
+  const app = new App<State>(config);
+  app.config.root = FIXTURE_ROOT;
+  return app;
+}
 
 /**
  * The fixture app: static files, then its file routes.
@@ -19,7 +36,34 @@ export const FIXTURE = new URL("./fixture/", import.meta.url);
  * ```
  */
 export function fixtureApp(config: FreshConfig = {}): App<State> {
-  return new App<State>(config).use(staticFiles()).fsRoutes(manifest);
+  return fixtureRooted(config).use(staticFiles()).fsRoutes();
+}
+
+/**
+ * Serves a handler on a free loopback port until `fn` settles.
+ *
+ * @example
+ * ```ts
+ * await serving(fixtureApp().handler(), async (base) => { await fetch(`${base}/`); });
+ * ```
+ */
+export async function serving(
+  handler: (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>,
+  fn: (base: string, port: number) => Promise<void>,
+): Promise<void> {
+  const controller = new AbortController();
+  const server = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    signal: controller.signal,
+    onListen() {},
+  }, handler);
+  try {
+    await fn(`http://127.0.0.1:${server.addr.port}`, server.addr.port);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
 }
 
 /**

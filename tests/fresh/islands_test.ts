@@ -1,6 +1,6 @@
 /**
  * Islands on the server: markers, serialized props, the boot script with
- * its nonce, and the built chunks served with immutable caching.
+ * the page's nonce, and the built chunks served with immutable caching.
  */
 import {
   assert,
@@ -10,11 +10,11 @@ import {
   assertThrows,
 } from "@std/assert";
 import { h } from "preact";
-import { App, csp, staticFiles } from "fresh";
+import { staticFiles } from "fresh";
+import { csp, renderNonce } from "@/lib/web/csp.ts";
 import { islandsFromManifest } from "../../lib/fresh/islands.ts";
 import { deserialize, serializeProps } from "../../lib/fresh/serialize.ts";
-import manifest from "./fixture/fresh.gen.ts";
-import { BROWSER, fixtureApp, send } from "./helpers.ts";
+import { BROWSER, fixtureApp, fixtureRooted, send } from "./helpers.ts";
 
 const handler = fixtureApp().handler();
 
@@ -110,7 +110,7 @@ Deno.test("islands: props are serialized with Date, URL, Map, Set, bigint and un
 });
 
 Deno.test("islands: a function prop fails the render with a message naming island and prop", async () => {
-  const app = new App()
+  const app = fixtureRooted()
     .use(async (ctx) => {
       try {
         return await ctx.next();
@@ -118,7 +118,7 @@ Deno.test("islands: a function prop fails the render with a message naming islan
         return ctx.text((err as Error).message, { status: 500 });
       }
     })
-    .fsRoutes(manifest);
+    .fsRoutes();
   const { res, body } = await send(app.handler(), "/bad-prop", {
     headers: BROWSER,
   });
@@ -235,24 +235,29 @@ Deno.test("chunks: served under /_fresh/js/<BUILD_ID>/ with immutable caching", 
   assertEquals(missing.res.status, 404);
 });
 
-Deno.test("nonce: the island script carries ctx.nonce, a new one per request, for csp()", async () => {
-  const seen: string[] = [];
-  const app = new App()
+Deno.test("nonce: the island script carries the render's nonce, a new one per page, left on the Response for a CSP", async () => {
+  const seen: (string | undefined)[] = [];
+  const app = fixtureRooted()
     .use(csp())
     .use(async (ctx) => {
-      seen.push(ctx.nonce);
-      return await ctx.next();
+      const res = await ctx.next();
+      seen.push(renderNonce(res));
+      return res;
     })
     .use(staticFiles())
-    .fsRoutes(manifest);
+    .fsRoutes();
   const run = app.handler();
   const first = await send(run, "/counter", { headers: BROWSER });
   const second = await send(run, "/counter", { headers: BROWSER });
   assertEquals(scriptOf(first.body).nonce, seen[0]);
   assertEquals(scriptOf(second.body).nonce, seen[1]);
   assert(seen[0] !== seen[1]);
+  assertMatch(seen[0]!, /^[A-Za-z0-9+/]{22}==$/);
   const policy = first.res.headers.get("content-security-policy")!;
   assertStringIncludes(policy, `script-src 'self' 'nonce-${seen[0]}'`);
   const json = await send(run, "/jobs");
-  assertEquals(json.res.headers.get("content-security-policy"), null);
+  assertEquals([seen[2], json.res.headers.get("content-security-policy")], [
+    undefined,
+    null,
+  ]);
 });

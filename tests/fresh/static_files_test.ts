@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { App, staticFiles } from "fresh";
 import { asset } from "fresh/runtime";
 import { safeRelativePath } from "../../lib/fresh/static_files.ts";
-import { fixtureApp, send } from "./helpers.ts";
+import { fixtureApp, send, serving } from "./helpers.ts";
 
 const handler = fixtureApp().handler();
 
@@ -105,14 +105,7 @@ Deno.test("static: path traversal is refused, whatever the encoding", async () =
 });
 
 Deno.test("static: raw request lines over TCP cannot escape either", async () => {
-  const controller = new AbortController();
-  const server = await fixtureApp().listen({
-    port: 0,
-    hostname: "127.0.0.1",
-    signal: controller.signal,
-    onListen() {},
-  });
-  try {
+  await serving(fixtureApp().handler(), async (_, port) => {
     for (
       const path of [
         "/../secret.txt",
@@ -120,10 +113,7 @@ Deno.test("static: raw request lines over TCP cannot escape either", async () =>
         "/sub/../../secret.txt",
       ]
     ) {
-      const conn = await Deno.connect({
-        hostname: "127.0.0.1",
-        port: server.addr.port,
-      });
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       const request =
         `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
       await conn.write(new TextEncoder().encode(request));
@@ -131,10 +121,7 @@ Deno.test("static: raw request lines over TCP cannot escape either", async () =>
       assertMatch(reply, /^HTTP\/1\.1 404 /, path);
       assert(!reply.includes("TOP SECRET"), path);
     }
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("static: a symlink out of static/ is not followed", async () => {
@@ -147,7 +134,9 @@ Deno.test("static: a symlink out of static/ is not followed", async () => {
       join(root, "secret.txt"),
       join(root, "static", "link.txt"),
     );
-    const run = new App({ root }).use(staticFiles()).handler();
+    const app = new App().use(staticFiles());
+    app.config.root = root;
+    const run = app.handler();
     assertEquals((await send(run, "/ok.txt")).body, "ok");
     const { res, body } = await send(run, "/link.txt");
     assertEquals(res.status, 404);

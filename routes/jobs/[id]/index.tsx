@@ -1,10 +1,12 @@
-import { type Context, page, prefersHtml } from "fresh";
+import { type Context, page } from "fresh";
+import { prefersHtml } from "@/lib/web/negotiate.ts";
 import { Head } from "fresh/runtime";
 import { json, readJson, shown } from "@/lib/web/api.ts";
 import { define, type State } from "@/utils.ts";
 import { type JobView, previewSchedule } from "@/lib/jobpro/mod.ts";
-import JobDetail, { type RunsView } from "@/islands/JobDetail.tsx";
-import { toPoint } from "@/components/DurationChart.tsx";
+import JobDetail from "@/islands/JobDetail.tsx";
+import { readRunsView } from "@/lib/client/query.ts";
+import { toPoint } from "@/lib/dashboard/run_points.ts";
 
 /**
  * GET: the job's page for a browser, the job as JSON otherwise.
@@ -31,7 +33,6 @@ export const handler = define.handlers({
 
 /** Runs per page of the job page's history. */
 const RUNS_PAGE = 20;
-const RUN_STATUSES = ["complete", "failed", "running", "cancelled"] as const;
 
 /**
  * The job page's first render: the runs view in the URL (`status`, `offset`,
@@ -40,20 +41,11 @@ const RUN_STATUSES = ["complete", "failed", "running", "cancelled"] as const;
  */
 async function jobPage(ctx: Context<State>, job: JobView) {
   const manager = ctx.state.manager;
-  const p = ctx.url.searchParams;
-  const status = RUN_STATUSES.find((s) => s === p.get("status")) ?? "";
-  const offset = Math.max(0, Math.floor(Number(p.get("offset")) || 0));
-  const runId = Math.floor(Number(p.get("run")) || 0);
-  const view = {
-    status,
-    offset,
-    limit: RUNS_PAGE,
-    run: runId > 0 ? runId : null,
-  } as RunsView;
+  const view = readRunsView(ctx.url.searchParams, RUNS_PAGE);
   const [list, stats, recent, run] = await Promise.all([
     manager.runs(job.id, {
-      status: status || undefined,
-      offset,
+      status: view.status || undefined,
+      offset: view.offset,
       limit: RUNS_PAGE,
     }),
     manager.stats(job.id),

@@ -9,8 +9,11 @@ import {
   sse,
   type SseOptions,
   type SseStream,
-} from "fresh";
-import { waitFor } from "./helpers.ts";
+} from "@/lib/web/sse.ts";
+import { waitFor as poll } from "../helpers.ts";
+
+const waitFor = <T>(check: () => T, timeoutMs: number, what: string) =>
+  poll(check, { timeoutMs, intervalMs: 10, what });
 
 Deno.test("sse: event framing, multi-line data, JSON data and comments", () => {
   assertEquals(formatEvent({ data: "hi" }), "data: hi\n\n");

@@ -1,5 +1,6 @@
 /**
- * Content negotiation for routes that serve both a page and JSON.
+ * Content negotiation for routes that serve both a page and JSON (Fresh has
+ * none: this is the app's own).
  *
  * The rule: HTML only when the `Accept` header rates `text/html` strictly
  * above `application/json` (each type takes the q-value of its most specific
@@ -9,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { prefersHtml } from "fresh";
+ * import { prefersHtml } from "@/lib/web/negotiate.ts";
  * export const handler = {
  *   GET: (ctx) => prefersHtml(ctx.req) ? page({ jobs }) : ctx.json(jobs),
  * };

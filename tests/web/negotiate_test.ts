@@ -2,7 +2,7 @@
  * Content negotiation: HTML only when text/html is preferred over JSON.
  */
 import { assertEquals } from "@std/assert";
-import { parseAccept, prefersHtml, wantsJson } from "fresh";
+import { parseAccept, prefersHtml, wantsJson } from "@/lib/web/negotiate.ts";
 
 const CASES: [string | null, boolean][] = [
   [null, false],

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { sse } from "fresh";
+ * import { sse } from "@/lib/web/sse.ts";
  * export const handler = {
  *   GET: (ctx) =>
  *     sse(ctx.req, (stream) => {

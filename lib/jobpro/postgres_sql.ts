@@ -1,0 +1,591 @@
+/**
+ * The PostgreSQL store's SQL: its versioned schema, the statements a batch
+ * runs, and the conversions between rows and the engine's types. Nothing
+ * here holds a connection; postgres_store.ts does.
+ *
+ * Every table lives in one schema (default "jobpro"), named in each
+ * statement, so several stores (or tests) share a database without meeting.
+ * The rows of a batch go as one parameter per statement (a JSON document
+ * for runs and puts, an array per column for the small ones), unpacked with
+ * `json_to_recordset` or `unnest`: 1,000 runs are one statement. Times are
+ * `timestamptz`, sent and read as epoch milliseconds.
+ *
+ * @example
+ * ```ts
+ * const sql = statementsFor("jobpro");
+ * await client.query(sql.claim, claimParams(batch.claims));
+ * ```
+ * @module
+ */
+import type { Job } from "./job.ts";
+import { type Run, summarize } from "./run.ts";
+import type {
+  Claim,
+  Delete,
+  JobStats,
+  LoggedEvent,
+  Put,
+  StatusChange,
+  StoredEvent,
+  StoredJob,
+} from "./store.ts";
+
+/**
+ * A result row by column name.
+ *
+ * @example
+ * ```ts
+ * const row: Row = { id: "a", version: 1 };
+ * ```
+ */
+export type Row = Record<string, unknown>;
+
+/**
+ * Events the log keeps when a prune rule does not say.
+ *
+ * @example
+ * ```ts
+ * const keep = rule.maxEvents ?? DEFAULT_MAX_EVENTS;
+ * ```
+ */
+export const DEFAULT_MAX_EVENTS = 100_000;
+
+/**
+ * A schema name that needs no quoting: lower-case letters, digits, underscores.
+ *
+ * @example
+ * ```ts
+ * SCHEMA_NAME.test("jobpro"); // true
+ * SCHEMA_NAME.test("Jobs; DROP"); // false
+ * ```
+ */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Epoch milliseconds (a bigint expression) as a timestamptz. */
+const ts = (x: string) => `(timestamptz 'epoch' + (${x}) * interval '1 ms')`;
+/** A timestamptz as epoch milliseconds (a JS number). */
+const ms = (x: string) => `(extract(epoch FROM ${x}) * 1000)::float8`;
+
+/**
+ * The migrations, in order: migration i takes the schema from version i to
+ * i + 1. A release that changes the schema appends one; none is ever edited.
+ * `$S` stands for the schema.
+ */
+const MIGRATIONS: string[][] = [
+  [
+    `CREATE TABLE $S.jobs (
+      id text PRIMARY KEY, name text NOT NULL, type text NOT NULL,
+      schedule text NOT NULL, timezone text, action text NOT NULL,
+      timeout_ms bigint, retries integer NOT NULL, retry_delay_ms bigint NOT NULL,
+      overlap text NOT NULL, catch_up text NOT NULL, auto_start boolean NOT NULL,
+      status text NOT NULL, next_run_at timestamptz,
+      created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+      version bigint NOT NULL,
+      run_count bigint NOT NULL DEFAULT 0, success_count bigint NOT NULL DEFAULT 0,
+      last_run text)`,
+    // One table for runs in flight (running) and finished ones: a finish is
+    // an upsert that moves a row out of running exactly once.
+    `CREATE TABLE $S.runs (
+      id bigint PRIMARY KEY, job_id text NOT NULL, trigger text NOT NULL,
+      attempt integer NOT NULL, scheduled_for timestamptz,
+      started_at timestamptz NOT NULL, ended_at timestamptz, duration_ms bigint,
+      status text NOT NULL, message text, error text, output text,
+      running boolean NOT NULL)`,
+    `CREATE INDEX runs_by_job ON $S.runs (job_id, id DESC)`,
+    `CREATE INDEX runs_running ON $S.runs (id) WHERE running`,
+    `CREATE INDEX runs_by_start ON $S.runs (started_at) WHERE NOT running`,
+    `CREATE TABLE $S.events (seq bigint PRIMARY KEY,
+      logged_at timestamptz NOT NULL, type text NOT NULL, job_id text NOT NULL,
+      run_id bigint)`,
+    // The event log's counter: a batch takes its numbers by updating this one
+    // row, so numbers are gapless, and (the row lock is held to commit) are
+    // committed in order: a reader never sees seq 5 before seq 4.
+    `CREATE TABLE $S.event_seq (id integer PRIMARY KEY CHECK (id = 1),
+      last_seq bigint NOT NULL)`,
+    `INSERT INTO $S.event_seq VALUES (1, 0)`,
+    // One row, rewritten to find out whether writing works again.
+    `CREATE TABLE $S.write_probe (id integer PRIMARY KEY,
+      probed_at timestamptz NOT NULL)`,
+  ],
+];
+
+/**
+ * The schema version this code creates and knows.
+ *
+ * @example
+ * ```ts
+ * if (stored > SCHEMA_VERSION) throw new Error("schema too new");
+ * ```
+ */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * The statements that create the schema and its version table, before any migration.
+ *
+ * @example
+ * ```ts
+ * for (const sql of bootstrap("jobpro")) await client.query(sql);
+ * ```
+ */
+export function bootstrap(schema: string): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${schema}`,
+    `CREATE TABLE IF NOT EXISTS ${schema}.schema_version (
+      id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL,
+      migrated_at timestamptz NOT NULL DEFAULT now())`,
+  ];
+}
+
+/**
+ * The statements that take the schema from version `from` to {@link SCHEMA_VERSION}.
+ *
+ * @example
+ * ```ts
+ * for (const sql of migrationsFrom("jobpro", 0)) await client.query(sql);
+ * ```
+ */
+export function migrationsFrom(schema: string, from: number): string[] {
+  return MIGRATIONS.slice(from).flat().map((s) => s.replaceAll("$S", schema));
+}
+
+const JOB_FIELDS = `id, name, type, schedule, timezone, action,
+  timeout_ms::float8 AS timeout_ms, retries, retry_delay_ms::float8 AS retry_delay_ms,
+  overlap, catch_up, auto_start, status, version::float8 AS version,
+  ${ms("next_run_at")} AS next_run_at, ${ms("created_at")} AS created_at,
+  ${ms("updated_at")} AS updated_at,
+  run_count::float8 AS run_count, success_count::float8 AS success_count, last_run`;
+
+/** A run's columns as the engine reads them (output aside). */
+const RUN_FIELDS = `id::float8 AS id, job_id, trigger, attempt,
+  ${ms("scheduled_for")} AS scheduled_for, ${ms("started_at")} AS started_at,
+  ${ms("ended_at")} AS ended_at, duration_ms::float8 AS duration_ms,
+  status, message, error`;
+
+/** A batch's puts, as {@link putsJson} sends them. */
+const PUT_INPUT = `json_to_recordset($1::json) AS p(id text, name text,
+  type text, schedule text, timezone text, action text, timeout_ms bigint,
+  retries integer, retry_delay_ms bigint, overlap text, catch_up text,
+  auto_start boolean, status text, next_run_at bigint, created_at bigint,
+  updated_at bigint, version bigint, expected bigint)`;
+
+/** A batch's runs, as {@link runsJson} sends them. */
+const RUN_INPUT = `json_to_recordset($1::json) AS r(id bigint, job_id text,
+  trigger text, attempt integer, scheduled_for bigint, started_at bigint,
+  ended_at bigint, duration_ms bigint, status text, message text, error text,
+  output text, summary text)`;
+
+const RUN_VALUES = `r.id, r.job_id, r.trigger, r.attempt, ${
+  ts("r.scheduled_for")
+}, ${ts("r.started_at")}, ${ts("r.ended_at")}, r.duration_ms, r.status,
+  r.message, r.error, r.output`;
+
+const RUN_COLUMNS = `id, job_id, trigger, attempt, scheduled_for, started_at,
+  ended_at, duration_ms, status, message, error, output, running`;
+
+/**
+ * Every statement the store runs, with the schema filled in.
+ *
+ * @example
+ * ```ts
+ * const sql = statementsFor("jobpro");
+ * ```
+ */
+export function statementsFor(s: string) {
+  return {
+    version: `SELECT version FROM ${s}.schema_version WHERE id = 1`,
+    setVersion: `INSERT INTO ${s}.schema_version (id, version) VALUES (1, $1)
+      ON CONFLICT (id) DO UPDATE SET version = $1, migrated_at = now()`,
+    // Every job row a batch will change, locked in id order first: two
+    // batches touching the same jobs then queue, and never deadlock (which
+    // would cost a second of deadlock_timeout and a retry).
+    lockJobs: `SELECT id FROM ${s}.jobs WHERE id = ANY($1::text[])
+      ORDER BY id FOR UPDATE`,
+    // Versioned deletes, with all the deleted jobs' runs.
+    deleteJobs: `WITH d AS (
+        DELETE FROM ${s}.jobs j USING unnest($1::text[], $2::bigint[]) AS x(id, expected)
+        WHERE j.id = x.id AND j.version = x.expected RETURNING j.id),
+      r AS (DELETE FROM ${s}.runs WHERE job_id IN (SELECT id FROM d))
+      SELECT id FROM d`,
+    // The compare-and-set of next_run_at. Under READ COMMITTED a claimant
+    // that waited for another's row lock re-checks the condition on the row
+    // the other committed, so of two claimants of one tick exactly one wins.
+    claim: `UPDATE ${s}.jobs j SET next_run_at = ${ts("c.next")}
+      FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS c(job_id, tick, next)
+      WHERE j.id = c.job_id AND j.next_run_at IS NOT DISTINCT FROM ${
+      ts("c.tick")
+    }
+      RETURNING j.id`,
+    statuses: `UPDATE ${s}.jobs j SET status = x.status, updated_at = ${
+      ts("x.updated_at")
+    }
+      FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(job_id, status, updated_at)
+      WHERE j.id = x.job_id`,
+    // A create where no job has the id; counters start at zero.
+    createJobs:
+      `INSERT INTO ${s}.jobs (id, name, type, schedule, timezone, action,
+        timeout_ms, retries, retry_delay_ms, overlap, catch_up, auto_start, status,
+        next_run_at, created_at, updated_at, version)
+      SELECT p.id, p.name, p.type, p.schedule, p.timezone, p.action, p.timeout_ms,
+        p.retries, p.retry_delay_ms, p.overlap, p.catch_up, p.auto_start, p.status,
+        ${ts("p.next_run_at")}, ${ts("p.created_at")}, ${ts("p.updated_at")},
+        p.version
+      FROM ${PUT_INPUT} WHERE p.expected IS NULL
+      ON CONFLICT (id) DO NOTHING RETURNING id`,
+    // An update where the stored version is the one planned from; the
+    // counters are the database's and never overwritten.
+    updateJobs: `UPDATE ${s}.jobs j SET name = p.name, type = p.type,
+        schedule = p.schedule, timezone = p.timezone, action = p.action,
+        timeout_ms = p.timeout_ms, retries = p.retries,
+        retry_delay_ms = p.retry_delay_ms, overlap = p.overlap,
+        catch_up = p.catch_up, auto_start = p.auto_start, status = p.status,
+        next_run_at = ${ts("p.next_run_at")}, updated_at = ${
+      ts("p.updated_at")
+    },
+        version = p.version
+      FROM ${PUT_INPUT}
+      WHERE j.id = p.id AND p.expected IS NOT NULL AND j.version = p.expected
+      RETURNING j.id`,
+    started: `INSERT INTO ${s}.runs (${RUN_COLUMNS})
+      SELECT ${RUN_VALUES}, true FROM ${RUN_INPUT}
+      ON CONFLICT (id) DO NOTHING`,
+    // A finish leaves `running` once (a run already finished, or recovered
+    // as interrupted, is not counted again), and its job's counters move by
+    // what this statement finished: deltas, whatever the process remembers.
+    finished: `WITH input AS (SELECT * FROM ${RUN_INPUT}),
+      ended AS (
+        INSERT INTO ${s}.runs AS x (${RUN_COLUMNS})
+        SELECT ${RUN_VALUES}, false FROM input AS r
+        ON CONFLICT (id) DO UPDATE SET trigger = excluded.trigger,
+          attempt = excluded.attempt, scheduled_for = excluded.scheduled_for,
+          started_at = excluded.started_at, ended_at = excluded.ended_at,
+          duration_ms = excluded.duration_ms, status = excluded.status,
+          message = excluded.message, error = excluded.error,
+          output = excluded.output, running = false
+        WHERE x.running AND x.job_id = excluded.job_id
+        RETURNING x.id, x.job_id, x.status),
+      counts AS (SELECT job_id, count(*) AS n,
+          count(*) FILTER (WHERE status = 'complete') AS ok
+        FROM ended GROUP BY job_id)
+      UPDATE ${s}.jobs j SET run_count = j.run_count + c.n,
+        success_count = j.success_count + c.ok,
+        last_run = coalesce((SELECT summary FROM input
+          WHERE input.job_id = c.job_id AND input.summary IS NOT NULL LIMIT 1), j.last_run)
+      FROM counts c WHERE j.id = c.job_id`,
+    // The batch's event numbers, taken from the counter row (locked to commit).
+    events: `WITH n AS (
+        UPDATE ${s}.event_seq SET last_seq = last_seq + $4::bigint WHERE id = 1
+        RETURNING last_seq - $4::bigint AS base),
+      ins AS (INSERT INTO ${s}.events (seq, logged_at, type, job_id, run_id)
+        SELECT n.base + e.ord, ${ts("$5::bigint")}, e.type, e.job_id, e.run_id
+        FROM n, unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY
+          AS e(type, job_id, run_id, ord))
+      SELECT (base + 1)::float8 AS first FROM n`,
+    nextSeq: `SELECT (last_seq + 1)::float8 AS first FROM ${s}.event_seq`,
+    lastSeq: `SELECT last_seq::float8 AS seq FROM ${s}.event_seq`,
+    running: `SELECT ${RUN_FIELDS}, output FROM ${s}.runs WHERE running
+      ORDER BY id FOR UPDATE`,
+    loadJobs: `SELECT ${JOB_FIELDS}, created_at::text AS page_key FROM ${s}.jobs
+      WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::text)
+      ORDER BY created_at, id LIMIT $3`,
+    maxRunId: `SELECT coalesce(max(id), 0)::float8 AS m FROM ${s}.runs`,
+    // One statement: the page and its total come from one snapshot.
+    listRuns: `SELECT (SELECT count(*) FROM ${s}.runs
+        WHERE job_id = $1 AND ($2::text IS NULL OR status = $2))::float8 AS total, p.*
+      FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+        SELECT ${RUN_FIELDS} FROM ${s}.runs
+        WHERE job_id = $1 AND ($2::text IS NULL OR status = $2)
+        ORDER BY id DESC LIMIT $3 OFFSET $4) AS p ON true`,
+    getRun:
+      `SELECT ${RUN_FIELDS}, output FROM ${s}.runs WHERE job_id = $1 AND id = $2`,
+    stats: `SELECT count(*)::float8 AS runs,
+        (100.0 * count(*) FILTER (WHERE status = 'complete')
+          / nullif(count(*), 0))::float8 AS success_rate,
+        avg(duration_ms)::float8 AS avg_ms,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
+        ${ms("max(started_at)")} AS last_run,
+        ${
+      ms("max(started_at) FILTER (WHERE status = 'failed')")
+    } AS last_failure
+      FROM ${s}.runs WHERE job_id = $1 AND NOT running`,
+    // One statement, one snapshot: the counter, the oldest kept, the page.
+    eventsSince: `SELECT (SELECT last_seq FROM ${s}.event_seq)::float8 AS last,
+        (SELECT min(seq) FROM ${s}.events)::float8 AS oldest, e.*
+      FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+        SELECT seq::float8 AS seq, ${ms("logged_at")} AS at, type, job_id,
+          run_id::float8 AS run_id
+        FROM ${s}.events WHERE seq > $1 ORDER BY seq LIMIT $2) AS e ON true`,
+    pruneEvents: `DELETE FROM ${s}.events
+      WHERE seq <= (SELECT last_seq FROM ${s}.event_seq) - $1`,
+    pruneOld: `DELETE FROM ${s}.runs WHERE id IN (
+      SELECT id FROM ${s}.runs WHERE NOT running AND started_at < ${
+      ts("$1::bigint")
+    }
+      LIMIT $2)`,
+    overfull: `SELECT job_id FROM ${s}.runs WHERE NOT running
+      GROUP BY job_id HAVING count(*) > $1`,
+    pruneJob:
+      `DELETE FROM ${s}.runs WHERE job_id = $1 AND NOT running AND id < (
+      SELECT id FROM ${s}.runs WHERE job_id = $1 AND NOT running
+      ORDER BY id DESC LIMIT 1 OFFSET $2)`,
+    probe: `INSERT INTO ${s}.write_probe VALUES (1, now())
+      ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at`,
+  };
+}
+
+/**
+ * The statements of one schema.
+ *
+ * @example
+ * ```ts
+ * const sql: Statements = statementsFor("jobpro");
+ * ```
+ */
+export type Statements = ReturnType<typeof statementsFor>;
+
+/**
+ * A time as sent: whole milliseconds (a NaN stays NaN, so the database
+ * refuses it and the batch fails whole).
+ */
+const t = (v: number | null) => v === null ? null : Math.round(v);
+
+/**
+ * Parameters of {@link Statements.deleteJobs}.
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.deleteJobs, deleteParams([{ id: "a", expected: 3 }]));
+ * ```
+ */
+export const deleteParams = (ds: Delete[]) => [
+  ds.map((d) => d.id),
+  ds.map((d) => d.expected),
+];
+
+/**
+ * Parameters of {@link Statements.claim}.
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.claim, claimParams([{ jobId: "a", tick: 60_000, next: 120_000 }]));
+ * ```
+ */
+export const claimParams = (cs: Claim[]) => [
+  cs.map((c) => c.jobId),
+  cs.map((c) => t(c.tick)),
+  cs.map((c) => t(c.next)),
+];
+
+/**
+ * Parameters of {@link Statements.statuses}.
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.statuses, statusParams([{ jobId: "a", status: "running", updatedAt: Date.now() }]));
+ * ```
+ */
+export const statusParams = (ss: StatusChange[]) => [
+  ss.map((s) => s.jobId),
+  ss.map((s) => s.status),
+  ss.map((s) => t(s.updatedAt)),
+];
+
+/**
+ * Rows of a batch travel as one JSON document per statement: cheaper to
+ * make and to read than an array per column. JSON has no NaN (it would
+ * become null), so a time that is no time is refused here, failing the batch.
+ */
+function time(v: number | null, what: string): number | null {
+  if (v === null) return null;
+  if (!Number.isFinite(v)) throw new Error(`${what} is not a time: ${v}`);
+  return Math.round(v);
+}
+
+/**
+ * The parameter of the puts' statements.
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.createJobs, [putsJson([{ job, expected: null }])]);
+ * ```
+ */
+export function putsJson(puts: Put[]): string {
+  return JSON.stringify(puts.map(({ job: j, expected }) => ({
+    id: j.id,
+    name: j.name,
+    type: j.type,
+    schedule: j.schedule,
+    timezone: j.timezone,
+    action: JSON.stringify(j.action),
+    timeout_ms: j.timeoutMs,
+    retries: j.retries,
+    retry_delay_ms: j.retryDelayMs,
+    overlap: j.overlap,
+    catch_up: j.catchUp,
+    auto_start: j.autoStart,
+    status: j.status,
+    next_run_at: time(j.nextRunAt, `job ${j.id}: nextRunAt`),
+    created_at: time(j.createdAt, `job ${j.id}: createdAt`),
+    updated_at: time(j.updatedAt, `job ${j.id}: updatedAt`),
+    version: j.version,
+    expected,
+  })));
+}
+
+/**
+ * The parameter of the runs' statements; each job's newest run carries its
+ * summary (the job's `last_run` once it is finished).
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.finished, [runsJson(batch.finished)]);
+ * ```
+ */
+export function runsJson(runs: Run[]): string {
+  const newest = new Map<string, Run>();
+  for (const r of runs) {
+    if ((newest.get(r.jobId)?.id ?? -Infinity) < r.id) newest.set(r.jobId, r);
+  }
+  return JSON.stringify(runs.map((r) => ({
+    id: r.id,
+    job_id: r.jobId,
+    trigger: r.trigger,
+    attempt: r.attempt,
+    scheduled_for: time(r.scheduledFor, `run ${r.id}: scheduledFor`),
+    started_at: time(r.startedAt, `run ${r.id}: startedAt`),
+    ended_at: time(r.endedAt, `run ${r.id}: endedAt`),
+    duration_ms: time(r.durationMs, `run ${r.id}: durationMs`),
+    status: r.status,
+    message: r.message,
+    error: r.error,
+    output: r.output,
+    summary: newest.get(r.jobId) === r ? JSON.stringify(summarize(r)) : null,
+  })));
+}
+
+/**
+ * Parameters of {@link Statements.events}.
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.events, eventParams([{ type: "job-update", jobId: "a" }], Date.now()));
+ * ```
+ */
+export const eventParams = (events: LoggedEvent[], at: number) => [
+  events.map((e) => e.type),
+  events.map((e) => e.jobId),
+  events.map((e) => "runId" in e ? e.runId : null),
+  events.length,
+  t(at),
+];
+
+const num = (v: unknown) => v === null || v === undefined ? null : Number(v);
+const str = (v: unknown) => v === null || v === undefined ? null : String(v);
+
+/**
+ * A jobs row as the engine's job and counters.
+ *
+ * @example
+ * ```ts
+ * const jobs = (await client.query(sql.loadJobs, [null, null, 100])).rows.map(toStoredJob);
+ * ```
+ */
+export function toStoredJob(r: Row): StoredJob {
+  return {
+    job: {
+      id: String(r.id),
+      name: String(r.name),
+      type: r.type as Job["type"],
+      schedule: String(r.schedule),
+      timezone: str(r.timezone),
+      action: JSON.parse(String(r.action)),
+      timeoutMs: num(r.timeout_ms),
+      retries: Number(r.retries),
+      retryDelayMs: Number(r.retry_delay_ms),
+      overlap: r.overlap as Job["overlap"],
+      catchUp: r.catch_up as Job["catchUp"],
+      autoStart: Boolean(r.auto_start),
+      status: r.status as Job["status"],
+      version: Number(r.version),
+      nextRunAt: num(r.next_run_at),
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+    },
+    counts: {
+      runs: Number(r.run_count),
+      successes: Number(r.success_count),
+      lastRun: r.last_run ? JSON.parse(String(r.last_run)) : null,
+      skipped: 0,
+      missed: 0,
+    },
+  };
+}
+
+/**
+ * A runs row as a run.
+ *
+ * @example
+ * ```ts
+ * const run = toRun((await client.query(sql.getRun, ["a", 7])).rows[0]);
+ * ```
+ */
+export function toRun(r: Row): Run {
+  return {
+    id: Number(r.id),
+    jobId: String(r.job_id),
+    trigger: r.trigger as Run["trigger"],
+    attempt: Number(r.attempt),
+    scheduledFor: num(r.scheduled_for),
+    startedAt: Number(r.started_at),
+    endedAt: num(r.ended_at),
+    durationMs: num(r.duration_ms),
+    status: r.status as Run["status"],
+    message: str(r.message),
+    error: str(r.error),
+    output: str(r.output),
+  };
+}
+
+/**
+ * An events row as a stored event.
+ *
+ * @example
+ * ```ts
+ * toEvent({ seq: 1, at: 0, type: "job-update", job_id: "a", run_id: null }).seq; // 1
+ * ```
+ */
+export function toEvent(r: Row): StoredEvent {
+  const base = {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    jobId: String(r.job_id),
+  };
+  const type = String(r.type) as StoredEvent["type"];
+  return type === "run-started" || type === "run-finished"
+    ? { ...base, type, runId: Number(r.run_id) }
+    : { ...base, type };
+}
+
+/**
+ * The stats row as the engine's stats (one decimal, ISO times).
+ *
+ * @example
+ * ```ts
+ * const stats = toStats((await client.query(sql.stats, ["a"])).rows[0]);
+ * ```
+ */
+export function toStats(r: Row): JobStats {
+  const round = (v: unknown) =>
+    v === null ? null : Math.round(Number(v) * 10) / 10;
+  const isoOf = (v: unknown) =>
+    v === null ? null : new Date(Number(v)).toISOString();
+  return {
+    runs: Number(r.runs),
+    successRate: round(r.success_rate),
+    avgDurationMs: round(r.avg_ms),
+    p50DurationMs: round(r.p50),
+    p95DurationMs: round(r.p95),
+    lastRunAt: isoOf(r.last_run),
+    lastFailureAt: isoOf(r.last_failure),
+  };
+}
