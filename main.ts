@@ -10,9 +10,10 @@
  * Tests start a whole server in-process with {@link startJobpro}.
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { App, staticFiles } from "fresh";
 import { exposureRefusal } from "@/lib/web/auth.ts";
-import { type Config, readConfig } from "@/lib/config.ts";
+import { type Config, describeDatabase, readConfig } from "@/lib/config.ts";
 import {
   createManager,
   EXAMPLE_JOBS,
@@ -20,7 +21,7 @@ import {
   loadDefinitions,
   type Manager,
   type ManagerOptions,
-  openDuckDBStore,
+  openStore,
   readJobsFile,
   shellEnvironment,
 } from "@/lib/jobpro/mod.ts";
@@ -59,7 +60,11 @@ export interface Jobpro {
  */
 export function createApp(manager: Manager, config: Config): App<State> {
   metricsOf(manager); // counts runs from now on
-  return new App<State>()
+  const app = new App<State>();
+  // routes/, islands/, static/ and _fresh/ are beside this file, wherever
+  // the process was started from.
+  app.config.root = fileURLToPath(new URL(".", import.meta.url));
+  return app
     .use(requestGuard(config))
     .use(staticFiles())
     .use((ctx) => {
@@ -129,11 +134,15 @@ export async function startJobpro(
     quiet?: boolean;
     /** Where the engine logs; default the console (nothing when `quiet`). */
     log?: ManagerOptions["log"];
+    /** The store was lost for good (another jobpro holds its PostgreSQL schema): nothing starts any more. */
+    onLost?: (reason: string) => void;
   } = {},
 ): Promise<Jobpro> {
   const refusal = exposureRefusal(config);
   if (refusal) throw new Error(refusal);
-  const store = await openDuckDBStore(config.db);
+  const store = await openStore(config.database);
+  const hold = store.hold;
+  hold?.watch(() => hold.lost && opts.onLost?.(hold.reason ?? "store lost"));
   let manager: Manager;
   try {
     manager = await createManager({
@@ -215,12 +224,20 @@ if (import.meta.main) {
   try {
     jp = await startJobpro(config, {
       examples: Deno.args.includes("--examples"),
+      onLost(reason) {
+        console.error(`[jobpro] ${reason}: exiting`);
+        void jp.manager.shutdown({ graceMs: 0 }).finally(() => Deno.exit(1));
+      },
     });
   } catch (e) {
     console.error(`[jobpro] cannot start: ${(e as Error).message}`);
     Deno.exit(1);
   }
-  console.log(`[jobpro] listening on ${jp.url}/jobs (database ${config.db})`);
+  console.log(
+    `[jobpro] listening on ${jp.url}/jobs (database ${
+      describeDatabase(config.database)
+    })`,
+  );
   // The first SIGINT/SIGTERM stops gracefully. Ctrl-C on `npx deno task
   // run` reaches every process of the group, so the same signal again within
   // a second is that same Ctrl-C; a later or a different one exits at once.

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { answerOf, type ApiFailure, callApi } from "@/lib/client/api.ts";
+import { answerOf, type ApiFailure, callApi, send } from "@/lib/client/api.ts";
 import { CliError, EXIT, exitCodeForStatus } from "./errors.ts";
 
 /** The default server address. */
@@ -61,15 +61,16 @@ export function createClient(opts: ClientOptions): Client {
   return {
     url,
     async request<T>(method: string, path: string, body?: unknown) {
-      const signal = AbortSignal.timeout(timeoutMs);
-      const r = await callApi<T>(method, url + path, {
+      const target = url + path;
+      const r = await callApi<T>(method, target, {
         body,
         headers: auth,
-        signal,
+        signal: AbortSignal.timeout(timeoutMs),
+        what: `${method} ${path}`,
       }).catch((e) => {
-        throw aborted(e, url + path);
+        throw aborted(e, target);
       });
-      if (!r.ok) throw cliErrorOf(r.error);
+      if (!r.ok) throw cliErrorOf(r.error, target);
       return r.data;
     },
     async openEvents(lastEventId, signal) {
@@ -79,21 +80,16 @@ export function createClient(opts: ClientOptions): Client {
       };
       if (lastEventId !== null) headers["last-event-id"] = lastEventId;
       const target = `${url}/jobs/events`;
-      let res: Response;
-      try {
-        res = await fetch(target, { headers, signal });
-      } catch (e) {
-        if (signal.aborted) throw aborted(signal.reason, target);
-        throw new CliError(
-          `cannot reach ${target}: ${messageOf(e)}`,
-          EXIT.server,
-        );
-      }
-      if (!res.ok) {
-        const r = await answerOf(res, "GET /jobs/events");
-        throw cliErrorOf(r.ok ? unexpected(res.status) : r.error);
-      }
-      return res;
+      const sent = await send("GET", target, { headers, signal }).catch(
+        (e) => {
+          throw aborted(e, target);
+        },
+      );
+      if (!sent.ok) throw cliErrorOf(sent.error, target);
+      if (sent.data.ok) return sent.data;
+      const r = await answerOf(sent.data, "GET /jobs/events", { signal });
+      if (!r.ok) throw cliErrorOf(r.error, target);
+      throw new CliError(`${target}: HTTP ${sent.data.status}`, EXIT.server);
     },
   };
 }
@@ -127,8 +123,11 @@ export function baseUrl(raw: string): string {
 }
 
 /** The API's failure as a CliError with the exit code its status means. */
-function cliErrorOf(e: ApiFailure): CliError {
-  if (e.status === 0 || e.code === "not_json") {
+function cliErrorOf(e: ApiFailure, target: string): CliError {
+  if (e.status === 0) {
+    return new CliError(`cannot reach ${target}: ${e.cause}`, EXIT.server);
+  }
+  if (e.code === "not_json" || e.code === "unreachable") {
     return new CliError(e.message, EXIT.server);
   }
   return new CliError(e.message, exitCodeForStatus(e.status), {
@@ -138,10 +137,6 @@ function cliErrorOf(e: ApiFailure): CliError {
   });
 }
 
-function unexpected(status: number): ApiFailure {
-  return { status, code: `http_${status}`, message: `HTTP ${status}` };
-}
-
 /** A timeout is the CLI's own error; any other abort goes on as it is. */
 function aborted(reason: unknown, url: string): unknown {
   if (reason instanceof DOMException && reason.name === "TimeoutError") {
@@ -149,5 +144,3 @@ function aborted(reason: unknown, url: string): unknown {
   }
   return reason;
 }
-
-const messageOf = (e: unknown) => e instanceof Error ? e.message : String(e);

@@ -8,13 +8,17 @@
  * ```
  * @module
  */
+import type { StoreLocation } from "./jobpro/open_store.ts";
+import { SCHEMA_NAME } from "./jobpro/postgres_sql.ts";
 
 /** Settings for one jobpro process. */
 export interface Config {
   port: number;
   host: string;
-  /** DuckDB file, or ":memory:". */
+  /** JOBPRO_DB as given: a DuckDB file, ":memory:", or a PostgreSQL URL. */
   db: string;
+  /** The store it names: a DuckDB file, or a PostgreSQL database and schema. */
+  database: StoreLocation;
   jobsFile: string | null;
   jobsUrl: string | null;
   /** Base URL for the seed's TriggerEndpoint paths. */
@@ -101,6 +105,60 @@ function tokens(env: Env): { token: string | null; readToken: string | null } {
   return { token: full, readToken: read };
 }
 
+const POSTGRES = /^postgres(ql)?:/i;
+
+/**
+ * The store JOBPRO_DB names: a `postgres://` or `postgresql://` URL is a
+ * PostgreSQL database (its tables in the schema JOBPRO_PG_SCHEMA, default
+ * "jobpro"); anything else is a DuckDB file. A URL's password is never
+ * echoed.
+ */
+function database(env: Env, db: string): StoreLocation {
+  if (!POSTGRES.test(db)) return { kind: "duckdb", path: db };
+  const wrong = (why: string) =>
+    new Error(
+      `JOBPRO_DB is not a usable PostgreSQL URL: ${why}; write it as postgres://user:password@host:5432/database`,
+    );
+  let url: URL;
+  try {
+    url = new URL(db);
+  } catch {
+    throw wrong("it does not parse as a URL");
+  }
+  if (!/^postgres(ql)?:\/\//i.test(db) || !url.hostname) {
+    throw wrong("it names no host");
+  }
+  if (url.port && !(Number(url.port) >= 1 && Number(url.port) <= 65535)) {
+    throw wrong(`port ${url.port} is out of range`);
+  }
+  if (url.pathname.length <= 1) throw wrong("it names no database");
+  const schema = env.JOBPRO_PG_SCHEMA || "jobpro";
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new Error(
+      `JOBPRO_PG_SCHEMA must be a plain schema name (lower-case letters, digits and _, not starting with a digit), got "${schema}"`,
+    );
+  }
+  return { kind: "postgres", url: db, schema };
+}
+
+/**
+ * The store as a line of the log: the DuckDB file, or the PostgreSQL
+ * server, database and schema (never the user or the password).
+ *
+ * @example
+ * ```ts
+ * describeDatabase({ kind: "postgres", url: "postgres://u:secret@db:5432/jobs", schema: "jobpro" });
+ * // "PostgreSQL db:5432/jobs, schema jobpro"
+ * ```
+ */
+export function describeDatabase(at: StoreLocation): string {
+  if (at.kind === "duckdb") return at.path;
+  const u = new URL(at.url);
+  return `PostgreSQL ${u.hostname}${
+    u.port ? `:${u.port}` : ""
+  }${u.pathname}, schema ${at.schema}`;
+}
+
 /**
  * Reads the configuration; throws naming the variable that is wrong.
  *
@@ -112,10 +170,12 @@ function tokens(env: Env): { token: string | null; readToken: string | null } {
 export function readConfig(env: Env): Config {
   const port = int(env, "PORT", 8000);
   if (port > 65535) throw new Error(`PORT must be at most 65535, got ${port}`);
+  const db = env.JOBPRO_DB || "./jobs.duckdb";
   return {
     port,
     host: env.HOST || "127.0.0.1",
-    db: env.JOBPRO_DB || "./jobs.duckdb",
+    db,
+    database: database(env, db),
     jobsFile: env.JOBPRO_JOBS_FILE || null,
     jobsUrl: env.JOBPRO_JOBS_URL || null,
     backendUrl: env.JOBPRO_BACKEND_URL || "http://localhost:8080",

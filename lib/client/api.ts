@@ -21,6 +21,8 @@ export interface ApiFailure {
   message: string;
   /** The input field the server named, e.g. "schedule" or "action.url". */
   field?: string;
+  /** With `unreachable`: what the network said ("Connection refused"). */
+  cause?: string;
 }
 
 /** The outcome of a call. */
@@ -32,14 +34,17 @@ export type ApiResult<T> = { ok: true; data: T } | {
 /** What a call sends besides its method and URL. */
 export interface CallOptions {
   body?: unknown;
-  /** Extra headers (a bearer token, say). */
+  /** Extra headers (a bearer token, say); they win over the defaults. */
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** How messages name the call; default `METHOD url`. */
+  what?: string;
 }
 
 /**
  * Sends a request and reads its JSON answer. Never throws, except with the
- * signal's reason once `signal` aborts (the caller's timeout or cancel).
+ * signal's reason once `signal` aborts (the caller's timeout or cancel),
+ * also while the answer is being read.
  *
  * @example
  * ```ts
@@ -51,33 +56,77 @@ export async function callApi<T>(
   url: string,
   opts: CallOptions = {},
 ): Promise<ApiResult<T>> {
-  const what = `${method} ${url}`;
-  const headers: Record<string, string> = {
-    accept: "application/json",
-    ...opts.headers,
-  };
+  const sent = await send(method, url, opts);
+  if (!sent.ok) return sent;
+  return await answerOf<T>(sent.data, opts.what ?? `${method} ${url}`, opts);
+}
+
+/**
+ * Sends a request (JSON body, `Accept: application/json` unless the
+ * headers say otherwise) and gives back the response as it is, or why the
+ * server could not be reached.
+ *
+ * @example
+ * ```ts
+ * const r = await send("GET", "/jobs/events", { headers: { accept: "text/event-stream" } });
+ * ```
+ */
+export async function send(
+  method: string,
+  url: string,
+  opts: CallOptions = {},
+): Promise<ApiResult<Response>> {
+  const headers: Record<string, string> = { accept: "application/json" };
   if (opts.body !== undefined) headers["content-type"] = "application/json";
-  let res: Response;
   try {
-    res = await fetch(url, {
+    const res = await fetch(url, {
       method,
-      headers,
+      headers: { ...headers, ...opts.headers },
       signal: opts.signal,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     });
+    return { ok: true, data: res };
   } catch (e) {
     if (opts.signal?.aborted) throw opts.signal.reason;
-    return failure(0, "unreachable", `cannot reach ${url}: ${messageOf(e)}`);
+    const cause = e instanceof Error ? e.message : String(e);
+    return {
+      ok: false,
+      error: {
+        status: 0,
+        code: "unreachable",
+        message: `the server cannot be reached (${cause})`,
+        cause,
+      },
+    };
   }
-  return await answerOf<T>(res, what);
 }
 
-/** A response's JSON as data, or the API's error (or why it is not JSON). */
+/**
+ * A response's JSON as data, or the API's error (or why it is not JSON).
+ * An answer cut off while it is read is a failure, never data.
+ *
+ * @example
+ * ```ts
+ * const r = await answerOf<JobView>(await fetch("/jobs/a"), "GET /jobs/a");
+ * ```
+ */
 export async function answerOf<T>(
   res: Response,
   what: string,
+  opts: { signal?: AbortSignal } = {},
 ): Promise<ApiResult<T>> {
-  const text = await res.text().catch(() => "");
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (e) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    const cause = e instanceof Error ? e.message : String(e);
+    return failure(
+      res.status,
+      "unreachable",
+      `${what}: the connection broke while the answer was read (${cause})`,
+    );
+  }
   const type = res.headers.get("content-type") ?? "";
   const parsed = type.includes("json") ? parse(text) : undefined;
   if (res.ok) {
@@ -103,11 +152,15 @@ export async function answerOf<T>(
       typeof err.field === "string" ? err.field : undefined,
     );
   }
-  const snippet = text.trim().slice(0, 200);
+  // Plain text says what went wrong; an HTML page (a proxy's) is noise.
+  const snippet = type.startsWith("text/plain")
+    ? text.trim().slice(0, 200)
+    : "";
+  const name = res.statusText ? ` ${res.statusText}` : "";
   return failure(
     res.status,
     `http_${res.status}`,
-    `${what}: HTTP ${res.status}${snippet ? `: ${snippet}` : ""}`,
+    `${what}: HTTP ${res.status}${snippet ? `: ${snippet}` : name}`,
   );
 }
 
@@ -132,8 +185,6 @@ function parse(text: string): unknown {
     return undefined;
   }
 }
-
-const messageOf = (e: unknown) => e instanceof Error ? e.message : String(e);
 
 /**
  * A path under `/jobs` with each segment escaped.

@@ -219,6 +219,15 @@ export function envOf(text: string): Record<string, string> {
   return env;
 }
 
+/** A function's params as the form's fields show them: the strings, numbers and booleans, as text. */
+function argsOf(params: Record<string, unknown>): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (["string", "number", "boolean"].includes(typeof v)) args[k] = str(v);
+  }
+  return args;
+}
+
 /**
  * The draft of a job, or of a new one (`null`): the defaults the form opens
  * with.
@@ -232,10 +241,7 @@ export function envOf(text: string): Record<string, string> {
 export function draftOf(job: JobView | null): Draft {
   const a = job?.action;
   const params = a?.type === "function" ? a.params ?? {} : {};
-  const args: Record<string, string> = {};
-  for (const [k, v] of Object.entries(params)) {
-    if (["string", "number", "boolean"].includes(typeof v)) args[k] = str(v);
-  }
+  const args = argsOf(params);
   return {
     id: job?.id ?? "",
     name: job?.name ?? "",
@@ -320,13 +326,19 @@ function functionParams(
     return parsed as Record<string, unknown>;
   }
   // Params the description does not name are kept as they were.
-  const old = original?.action.type === "function" &&
-      original.action.name === name
-    ? original.action.params ?? {}
-    : {};
+  const was = original?.action.type === "function" ? original.action : null;
+  const same = was?.name === name;
+  const old = same ? was?.params ?? {} : {};
+  // The params' text as the form opened with it: a param still showing that
+  // keeps its stored value, unchecked. The API takes any params, so a stored
+  // one may break the description (`rate: 2`); that must not stop an edit of
+  // anything else, such as a rename. Only what the user changed is checked.
+  const opened = same ? argsOf(old) : {};
   const params: Record<string, unknown> = { ...old };
   for (const p of described) {
-    const v = argOf(d.args[p.name] ?? "", p);
+    const text = d.args[p.name] ?? "";
+    if (same && text === (opened[p.name] ?? "")) continue;
+    const v = argOf(text, p);
     if (v === undefined) delete params[p.name];
     else params[p.name] = v;
   }
@@ -421,6 +433,9 @@ export function createBody(
 /**
  * The edit of `job` the draft makes: only the fields that changed, so an
  * untouched relative schedule is not re-planned. Empty when nothing changed.
+ * A function's params are checked only where the draft changed them: a
+ * stored param its description does not allow (the API takes any) neither
+ * stops the edit nor is sent unless the action changed.
  *
  * @example
  * ```ts

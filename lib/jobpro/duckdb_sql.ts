@@ -1,7 +1,7 @@
 /**
- * The DuckDB store's SQL: its schema, the statements a batch runs, and the
- * conversions between rows and the engine's types. Nothing here holds a
- * connection; duckdb_store.ts does.
+ * The DuckDB store's SQL: its schema, the statements a batch runs, and how
+ * rows are appended and read (rows.ts turns result rows into the engine's
+ * types). Nothing here holds a connection; duckdb_store.ts does.
  *
  * @module
  */
@@ -11,9 +11,9 @@ import {
   DuckDBTimestampValue,
   type DuckDBValue,
 } from "@duckdb/node-api";
-import type { Job } from "./job.ts";
 import type { Run } from "./run.ts";
-import type { JobStats, Put, StoredEvent, StoredJob } from "./store.ts";
+import type { Row } from "./rows.ts";
+import type { Put } from "./store.ts";
 
 // job_key is the job's small integer key: a filter on it scans 10 million
 // runs in ~15 ms, where one on the VARCHAR id takes ~140 ms and an index on
@@ -107,12 +107,6 @@ export const RUN_FIELDS = `id::DOUBLE AS id, job_id, trigger, attempt,
   epoch_ms(ended_at)::DOUBLE AS ended_at,
   duration_ms::DOUBLE AS duration_ms, status, message, error`;
 
-/** A result row by column name. */
-export type Row = Record<string, unknown>;
-
-/** Events the log keeps when a prune rule does not say. */
-export const DEFAULT_MAX_EVENTS = 100_000;
-
 export const ts = (ms: number) =>
   new DuckDBTimestampValue(BigInt(Math.round(ms)) * 1000n);
 
@@ -179,44 +173,6 @@ export function appendRun(a: DuckDBAppender, r: Run, key: number) {
   a.endRow();
 }
 
-const num = (
-  v: unknown,
-) => (v === null || v === undefined ? null : Number(v));
-const str = (
-  v: unknown,
-) => (v === null || v === undefined ? null : String(v));
-
-export function toStoredJob(r: Row): StoredJob {
-  return {
-    job: {
-      id: String(r.id),
-      name: String(r.name),
-      type: r.type as Job["type"],
-      schedule: String(r.schedule),
-      timezone: str(r.timezone),
-      action: JSON.parse(String(r.action)),
-      timeoutMs: num(r.timeout_ms),
-      retries: Number(r.retries),
-      retryDelayMs: Number(r.retry_delay_ms),
-      overlap: r.overlap as Job["overlap"],
-      catchUp: r.catch_up as Job["catchUp"],
-      autoStart: Boolean(r.auto_start),
-      status: r.status as Job["status"],
-      version: Number(r.version ?? 1),
-      nextRunAt: num(r.next_run_at),
-      createdAt: Number(r.created_at),
-      updatedAt: Number(r.updated_at),
-    },
-    counts: {
-      runs: Number(r.run_count),
-      successes: Number(r.success_count),
-      lastRun: r.last_run ? JSON.parse(String(r.last_run)) : null,
-      skipped: 0,
-      missed: 0,
-    },
-  };
-}
-
 /** Rows as objects, built from columns (several times faster than row objects). */
 export function rowsOf(
   reader: { columnNames(): string[]; getColumnsJS(): unknown[][] },
@@ -231,35 +187,6 @@ export function rowsOf(
     out[i] = row;
   }
   return out;
-}
-
-export function toRun(r: Row): Run {
-  return {
-    id: Number(r.id),
-    jobId: String(r.job_id),
-    trigger: r.trigger as Run["trigger"],
-    attempt: Number(r.attempt),
-    scheduledFor: num(r.scheduled_for),
-    startedAt: Number(r.started_at),
-    endedAt: num(r.ended_at),
-    durationMs: num(r.duration_ms),
-    status: r.status as Run["status"],
-    message: str(r.message),
-    error: str(r.error),
-    output: str(r.output),
-  };
-}
-
-export function toEvent(r: Row): StoredEvent {
-  const base = {
-    seq: Number(r.seq),
-    at: Number(r.at),
-    jobId: String(r.job_id),
-  };
-  const type = String(r.type) as StoredEvent["type"];
-  return type === "run-started" || type === "run-finished"
-    ? { ...base, type, runId: Number(r.run_id) }
-    : { ...base, type };
 }
 
 export async function lastEventSeqOf(c: DuckDBConnection): Promise<number> {
@@ -293,19 +220,3 @@ export const STATS = `SELECT count(*)::DOUBLE AS runs,
   epoch_ms(max(started_at))::DOUBLE AS last_run,
   epoch_ms(max(started_at) FILTER (WHERE status = 'failed'))::DOUBLE AS last_failure
 FROM runs WHERE job_key = $1`;
-
-export function toStats(r: Row): JobStats {
-  const round = (v: unknown) =>
-    v === null ? null : Math.round(Number(v) * 10) / 10;
-  const isoOf = (v: unknown) =>
-    v === null ? null : new Date(Number(v)).toISOString();
-  return {
-    runs: Number(r.runs),
-    successRate: round(r.success_rate),
-    avgDurationMs: round(r.avg_ms),
-    p50DurationMs: round(r.p50),
-    p95DurationMs: round(r.p95),
-    lastRunAt: isoOf(r.last_run),
-    lastFailureAt: isoOf(r.last_failure),
-  };
-}

@@ -34,25 +34,28 @@ import {
   COUNT_ENDED,
   CREATABLE,
   CREATE_PUTS,
-  DEFAULT_MAX_EVENTS,
   JOB_SELECT,
   lastEventSeqOf,
-  type Row,
   rows,
   rowsOf,
   RUN_FIELDS,
   SCHEMA,
   STATS,
   STATUSES,
-  toEvent,
-  toRun,
-  toStats,
-  toStoredJob,
   ts,
   UPDATABLE,
   UPDATE_PUTS,
 } from "./duckdb_sql.ts";
 import { JobproError } from "./errors.ts";
+import {
+  DEFAULT_MAX_EVENTS,
+  interrupted,
+  type Row,
+  toEvent,
+  toRun,
+  toStats,
+  toStoredJob,
+} from "./rows.ts";
 import { type Run, summarize } from "./run.ts";
 import { emptyBatch } from "./store.ts";
 import type {
@@ -506,13 +509,7 @@ class DuckDBStore implements Store {
       if (!left.length) return [];
       // Written by an earlier process: mark them ours so write() moves them.
       for (const r of left) this.#going.add(r.id);
-      const ended = left.map((r) => ({
-        ...r,
-        status: "failed" as const,
-        error: "interrupted",
-        endedAt: Math.max(now, r.startedAt),
-        durationMs: Math.max(0, now - r.startedAt),
-      }));
+      const ended = interrupted(left, now);
       // Counted on their jobs (a delta), as a finished run would have been.
       await this.#write({
         ...emptyBatch(),

@@ -20,7 +20,7 @@ import { onDue } from "./planner.ts";
 import { runView } from "./run.ts";
 import { onRetry } from "./runner.ts";
 import { type EngineState, type Log, RETRY_KEY } from "./state.ts";
-import type { Store } from "./store.ts";
+import type { Hold, Store } from "./store.ts";
 import { escapeControl } from "./text.ts";
 import { createTimerQueue } from "./timer.ts";
 import { viewOf } from "./views.ts";
@@ -119,7 +119,36 @@ export async function assemble(opts: ManagerOptions) {
     onError: (e) => health.writeFailed(e),
   });
   Object.assign(state, { timers, writer });
+  if (store.hold) followHold(state, store.hold);
   return { state, health };
+}
+
+/**
+ * No run starts while the store is not held: the timers wait (what comes
+ * due meanwhile fires late, once, when it is held again, as after any late
+ * wake-up); once it is lost they never fire again.
+ */
+function followHold(state: EngineState, hold: Hold) {
+  let held = hold.held;
+  let lost = false;
+  if (!held) state.timers.pause();
+  hold.watch(() => {
+    if (state.closing || lost) return;
+    if (hold.lost) {
+      lost = true;
+      state.timers.pause();
+      state.log("error", `${hold.reason}; no run starts from now on`);
+    } else if (hold.held !== held) {
+      held = hold.held;
+      if (held) {
+        state.timers.resume();
+        state.log("info", "the database is held again: runs start again");
+      } else {
+        state.timers.pause();
+        state.log("warn", `${hold.reason}; no run starts until it is back`);
+      }
+    }
+  });
 }
 
 /** A committed batch's events, with the views and runs as they are now. */

@@ -89,8 +89,11 @@ export function createHealth(state: EngineState): HealthService {
       }
       const pending = state.writer.pendingMs();
       const limit = state.settings.healthCommitMs;
+      const hold = state.store.hold;
       const reason = state.closing
         ? "shutting down"
+        : hold && !hold.held
+        ? hold.reason ?? "this process does not hold the database"
         : state.writeFailing
         ? `writing to the database fails: ${state.lastWriteError}`
         : pending > limit

@@ -14,6 +14,7 @@
 export { createManager } from "./manager.ts";
 export type { Manager, ManagerOptions } from "./manager.ts";
 export { openDuckDBStore } from "./duckdb_store.ts";
+export { openStore } from "./open_store.ts";
 export { emptyBatch } from "./store.ts";
 export type { JobStats } from "./store.ts";
 export { JobproError } from "./errors.ts";

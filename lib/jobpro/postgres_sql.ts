@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL store's SQL: its versioned schema, the statements a batch
- * runs, and the conversions between rows and the engine's types. Nothing
- * here holds a connection; postgres_store.ts does.
+ * runs and their parameters (rows.ts turns result rows into the engine's
+ * types). Nothing here holds a connection; postgres_store.ts does.
  *
  * Every table lives in one schema (default "jobpro"), named in each
  * statement, so several stores (or tests) share a database without meeting.
@@ -17,38 +17,8 @@
  * ```
  * @module
  */
-import type { Job } from "./job.ts";
 import { type Run, summarize } from "./run.ts";
-import type {
-  Claim,
-  Delete,
-  JobStats,
-  LoggedEvent,
-  Put,
-  StatusChange,
-  StoredEvent,
-  StoredJob,
-} from "./store.ts";
-
-/**
- * A result row by column name.
- *
- * @example
- * ```ts
- * const row: Row = { id: "a", version: 1 };
- * ```
- */
-export type Row = Record<string, unknown>;
-
-/**
- * Events the log keeps when a prune rule does not say.
- *
- * @example
- * ```ts
- * const keep = rule.maxEvents ?? DEFAULT_MAX_EVENTS;
- * ```
- */
-export const DEFAULT_MAX_EVENTS = 100_000;
+import type { Claim, Delete, LoggedEvent, Put, StatusChange } from "./store.ts";
 
 /**
  * A schema name that needs no quoting: lower-case letters, digits, underscores.
@@ -106,6 +76,14 @@ const MIGRATIONS: string[][] = [
     // One row, rewritten to find out whether writing works again.
     `CREATE TABLE $S.write_probe (id integer PRIMARY KEY,
       probed_at timestamptz NOT NULL)`,
+  ],
+  [
+    // The members of a cluster (lease.ts): an epoch per join, never reused;
+    // a lease that has ended is never renewed.
+    `CREATE SEQUENCE $S.node_epochs`,
+    `CREATE TABLE $S.nodes (epoch bigint PRIMARY KEY, name text NOT NULL,
+      joined_at timestamptz NOT NULL, lease_until timestamptz NOT NULL,
+      left_at timestamptz)`,
   ],
 ];
 
@@ -478,114 +456,3 @@ export const eventParams = (events: LoggedEvent[], at: number) => [
   events.length,
   t(at),
 ];
-
-const num = (v: unknown) => v === null || v === undefined ? null : Number(v);
-const str = (v: unknown) => v === null || v === undefined ? null : String(v);
-
-/**
- * A jobs row as the engine's job and counters.
- *
- * @example
- * ```ts
- * const jobs = (await client.query(sql.loadJobs, [null, null, 100])).rows.map(toStoredJob);
- * ```
- */
-export function toStoredJob(r: Row): StoredJob {
-  return {
-    job: {
-      id: String(r.id),
-      name: String(r.name),
-      type: r.type as Job["type"],
-      schedule: String(r.schedule),
-      timezone: str(r.timezone),
-      action: JSON.parse(String(r.action)),
-      timeoutMs: num(r.timeout_ms),
-      retries: Number(r.retries),
-      retryDelayMs: Number(r.retry_delay_ms),
-      overlap: r.overlap as Job["overlap"],
-      catchUp: r.catch_up as Job["catchUp"],
-      autoStart: Boolean(r.auto_start),
-      status: r.status as Job["status"],
-      version: Number(r.version),
-      nextRunAt: num(r.next_run_at),
-      createdAt: Number(r.created_at),
-      updatedAt: Number(r.updated_at),
-    },
-    counts: {
-      runs: Number(r.run_count),
-      successes: Number(r.success_count),
-      lastRun: r.last_run ? JSON.parse(String(r.last_run)) : null,
-      skipped: 0,
-      missed: 0,
-    },
-  };
-}
-
-/**
- * A runs row as a run.
- *
- * @example
- * ```ts
- * const run = toRun((await client.query(sql.getRun, ["a", 7])).rows[0]);
- * ```
- */
-export function toRun(r: Row): Run {
-  return {
-    id: Number(r.id),
-    jobId: String(r.job_id),
-    trigger: r.trigger as Run["trigger"],
-    attempt: Number(r.attempt),
-    scheduledFor: num(r.scheduled_for),
-    startedAt: Number(r.started_at),
-    endedAt: num(r.ended_at),
-    durationMs: num(r.duration_ms),
-    status: r.status as Run["status"],
-    message: str(r.message),
-    error: str(r.error),
-    output: str(r.output),
-  };
-}
-
-/**
- * An events row as a stored event.
- *
- * @example
- * ```ts
- * toEvent({ seq: 1, at: 0, type: "job-update", job_id: "a", run_id: null }).seq; // 1
- * ```
- */
-export function toEvent(r: Row): StoredEvent {
-  const base = {
-    seq: Number(r.seq),
-    at: Number(r.at),
-    jobId: String(r.job_id),
-  };
-  const type = String(r.type) as StoredEvent["type"];
-  return type === "run-started" || type === "run-finished"
-    ? { ...base, type, runId: Number(r.run_id) }
-    : { ...base, type };
-}
-
-/**
- * The stats row as the engine's stats (one decimal, ISO times).
- *
- * @example
- * ```ts
- * const stats = toStats((await client.query(sql.stats, ["a"])).rows[0]);
- * ```
- */
-export function toStats(r: Row): JobStats {
-  const round = (v: unknown) =>
-    v === null ? null : Math.round(Number(v) * 10) / 10;
-  const isoOf = (v: unknown) =>
-    v === null ? null : new Date(Number(v)).toISOString();
-  return {
-    runs: Number(r.runs),
-    successRate: round(r.success_rate),
-    avgDurationMs: round(r.avg_ms),
-    p50DurationMs: round(r.p50),
-    p95DurationMs: round(r.p95),
-    lastRunAt: isoOf(r.last_run),
-    lastFailureAt: isoOf(r.last_failure),
-  };
-}

@@ -27,6 +27,15 @@
  * call fails with `JobproError("unavailable")` (a 503 that changed nothing)
  * until the pool reconnects at a later call.
  *
+ * `exclusive` (one jobpro node per schema, as the server opens it): the
+ * schema's advisory lock (postgres_lock.ts) is taken before the schema is
+ * touched, or the open is refused naming the holder. While the lock is not
+ * held (its session lost, being taken again) every write is refused
+ * `unavailable` and {@link Store.hold} says why, so the engine starts
+ * nothing; each write transaction also checks, inside itself, that the
+ * lock's session still holds it. Taken again, the lock counts as held only
+ * if the event log is where this process left it (no one else wrote).
+ *
  * @example
  * ```ts
  * const store = await openPostgresStore("postgres://jobpro@db:5432/jobpro");
@@ -35,34 +44,42 @@
  * ```
  * @module
  */
-// The specifier carries the version (pinned in deno.json's map too): the
-// engine's files may import npm: specifiers, not bare names.
-import pg from "npm:pg@8.23.1";
-import type { PoolClient, QueryResult } from "npm:pg@8.23.1";
+// The version is pinned once, in deno.json's import map.
+import pg from "pg";
+import type { PoolClient, QueryResult } from "pg";
 import { JobproError } from "./errors.ts";
+import {
+  acquireDatabaseLock,
+  type DatabaseLock,
+  type LockOptions,
+} from "./postgres_lock.ts";
+import {
+  DEFAULT_MAX_EVENTS,
+  interrupted,
+  type Row,
+  toEvent,
+  toRun,
+  toStats,
+  toStoredJob,
+} from "./rows.ts";
 import {
   bootstrap,
   claimParams,
-  DEFAULT_MAX_EVENTS,
   deleteParams,
   eventParams,
   migrationsFrom,
   putsJson,
-  type Row,
   runsJson,
   SCHEMA_NAME,
   SCHEMA_VERSION,
   type Statements,
   statementsFor,
   statusParams,
-  toEvent,
-  toRun,
-  toStats,
-  toStoredJob,
 } from "./postgres_sql.ts";
 import type { Run } from "./run.ts";
 import type {
   Batch,
+  Hold,
   JobStats,
   PruneRule,
   RunQuery,
@@ -95,6 +112,13 @@ export interface PostgresStoreOptions {
   onConnectionError?: (e: Error) => void;
   /** For tests: runs inside each batch's transaction, just before its COMMIT. */
   beforeCommit?: () => Promise<void>;
+  /**
+   * One process only (a single jobpro node): the schema's lock is taken at
+   * open, or the open is refused, and held until close (postgres_lock.ts);
+   * while it is not held the store refuses writes (each transaction checks
+   * it too) and tells through {@link Store.hold}. Settings of the lock, or true.
+   */
+  exclusive?: boolean | Omit<LockOptions, "schema">;
 }
 
 /** SQLSTATEs that mean "the database cannot be used now", not "this write is wrong". */
@@ -167,7 +191,11 @@ function connectionErrors(opts: PostgresStoreOptions): (e: Error) => void {
   };
 }
 
-function createPool(url: string, opts: PostgresStoreOptions): pg.Pool {
+function createPool(
+  url: string,
+  opts: PostgresStoreOptions,
+  lost: (e: Error) => void,
+): pg.Pool {
   const queryTimeout = opts.queryTimeoutMs ?? 10_000;
   const pool = new pg.Pool({
     connectionString: url,
@@ -180,7 +208,6 @@ function createPool(url: string, opts: PostgresStoreOptions): pg.Pool {
     application_name: "jobpro",
     keepAlive: true,
   });
-  const lost = connectionErrors(opts);
   // An idle connection that dies is reported here; one checked out reports
   // on the client itself: without a listener either would end the process.
   pool.on("error", (e) => lost(e));
@@ -226,8 +253,9 @@ async function migrate(pool: pg.Pool, schema: string, sql: Statements) {
 
 /**
  * Opens the store on the database at `url` (a `postgres://` URL), creating
- * or migrating its schema. Fails with a clear `unavailable` error when the
- * database cannot be reached or its schema is newer than this code.
+ * or migrating its schema (`exclusive`: after taking its lock). Fails with a
+ * clear `unavailable` error when the database cannot be reached, its schema
+ * is newer than this code, or (`exclusive`) another process holds it.
  *
  * @example
  * ```ts
@@ -247,10 +275,24 @@ export async function openPostgresStore(
     );
   }
   const sql = statementsFor(schema);
-  const pool = createPool(url, opts);
+  const lost = connectionErrors(opts);
+  const pool = createPool(url, opts, lost);
+  let lock: DatabaseLock | null = null;
   try {
+    if (opts.exclusive) {
+      lock = await acquireDatabaseLock(url, {
+        onConnectionError: lost,
+        connectTimeoutMs: opts.connectTimeoutMs,
+        ...(opts.exclusive === true ? {} : opts.exclusive),
+        schema,
+      });
+    }
     await migrate(pool, schema, sql);
+    // What the event log is at: with the lock taken, only this process moves it.
+    const [{ seq }] = (await pool.query(sql.lastSeq)).rows;
+    return new PostgresStore(pool, sql, opts, lock, Number(seq));
   } catch (e) {
+    await lock?.close();
     await pool.end().catch(() => {});
     if (e instanceof JobproError) throw e;
     throw new JobproError(
@@ -258,7 +300,6 @@ export async function openPostgresStore(
       `cannot open the PostgreSQL database ${shown(url)}: ${describe(e)}`,
     );
   }
-  return new PostgresStore(pool, sql, opts);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -273,29 +314,83 @@ class PostgresStore implements Store {
   #ended: Promise<void> | undefined;
   /** Calls under way: close waits for them before ending the pool. */
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Writes under way: a lock taken again is verified once they are settled. */
+  readonly #writing = new Set<Promise<unknown>>();
+  /** The schema's lock, when exclusive. */
+  readonly #lock: DatabaseLock | null;
+  /** The event log's last sequence number as this process wrote it (exclusive). */
+  #lastSeq: number;
+  /** Transactions whose COMMIT was never learnt: they may have moved the log. */
+  #doubtful: string[] = [];
 
-  constructor(pool: pg.Pool, sql: Statements, opts: PostgresStoreOptions) {
+  constructor(
+    pool: pg.Pool,
+    sql: Statements,
+    opts: PostgresStoreOptions,
+    lock: DatabaseLock | null,
+    lastSeq: number,
+  ) {
     this.#pool = pool;
     this.#sql = sql;
     this.#opts = opts;
+    this.#lock = lock;
+    this.#lastSeq = lastSeq;
+    if (lock) lock.verify = (c) => this.#unchanged(c);
   }
 
-  /** Runs a call unless closed, mapping its failure to the store's errors. */
-  #run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) {
-      return Promise.reject(
-        new JobproError(
-          "unavailable",
-          "the database is closed: the server is shutting down",
-        ),
-      );
+  get hold(): Hold | undefined {
+    return this.#lock ?? undefined;
+  }
+
+  /**
+   * Runs a call unless closed, mapping its failure to the store's errors;
+   * a `write` only while the lock (if any) is held.
+   */
+  #run<T>(fn: () => Promise<T>, write = false): Promise<T> {
+    const refusal = this.#closed
+      ? "the database is closed: the server is shutting down"
+      : write && this.#lock && !this.#lock.held
+      ? this.#lock.reason ?? "the database lock is not held"
+      : null;
+    if (refusal) {
+      return Promise.reject(new JobproError("unavailable", refusal));
     }
     const p = fn().catch((e) => {
       throw storeError(e);
     });
     this.#inFlight.add(p);
-    p.finally(() => this.#inFlight.delete(p)).catch(() => {});
+    if (write) this.#writing.add(p);
+    p.finally(() => {
+      this.#inFlight.delete(p);
+      this.#writing.delete(p);
+    }).catch(() => {});
     return p;
+  }
+
+  /**
+   * Whether the event log is where this process left it: checked when the
+   * lock is taken again (on `c`, the session that holds it now), once the
+   * writes under way have settled. Every batch of jobs or runs appends
+   * events, so another process that wrote anything moved it. A transaction
+   * whose COMMIT was never learnt counts as moved unless it is aborted.
+   */
+  async #unchanged(c: pg.Client): Promise<boolean> {
+    await Promise.allSettled([...this.#writing]);
+    for (const xid of this.#doubtful) {
+      const { rows: [r] } = await c.query(
+        "SELECT pg_xact_status($1::xid8) AS status",
+        [xid],
+      );
+      if (r.status !== "aborted") return false;
+    }
+    this.#doubtful = [];
+    const { rows: [r] } = await c.query(this.#sql.lastSeq);
+    return Number(r.seq) === this.#lastSeq;
+  }
+
+  /** A committed batch of `n` events from `first` moves the log this far. */
+  #logged(first: number, n: number) {
+    if (n > 0) this.#lastSeq = Math.max(this.#lastSeq, first + n - 1);
   }
 
   async #query(sql: string, params?: unknown[]): Promise<Row[]> {
@@ -314,13 +409,24 @@ class PostgresStore implements Store {
   ): Promise<T> {
     const c = await this.#pool.connect();
     let broken: Error | undefined;
+    let settled = false;
     try {
       let session: { xid: string; pid: number } | null = null;
       if (mode === "write") {
+        // Exclusive: the transaction proves that the lock is still ours.
+        const fence = this.#lock ? `, ${this.#lock.fence()} AS held` : "";
         const [, r] = await c.query(
-          "BEGIN; SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid",
+          `BEGIN; SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid${fence}`,
         ) as unknown as QueryResult[];
         session = r.rows[0];
+        if (this.#lock && !r.rows[0].held) {
+          await c.query("ROLLBACK");
+          settled = true;
+          throw new JobproError(
+            "unavailable",
+            this.#lock.reason ?? "the database lock is no longer held",
+          );
+        }
       } else {
         await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       }
@@ -339,7 +445,7 @@ class PostgresStore implements Store {
       }
       return out;
     } catch (e) {
-      if (!broken) {
+      if (!broken && !settled) {
         if (e instanceof pg.DatabaseError && e.severity === "ERROR") {
           await c.query("ROLLBACK").catch((r) => broken = asError(r));
         } else broken = asError(e);
@@ -382,6 +488,7 @@ class PostgresStore implements Store {
         );
       }
       if (performance.now() > deadline || this.#closed) {
+        if (this.#lock) this.#doubtful.push(s.xid);
         throw new JobproError(
           "unavailable",
           `lost the database while committing (${why}) and could not learn whether the batch was written`,
@@ -450,25 +557,23 @@ class PostgresStore implements Store {
   }
 
   write(batch: Batch): Promise<Written> {
-    return this.#run(() => this.#retrying((c) => this.#apply(c, batch)));
+    return this.#run(async () => {
+      const written = await this.#retrying((c) => this.#apply(c, batch));
+      this.#logged(written.firstSeq, batch.events.length);
+      return written;
+    }, true);
   }
 
   recoverInterrupted(now: number): Promise<Run[]> {
-    return this.#run(() =>
-      this.#retrying(async (c) => {
+    return this.#run(async () => {
+      const { ended, first } = await this.#retrying(async (c) => {
         // Locked: a second recoverer waits, then finds them finished.
         const left = (await c.query(this.#sql.running)).rows.map(toRun);
-        if (!left.length) return [];
-        const ended = left.map((r) => ({
-          ...r,
-          status: "failed" as const,
-          error: "interrupted",
-          endedAt: Math.max(now, r.startedAt),
-          durationMs: Math.max(0, now - r.startedAt),
-        }));
+        if (!left.length) return { ended: [], first: 0 };
+        const ended = interrupted(left, now);
         // Counted on their jobs (a delta), as a finished run would have been.
         await c.query(this.#sql.finished, [runsJson(ended)]);
-        await c.query(
+        const { rows: [seq] } = await c.query(
           this.#sql.events,
           eventParams(
             ended.map((r) => ({
@@ -479,9 +584,11 @@ class PostgresStore implements Store {
             Date.now(),
           ),
         );
-        return ended;
-      })
-    );
+        return { ended, first: Number(seq.first) };
+      });
+      this.#logged(first, ended.length);
+      return ended;
+    }, true);
   }
 
   /** Every job, in pages of one snapshot, so 100,000 jobs never sit in one result. */
@@ -594,7 +701,7 @@ class PostgresStore implements Store {
         ])).rowCount ?? 0;
       }
       return total;
-    });
+    }, true);
   }
 
   async ping(): Promise<void> {
@@ -602,7 +709,7 @@ class PostgresStore implements Store {
   }
 
   async probe(): Promise<void> {
-    await this.#run(() => this.#query(this.#sql.probe));
+    await this.#run(() => this.#query(this.#sql.probe), true);
   }
 
   close(): Promise<void> {
@@ -610,6 +717,7 @@ class PostgresStore implements Store {
     return this.#ended ??= (async () => {
       await Promise.allSettled([...this.#inFlight]);
       await this.#pool.end();
+      await this.#lock?.close(); // released last: nothing is written after
     })();
   }
 }

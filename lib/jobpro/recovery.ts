@@ -39,6 +39,14 @@ export async function recover(state: EngineState): Promise<number> {
 }
 
 function restore(state: EngineState, { job, counts }: StoredJob, now: number) {
+  if (state.settings.reservedIds.has(job.id.toLowerCase())) {
+    // Created before its id was reserved: it still runs, but the address
+    // that would name it now names something else.
+    state.log(
+      "warn",
+      `job ${job.id}: its id is now reserved, so its own address answers something else; it keeps running (recreate it under another id to reach it)`,
+    );
+  }
   const e = newEntry(job, counts);
   state.entries.set(job.id, e);
   if (job.status === "running") {

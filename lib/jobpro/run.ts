@@ -30,6 +30,8 @@ export interface Run {
   error: string | null;
   /** The captured tail of the action's output (response body, stdout/stderr). */
   output: string | null;
+  /** The name of the node that ran it (a cluster's runs only). */
+  node?: string | null;
 }
 
 /** The fields of a run that its summary keeps, in the order it keeps them. */

@@ -84,6 +84,12 @@ export function fire(
           new Date(scheduledFor ?? 0).toISOString()
         } skipped, previous run still going`,
       );
+      // A one-time job's tick is claimed before it fires: skipped, it has
+      // no run left, so it ends with the run going (as when that run starts
+      // while it is scheduled) instead of staying scheduled for nothing.
+      if (job.type === "onetime" && job.status === "scheduled") {
+        setStatus(state, e, transition(job, "fire"));
+      }
       return null;
     }
     if (job.overlap === "replace") {

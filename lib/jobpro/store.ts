@@ -45,6 +45,8 @@ import type { JobStatus } from "./status.ts";
 export interface StoredJob {
   job: Job;
   counts: JobCounts;
+  /** The epoch of the node that owns the job (a {@link Cluster}'s stores only); null: none. */
+  owner?: number | null;
 }
 
 /** An operation's write of a job, conditional on the version it was planned from. */
@@ -53,6 +55,14 @@ export interface Put {
   job: Job;
   /** The stored version this was planned from; null to create (no such job may exist). */
   expected: number | null;
+  /**
+   * A {@link Cluster}'s stores only: the `next_run_at` this was planned
+   * from. While fenced, an update applies only if the stored time is still
+   * this (another node's claim may have moved it since), as well as the version.
+   */
+  expectedNext?: number | null;
+  /** A {@link Cluster}'s stores only: the owner epoch a create gets (default none). */
+  owner?: number | null;
 }
 
 /** An operation's delete of a job and all its runs, conditional on its version. */
@@ -107,6 +117,11 @@ export interface Written {
   deletes: boolean[];
   /** Per claim: won (false: `next_run_at` was no longer the tick). */
   claims: boolean[];
+  /**
+   * Per started run: recorded (false, on a fenced store only: this node does
+   * not own the job, so the run must not start). Absent: all were.
+   */
+  started?: boolean[];
   /** The sequence number of the batch's first event (the rest follow it). */
   firstSeq: number;
 }
@@ -157,8 +172,101 @@ export interface PruneRule {
   signal?: AbortSignal;
 }
 
+/**
+ * A store one process must hold alone (PostgreSQL serving a single node):
+ * whether this process holds it now. While it does not, the engine starts
+ * nothing (its timers wait) and the store refuses writes; once `lost` (another
+ * process holds it, or used it meanwhile), never again: the process must stop.
+ */
+export interface Hold {
+  /** This process holds the store now: it may start runs and write. */
+  readonly held: boolean;
+  /** Lost for good: another process holds the store or has used it meanwhile. */
+  readonly lost: boolean;
+  /** Why it is not held (for /healthz and the log); null while held. */
+  readonly reason: string | null;
+  /** Hears every change of `held` or `lost`; returns the unsubscribe. */
+  watch(fn: () => void): () => void;
+}
+
+/** A compare-and-set of a job's owner. */
+export interface OwnerMove {
+  jobId: string;
+  /** The owner epoch the job must still have (null: none). */
+  from: number | null;
+  /** The epoch it gets. */
+  to: number;
+}
+
+/** What a {@link Cluster.reap} ended. */
+export interface Reaped {
+  /** The epochs whose leases it ended. */
+  epochs: number[];
+  /** Their running runs, now failed "interrupted" (counted on their jobs). */
+  interrupted: Run[];
+}
+
+/** A block of run ids no other node hands out. */
+export interface RunIds {
+  first: number;
+  count: number;
+}
+
+/**
+ * The part of a store that several nodes share (PostgreSQL). Each node joins
+ * the `nodes` table with a fresh epoch and a lease (lease.ts); the store
+ * fences every write by that epoch, so a node that lost its lease (paused,
+ * cut off) can never claim a tick or start a run another node took over.
+ *
+ * - While fenced by an epoch, a batch commits only if that epoch's lease is
+ *   live by the database's clock when the batch runs, and the check holds
+ *   the node's row (FOR SHARE) to the commit, so no reaper ends the lease
+ *   in between; otherwise it throws an `unavailable` JobproError and
+ *   changes nothing. Within it, claims, status changes and started runs
+ *   apply only to jobs the epoch owns; started runs record the epoch, and a
+ *   unique key on (job, trigger, scheduled_for, attempt) refuses a second
+ *   run of one tick whatever else fails.
+ * - Ownership moves only by {@link moveOwners}: from this epoch to a live
+ *   one (a hand-off), or from none or an ended epoch to this one (a
+ *   take-over).
+ * - {@link reap} ends the leases that expired (or whose node's connection is
+ *   gone), marks their running runs interrupted in a later statement of the
+ *   same transaction (so a start that committed meanwhile is seen), and
+ *   releases their jobs.
+ */
+export interface Cluster {
+  /** The epoch that fences this store's writes from now on; null: every write is refused. */
+  fence(epoch: number | null): void;
+  /** Every job's owner epoch (null: none). */
+  owners(): Promise<Map<string, number | null>>;
+  /**
+   * Moves owners by compare-and-set (fenced, see above), logging a
+   * `job-update` event per job moved; per move, whether it applied.
+   */
+  moveOwners(moves: OwnerMove[]): Promise<boolean[]>;
+  /** Ends every expired lease and what it held (see above). */
+  reap(): Promise<Reaped>;
+  /** A block of run ids for this node. */
+  reserveRunIds(): Promise<RunIds>;
+  /**
+   * Calls `wake` whenever any node appends events (LISTEN/NOTIFY, carrying
+   * no payload beyond the sequence number), and after each (re)connection
+   * of the listening connection, so the caller reads what it missed; the
+   * returned function stops listening.
+   */
+  follow(wake: () => void): Promise<() => Promise<void>>;
+  /** These jobs as stored, with their owners; absent ids are left out. */
+  jobsById(ids: readonly string[]): Promise<StoredJob[]>;
+  /** These runs as stored, with the node that ran each; absent ids are left out. */
+  runsById(ids: readonly number[]): Promise<Run[]>;
+}
+
 /** Where jobs, runs and events live. */
 export interface Store {
+  /** Present on a store one process must hold alone; see {@link Hold}. */
+  readonly hold?: Hold;
+  /** Present on a store several nodes share; see {@link Cluster}. */
+  readonly cluster?: Cluster;
   /** Every job with its committed state, counters and version, oldest first. */
   loadJobs(): Promise<StoredJob[]>;
   /** The highest run id ever stored, or 0. */

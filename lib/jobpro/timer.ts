@@ -7,6 +7,8 @@
  * const timers = createTimerQueue((key, at) => console.log(key, "due", at));
  * timers.set("job-a", Date.now() + 1000);
  * timers.delete("job-a");
+ * timers.pause(); // nothing fires...
+ * timers.resume(); // ...until now: what came due fires at once
  * timers.close();
  * ```
  * @module
@@ -31,6 +33,12 @@ export interface TimerQueue {
   readonly size: number;
   /** Cancels everything; the queue stays usable. */
   close(): void;
+  /** Fires nothing until {@link TimerQueue.resume}; timers are kept and may still be set. */
+  pause(): void;
+  /** Fires again: what came due while paused fires at once, late, with its own time. */
+  resume(): void;
+  /** Whether the queue is paused. */
+  readonly paused: boolean;
 }
 
 // setTimeout can't wait longer than 2^31-1 ms; re-check at least this often.
@@ -101,16 +109,19 @@ export function createTimerQueue(
   }
 
   let ticking = false;
+  let paused = false;
+
+  function disarm() {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    armedFor = Infinity;
+  }
 
   function arm() {
     if (ticking) return; // tick() arms once, after firing everything due
+    if (paused) return disarm();
     const next = peek();
-    if (!next) {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      armedFor = Infinity;
-      return;
-    }
+    if (!next) return disarm();
     if (timer !== undefined && armedFor <= next.at) return;
     if (timer !== undefined) clearTimeout(timer);
     armedFor = next.at;
@@ -131,7 +142,7 @@ export function createTimerQueue(
     }
     ticking = true;
     try {
-      for (let e = peek(); e && e.at <= now; e = peek()) {
+      for (let e = peek(); e && e.at <= now && !paused; e = peek()) {
         pop();
         live.delete(e.key);
         try {
@@ -161,11 +172,20 @@ export function createTimerQueue(
       return live.size;
     },
     close() {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      armedFor = Infinity;
+      disarm();
       heap.length = 0;
       live.clear();
+    },
+    pause() {
+      paused = true;
+      disarm();
+    },
+    resume() {
+      paused = false;
+      arm();
+    },
+    get paused() {
+      return paused;
     },
   };
 }

@@ -19,9 +19,63 @@ import type {
 } from "./registry.ts";
 import { escapeControl } from "../jobpro/text.ts";
 
-function text(params: Params, key: string, fallback: string): string {
-  const v = params[key];
-  return typeof v === "string" ? v : fallback;
+/** A param with the default its function uses, of type `T`. */
+type ParamWith<T> = FunctionParam & { default: T };
+
+const message = (
+  description: string,
+  fallback: string,
+): ParamWith<string> => ({
+  name: "message",
+  title: "Message",
+  type: "string",
+  required: false,
+  description,
+  default: fallback,
+});
+
+// Each param's default is written once, here: the spec shows it (the form,
+// GET /jobs/functions) and the function falls back to it.
+
+const LOG_MESSAGE = message("The text to log", "hello from jobpro");
+
+const SLEEP_MS: ParamWith<number> = {
+  name: "ms",
+  title: "Sleep (ms)",
+  type: "number",
+  required: false,
+  description: "How long to wait, in milliseconds",
+  default: 1000,
+  minimum: 0,
+};
+
+const FAIL_MESSAGE = message("The run's error", "failed on purpose");
+
+const FLAKY_RATE: ParamWith<number> = {
+  name: "rate",
+  title: "Failure rate (0–1)",
+  type: "number",
+  required: false,
+  description: "The probability that a run fails",
+  default: 0.3,
+  minimum: 0,
+  maximum: 1,
+};
+
+const FLAKY_MESSAGE = message(
+  "The error of a run that fails",
+  "flaky: failed this time",
+);
+
+/** The param's string, or its default when it is not a string. */
+function text(params: Params, p: ParamWith<string>): string {
+  const v = params[p.name];
+  return typeof v === "string" ? v : p.default;
+}
+
+/** The param as it is given, or its default when it is left out (null or absent). */
+function given(params: Params, p: FunctionParam): unknown {
+  return params[p.name] ?? p.default;
 }
 
 /** Does nothing; the cheapest possible run. */
@@ -30,18 +84,18 @@ export function noop(): string {
 }
 
 /**
- * Writes `params.message` to the log, as one line (control characters
- * escaped), and returns it as the run's message.
+ * Writes `params.message` (default `LOG_MESSAGE.default`) to the log, as one
+ * line (control characters escaped), and returns it as the run's message.
  */
 export function log(params: Params): string {
-  const message = text(params, "message", "hello from jobpro");
+  const message = text(params, LOG_MESSAGE);
   console.log(escapeControl(message));
   return message;
 }
 
-/** Waits `params.ms` milliseconds (default 1000), or until the run is aborted. */
+/** Waits `params.ms` milliseconds (default `SLEEP_MS.default`), or until the run is aborted. */
 export function sleep(params: Params, signal: AbortSignal): Promise<string> {
-  const ms = Number(params.ms ?? 1000);
+  const ms = Number(given(params, SLEEP_MS));
   if (!Number.isFinite(ms) || ms < 0) {
     throw new Error(
       `sleep: ms must be a non-negative number, got ${params.ms}`,
@@ -61,34 +115,21 @@ export function sleep(params: Params, signal: AbortSignal): Promise<string> {
   });
 }
 
-/** Always fails, with `params.message`. */
+/** Always fails, with `params.message` (default `FAIL_MESSAGE.default`). */
 export function fail(params: Params): never {
-  throw new Error(text(params, "message", "failed on purpose"));
+  throw new Error(text(params, FAIL_MESSAGE));
 }
 
 /**
- * Fails at random with probability `params.rate` (default 0.3); otherwise ok.
+ * Fails at random with probability `params.rate`, with `params.message`
+ * (defaults `FLAKY_RATE.default` and `FLAKY_MESSAGE.default`); otherwise ok.
  * The example job that "fails now and then" uses it.
  */
 export function flaky(params: Params): string {
-  const rate = Number(params.rate ?? 0.3);
-  if (Math.random() < rate) {
-    throw new Error(text(params, "message", "flaky: failed this time"));
-  }
+  const rate = Number(given(params, FLAKY_RATE));
+  if (Math.random() < rate) throw new Error(text(params, FLAKY_MESSAGE));
   return "flaky: ok this time";
 }
-
-const message = (
-  description: string,
-  fallback: string,
-): FunctionParam => ({
-  name: "message",
-  title: "Message",
-  type: "string",
-  required: false,
-  description,
-  default: fallback,
-});
 
 /** Every built-in with what it says of itself. */
 const BUILTINS: Record<string, { fn: JobFunction; spec: FunctionSpec }> = {
@@ -104,7 +145,7 @@ const BUILTINS: Record<string, { fn: JobFunction; spec: FunctionSpec }> = {
     spec: {
       description:
         "Writes a message to the server's log as one line and makes it the run's message.",
-      params: [message("The text to log", "hello from jobpro")],
+      params: [LOG_MESSAGE],
     },
   },
   sleep: {
@@ -112,22 +153,14 @@ const BUILTINS: Record<string, { fn: JobFunction; spec: FunctionSpec }> = {
     spec: {
       description:
         "Waits, then succeeds; stopping the run or its timeout ends the wait.",
-      params: [{
-        name: "ms",
-        title: "Sleep (ms)",
-        type: "number",
-        required: false,
-        description: "How long to wait, in milliseconds",
-        default: 1000,
-        minimum: 0,
-      }],
+      params: [SLEEP_MS],
     },
   },
   fail: {
     fn: fail,
     spec: {
       description: "Always fails, with the given message as the run's error.",
-      params: [message("The run's error", "failed on purpose")],
+      params: [FAIL_MESSAGE],
     },
   },
   flaky: {
@@ -135,19 +168,7 @@ const BUILTINS: Record<string, { fn: JobFunction; spec: FunctionSpec }> = {
     spec: {
       description:
         "Fails at random with the given probability; otherwise succeeds.",
-      params: [
-        {
-          name: "rate",
-          title: "Failure rate (0–1)",
-          type: "number",
-          required: false,
-          description: "The probability that a run fails",
-          default: 0.3,
-          minimum: 0,
-          maximum: 1,
-        },
-        message("The error of a run that fails", "flaky: failed this time"),
-      ],
+      params: [FLAKY_RATE, FLAKY_MESSAGE],
     },
   },
 };

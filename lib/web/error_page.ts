@@ -11,6 +11,12 @@
  */
 import { STATUS_CODES } from "node:http";
 
+/** Where node:http still has the names RFC 9110 replaced. */
+const RFC_9110_NAMES: Record<number, string> = {
+  413: "Content Too Large",
+  422: "Unprocessable Content",
+};
+
 /**
  * An HTML error response; `headers` (such as `Allow`) are added to it.
  *
@@ -24,7 +30,8 @@ export function errorPage(
   message: string,
   headers?: HeadersInit,
 ): Response {
-  const title = escapeHtml(`${status} ${STATUS_CODES[status] ?? "Error"}`);
+  const text = RFC_9110_NAMES[status] ?? STATUS_CODES[status] ?? "Error";
+  const title = escapeHtml(`${status} ${text}`);
   const body =
     `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${title}</title></head>` +
     `<body><h1>${title}</h1><p>${escapeHtml(message)}</p></body></html>`;

@@ -41,6 +41,23 @@ async function withServer(
           headers: { "content-type": "text/html" },
         });
       }
+      if (path === "/plain") {
+        return new Response("database is locked\n", {
+          status: 500,
+          headers: { "content-type": "text/plain" },
+        });
+      }
+      if (path === "/stall") {
+        // The headers promise JSON, then the body never comes.
+        const body = new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('{"jobs": ['));
+          },
+        });
+        return new Response(body, {
+          headers: { "content-type": "application/json" },
+        });
+      }
       if (path === "/slow") await new Promise((r) => setTimeout(r, 5000));
       return new Response("no", { status: 404 });
     },
@@ -89,8 +106,13 @@ Deno.test("the API's error contract, an HTML error page, HTML for JSON", async (
     assertEquals(proxy.ok ? null : proxy.error, {
       status: 502,
       code: "http_502",
-      message: `GET ${base}/proxy: HTTP 502: <h1>Bad Gateway</h1>`,
+      message: `GET ${base}/proxy: HTTP 502 Bad Gateway`,
     });
+    const plain = await callApi("GET", `${base}/plain`, { what: "GET /plain" });
+    assertEquals(
+      plain.ok ? null : plain.error.message,
+      "GET /plain: HTTP 500: database is locked",
+    );
     const html = await callApi("GET", `${base}/html`);
     assertEquals(html.ok ? null : [html.error.status, html.error.code], [
       200,
@@ -108,6 +130,10 @@ Deno.test("an unreachable server is a failure with status 0; an abort throws its
     0,
     "unreachable",
   ]);
+  assertEquals(
+    r.ok ? null : r.error.message.startsWith("the server cannot be reached ("),
+    true,
+  );
   await withServer(async (base) => {
     const ac = new AbortController();
     const pending = callApi("GET", `${base}/slow`, { signal: ac.signal });
@@ -126,4 +152,13 @@ Deno.test("paths escape each segment; query strings leave out empties and defaul
     "?limit=20&q=a%26b",
   );
   assertEquals(queryString({}), "");
+});
+
+Deno.test("an answer that stalls after its headers is the caller's timeout, never data", async () => {
+  await withServer(async (base) => {
+    const signal = AbortSignal.timeout(300);
+    const pending = callApi("GET", `${base}/stall`, { signal });
+    const e = await assertRejects(() => pending);
+    assertEquals((e as DOMException).name, "TimeoutError");
+  });
 });

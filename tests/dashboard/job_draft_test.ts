@@ -312,6 +312,123 @@ Deno.test("job draft: an edit keeps the params a function's description does not
   );
 });
 
+Deno.test("job draft: stored params the description does not allow do not stop an edit", () => {
+  // The API takes any params JSON, so such jobs exist.
+  const flaky = jobOf({
+    type: "function",
+    name: "flaky",
+    params: { rate: 2, message: "boom" },
+  });
+  const d = draftOf(flaky);
+  assertEquals(d.args, { rate: "2", message: "boom" });
+  assertEquals(patchOf(d, flaky, FUNCTIONS), {}, "nothing changed");
+  assertEquals(patchOf({ ...d, name: "Renamed" }, flaky, FUNCTIONS), {
+    name: "Renamed",
+  });
+  // Another param changed: the untouched one is sent as it is stored.
+  assertEquals(
+    patchOf(withValue(d, "param.message", "bang"), flaky, FUNCTIONS),
+    {
+      action: {
+        type: "function",
+        name: "flaky",
+        params: { rate: 2, message: "bang" },
+      },
+    },
+  );
+  // The invalid param itself changed: to a valid value it is sent, to another
+  // invalid one it is refused, on its field.
+  assertEquals(
+    patchOf(withValue(d, "param.rate", "0.5"), flaky, FUNCTIONS),
+    {
+      action: {
+        type: "function",
+        name: "flaky",
+        params: { rate: 0.5, message: "boom" },
+      },
+    },
+  );
+  assertEquals(
+    draftError(() =>
+      patchOf(withValue(d, "param.rate", "3"), flaky, FUNCTIONS)
+    ),
+    ["param.rate", "must be at most 1"],
+  );
+  // Changed and changed back is untouched.
+  assertEquals(
+    patchOf(
+      withValue(withValue(d, "param.rate", "0.5"), "param.rate", "2"),
+      flaky,
+      FUNCTIONS,
+    ),
+    {},
+  );
+
+  // A param of the wrong type: a rename sends only the name.
+  const sleeping = jobOf({
+    type: "function",
+    name: "sleep",
+    params: { ms: "abc" },
+  });
+  const s = draftOf(sleeping);
+  assertEquals(patchOf({ ...s, name: "Nap" }, sleeping, FUNCTIONS), {
+    name: "Nap",
+  });
+  assertEquals(patchOf(withValue(s, "param.ms", "50"), sleeping, FUNCTIONS), {
+    action: { type: "function", name: "sleep", params: { ms: 50 } },
+  });
+  assertEquals(
+    draftError(() =>
+      patchOf(withValue(s, "param.ms", "soon"), sleeping, FUNCTIONS)
+    ),
+    ["param.ms", "must be a number"],
+  );
+  assertEquals(
+    draftError(() =>
+      patchOf(withValue(s, "param.ms", "-1"), sleeping, FUNCTIONS)
+    ),
+    ["param.ms", "must be at least 0"],
+  );
+
+  // A required param that is missing, or not text the form can show: untouched,
+  // it is kept; a value typed in is checked.
+  const report = jobOf({
+    type: "function",
+    name: "report",
+    params: { copies: { n: 2 } },
+  });
+  const r = draftOf(report);
+  assertEquals(patchOf({ ...r, name: "Weekly" }, report, FUNCTIONS), {
+    name: "Weekly",
+  });
+  assertEquals(patchOf(withValue(r, "param.to", "ops"), report, FUNCTIONS), {
+    action: {
+      type: "function",
+      name: "report",
+      params: { copies: { n: 2 }, to: "ops" },
+    },
+  });
+  assertEquals(
+    draftError(() =>
+      patchOf(withValue(r, "param.copies", "1.5"), report, FUNCTIONS)
+    ),
+    ["param.copies", "must be a whole number"],
+  );
+
+  // Another function's params are all checked: nothing of theirs is stored.
+  assertEquals(
+    draftError(() =>
+      patchOf({ ...d, fn: "sleep", args: { ms: "-1" } }, flaky, FUNCTIONS)
+    ),
+    ["param.ms", "must be at least 0"],
+  );
+  // A new job's params are all checked.
+  assertEquals(
+    draftError(() => createBody(draftOf(flaky), FUNCTIONS)),
+    ["param.rate", "must be at most 1"],
+  );
+});
+
 Deno.test("job draft: a function without a description (or before the list loads) takes JSON params", () => {
   const job = jobOf({ type: "function", name: "custom", params: { a: [1] } });
   const d = draftOf(job);

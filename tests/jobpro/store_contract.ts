@@ -22,10 +22,12 @@ export interface OpenedStore {
   cleanup(): Promise<void>;
 }
 
-const T0 = Date.UTC(2024, 0, 1);
+/** The fixtures' time: jobs are created at it. */
+export const T0 = Date.UTC(2024, 0, 1);
 const MIN = 60_000;
 
-function job(id: string, extra: Partial<Job> = {}): Job {
+/** A periodic job as stored, created at T0, due a minute later. */
+export function job(id: string, extra: Partial<Job> = {}): Job {
   return {
     id,
     name: id,

@@ -41,3 +41,27 @@ Deno.test("timer queue: many timers due together all fire, each once", async () 
     q.close();
   }
 });
+
+Deno.test("timer queue: paused, nothing fires (timers still set); resumed, what came due fires at once with its own time", async () => {
+  const fired: [string, number][] = [];
+  const q = createTimerQueue((key, at) => fired.push([key, at]));
+  const reference: string[] = [];
+  const r = createTimerQueue((key) => reference.push(key));
+  try {
+    const t = Date.now();
+    q.set("a", t + 10);
+    q.pause();
+    q.set("b", t + 20);
+    assertEquals([q.paused, q.size], [true, 2]);
+    r.set("after-both", t + 40);
+    await waitFor(() => reference.length === 1, { what: "the reference" });
+    assertEquals(fired, [], "nothing fires while paused");
+    q.resume();
+    assertEquals(q.paused, false);
+    await waitFor(() => fired.length === 2, { what: "both, once resumed" });
+    assertEquals(fired, [["a", t + 10], ["b", t + 20]]);
+  } finally {
+    q.close();
+    r.close();
+  }
+});

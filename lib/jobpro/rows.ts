@@ -1,0 +1,173 @@
+/**
+ * What every store shares between its rows and the engine's types: a jobs
+ * row as a {@link StoredJob}, a runs row as a {@link Run}, an events row as
+ * a {@link StoredEvent}, the stats row as {@link JobStats}, and the runs a
+ * dead process left going as they end ({@link interrupted}). Each store's
+ * SQL selects its columns under these names, times as epoch milliseconds
+ * and numbers as doubles, so one conversion serves DuckDB and PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * const run = toRun({ id: 7, job_id: "a", trigger: "manual", attempt: 1, started_at: 0, status: "running" });
+ * const [ended] = interrupted([run], Date.now());
+ * ended.error; // "interrupted"
+ * ```
+ * @module
+ */
+import type { Job } from "./job.ts";
+import type { Run } from "./run.ts";
+import type { JobStats, StoredEvent, StoredJob } from "./store.ts";
+
+/**
+ * A result row by column name.
+ *
+ * @example
+ * ```ts
+ * const row: Row = { id: "a", version: 1 };
+ * ```
+ */
+export type Row = Record<string, unknown>;
+
+/**
+ * Events a store's log keeps when a prune rule does not say.
+ *
+ * @example
+ * ```ts
+ * const keep = rule.maxEvents ?? DEFAULT_MAX_EVENTS;
+ * ```
+ */
+export const DEFAULT_MAX_EVENTS = 100_000;
+
+const num = (v: unknown) => v === null || v === undefined ? null : Number(v);
+const str = (v: unknown) => v === null || v === undefined ? null : String(v);
+
+/**
+ * A jobs row as the engine's job and counters (a row written before job
+ * versions is at version 1).
+ *
+ * @example
+ * ```ts
+ * const jobs = (await client.query(sql.loadJobs, [null, null, 100])).rows.map(toStoredJob);
+ * ```
+ */
+export function toStoredJob(r: Row): StoredJob {
+  return {
+    job: {
+      id: String(r.id),
+      name: String(r.name),
+      type: r.type as Job["type"],
+      schedule: String(r.schedule),
+      timezone: str(r.timezone),
+      action: JSON.parse(String(r.action)),
+      timeoutMs: num(r.timeout_ms),
+      retries: Number(r.retries),
+      retryDelayMs: Number(r.retry_delay_ms),
+      overlap: r.overlap as Job["overlap"],
+      catchUp: r.catch_up as Job["catchUp"],
+      autoStart: Boolean(r.auto_start),
+      status: r.status as Job["status"],
+      version: Number(r.version ?? 1),
+      nextRunAt: num(r.next_run_at),
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+    },
+    counts: {
+      runs: Number(r.run_count),
+      successes: Number(r.success_count),
+      lastRun: r.last_run ? JSON.parse(String(r.last_run)) : null,
+      skipped: 0,
+      missed: 0,
+    },
+  };
+}
+
+/**
+ * A runs row as a run (`output` null when the row has none).
+ *
+ * @example
+ * ```ts
+ * const run = toRun((await client.query(sql.getRun, ["a", 7])).rows[0]);
+ * ```
+ */
+export function toRun(r: Row): Run {
+  return {
+    id: Number(r.id),
+    jobId: String(r.job_id),
+    trigger: r.trigger as Run["trigger"],
+    attempt: Number(r.attempt),
+    scheduledFor: num(r.scheduled_for),
+    startedAt: Number(r.started_at),
+    endedAt: num(r.ended_at),
+    durationMs: num(r.duration_ms),
+    status: r.status as Run["status"],
+    message: str(r.message),
+    error: str(r.error),
+    output: str(r.output),
+  };
+}
+
+/**
+ * An events row as a stored event.
+ *
+ * @example
+ * ```ts
+ * toEvent({ seq: 1, at: 0, type: "job-update", job_id: "a", run_id: null }).seq; // 1
+ * ```
+ */
+export function toEvent(r: Row): StoredEvent {
+  const base = {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    jobId: String(r.job_id),
+  };
+  const type = String(r.type) as StoredEvent["type"];
+  return type === "run-started" || type === "run-finished"
+    ? { ...base, type, runId: Number(r.run_id) }
+    : { ...base, type };
+}
+
+/**
+ * The stats row (`runs`, `success_rate`, `avg_ms`, `p50`, `p95`,
+ * `last_run`, `last_failure`) as the engine's stats: one decimal, ISO times.
+ *
+ * @example
+ * ```ts
+ * const stats = toStats((await client.query(sql.stats, ["a"])).rows[0]);
+ * ```
+ */
+export function toStats(r: Row): JobStats {
+  const round = (v: unknown) =>
+    v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10;
+  const isoOf = (v: unknown) =>
+    v === null || v === undefined ? null : new Date(Number(v)).toISOString();
+  return {
+    runs: Number(r.runs),
+    successRate: round(r.success_rate),
+    avgDurationMs: round(r.avg_ms),
+    p50DurationMs: round(r.p50),
+    p95DurationMs: round(r.p95),
+    lastRunAt: isoOf(r.last_run),
+    lastFailureAt: isoOf(r.last_failure),
+  };
+}
+
+/**
+ * Runs a process left `running` when it died, as they end now: `failed`
+ * with error "interrupted" (never run again), ended no earlier than they
+ * started.
+ *
+ * @example
+ * ```ts
+ * const ended = interrupted(left, Date.now());
+ * await store.write({ ...emptyBatch(), finished: ended });
+ * ```
+ */
+export function interrupted(runs: Run[], now: number): Run[] {
+  return runs.map((r) => ({
+    ...r,
+    status: "failed" as const,
+    error: "interrupted",
+    endedAt: Math.max(now, r.startedAt),
+    durationMs: Math.max(0, now - r.startedAt),
+  }));
+}
