@@ -21,7 +21,7 @@ import {
   loadDefinitions,
   type Manager,
   type ManagerOptions,
-  openStore,
+  openDatabase,
   readJobsFile,
   shellEnvironment,
 } from "@/lib/jobpro/mod.ts";
@@ -134,19 +134,17 @@ export async function startJobpro(
     quiet?: boolean;
     /** Where the engine logs; default the console (nothing when `quiet`). */
     log?: ManagerOptions["log"];
-    /** The store was lost for good (another jobpro holds its PostgreSQL schema): nothing starts any more. */
-    onLost?: (reason: string) => void;
   } = {},
 ): Promise<Jobpro> {
   const refusal = exposureRefusal(config);
   if (refusal) throw new Error(refusal);
-  const store = await openStore(config.database);
-  const hold = store.hold;
-  hold?.watch(() => hold.lost && opts.onLost?.(hold.reason ?? "store lost"));
+  // On PostgreSQL, this process is one node of the cluster that shares it.
+  const { store, lease } = await openDatabase(config.database);
   let manager: Manager;
   try {
     manager = await createManager({
       store,
+      lease,
       functions: opts.functions,
       allowShell: config.allowShell,
       retentionDays: config.retentionDays,
@@ -161,6 +159,7 @@ export async function startJobpro(
     });
   } catch (e) {
     // Restoring failed (a damaged file, a failing write): release the file.
+    await lease?.stop();
     await store.close().catch(() => {});
     throw e;
   }
@@ -224,10 +223,6 @@ if (import.meta.main) {
   try {
     jp = await startJobpro(config, {
       examples: Deno.args.includes("--examples"),
-      onLost(reason) {
-        console.error(`[jobpro] ${reason}: exiting`);
-        void jp.manager.shutdown({ graceMs: 0 }).finally(() => Deno.exit(1));
-      },
     });
   } catch (e) {
     console.error(`[jobpro] cannot start: ${(e as Error).message}`);

@@ -68,6 +68,12 @@ export function RunDetail(
         </dd>
         <dt>Duration</dt>
         <dd>{duration(run.durationMs)}</dd>
+        {run.node && (
+          <>
+            <dt>Node</dt>
+            <dd>{run.node}</dd>
+          </>
+        )}
         {run.message && (
           <>
             <dt>Message</dt>

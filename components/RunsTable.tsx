@@ -1,5 +1,6 @@
 import type { RunView } from "@/lib/jobpro/runtime.ts";
 import { duration } from "@/lib/format.ts";
+import { nodeLabel, showsNode } from "@/lib/dashboard/run_nodes.ts";
 import { StatusBadge } from "./StatusBadge.tsx";
 import { LocalTime } from "./Time.tsx";
 
@@ -10,7 +11,9 @@ export function runHref(run: Pick<RunView, "id" | "jobId">): string {
 
 /**
  * A job's runs, newest first: number, start, duration, status, message or
- * error, attempt. `onSelect` turns the run links into in-page selection.
+ * error, attempt, and on a cluster the node that ran each (the column only
+ * when some run names its node). `onSelect` turns the run links into
+ * in-page selection.
  */
 export function RunsTable(
   { runs, caption, selected, onSelect, href = runHref }: {
@@ -21,6 +24,7 @@ export function RunsTable(
     href?: (run: RunView) => string;
   },
 ) {
+  const withNode = showsNode(runs);
   return (
     <table class="runs-table">
       <caption class="sr-only">{caption}</caption>
@@ -32,6 +36,7 @@ export function RunsTable(
           <th scope="col">Status</th>
           <th scope="col">Message or error</th>
           <th scope="col">Attempt</th>
+          {withNode && <th scope="col">Node</th>}
         </tr>
       </thead>
       <tbody>
@@ -76,6 +81,9 @@ export function RunsTable(
                 <span class="muted trigger">{run.trigger}</span>
               )}
             </td>
+            {withNode && (
+              <td data-label="Node" class="run-node">{nodeLabel(run)}</td>
+            )}
           </tr>
         ))}
       </tbody>

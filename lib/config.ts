@@ -138,7 +138,13 @@ function database(env: Env, db: string): StoreLocation {
       `JOBPRO_PG_SCHEMA must be a plain schema name (lower-case letters, digits and _, not starting with a digit), got "${schema}"`,
     );
   }
-  return { kind: "postgres", url: db, schema };
+  return {
+    kind: "postgres",
+    url: db,
+    schema,
+    leaseMs: int(env, "JOBPRO_LEASE_MS", 1500, 300),
+    node: env.JOBPRO_NODE_NAME || undefined,
+  };
 }
 
 /**

@@ -24,11 +24,29 @@ Deno.test("config: a postgres:// or postgresql:// URL is PostgreSQL, schema jobp
     kind: "postgres",
     url,
     schema: "jobpro",
+    leaseMs: 1500,
+    node: undefined,
   });
   const other = "POSTGRESQL://jobpro@127.0.0.1/jobs";
   assertEquals(
-    readConfig({ JOBPRO_DB: other, JOBPRO_PG_SCHEMA: "team_a" }).database,
-    { kind: "postgres", url: other, schema: "team_a" },
+    readConfig({
+      JOBPRO_DB: other,
+      JOBPRO_PG_SCHEMA: "team_a",
+      JOBPRO_LEASE_MS: "3000",
+      JOBPRO_NODE_NAME: "node-a",
+    }).database,
+    {
+      kind: "postgres",
+      url: other,
+      schema: "team_a",
+      leaseMs: 3000,
+      node: "node-a",
+    },
+  );
+  assertThrows(
+    () => readConfig({ JOBPRO_DB: other, JOBPRO_LEASE_MS: "100" }),
+    Error,
+    'JOBPRO_LEASE_MS must be an integer >= 300, got "100"',
   );
   assertEquals(
     describeDatabase(readConfig({ JOBPRO_DB: url }).database),

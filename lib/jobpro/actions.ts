@@ -17,7 +17,7 @@ import { JobproError } from "./errors.ts";
 import type { Limiter } from "./limiter.ts";
 import { redactOutput, redactUrl } from "./secrets.ts";
 import type { Action, FunctionAction, HttpAction, ShellAction } from "./job.ts";
-import { MAX_OUTPUT_CHARS } from "./run.ts";
+import { MAX_OUTPUT_CHARS, type Run } from "./run.ts";
 
 /** What a finished action reports. */
 export interface ActionResult {
@@ -25,9 +25,17 @@ export interface ActionResult {
   output: string | null;
 }
 
+/** The execution an action belongs to, as an http action's receiver learns it. */
+export type ActionRun = Pick<
+  Run,
+  "id" | "jobId" | "trigger" | "attempt" | "scheduledFor"
+>;
+
 /** What an action may use while it runs. */
 export interface ActionContext {
   signal: AbortSignal;
+  /** The run being executed: an http action names it in its request headers. */
+  run?: ActionRun;
   functions: Registry;
   allowShell: boolean;
   /** How long a shell process gets between SIGTERM and SIGKILL. */
@@ -171,7 +179,7 @@ async function runHttp(
     try {
       res = await fetch(action.url, {
         method: action.method,
-        headers: action.headers,
+        headers: runHeaders(action.headers, ctx.run),
         body: action.method === "GET" || action.method === "HEAD"
           ? undefined
           : action.body,
@@ -210,6 +218,41 @@ async function runHttp(
   } finally {
     release();
   }
+}
+
+/**
+ * The action's headers plus the run's identity (`X-Jobpro-Job`, `-Run`,
+ * `-Attempt`, `-Trigger`, `-Scheduled-For` when it has a tick, and
+ * `Idempotency-Key`), so a receiver can tell a repeat from a new execution.
+ * A header the user set under one of these names is kept as is.
+ *
+ * @example
+ * ```ts
+ * runHeaders(undefined, { id: 7, jobId: "a", trigger: "schedule", attempt: 1, scheduledFor: 0 })
+ *   .get("idempotency-key"); // "a:0:1"
+ * ```
+ */
+export function runHeaders(
+  user: Record<string, string> | undefined,
+  run: ActionRun | undefined,
+): Headers {
+  const headers = new Headers(user);
+  if (!run) return headers;
+  const add = (name: string, value: string) => {
+    if (!headers.has(name)) headers.set(name, value);
+  };
+  add("X-Jobpro-Job", run.jobId);
+  add("X-Jobpro-Run", String(run.id));
+  add("X-Jobpro-Attempt", String(run.attempt));
+  add("X-Jobpro-Trigger", run.trigger);
+  if (run.scheduledFor !== null) {
+    add("X-Jobpro-Scheduled-For", new Date(run.scheduledFor).toISOString());
+  }
+  add(
+    "Idempotency-Key",
+    `${run.jobId}:${run.scheduledFor ?? run.id}:${run.attempt}`,
+  );
+  return headers;
 }
 
 function noAnswer(action: HttpAction, ms: number): ActionError {

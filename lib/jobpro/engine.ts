@@ -20,8 +20,9 @@ import { onDue } from "./planner.ts";
 import { runView } from "./run.ts";
 import { onRetry } from "./runner.ts";
 import { type EngineState, type Log, RETRY_KEY } from "./state.ts";
-import type { Hold, Store } from "./store.ts";
+import type { Store } from "./store.ts";
 import { escapeControl } from "./text.ts";
+import type { NodeLease } from "./lease.ts";
 import { createTimerQueue } from "./timer.ts";
 import { viewOf } from "./views.ts";
 import { type Committed, createWriter } from "./writer.ts";
@@ -52,6 +53,12 @@ export interface ManagerOptions {
   shellEnv?: Record<string, string>;
   /** Ids a job may not take (names the web layer routes under its jobs). */
   reservedIds?: Iterable<string>;
+  /**
+   * This node's lease, on a store several nodes share (`store.cluster`):
+   * the engine then runs as one node of a cluster (cluster_node.ts), on the
+   * database's clock.
+   */
+  lease?: NodeLease;
   log?: Log;
 }
 
@@ -65,9 +72,10 @@ const defaultLog: Log = (level, msg) =>
 export async function assemble(opts: ManagerOptions) {
   const store = opts.store;
   const allowShell = opts.allowShell ?? false;
+  const lease = store.cluster && opts.lease;
   const state = {
     store,
-    clock: opts.clock ?? systemClock,
+    clock: opts.clock ?? (lease ? { now: () => lease.dbNow() } : systemClock),
     log: opts.log ?? defaultLog,
     settings: {
       functions: opts.functions ?? defaultRegistry(),
@@ -82,6 +90,7 @@ export async function assemble(opts: ManagerOptions) {
       reservedIds: new Set(
         [...(opts.reservedIds ?? [])].map((s) => s.toLowerCase()),
       ),
+      lateGraceMs: lease ? 2 * lease.leaseMs : 0,
     },
     events: createEventBus({ lastId: await store.lastEventSeq() }),
     outbound: createLimiter(opts.httpMaxConcurrent ?? 256),
@@ -91,6 +100,18 @@ export async function assemble(opts: ManagerOptions) {
     creating: new Set(),
     ticks: new Map(),
     nextRunId: 1,
+    node: lease && store.cluster
+      ? {
+        store: store.cluster,
+        name: lease.name,
+        epoch: null,
+        owned: new Set(),
+        live: [],
+        runIdsEnd: 0,
+        spareRunIds: null,
+        fetchingRunIds: null,
+      }
+      : null,
     activeRuns: 0,
     closing: false,
     writeFailing: false,
@@ -109,46 +130,24 @@ export async function assemble(opts: ManagerOptions) {
     statusOf: (id) => {
       const e = state.entries.get(id);
       return e &&
-        { jobId: id, status: e.job.status, updatedAt: e.job.updatedAt };
+        {
+          jobId: id,
+          status: e.job.status,
+          updatedAt: e.job.updatedAt,
+          version: e.job.version,
+        };
     },
     intervalMs: opts.commitIntervalMs ?? 50,
     onCommit: (c) => {
       health.writeWorked();
-      publish(state, c);
+      // A node of a cluster publishes every node's events from the log, in
+      // its order (follower.ts); this one's are among them.
+      if (!state.node) publish(state, c);
     },
     onError: (e) => health.writeFailed(e),
   });
   Object.assign(state, { timers, writer });
-  if (store.hold) followHold(state, store.hold);
   return { state, health };
-}
-
-/**
- * No run starts while the store is not held: the timers wait (what comes
- * due meanwhile fires late, once, when it is held again, as after any late
- * wake-up); once it is lost they never fire again.
- */
-function followHold(state: EngineState, hold: Hold) {
-  let held = hold.held;
-  let lost = false;
-  if (!held) state.timers.pause();
-  hold.watch(() => {
-    if (state.closing || lost) return;
-    if (hold.lost) {
-      lost = true;
-      state.timers.pause();
-      state.log("error", `${hold.reason}; no run starts from now on`);
-    } else if (hold.held !== held) {
-      held = hold.held;
-      if (held) {
-        state.timers.resume();
-        state.log("info", "the database is held again: runs start again");
-      } else {
-        state.timers.pause();
-        state.log("warn", `${hold.reason}; no run starts until it is back`);
-      }
-    }
-  });
 }
 
 /** A committed batch's events, with the views and runs as they are now. */

@@ -5,6 +5,10 @@
  * not retried, so nothing else might show that writing works again once a
  * full disk is freed).
  *
+ * On a node of a cluster the answer names the node, its epoch, the jobs it
+ * owns and the live nodes; a node that holds no lease (it lost it and is
+ * joining again) starts nothing, so it is unavailable until it holds one.
+ *
  * @example
  * ```ts
  * const h = createHealth(state);
@@ -19,12 +23,54 @@ const PROBE_MS = 500;
 /** The store is asked at most this often; a load balancer's polls share the answer. */
 const PING_MS = 1000;
 
+/** The node of a cluster that answers: who it is and what it sees. */
+export interface NodeHealth {
+  name: string;
+  /** The epoch of its lease; null while it holds none (it is joining again). */
+  epoch: number | null;
+  /** How many jobs it owns. */
+  jobs: number;
+  /** The cluster's live nodes at its last renewal, by epoch, this one included. */
+  live: { epoch: number; name: string }[];
+}
+
 /** What /healthz tells. */
 export interface Health {
   ok: boolean;
   jobs: number;
   running: number;
   reason?: string;
+  /** Only on a node of a cluster. */
+  node?: NodeHealth;
+}
+
+/** Why a node of a cluster that holds no lease answers unavailable. */
+export const NO_LEASE =
+  "this node holds no lease on the database (it is joining again)";
+
+/**
+ * The node `state` runs as, or null on a store one process holds. Without
+ * a lease it owns nothing and knows no live member.
+ *
+ * @example
+ * ```ts
+ * nodeHealth(state); // { name: "a", epoch: 7, jobs: 3, live: [{ epoch: 7, name: "a" }] }
+ * ```
+ */
+export function nodeHealth(state: EngineState): NodeHealth | null {
+  const node = state.node;
+  if (!node) return null;
+  const epoch = node.epoch;
+  if (epoch === null) {
+    return { name: node.name, epoch, jobs: 0, live: [] };
+  }
+  const live = node.live.map((n) => ({ epoch: n.epoch, name: n.name }));
+  // Joined, not renewed yet: it is a member all the same.
+  if (!live.some((n) => n.epoch === epoch)) {
+    live.push({ epoch, name: node.name });
+  }
+  live.sort((a, b) => a.epoch - b.epoch);
+  return { name: node.name, epoch, jobs: node.owned.size, live };
 }
 
 /** The health service of one engine. */
@@ -89,11 +135,11 @@ export function createHealth(state: EngineState): HealthService {
       }
       const pending = state.writer.pendingMs();
       const limit = state.settings.healthCommitMs;
-      const hold = state.store.hold;
+      const node = nodeHealth(state);
       const reason = state.closing
         ? "shutting down"
-        : hold && !hold.held
-        ? hold.reason ?? "this process does not hold the database"
+        : node && node.epoch === null
+        ? NO_LEASE
         : state.writeFailing
         ? `writing to the database fails: ${state.lastWriteError}`
         : pending > limit
@@ -103,7 +149,11 @@ export function createHealth(state: EngineState): HealthService {
         : !await pinged
         ? "the database does not answer"
         : undefined;
-      const base = { jobs: state.entries.size, running: state.activeRuns };
+      const base = {
+        jobs: state.entries.size,
+        running: state.activeRuns,
+        ...(node ? { node } : {}),
+      };
       return reason === undefined
         ? { ok: true, ...base }
         : { ok: false, ...base, reason };

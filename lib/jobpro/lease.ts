@@ -53,6 +53,8 @@ export interface Membership {
   ): Promise<Stamped & { renewed: boolean; live: NodeRecord[] }>;
   /** Ends the member's lease now (a graceful leave). */
   leave(epoch: number): Promise<void>;
+  /** Releases its connection, once the node has left for good. */
+  close?(): Promise<void>;
 }
 
 /** Settings of a {@link NodeLease}. */
@@ -64,6 +66,8 @@ export interface LeaseOptions {
   /** The monotonic clock in ms (performance.now by default). */
   monotonic?: () => number;
   log?: (level: "info" | "warn", message: string) => void;
+  /** The lease's own membership: closed when the lease stops. */
+  ownsMembership?: boolean;
 }
 
 /** The default lease length. */
@@ -80,6 +84,8 @@ export class NodeLease {
   onLost: (epoch: number) => void = () => {};
   /** Called when the node holds a lease under a new epoch. */
   onJoined: (epoch: number) => void = () => {};
+  /** Called after every renewal that proved the lease, with the live members. */
+  onRenewed: (live: readonly NodeRecord[]) => void = () => {};
 
   #state: LeaseState = "joining";
   #epoch = 0;
@@ -94,6 +100,7 @@ export class NodeLease {
   readonly #membership: Membership;
   readonly #mono: () => number;
   readonly #log: NonNullable<LeaseOptions["log"]>;
+  readonly #ownsMembership: boolean;
 
   constructor(membership: Membership, opts: LeaseOptions) {
     this.#membership = membership;
@@ -104,6 +111,7 @@ export class NodeLease {
     }
     this.#mono = opts.monotonic ?? (() => performance.now());
     this.#log = opts.log ?? (() => {});
+    this.#ownsMembership = opts.ownsMembership ?? false;
   }
 
   /** Joins (retrying until it can) and starts renewing. */
@@ -148,6 +156,7 @@ export class NodeLease {
     clearTimeout(this.#beat);
     clearTimeout(this.#expiry);
     if (held) await this.#membership.leave(this.#epoch).catch(() => {});
+    if (this.#ownsMembership) await this.#membership.close?.().catch(() => {});
   }
 
   #stopped(): boolean {
@@ -198,6 +207,7 @@ export class NodeLease {
         if (r.renewed && this.valid()) {
           this.#live = r.live;
           this.#prove(sent);
+          this.onRenewed(r.live);
         } else this.#lose(r.renewed ? "renewed too late" : "lease expired");
       }
     } catch (e) {
@@ -212,11 +222,20 @@ export class NodeLease {
   /** The lease is proven until `sent + leaseMs`; losing it is timed for then. */
   #prove(sent: number): void {
     this.#validUntil = Math.max(this.#validUntil, sent + this.leaseMs);
+    this.#armExpiry();
+  }
+
+  /**
+   * Loses the lease when its proof runs out. A timer may fire a little
+   * before the monotonic clock reaches its deadline: then it waits again.
+   */
+  #armExpiry(): void {
     clearTimeout(this.#expiry);
-    this.#expiry = setTimeout(
-      () => this.valid() || this.#lose("no renewal in time"),
-      Math.max(0, this.#validUntil - this.#mono()),
-    );
+    this.#expiry = setTimeout(() => {
+      if (this.#state !== "held") return;
+      if (this.valid()) this.#armExpiry();
+      else this.#lose("no renewal in time");
+    }, Math.max(0, this.#validUntil - this.#mono()) + 1);
   }
 
   #lose(why: string): void {

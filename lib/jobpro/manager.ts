@@ -17,11 +17,17 @@
  */
 import type { FunctionInfo } from "../jobs/registry.ts";
 import { type Cleaner, startCleaner } from "./cleaner.ts";
+import { type ClusterNode, joinCluster } from "./cluster_node.ts";
 import { defineJob, freshId } from "./definition.ts";
 import { assemble, type ManagerOptions } from "./engine.ts";
 import { invalid, JobproError } from "./errors.ts";
 import type { EventBus } from "./events.ts";
-import type { Health, HealthService } from "./health.ts";
+import {
+  type Health,
+  type HealthService,
+  type NodeHealth,
+  nodeHealth,
+} from "./health.ts";
 import {
   type Job,
   type JobInput,
@@ -48,7 +54,7 @@ import {
   updatePlan,
 } from "./plans.ts";
 import { recover } from "./recovery.ts";
-import { type RunView, runView } from "./run.ts";
+import { type Run, type RunView, runView } from "./run.ts";
 import { redactAction } from "./secrets.ts";
 import { shutdown as stopEngine } from "./shutdown.ts";
 import { type EngineState, entryOf } from "./state.ts";
@@ -85,6 +91,8 @@ export interface Manager {
   readonly events: EventBus;
   /** Whether the store answers, writes go through and the scheduler runs; why not, when not. */
   health(): Promise<Health>;
+  /** On a node of a cluster: its name, epoch, owned jobs and the live nodes; null otherwise. */
+  readonly node: NodeHealth | null;
   /**
    * Stops scheduling, lets running runs finish for up to `graceMs`, aborts
    * the rest (they end cancelled), flushes and closes the store.
@@ -107,8 +115,11 @@ export interface Manager {
 export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const { state, health } = await assemble(opts);
   await recover(state);
+  const node = state.node && opts.lease
+    ? await joinCluster(state, opts.lease)
+    : null;
   const cleaner = startCleaner(state);
-  return facade(state, health, cleaner);
+  return facade(state, health, cleaner, node);
 }
 
 /** The manager over an engine state. */
@@ -116,11 +127,15 @@ function facade(
   state: EngineState,
   health: HealthService,
   cleaner: Cleaner,
+  node: ClusterNode | null,
 ): Manager {
   const change = async (
     id: string,
     plan: (job: Job, now: number) => Change,
   ) => viewOf(await changeJob(state, id, plan));
+  // A run held in memory is this node's (stored ones name their node).
+  const here = (run: Run): Run =>
+    state.node && run.node == null ? { ...run, node: state.node.name } : run;
 
   const manager: Manager = {
     events: state.events,
@@ -180,7 +195,7 @@ function facade(
       );
     },
 
-    runNow: async (id) => runView(await runJobNow(state, id)),
+    runNow: async (id) => runView(here(await runJobNow(state, id))),
 
     delete: (id) => deleteJob(state, id),
 
@@ -196,7 +211,9 @@ function facade(
     async run(id, runId) {
       const going = entryOf(state, id).running.get(runId);
       if (!going) await state.writer.settle();
-      const found = going?.run ?? await state.store.getRun(id, runId);
+      const found = going
+        ? here(going.run)
+        : await state.store.getRun(id, runId);
       if (!found) {
         throw new JobproError("not_found", `job "${id}" has no run ${runId}`);
       }
@@ -226,7 +243,12 @@ function facade(
 
     health: () => health.check(),
 
-    shutdown: (o) => stopEngine(state, health, cleaner, o?.graceMs ?? 10_000),
+    shutdown: (o) =>
+      stopEngine(state, health, cleaner, o?.graceMs ?? 10_000, node),
+
+    get node() {
+      return nodeHealth(state);
+    },
 
     get size() {
       return state.entries.size;

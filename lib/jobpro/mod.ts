@@ -14,7 +14,7 @@
 export { createManager } from "./manager.ts";
 export type { Manager, ManagerOptions } from "./manager.ts";
 export { openDuckDBStore } from "./duckdb_store.ts";
-export { openStore } from "./open_store.ts";
+export { openDatabase } from "./open_store.ts";
 export { emptyBatch } from "./store.ts";
 export type { JobStats } from "./store.ts";
 export { JobproError } from "./errors.ts";
@@ -30,6 +30,7 @@ export type { Run, RunView } from "./run.ts";
 export { JOB_STATUSES, RUN_STATUSES } from "./status.ts";
 export type { JobStatus } from "./status.ts";
 export type { Delivered, EventBus } from "./events.ts";
+export type { Health } from "./health.ts";
 export type { Clock } from "./clock.ts";
 export { nextRuns, parseSchedule, previewSchedule } from "./schedule.ts";
 export {

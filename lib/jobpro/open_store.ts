@@ -1,17 +1,19 @@
 /**
  * The server's store, wherever JOBPRO_DB puts it: a DuckDB file (the
- * embedded default) or a PostgreSQL database, which one jobpro holds alone
- * (its schema's lock, postgres_lock.ts) until several can share one.
+ * embedded default, one process), or a PostgreSQL schema that any number of
+ * jobpro nodes share as a cluster, each with its lease (lease.ts).
  *
  * @example
  * ```ts
- * const store = await openStore({ kind: "duckdb", path: "./jobs.duckdb" });
+ * const { store } = await openDatabase({ kind: "duckdb", path: "./jobs.duckdb" });
  * ```
  * @module
  */
 import { openDuckDBStore } from "./duckdb_store.ts";
 import { openPostgresStore } from "./postgres_store.ts";
 import type { Store } from "./store.ts";
+import { DEFAULT_LEASE_MS, NodeLease } from "./lease.ts";
+import { openPostgresMembership } from "./postgres_nodes.ts";
 
 /**
  * Where the store is.
@@ -23,19 +25,53 @@ import type { Store } from "./store.ts";
  */
 export type StoreLocation =
   | { kind: "duckdb"; path: string }
-  | { kind: "postgres"; url: string; schema: string };
+  | {
+    kind: "postgres";
+    url: string;
+    schema: string;
+    /** This node's lease (JOBPRO_LEASE_MS). */
+    leaseMs?: number;
+    /** This node's name (JOBPRO_NODE_NAME). */
+    node?: string;
+  };
+
+/** A store, and on a database several nodes share, this node's lease on it. */
+export interface Database {
+  store: Store;
+  lease?: NodeLease;
+}
 
 /**
- * Opens the store at `at`: a PostgreSQL one exclusively (refused, saying
- * who holds it, while another jobpro uses that schema).
+ * Opens the database at `at`: a DuckDB file for this process alone, or a
+ * PostgreSQL schema as one node of the cluster that shares it (its lease is
+ * not started yet: the engine starts it).
  *
  * @example
  * ```ts
- * const store = await openStore({ kind: "postgres", url, schema: "jobpro" });
+ * const { store, lease } = await openDatabase({ kind: "postgres", url, schema: "jobpro" });
  * ```
  */
-export function openStore(at: StoreLocation): Promise<Store> {
-  return at.kind === "postgres"
-    ? openPostgresStore(at.url, { schema: at.schema, exclusive: true })
-    : openDuckDBStore(at.path);
+export async function openDatabase(at: StoreLocation): Promise<Database> {
+  if (at.kind === "duckdb") return { store: await openDuckDBStore(at.path) };
+  const store = await openPostgresStore(at.url, { schema: at.schema });
+  const leaseMs = at.leaseMs ?? DEFAULT_LEASE_MS;
+  const membership = openPostgresMembership(at.url, {
+    schema: at.schema,
+    leaseMs,
+  });
+  const lease = new NodeLease(membership, {
+    name: at.node ?? `${hostname()}:${Deno.pid}`,
+    leaseMs,
+    ownsMembership: true,
+    log: (level, msg) => console.log(`[jobpro] ${level}: ${msg}`),
+  });
+  return { store, lease };
+}
+
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "jobpro";
+  }
 }

@@ -26,6 +26,9 @@ import {
   notFound,
 } from "./state.ts";
 import { JobproError } from "./errors.ts";
+import { reload } from "./cluster_node.ts";
+import { ownerOf } from "./ownership.ts";
+import { CHANGED } from "./writer.ts";
 
 /** What an operation does to a job: the row to commit, and what follows once it is. */
 export interface Change {
@@ -57,14 +60,41 @@ export async function changeJob(
   id: string,
   plan: (job: Job, now: number) => Change,
 ): Promise<Entry> {
+  if (!state.node) return await changeOnce(state, id, plan);
+  // On a node of a cluster the job may have moved on elsewhere (another
+  // node's claim or change): planned again from its row, a few times.
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await changeOnce(state, id, plan);
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 4) throw err;
+      await reload(state, [id]);
+    }
+  }
+}
+
+const isConflict = (e: unknown) =>
+  e instanceof JobproError && e.code === "conflict" &&
+  e.message.startsWith(CHANGED);
+
+async function changeOnce(
+  state: EngineState,
+  id: string,
+  plan: (job: Job, now: number) => Change,
+): Promise<Entry> {
   const e = await settled(state, id);
+  // What this node claimed is committed first: the change plans from it.
+  if (state.node && state.writer.isPending(id)) await state.writer.flush();
   const base = e.job;
   const change = plan(base, state.clock.now());
   const written = { ...change.job, version: base.version + 1 };
+  const put = state.node
+    ? { job: written, expected: base.version, expectedNext: base.nextRunAt }
+    : { job: written, expected: base.version };
   await serially(
     e,
     state.writer.commit(
-      { puts: [{ job: written, expected: base.version }] },
+      { puts: [put] },
       () => {
         if (state.entries.get(id) !== e) return;
         e.job = merged(base, written, e.job);
@@ -115,12 +145,21 @@ export async function createJob(state: EngineState, job: Job): Promise<Entry> {
     missed: 0,
   };
   const e = newEntry(job, counts);
+  const node = state.node;
+  // On a cluster's node, created with its owner (rendezvous over the live nodes).
+  const owner = node ? ownerOf(job.id, node.live.map((n) => n.epoch)) : null;
   state.creating.add(job.id);
   try {
-    await state.writer.commit({ puts: [{ job, expected: null }] }, () => {
-      state.entries.set(job.id, e);
-      arm(state, e);
-    });
+    await state.writer.commit(
+      { puts: [{ job, expected: null, owner }] },
+      () => {
+        state.entries.set(job.id, e);
+        if (node && owner !== null && owner === node.epoch) {
+          node.owned.add(job.id);
+        }
+        arm(state, e);
+      },
+    );
   } catch (err) {
     throw err instanceof JobproError && err.code === "conflict"
       ? new JobproError("duplicate", `a job with id "${job.id}" already exists`)

@@ -67,8 +67,15 @@ export function planned(state: EngineState, job: Job, now: number): Job {
 /** Arms (or disarms) the timer for the job's `nextRunAt`. */
 export function arm(state: EngineState, e: Entry): void {
   const { id, nextRunAt, status } = e.job;
-  if (nextRunAt === null || !isArmed(status)) return state.timers.delete(id);
+  if (nextRunAt === null || !isArmed(status) || !isMine(state, id)) {
+    return state.timers.delete(id);
+  }
   state.timers.set(id, nextRunAt);
+}
+
+/** Whether this process plans the job: always, but on a node of a cluster only the jobs it owns. */
+export function isMine(state: EngineState, id: string): boolean {
+  return !state.node || state.node.owned.has(id);
 }
 
 /** No timer and no retry for the job. */
@@ -91,7 +98,8 @@ export function moveNext(
   e.job = { ...e.job, nextRunAt: next };
   const claimed = state.writer.claim(e.job.id, tick, next);
   claimed.then((won) => {
-    if (!won && state.entries.get(e.job.id) === e) {
+    // (Unless the job was re-planned since: another node's change, say.)
+    if (!won && state.entries.get(e.job.id) === e && e.job.nextRunAt === next) {
       state.log(
         "error",
         `job ${e.job.id}: its claim of ${
@@ -124,7 +132,8 @@ export async function onDue(
   if (busy) return void busy.then(() => onDue(state, id, at));
   if (e.job.type === "periodic") {
     const now = state.clock.now();
-    const next = nextTick(state, e.job, at, now);
+    // On a cluster's node, ticks a dead node left unstarted still fire late.
+    const next = nextTick(state, e.job, at, now - state.settings.lateGraceMs);
     countMissed(state, e, at, next, now);
     void moveNext(state, e, next);
     arm(state, e);
@@ -136,7 +145,8 @@ export async function onDue(
 }
 
 function due(state: EngineState, e: Entry, at: number): boolean {
-  return !state.closing && e.job.nextRunAt === at && isArmed(e.job.status);
+  return !state.closing && e.job.nextRunAt === at && isArmed(e.job.status) &&
+    isMine(state, e.job.id);
 }
 
 /** Most ticks counted one by one when a late scheduler skips ahead. */

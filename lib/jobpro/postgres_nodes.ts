@@ -6,6 +6,13 @@
  * waits behind the store's batches, and no query may take longer than a
  * lease (an answer that late proves nothing).
  *
+ * That connection's backend (`pg_backend_pid()`) is recorded in the node's
+ * row at the join and at every renewal, so a reaper (postgres_cluster.ts)
+ * that finds it gone from `pg_stat_activity` ends the lease at once: the
+ * process died (or lost the database). A connection the pool re-established
+ * is recorded by the next renewal. The connection is never closed for being
+ * idle, which would look like a death.
+ *
  * @example
  * ```ts
  * const members = openPostgresMembership(url, { schema: "jobpro", leaseMs: 1500 });
@@ -56,6 +63,8 @@ export function openPostgresMembership(
     max: 1,
     query_timeout: opts.leaseMs,
     connectionTimeoutMillis: opts.leaseMs,
+    // Its backend stands for the node: closed only by close().
+    idleTimeoutMillis: 0,
     keepAlive: true,
   });
   // A lost connection is a failed renewal, never a crash.
@@ -69,12 +78,13 @@ export function openPostgresMembership(
     }
   };
   const S = schema;
+  let closing: Promise<void> | undefined;
   return {
     async join(name, leaseMs) {
       const [r] = await q(
-        `INSERT INTO ${S}.nodes (epoch, name, joined_at, lease_until)
+        `INSERT INTO ${S}.nodes (epoch, name, joined_at, lease_until, pid)
          VALUES (nextval('${S}.node_epochs'), $1, clock_timestamp(),
-           clock_timestamp() + $2 * interval '1 ms')
+           clock_timestamp() + $2 * interval '1 ms', pg_backend_pid())
          RETURNING epoch::float8 AS epoch, ${
           ms("clock_timestamp()")
         } AS db_now`,
@@ -97,18 +107,21 @@ export function openPostgresMembership(
         [epoch],
       );
     },
-    close: () => pool.end(),
+    // Twice is once (the lease closes it when it stops, and so may its owner).
+    close: () => closing ??= pool.end(),
   };
 }
 
 /**
- * One statement: extend the lease if it is still valid, and list the live
- * members as they are after that (the CTE's update is not visible to the
- * rest of the statement, so the renewed row comes from its RETURNING).
+ * One statement: extend the lease if it is still valid (recording this
+ * connection's backend, which may be a new one), and list the live members
+ * as they are after that (the CTE's update is not visible to the rest of
+ * the statement, so the renewed row comes from its RETURNING).
  */
 function renewSql(S: string): string {
   return `WITH renewed AS (
-      UPDATE ${S}.nodes SET lease_until = clock_timestamp() + $2 * interval '1 ms'
+      UPDATE ${S}.nodes SET lease_until = clock_timestamp() + $2 * interval '1 ms',
+        pid = pg_backend_pid()
       WHERE epoch = $1 AND left_at IS NULL AND lease_until > clock_timestamp()
       RETURNING epoch, name, lease_until),
     live AS (

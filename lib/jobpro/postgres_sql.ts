@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL store's SQL: its versioned schema, the statements a batch
  * runs and their parameters (rows.ts turns result rows into the engine's
- * types). Nothing here holds a connection; postgres_store.ts does.
+ * types). Nothing here holds a connection; postgres_store.ts does, and
+ * lends one to {@link migrateSchema}.
  *
  * Every table lives in one schema (default "jobpro"), named in each
  * statement, so several stores (or tests) share a database without meeting.
@@ -17,6 +18,8 @@
  * ```
  * @module
  */
+import { JobproError } from "./errors.ts";
+import type { Row } from "./rows.ts";
 import { type Run, summarize } from "./run.ts";
 import type { Claim, Delete, LoggedEvent, Put, StatusChange } from "./store.ts";
 
@@ -35,6 +38,36 @@ export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const ts = (x: string) => `(timestamptz 'epoch' + (${x}) * interval '1 ms')`;
 /** A timestamptz as epoch milliseconds (a JS number). */
 const ms = (x: string) => `(extract(epoch FROM ${x}) * 1000)::float8`;
+
+/**
+ * Run ids a node reserves at a time (the `run_ids` sequence's increment).
+ *
+ * @example
+ * ```ts
+ * const { first, count } = await cluster.reserveRunIds(); // count === RUN_ID_BLOCK
+ * ```
+ */
+export const RUN_ID_BLOCK = 1000;
+
+/**
+ * The channel `pg_notify` announces a schema's new events on: an
+ * identifier of at most 63 bytes (a long schema name is shortened, with a
+ * hash of it to keep it apart).
+ *
+ * @example
+ * ```ts
+ * channelFor("jobpro"); // "jobpro_events_jobpro"
+ * ```
+ */
+export function channelFor(schema: string): string {
+  const name = `jobpro_events_${schema}`;
+  if (name.length <= 63) return name;
+  let h = 0x811c9dc5;
+  for (const ch of new TextEncoder().encode(schema)) {
+    h = Math.imul(h ^ ch, 0x01000193) >>> 0;
+  }
+  return `jobpro_events_${schema.slice(0, 40)}_${h.toString(16)}`;
+}
 
 /**
  * The migrations, in order: migration i takes the schema from version i to
@@ -85,6 +118,25 @@ const MIGRATIONS: string[][] = [
       joined_at timestamptz NOT NULL, lease_until timestamptz NOT NULL,
       left_at timestamptz)`,
   ],
+  [
+    // Several nodes (postgres_cluster.ts): who owns each job (null: none),
+    // which epoch started each run (null: a store no lease fences), and the
+    // backend of each node's membership connection (gone: the node is).
+    `ALTER TABLE $S.jobs ADD COLUMN owner_epoch bigint`,
+    `ALTER TABLE $S.runs ADD COLUMN node_epoch bigint`,
+    `ALTER TABLE $S.nodes ADD COLUMN pid integer`,
+    `CREATE INDEX jobs_by_owner ON $S.jobs (owner_epoch)`,
+    // The backstop: one run per tick. Only runs a fenced node recorded are
+    // keyed: an unfenced store never promised it (its history may repeat a
+    // key, and the store contract's fixtures do).
+    `CREATE UNIQUE INDEX runs_one_per_tick
+      ON $S.runs (job_id, trigger, scheduled_for, attempt)
+      WHERE scheduled_for IS NOT NULL AND node_epoch IS NOT NULL`,
+    // Blocks of run ids for the nodes, starting above every id used so far.
+    `CREATE SEQUENCE $S.run_ids INCREMENT BY ${RUN_ID_BLOCK}`,
+    `SELECT setval('$S.run_ids',
+      (SELECT coalesce(max(id), 0) + 1 FROM $S.runs), false)`,
+  ],
 ];
 
 /**
@@ -126,7 +178,54 @@ export function migrationsFrom(schema: string, from: number): string[] {
   return MIGRATIONS.slice(from).flat().map((s) => s.replaceAll("$S", schema));
 }
 
-const JOB_FIELDS = `id, name, type, schedule, timezone, action,
+/** A connection that runs statements (postgres_store.ts lends one). */
+export interface Queryable {
+  query(text: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+}
+
+/**
+ * Creates the schema or migrates it to {@link SCHEMA_VERSION} in one
+ * transaction, one process at a time (an advisory lock of the schema's);
+ * refuses a server older than 13 and a schema newer than this code knows.
+ * On failure the caller rolls the transaction back.
+ *
+ * @example
+ * ```ts
+ * await migrateSchema(client, "jobpro");
+ * ```
+ */
+export async function migrateSchema(
+  c: Queryable,
+  schema: string,
+): Promise<void> {
+  const sql = statementsFor(schema);
+  const { rows: [v] } = await c.query("SHOW server_version_num");
+  if (Number(v.server_version_num) < 130000) {
+    throw new JobproError(
+      "unavailable",
+      `PostgreSQL ${v.server_version_num} is too old: jobpro needs PostgreSQL 13 or newer`,
+    );
+  }
+  await c.query("BEGIN");
+  await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [
+    `jobpro schema ${schema}`,
+  ]);
+  for (const s of bootstrap(schema)) await c.query(s);
+  const { rows } = await c.query(sql.version);
+  const at = rows.length ? Number(rows[0].version) : 0;
+  if (at > SCHEMA_VERSION) {
+    throw new JobproError(
+      "unavailable",
+      `the database schema "${schema}" is at version ${at}, newer than this jobpro knows (version ${SCHEMA_VERSION}): a newer jobpro has migrated it; run that version or a newer one, or point JOBPRO_DB at another database or schema`,
+    );
+  }
+  for (const s of migrationsFrom(schema, at)) await c.query(s);
+  if (at < SCHEMA_VERSION) await c.query(sql.setVersion, [SCHEMA_VERSION]);
+  await c.query("COMMIT");
+}
+
+/** A job's columns as the engine reads them. */
+export const JOB_FIELDS = `id, name, type, schedule, timezone, action,
   timeout_ms::float8 AS timeout_ms, retries, retry_delay_ms::float8 AS retry_delay_ms,
   overlap, catch_up, auto_start, status, version::float8 AS version,
   ${ms("next_run_at")} AS next_run_at, ${ms("created_at")} AS created_at,
@@ -134,7 +233,7 @@ const JOB_FIELDS = `id, name, type, schedule, timezone, action,
   run_count::float8 AS run_count, success_count::float8 AS success_count, last_run`;
 
 /** A run's columns as the engine reads them (output aside). */
-const RUN_FIELDS = `id::float8 AS id, job_id, trigger, attempt,
+export const RUN_FIELDS = `id::float8 AS id, job_id, trigger, attempt,
   ${ms("scheduled_for")} AS scheduled_for, ${ms("started_at")} AS started_at,
   ${ms("ended_at")} AS ended_at, duration_ms::float8 AS duration_ms,
   status, message, error`;
@@ -144,7 +243,8 @@ const PUT_INPUT = `json_to_recordset($1::json) AS p(id text, name text,
   type text, schedule text, timezone text, action text, timeout_ms bigint,
   retries integer, retry_delay_ms bigint, overlap text, catch_up text,
   auto_start boolean, status text, next_run_at bigint, created_at bigint,
-  updated_at bigint, version bigint, expected bigint)`;
+  updated_at bigint, version bigint, expected bigint, owner bigint,
+  check_next boolean, expected_next bigint)`;
 
 /** A batch's runs, as {@link runsJson} sends them. */
 const RUN_INPUT = `json_to_recordset($1::json) AS r(id bigint, job_id text,
@@ -161,18 +261,15 @@ const RUN_COLUMNS = `id, job_id, trigger, attempt, scheduled_for, started_at,
   ended_at, duration_ms, status, message, error, output, running`;
 
 /**
- * Every statement the store runs, with the schema filled in.
+ * The statements a batch writes with (see {@link statementsFor}).
  *
  * @example
  * ```ts
- * const sql = statementsFor("jobpro");
+ * const { claim } = batchStatements("jobpro");
  * ```
  */
-export function statementsFor(s: string) {
+export function batchStatements(s: string) {
   return {
-    version: `SELECT version FROM ${s}.schema_version WHERE id = 1`,
-    setVersion: `INSERT INTO ${s}.schema_version (id, version) VALUES (1, $1)
-      ON CONFLICT (id) DO UPDATE SET version = $1, migrated_at = now()`,
     // Every job row a batch will change, locked in id order first: two
     // batches touching the same jobs then queue, and never deadlock (which
     // would cost a second of deadlock_timeout and a retry).
@@ -187,30 +284,33 @@ export function statementsFor(s: string) {
     // The compare-and-set of next_run_at. Under READ COMMITTED a claimant
     // that waited for another's row lock re-checks the condition on the row
     // the other committed, so of two claimants of one tick exactly one wins.
+    // Fenced by an epoch ($4; null: not fenced), only the owner's claim can win.
     claim: `UPDATE ${s}.jobs j SET next_run_at = ${ts("c.next")}
       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS c(job_id, tick, next)
       WHERE j.id = c.job_id AND j.next_run_at IS NOT DISTINCT FROM ${
       ts("c.tick")
     }
+        AND ($4::bigint IS NULL OR j.owner_epoch = $4::bigint)
       RETURNING j.id`,
     statuses: `UPDATE ${s}.jobs j SET status = x.status, updated_at = ${
       ts("x.updated_at")
     }
       FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(job_id, status, updated_at)
-      WHERE j.id = x.job_id`,
+      WHERE j.id = x.job_id AND ($4::bigint IS NULL OR j.owner_epoch = $4::bigint)`,
     // A create where no job has the id; counters start at zero.
     createJobs:
       `INSERT INTO ${s}.jobs (id, name, type, schedule, timezone, action,
         timeout_ms, retries, retry_delay_ms, overlap, catch_up, auto_start, status,
-        next_run_at, created_at, updated_at, version)
+        next_run_at, created_at, updated_at, version, owner_epoch)
       SELECT p.id, p.name, p.type, p.schedule, p.timezone, p.action, p.timeout_ms,
         p.retries, p.retry_delay_ms, p.overlap, p.catch_up, p.auto_start, p.status,
         ${ts("p.next_run_at")}, ${ts("p.created_at")}, ${ts("p.updated_at")},
-        p.version
+        p.version, p.owner
       FROM ${PUT_INPUT} WHERE p.expected IS NULL
       ON CONFLICT (id) DO NOTHING RETURNING id`,
-    // An update where the stored version is the one planned from; the
-    // counters are the database's and never overwritten.
+    // An update where the stored version is the one planned from (and,
+    // fenced, next_run_at the one planned from: another node's claim may
+    // have moved it); the counters are the database's, never overwritten.
     updateJobs: `UPDATE ${s}.jobs j SET name = p.name, type = p.type,
         schedule = p.schedule, timezone = p.timezone, action = p.action,
         timeout_ms = p.timeout_ms, retries = p.retries,
@@ -222,17 +322,38 @@ export function statementsFor(s: string) {
         version = p.version
       FROM ${PUT_INPUT}
       WHERE j.id = p.id AND p.expected IS NOT NULL AND j.version = p.expected
+        AND (p.check_next IS NOT TRUE
+          OR j.next_run_at IS NOT DISTINCT FROM ${ts("p.expected_next")})
       RETURNING j.id`,
     started: `INSERT INTO ${s}.runs (${RUN_COLUMNS})
       SELECT ${RUN_VALUES}, true FROM ${RUN_INPUT}
       ON CONFLICT (id) DO NOTHING`,
+    // Fenced by epoch $2: a run is recorded only for a job the epoch owns
+    // (a manual run: any job; the node asked runs it), with its epoch, and
+    // never twice for one tick (runs_one_per_tick) or one id.
+    startedFenced: `INSERT INTO ${s}.runs (${RUN_COLUMNS}, node_epoch)
+      SELECT ${RUN_VALUES}, true, $2::bigint FROM ${RUN_INPUT}
+      WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = r.job_id
+        AND (r.trigger = 'manual' OR j.owner_epoch = $2::bigint))
+      ON CONFLICT DO NOTHING RETURNING id`,
     // A finish leaves `running` once (a run already finished, or recovered
     // as interrupted, is not counted again), and its job's counters move by
-    // what this statement finished: deltas, whatever the process remembers.
+    // what this statement finished: deltas, whatever the process remembers;
+    // a finish that changed nothing leaves the job's last run alone too.
+    // Fenced by epoch $2, a run whose start was never recorded gets the
+    // epoch, unless another run holds its tick's key (then it stays unkeyed
+    // rather than fail the batch).
     finished: `WITH input AS (SELECT * FROM ${RUN_INPUT}),
       ended AS (
-        INSERT INTO ${s}.runs AS x (${RUN_COLUMNS})
-        SELECT ${RUN_VALUES}, false FROM input AS r
+        INSERT INTO ${s}.runs AS x (${RUN_COLUMNS}, node_epoch)
+        SELECT ${RUN_VALUES}, false, CASE WHEN $2::bigint IS NULL THEN NULL
+          WHEN r.scheduled_for IS NOT NULL AND EXISTS (SELECT 1 FROM ${s}.runs y
+            WHERE y.job_id = r.job_id AND y.trigger = r.trigger
+              AND y.scheduled_for = ${ts("r.scheduled_for")}
+              AND y.attempt = r.attempt AND y.node_epoch IS NOT NULL
+              AND y.id <> r.id) THEN NULL
+          ELSE $2::bigint END
+        FROM input AS r
         ON CONFLICT (id) DO UPDATE SET trigger = excluded.trigger,
           attempt = excluded.attempt, scheduled_for = excluded.scheduled_for,
           started_at = excluded.started_at, ended_at = excluded.ended_at,
@@ -247,9 +368,11 @@ export function statementsFor(s: string) {
       UPDATE ${s}.jobs j SET run_count = j.run_count + c.n,
         success_count = j.success_count + c.ok,
         last_run = coalesce((SELECT summary FROM input
-          WHERE input.job_id = c.job_id AND input.summary IS NOT NULL LIMIT 1), j.last_run)
+          WHERE input.job_id = c.job_id AND input.summary IS NOT NULL
+            AND input.id IN (SELECT id FROM ended) LIMIT 1), j.last_run)
       FROM counts c WHERE j.id = c.job_id`,
-    // The batch's event numbers, taken from the counter row (locked to commit).
+    // The batch's event numbers, taken from the counter row (locked to
+    // commit), announced to every listener at commit with the last of them.
     events: `WITH n AS (
         UPDATE ${s}.event_seq SET last_seq = last_seq + $4::bigint WHERE id = 1
         RETURNING last_seq - $4::bigint AS base),
@@ -257,24 +380,52 @@ export function statementsFor(s: string) {
         SELECT n.base + e.ord, ${ts("$5::bigint")}, e.type, e.job_id, e.run_id
         FROM n, unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY
           AS e(type, job_id, run_id, ord))
-      SELECT (base + 1)::float8 AS first FROM n`,
+      SELECT (base + 1)::float8 AS first,
+        pg_notify('${channelFor(s)}', (base + $4::bigint)::text) FROM n`,
+  };
+}
+
+/**
+ * Every statement the store runs, with the schema filled in.
+ *
+ * @example
+ * ```ts
+ * const sql = statementsFor("jobpro");
+ * ```
+ */
+export function statementsFor(s: string) {
+  return {
+    version: `SELECT version FROM ${s}.schema_version WHERE id = 1`,
+    setVersion: `INSERT INTO ${s}.schema_version (id, version) VALUES (1, $1)
+      ON CONFLICT (id) DO UPDATE SET version = $1, migrated_at = now()`,
+    ...batchStatements(s),
     nextSeq: `SELECT (last_seq + 1)::float8 AS first FROM ${s}.event_seq`,
     lastSeq: `SELECT last_seq::float8 AS seq FROM ${s}.event_seq`,
-    running: `SELECT ${RUN_FIELDS}, output FROM ${s}.runs WHERE running
+    // $1 (a fenced store): only runs no node started; the others are the reaper's.
+    running: `SELECT ${RUN_FIELDS}, output FROM ${s}.runs
+      WHERE running AND (NOT $1::boolean OR node_epoch IS NULL)
       ORDER BY id FOR UPDATE`,
     loadJobs: `SELECT ${JOB_FIELDS}, created_at::text AS page_key FROM ${s}.jobs
       WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::text)
       ORDER BY created_at, id LIMIT $3`,
-    maxRunId: `SELECT coalesce(max(id), 0)::float8 AS m FROM ${s}.runs`,
+    // Above the blocks the nodes reserved too, used or not.
+    maxRunId: `SELECT greatest((SELECT coalesce(max(id), 0) FROM ${s}.runs),
+        (SELECT CASE WHEN is_called THEN last_value + ${
+      RUN_ID_BLOCK - 1
+    } ELSE 0 END
+          FROM ${s}.run_ids))::float8 AS m`,
     // One statement: the page and its total come from one snapshot.
     listRuns: `SELECT (SELECT count(*) FROM ${s}.runs
         WHERE job_id = $1 AND ($2::text IS NULL OR status = $2))::float8 AS total, p.*
       FROM (SELECT 1) AS one LEFT JOIN LATERAL (
-        SELECT ${RUN_FIELDS} FROM ${s}.runs
-        WHERE job_id = $1 AND ($2::text IS NULL OR status = $2)
-        ORDER BY id DESC LIMIT $3 OFFSET $4) AS p ON true`,
-    getRun:
-      `SELECT ${RUN_FIELDS}, output FROM ${s}.runs WHERE job_id = $1 AND id = $2`,
+        SELECT ${RUN_FIELDS}, n.name AS node FROM ${s}.runs r
+          LEFT JOIN ${s}.nodes n ON n.epoch = r.node_epoch
+        WHERE r.job_id = $1 AND ($2::text IS NULL OR r.status = $2)
+        ORDER BY r.id DESC LIMIT $3 OFFSET $4) AS p ON true`,
+    // The node that started each run by its epoch (null: none fenced it).
+    getRun: `SELECT ${RUN_FIELDS}, output, n.name AS node FROM ${s}.runs r
+        LEFT JOIN ${s}.nodes n ON n.epoch = r.node_epoch
+      WHERE r.job_id = $1 AND r.id = $2`,
     stats: `SELECT count(*)::float8 AS runs,
         (100.0 * count(*) FILTER (WHERE status = 'complete')
           / nullif(count(*), 0))::float8 AS success_rate,
@@ -348,10 +499,11 @@ export const deleteParams = (ds: Delete[]) => [
  * await client.query(sql.claim, claimParams([{ jobId: "a", tick: 60_000, next: 120_000 }]));
  * ```
  */
-export const claimParams = (cs: Claim[]) => [
+export const claimParams = (cs: Claim[], epoch: number | null = null) => [
   cs.map((c) => c.jobId),
   cs.map((c) => t(c.tick)),
   cs.map((c) => t(c.next)),
+  epoch,
 ];
 
 /**
@@ -362,10 +514,14 @@ export const claimParams = (cs: Claim[]) => [
  * await client.query(sql.statuses, statusParams([{ jobId: "a", status: "running", updatedAt: Date.now() }]));
  * ```
  */
-export const statusParams = (ss: StatusChange[]) => [
+export const statusParams = (
+  ss: StatusChange[],
+  epoch: number | null = null,
+) => [
   ss.map((s) => s.jobId),
   ss.map((s) => s.status),
   ss.map((s) => t(s.updatedAt)),
+  epoch,
 ];
 
 /**
@@ -380,34 +536,42 @@ function time(v: number | null, what: string): number | null {
 }
 
 /**
- * The parameter of the puts' statements.
+ * The parameter of the puts' statements; `fenced`: an update's
+ * `expectedNext`, when given, is checked too.
  *
  * @example
  * ```ts
  * await client.query(sql.createJobs, [putsJson([{ job, expected: null }])]);
  * ```
  */
-export function putsJson(puts: Put[]): string {
-  return JSON.stringify(puts.map(({ job: j, expected }) => ({
-    id: j.id,
-    name: j.name,
-    type: j.type,
-    schedule: j.schedule,
-    timezone: j.timezone,
-    action: JSON.stringify(j.action),
-    timeout_ms: j.timeoutMs,
-    retries: j.retries,
-    retry_delay_ms: j.retryDelayMs,
-    overlap: j.overlap,
-    catch_up: j.catchUp,
-    auto_start: j.autoStart,
-    status: j.status,
-    next_run_at: time(j.nextRunAt, `job ${j.id}: nextRunAt`),
-    created_at: time(j.createdAt, `job ${j.id}: createdAt`),
-    updated_at: time(j.updatedAt, `job ${j.id}: updatedAt`),
-    version: j.version,
-    expected,
-  })));
+export function putsJson(puts: Put[], fenced = false): string {
+  return JSON.stringify(
+    puts.map(({ job: j, expected, owner, expectedNext }) => ({
+      id: j.id,
+      name: j.name,
+      type: j.type,
+      schedule: j.schedule,
+      timezone: j.timezone,
+      action: JSON.stringify(j.action),
+      timeout_ms: j.timeoutMs,
+      retries: j.retries,
+      retry_delay_ms: j.retryDelayMs,
+      overlap: j.overlap,
+      catch_up: j.catchUp,
+      auto_start: j.autoStart,
+      status: j.status,
+      next_run_at: time(j.nextRunAt, `job ${j.id}: nextRunAt`),
+      created_at: time(j.createdAt, `job ${j.id}: createdAt`),
+      updated_at: time(j.updatedAt, `job ${j.id}: updatedAt`),
+      version: j.version,
+      expected,
+      owner: owner ?? null,
+      check_next: fenced && expectedNext !== undefined,
+      expected_next: expectedNext === undefined
+        ? null
+        : time(expectedNext, `job ${j.id}: expectedNext`),
+    })),
+  );
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The shared store: PostgreSQL through npm `pg`, implementing the whole
- * store contract of store.ts, so that several processes can one day share
- * one database. Tables `jobs`, `runs` (in flight and finished), `events`
+ * store contract of store.ts, for the nodes of a cluster that share one
+ * database. Tables `jobs`, `runs` (in flight and finished), `events`
  * (the bounded log) and their counters live in one schema (default
  * "jobpro"), created and migrated at open under an advisory lock, with the
  * schema's version in `schema_version`: a schema newer than this code knows
@@ -27,14 +27,10 @@
  * call fails with `JobproError("unavailable")` (a 503 that changed nothing)
  * until the pool reconnects at a later call.
  *
- * `exclusive` (one jobpro node per schema, as the server opens it): the
- * schema's advisory lock (postgres_lock.ts) is taken before the schema is
- * touched, or the open is refused naming the holder. While the lock is not
- * held (its session lost, being taken again) every write is refused
- * `unavailable` and {@link Store.hold} says why, so the engine starts
- * nothing; each write transaction also checks, inside itself, that the
- * lock's session still holds it. Taken again, the lock counts as held only
- * if the event log is where this process left it (no one else wrote).
+ * Several nodes share the schema ({@link Store.cluster}, postgres_cluster.ts):
+ * fenced by a node's epoch (`cluster.fence`), each write transaction proves
+ * that lease live first, and holds it to the commit. A store never fenced
+ * writes unfenced (as the store contract's tests use it).
  *
  * @example
  * ```ts
@@ -49,10 +45,11 @@ import pg from "pg";
 import type { PoolClient, QueryResult } from "pg";
 import { JobproError } from "./errors.ts";
 import {
-  acquireDatabaseLock,
-  type DatabaseLock,
-  type LockOptions,
-} from "./postgres_lock.ts";
+  leaseEnded,
+  PostgresCluster,
+  recordStarted,
+  writeGuard,
+} from "./postgres_cluster.ts";
 import {
   DEFAULT_MAX_EVENTS,
   interrupted,
@@ -63,15 +60,13 @@ import {
   toStoredJob,
 } from "./rows.ts";
 import {
-  bootstrap,
   claimParams,
   deleteParams,
   eventParams,
-  migrationsFrom,
+  migrateSchema,
   putsJson,
   runsJson,
   SCHEMA_NAME,
-  SCHEMA_VERSION,
   type Statements,
   statementsFor,
   statusParams,
@@ -79,7 +74,6 @@ import {
 import type { Run } from "./run.ts";
 import type {
   Batch,
-  Hold,
   JobStats,
   PruneRule,
   RunQuery,
@@ -112,20 +106,16 @@ export interface PostgresStoreOptions {
   onConnectionError?: (e: Error) => void;
   /** For tests: runs inside each batch's transaction, just before its COMMIT. */
   beforeCommit?: () => Promise<void>;
-  /**
-   * One process only (a single jobpro node): the schema's lock is taken at
-   * open, or the open is refused, and held until close (postgres_lock.ts);
-   * while it is not held the store refuses writes (each transaction checks
-   * it too) and tells through {@link Store.hold}. Settings of the lock, or true.
-   */
-  exclusive?: boolean | Omit<LockOptions, "schema">;
 }
 
 /** SQLSTATEs that mean "the database cannot be used now", not "this write is wrong". */
 const UNAVAILABLE_STATE =
   /^(08|53|58|57P0|57014|55P03|25006|40001|40P01|3D000|28)/;
-/** SQLSTATEs worth trying the whole batch again for: nothing of it was kept. */
-const RETRY_STATE = /^(40001|40P01)$/;
+/**
+ * SQLSTATEs worth trying the whole batch again for: nothing of it was kept
+ * (23505: a fenced finish raced another node's start of its tick's key).
+ */
+const RETRY_STATE = /^(40001|40P01|23505)$/;
 
 const codeOf = (e: unknown) =>
   e instanceof pg.DatabaseError ? e.code ?? "" : "";
@@ -215,34 +205,12 @@ function createPool(
   return pool;
 }
 
-/** Creates the schema or migrates it to {@link SCHEMA_VERSION}, one process at a time. */
-async function migrate(pool: pg.Pool, schema: string, sql: Statements) {
+/** Creates the schema or migrates it (postgres_sql.ts), on a connection of the pool. */
+async function migrate(pool: pg.Pool, schema: string) {
   const c = await pool.connect();
   let broken: Error | undefined;
   try {
-    const { rows: [v] } = await c.query("SHOW server_version_num");
-    if (Number(v.server_version_num) < 130000) {
-      throw new JobproError(
-        "unavailable",
-        `PostgreSQL ${v.server_version_num} is too old: jobpro needs PostgreSQL 13 or newer`,
-      );
-    }
-    await c.query("BEGIN");
-    await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [
-      `jobpro schema ${schema}`,
-    ]);
-    for (const s of bootstrap(schema)) await c.query(s);
-    const { rows } = await c.query(sql.version);
-    const at = rows.length ? Number(rows[0].version) : 0;
-    if (at > SCHEMA_VERSION) {
-      throw new JobproError(
-        "unavailable",
-        `the database schema "${schema}" is at version ${at}, newer than this jobpro knows (version ${SCHEMA_VERSION}): a newer jobpro has migrated it; run that version or a newer one, or point JOBPRO_DB at another database or schema`,
-      );
-    }
-    for (const s of migrationsFrom(schema, at)) await c.query(s);
-    if (at < SCHEMA_VERSION) await c.query(sql.setVersion, [SCHEMA_VERSION]);
-    await c.query("COMMIT");
+    await migrateSchema(c, schema);
   } catch (e) {
     await c.query("ROLLBACK").catch((r) => broken = r);
     throw e;
@@ -253,9 +221,8 @@ async function migrate(pool: pg.Pool, schema: string, sql: Statements) {
 
 /**
  * Opens the store on the database at `url` (a `postgres://` URL), creating
- * or migrating its schema (`exclusive`: after taking its lock). Fails with a
- * clear `unavailable` error when the database cannot be reached, its schema
- * is newer than this code, or (`exclusive`) another process holds it.
+ * or migrating its schema. Fails with a clear `unavailable` error when the
+ * database cannot be reached or its schema is newer than this code.
  *
  * @example
  * ```ts
@@ -277,22 +244,10 @@ export async function openPostgresStore(
   const sql = statementsFor(schema);
   const lost = connectionErrors(opts);
   const pool = createPool(url, opts, lost);
-  let lock: DatabaseLock | null = null;
   try {
-    if (opts.exclusive) {
-      lock = await acquireDatabaseLock(url, {
-        onConnectionError: lost,
-        connectTimeoutMs: opts.connectTimeoutMs,
-        ...(opts.exclusive === true ? {} : opts.exclusive),
-        schema,
-      });
-    }
-    await migrate(pool, schema, sql);
-    // What the event log is at: with the lock taken, only this process moves it.
-    const [{ seq }] = (await pool.query(sql.lastSeq)).rows;
-    return new PostgresStore(pool, sql, opts, lock, Number(seq));
+    await migrate(pool, schema);
+    return new PostgresStore(pool, sql, opts, { url, schema, lost });
   } catch (e) {
-    await lock?.close();
     await pool.end().catch(() => {});
     if (e instanceof JobproError) throw e;
     throw new JobproError(
@@ -314,83 +269,52 @@ class PostgresStore implements Store {
   #ended: Promise<void> | undefined;
   /** Calls under way: close waits for them before ending the pool. */
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Writes under way: a lock taken again is verified once they are settled. */
-  readonly #writing = new Set<Promise<unknown>>();
-  /** The schema's lock, when exclusive. */
-  readonly #lock: DatabaseLock | null;
-  /** The event log's last sequence number as this process wrote it (exclusive). */
-  #lastSeq: number;
-  /** Transactions whose COMMIT was never learnt: they may have moved the log. */
-  #doubtful: string[] = [];
+  /** What the nodes of the cluster share; fences this store's writes. */
+  readonly cluster: PostgresCluster;
+  readonly #schema: string;
 
   constructor(
     pool: pg.Pool,
     sql: Statements,
     opts: PostgresStoreOptions,
-    lock: DatabaseLock | null,
-    lastSeq: number,
+    at: { url: string; schema: string; lost: (e: Error) => void },
   ) {
     this.#pool = pool;
     this.#sql = sql;
     this.#opts = opts;
-    this.#lock = lock;
-    this.#lastSeq = lastSeq;
-    if (lock) lock.verify = (c) => this.#unchanged(c);
-  }
-
-  get hold(): Hold | undefined {
-    return this.#lock ?? undefined;
+    this.#schema = at.schema;
+    this.cluster = new PostgresCluster({
+      ...at,
+      sql,
+      pool,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 5_000,
+      run: (fn, write) => this.#run(fn, write),
+      tx: (fn) => this.#retrying(fn),
+    });
   }
 
   /**
    * Runs a call unless closed, mapping its failure to the store's errors;
-   * a `write` only while the lock (if any) is held.
+   * a `write` not while fenced by no epoch (between leases).
    */
   #run<T>(fn: () => Promise<T>, write = false): Promise<T> {
-    const refusal = this.#closed
-      ? "the database is closed: the server is shutting down"
-      : write && this.#lock && !this.#lock.held
-      ? this.#lock.reason ?? "the database lock is not held"
-      : null;
-    if (refusal) {
-      return Promise.reject(new JobproError("unavailable", refusal));
+    if (this.#closed) {
+      return Promise.reject(
+        new JobproError(
+          "unavailable",
+          "the database is closed: the server is shutting down",
+        ),
+      );
+    }
+    if (write && this.cluster.epoch === null) {
+      return Promise.reject(leaseEnded(null));
     }
     const p = fn().catch((e) => {
       throw storeError(e);
     });
     this.#inFlight.add(p);
-    if (write) this.#writing.add(p);
-    p.finally(() => {
-      this.#inFlight.delete(p);
-      this.#writing.delete(p);
-    }).catch(() => {});
+    p.finally(() => this.#inFlight.delete(p)).catch(() => {});
     return p;
-  }
-
-  /**
-   * Whether the event log is where this process left it: checked when the
-   * lock is taken again (on `c`, the session that holds it now), once the
-   * writes under way have settled. Every batch of jobs or runs appends
-   * events, so another process that wrote anything moved it. A transaction
-   * whose COMMIT was never learnt counts as moved unless it is aborted.
-   */
-  async #unchanged(c: pg.Client): Promise<boolean> {
-    await Promise.allSettled([...this.#writing]);
-    for (const xid of this.#doubtful) {
-      const { rows: [r] } = await c.query(
-        "SELECT pg_xact_status($1::xid8) AS status",
-        [xid],
-      );
-      if (r.status !== "aborted") return false;
-    }
-    this.#doubtful = [];
-    const { rows: [r] } = await c.query(this.#sql.lastSeq);
-    return Number(r.seq) === this.#lastSeq;
-  }
-
-  /** A committed batch of `n` events from `first` moves the log this far. */
-  #logged(first: number, n: number) {
-    if (n > 0) this.#lastSeq = Math.max(this.#lastSeq, first + n - 1);
   }
 
   async #query(sql: string, params?: unknown[]): Promise<Row[]> {
@@ -404,33 +328,35 @@ class PostgresStore implements Store {
    * returned to the pool.
    */
   async #tx<T>(
-    fn: (c: PoolClient) => Promise<T>,
+    fn: (c: PoolClient, epoch: number | null) => Promise<T>,
     mode: "write" | "read" = "write",
   ): Promise<T> {
+    const fenced = this.cluster.epoch;
+    if (mode === "write" && fenced === null) throw leaseEnded(null);
+    const epoch = fenced ?? null;
     const c = await this.#pool.connect();
     let broken: Error | undefined;
     let settled = false;
     try {
       let session: { xid: string; pid: number } | null = null;
       if (mode === "write") {
-        // Exclusive: the transaction proves that the lock is still ours.
-        const fence = this.#lock ? `, ${this.#lock.fence()} AS held` : "";
+        // Fenced: the transaction proves that the lease is live, and holds
+        // it to the commit.
+        const guard = writeGuard(this.#schema, epoch);
         const [, r] = await c.query(
-          `BEGIN; SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid${fence}`,
+          `BEGIN; SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid${guard.sql}`,
         ) as unknown as QueryResult[];
         session = r.rows[0];
-        if (this.#lock && !r.rows[0].held) {
+        const refusal = guard.refusal(r.rows[0]);
+        if (refusal) {
           await c.query("ROLLBACK");
           settled = true;
-          throw new JobproError(
-            "unavailable",
-            this.#lock.reason ?? "the database lock is no longer held",
-          );
+          throw refusal;
         }
       } else {
         await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       }
-      const out = await fn(c);
+      const out = await fn(c, epoch);
       await this.#opts.beforeCommit?.();
       try {
         await c.query("COMMIT");
@@ -488,7 +414,6 @@ class PostgresStore implements Store {
         );
       }
       if (performance.now() > deadline || this.#closed) {
-        if (this.#lock) this.#doubtful.push(s.xid);
         throw new JobproError(
           "unavailable",
           `lost the database while committing (${why}) and could not learn whether the batch was written`,
@@ -498,8 +423,16 @@ class PostgresStore implements Store {
     }
   }
 
-  /** The batch's statements, in the order DuckDBStore applies them. */
-  async #apply(c: PoolClient, batch: Batch): Promise<Written> {
+  /**
+   * The batch's statements, in the order DuckDBStore applies them; fenced
+   * by `epoch` (the transaction proved its lease), the claims, statuses and
+   * started runs only of the jobs it owns, locked first.
+   */
+  async #apply(
+    c: PoolClient,
+    batch: Batch,
+    epoch: number | null,
+  ): Promise<Written> {
     const sql = this.#sql;
     const ids = async (text: string, params: unknown[]) =>
       new Set((await c.query(text, params)).rows.map((r) => String(r.id)));
@@ -510,28 +443,36 @@ class PostgresStore implements Store {
       ...batch.statuses.map((st) => st.jobId),
       ...batch.puts.filter((p) => p.expected !== null).map((p) => p.job.id),
       ...batch.finished.map((r) => r.jobId),
+      ...epoch === null ? [] : batch.started.map((r) => r.jobId),
     ]);
-    if (touched.size > 1) await c.query(sql.lockJobs, [[...touched]]);
+    // Fenced, even one: ownership is then read from the row as committed last.
+    if (touched.size > (epoch === null ? 1 : 0)) {
+      await c.query(sql.lockJobs, [[...touched]]);
+    }
     const deleted = batch.deletes.length
       ? await ids(sql.deleteJobs, deleteParams(batch.deletes))
       : none;
     const won = batch.claims.length
-      ? await ids(sql.claim, claimParams(batch.claims))
+      ? await ids(sql.claim, claimParams(batch.claims, epoch))
       : none;
     if (batch.statuses.length) {
-      await c.query(sql.statuses, statusParams(batch.statuses));
+      await c.query(sql.statuses, statusParams(batch.statuses, epoch));
     }
     const creates = batch.puts.filter((p) => p.expected === null);
     const updates = batch.puts.filter((p) => p.expected !== null);
     const put = new Set([
       ...creates.length ? await ids(sql.createJobs, [putsJson(creates)]) : [],
-      ...updates.length ? await ids(sql.updateJobs, [putsJson(updates)]) : [],
+      ...updates.length
+        ? await ids(sql.updateJobs, [putsJson(updates, epoch !== null)])
+        : [],
     ]);
     const alive = (r: Run) => !deleted.has(r.jobId);
     const started = batch.started.filter(alive);
     const finished = batch.finished.filter(alive);
-    if (started.length) await c.query(sql.started, [runsJson(started)]);
-    if (finished.length) await c.query(sql.finished, [runsJson(finished)]);
+    const recorded = await recordStarted(c, sql, started, epoch);
+    if (finished.length) {
+      await c.query(sql.finished, [runsJson(finished), epoch]);
+    }
     // Last: the event counter's row lock is held from here to the commit.
     const { rows: [seq] } = batch.events.length
       ? await c.query(sql.events, eventParams(batch.events, Date.now()))
@@ -540,12 +481,15 @@ class PostgresStore implements Store {
       puts: batch.puts.map((p) => put.has(p.job.id)),
       deletes: batch.deletes.map((d) => deleted.has(d.id)),
       claims: batch.claims.map((cl) => won.has(cl.jobId)),
+      ...recorded && { started: batch.started.map((r) => recorded.has(r.id)) },
       firstSeq: Number(seq.first),
     };
   }
 
   /** A transaction tried again (a few times) when the database aborted it for a deadlock. */
-  async #retrying<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  async #retrying<T>(
+    fn: (c: PoolClient, epoch: number | null) => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1;; attempt++) {
       try {
         return await this.#tx(fn);
@@ -557,23 +501,24 @@ class PostgresStore implements Store {
   }
 
   write(batch: Batch): Promise<Written> {
-    return this.#run(async () => {
-      const written = await this.#retrying((c) => this.#apply(c, batch));
-      this.#logged(written.firstSeq, batch.events.length);
-      return written;
-    }, true);
+    return this.#run(
+      () => this.#retrying((c, epoch) => this.#apply(c, batch, epoch)),
+      true,
+    );
   }
 
   recoverInterrupted(now: number): Promise<Run[]> {
-    return this.#run(async () => {
-      const { ended, first } = await this.#retrying(async (c) => {
+    return this.#run(() =>
+      this.#retrying(async (c, epoch) => {
         // Locked: a second recoverer waits, then finds them finished.
-        const left = (await c.query(this.#sql.running)).rows.map(toRun);
-        if (!left.length) return { ended: [], first: 0 };
+        // Fenced: not the runs of nodes (the reaper's), only those of none.
+        const left = (await c.query(this.#sql.running, [epoch !== null])).rows
+          .map(toRun);
+        if (!left.length) return [];
         const ended = interrupted(left, now);
         // Counted on their jobs (a delta), as a finished run would have been.
-        await c.query(this.#sql.finished, [runsJson(ended)]);
-        const { rows: [seq] } = await c.query(
+        await c.query(this.#sql.finished, [runsJson(ended), null]);
+        await c.query(
           this.#sql.events,
           eventParams(
             ended.map((r) => ({
@@ -584,11 +529,8 @@ class PostgresStore implements Store {
             Date.now(),
           ),
         );
-        return { ended, first: Number(seq.first) };
-      });
-      this.#logged(first, ended.length);
-      return ended;
-    }, true);
+        return ended;
+      }), true);
   }
 
   /** Every job, in pages of one snapshot, so 100,000 jobs never sit in one result. */
@@ -715,9 +657,9 @@ class PostgresStore implements Store {
   close(): Promise<void> {
     this.#closed = true;
     return this.#ended ??= (async () => {
+      await this.cluster.stopFollowing();
       await Promise.allSettled([...this.#inFlight]);
       await this.#pool.end();
-      await this.#lock?.close(); // released last: nothing is written after
     })();
   }
 }

@@ -17,11 +17,22 @@
 import { arm, moveNext, nextTick } from "./planner.ts";
 import { fire, setStatus } from "./runner.ts";
 import type { StoredJob } from "./store.ts";
-import { type EngineState, newEntry, RETRY_KEY } from "./state.ts";
+import { type EngineState, type Entry, newEntry, RETRY_KEY } from "./state.ts";
 import { isArmed, transition } from "./status.ts";
 
-/** Restores every stored job into `state`; returns how many runs were interrupted. */
+/**
+ * Restores every stored job into `state`; returns how many runs were
+ * interrupted. On a node of a cluster the jobs are only loaded: the runs of
+ * dead nodes are the reaper's, and a job is restored when this node takes it
+ * over (cluster_node.ts).
+ */
 export async function recover(state: EngineState): Promise<number> {
+  if (state.node) {
+    for (const { job, counts } of await state.store.loadJobs()) {
+      state.entries.set(job.id, newEntry(job, counts));
+    }
+    return 0;
+  }
   const interrupted = await state.store.recoverInterrupted(state.clock.now());
   for (const r of interrupted) {
     state.log(
@@ -49,7 +60,19 @@ function restore(state: EngineState, { job, counts }: StoredJob, now: number) {
   }
   const e = newEntry(job, counts);
   state.entries.set(job.id, e);
-  if (job.status === "running") {
+  restoreEntry(state, e, now);
+}
+
+/**
+ * A job whose runs ended with the process (or node) that ran them, made
+ * ready to run again here: a job left running goes back to scheduled
+ * (periodic) or failed (one-time); ticks in the past are passed over (but
+ * those within `lateGraceMs`, which fire late), with one `startup` run for
+ * `catchUp: "once"`; a one-time job waiting to retry keeps its attempt.
+ */
+export function restoreEntry(state: EngineState, e: Entry, now: number) {
+  const job = e.job;
+  if (job.status === "running" && e.running.size === 0) {
     // It died mid-run: the run was marked interrupted (failed).
     setStatus(state, e, transition(job, "finish", "failed"));
     if (job.type === "onetime" && job.nextRunAt !== null) {
@@ -59,8 +82,9 @@ function restore(state: EngineState, { job, counts }: StoredJob, now: number) {
   if (!isArmed(e.job.status)) return;
   const due = e.job.nextRunAt;
   if (e.job.type === "periodic") {
-    if (due === null || due <= now) {
-      void moveNext(state, e, nextTick(state, e.job, due ?? now, now));
+    const late = now - state.settings.lateGraceMs;
+    if (due === null || due <= late) {
+      void moveNext(state, e, nextTick(state, e.job, due ?? now, late));
       if (due !== null && e.job.catchUp === "once") {
         fire(state, e, "startup", now, 1);
       }

@@ -43,7 +43,7 @@ const str = (v: unknown) => v === null || v === undefined ? null : String(v);
 
 /**
  * A jobs row as the engine's job and counters (a row written before job
- * versions is at version 1).
+ * versions is at version 1); with an `owner_epoch` column, its owner too.
  *
  * @example
  * ```ts
@@ -78,11 +78,13 @@ export function toStoredJob(r: Row): StoredJob {
       skipped: 0,
       missed: 0,
     },
+    ...("owner_epoch" in r ? { owner: num(r.owner_epoch) } : {}),
   };
 }
 
 /**
- * A runs row as a run (`output` null when the row has none).
+ * A runs row as a run (`output` null when the row has none); with a `node`
+ * column (the name of the node that started it, or null), its node too.
  *
  * @example
  * ```ts
@@ -103,6 +105,7 @@ export function toRun(r: Row): Run {
     message: str(r.message),
     error: str(r.error),
     output: str(r.output),
+    ...("node" in r ? { node: str(r.node) } : {}),
   };
 }
 

@@ -62,6 +62,8 @@ export interface RunView {
   status: RunStatus;
   message: string | null;
   error: string | null;
+  /** The name of the node that ran it: only on a cluster's runs (absent otherwise). */
+  node?: string;
   output?: string | null;
 }
 
@@ -150,7 +152,8 @@ export function summarize(run: Run): RunSummary {
 const isoOrNull = (ms: number | null) => ms === null ? null : isoString(ms);
 
 /**
- * The API's view of a run; `output` only when asked for.
+ * The API's view of a run; `node` only when a node of a cluster ran it,
+ * `output` only when asked for.
  *
  * @example
  * ```ts
@@ -174,6 +177,7 @@ export function runView(
     message: run.message,
     error: run.error,
   };
+  if (typeof run.node === "string") view.node = run.node;
   if (opts.withOutput) view.output = run.output;
   return view;
 }

@@ -9,6 +9,11 @@
  * One that was running when the process died is moved by recovery.ts
  * (failed, "interrupted"), never run again.
  *
+ * A run's action starts only once its start is committed. On a node of a
+ * cluster that commit goes through the store's fence (this node still holds
+ * its lease and owns the job, and no node started that tick): a start the
+ * store refuses never ran here, so it is dropped, not recorded.
+ *
  * @example
  * ```ts
  * fire(state, e, "manual", null, 1);
@@ -35,6 +40,7 @@ import {
 import { redactOutput } from "./secrets.ts";
 import { isArmed, type JobStatus, transition } from "./status.ts";
 import { moveNext } from "./planner.ts";
+import { takeRunId } from "./run_ids.ts";
 
 /** A status change the engine makes itself, written with the next batch. */
 export function setStatus(state: EngineState, e: Entry, status: JobStatus) {
@@ -51,7 +57,7 @@ export function nextRun(
   attempt: number,
 ): Run {
   return newRun({
-    id: state.nextRunId++,
+    id: takeRunId(state),
     jobId: e.job.id,
     trigger,
     attempt,
@@ -96,24 +102,40 @@ export function fire(
       abortRuns(e, new Abort("cancelled", "replaced by a newer run"));
     }
   }
-  const run = nextRun(state, e, trigger, scheduledFor, attempt);
-  state.writer.runStarted(run);
-  begin(state, e, run, claim);
+  let run: Run;
+  try {
+    run = nextRun(state, e, trigger, scheduledFor, attempt);
+  } catch (err) {
+    state.log(
+      "error",
+      `job ${job.id}: no run started: ${(err as Error).message}`,
+    );
+    return null;
+  }
+  // The action waits for its start to be committed, so a crash never
+  // leaves an execution without its run (and, on a cluster's node, the
+  // fenced start says the tick is this node's).
+  const recorded = state.writer.recordStart(run);
+  begin(state, e, run, claim, recorded);
   return run;
 }
 
-/** Counts the run as going and starts its action (after `claim`, if any). */
+/**
+ * Counts the run as going and starts its action: after `claim` is won and
+ * `recorded` says its start is committed, when given.
+ */
 export function begin(
   state: EngineState,
   e: Entry,
   run: Run,
   claim?: Promise<boolean>,
+  recorded?: Promise<boolean>,
 ): void {
   if (e.job.status === "scheduled") {
     setStatus(state, e, transition(e.job, "fire"));
   }
   e.counts = { ...e.counts, lastRun: summarize(run) };
-  e.running.set(run.id, start(state, e, run, claim));
+  e.running.set(run.id, start(state, e, run, claim, recorded));
   state.activeRuns++;
 }
 
@@ -127,6 +149,7 @@ function start(
   e: Entry,
   run: Run,
   claim?: Promise<boolean>,
+  recorded?: Promise<boolean>,
 ): Going {
   const controller = new AbortController();
   let ended = false;
@@ -166,6 +189,7 @@ function start(
   const go = () =>
     runAction(action, {
       signal: controller.signal,
+      run,
       functions: s.functions,
       allowShell: s.allowShell,
       killGraceMs: s.killGraceMs,
@@ -178,12 +202,20 @@ function start(
       (r) => end({ status: "complete", message: r.message, output: r.output }),
       (err) => end(failure(err, controller.signal)),
     );
-  if (!claim) go();
+  if (!claim && !recorded) go();
   else {
-    // While the claim cannot be written the action waits (a stop or a
-    // timeout still ends the run); a claim another took never runs.
-    claim.then((won) => {
-      if (controller.signal.aborted) {
+    // While the claim or the start cannot be written the action waits (a
+    // stop or a timeout still ends the run); a claim another took never
+    // runs, and a start the store refused is not this node's to run.
+    Promise.all([claim ?? true, recorded ?? true]).then(([won, ours]) => {
+      if (ended) return;
+      if (!ours) {
+        ended = true;
+        clearTimeout(timeout);
+        clearTimeout(grace);
+        drop(state, e, run);
+        resolveDone?.();
+      } else if (controller.signal.aborted) {
         end(failure(controller.signal.reason, controller.signal));
       } else if (won) go();
       else {
@@ -212,6 +244,26 @@ function failure(
     error: reason instanceof Error ? reason.message : String(reason),
     output: err instanceof ActionError ? err.output : null,
   };
+}
+
+/**
+ * A run whose fenced start the store refused: it never ran here (another
+ * node owns the job, or ran that tick), so nothing of it is recorded.
+ */
+function drop(state: EngineState, e: Entry, run: Run) {
+  if (e.running.delete(run.id)) state.activeRuns--;
+  if (state.entries.get(run.jobId) !== e) return;
+  state.log(
+    "info",
+    `job ${run.jobId}: run ${run.id} not started here (the job's tick is another node's)`,
+  );
+  if (e.counts.lastRun?.id === run.id) {
+    e.counts = { ...e.counts, lastRun: null };
+  }
+  if (
+    e.job.status === "running" && e.running.size === 0 &&
+    e.job.type === "periodic"
+  ) setStatus(state, e, transition(e.job, "finish", "cancelled"));
 }
 
 /** A run ended: count it, record it, plan a retry, move the job on. */

@@ -10,6 +10,7 @@
  * @module
  */
 import type { Cleaner } from "./cleaner.ts";
+import type { ClusterNode } from "./cluster_node.ts";
 import type { HealthService } from "./health.ts";
 import { abortRuns } from "./runner.ts";
 import { Abort, type EngineState } from "./state.ts";
@@ -30,12 +31,16 @@ export async function shutdown(
   health: HealthService,
   cleaner: Cleaner,
   graceMs: number,
+  node: ClusterNode | null = null,
 ) {
   if (state.closing) return;
   state.closing = true;
   health.stop();
   const cleaning = cleaner.stop();
   state.timers.close(); // no new runs from here on
+  // The next ticks fire on the other nodes, on time; runs going here
+  // finish here, under this node's lease, which it keeps until they are written.
+  await node?.handOver();
   // Running runs get the grace period to finish; those still going after it
   // are aborted and end cancelled.
   const going = () =>
@@ -50,6 +55,7 @@ export async function shutdown(
   await within(Promise.allSettled(going()), state.settings.killGraceMs + 500);
   await cleaning;
   await state.writer.close();
+  await node?.leave();
   await state.store.close();
   state.httpClient.close();
 }

@@ -19,7 +19,7 @@ import type { Job, JobCounts, JobView } from "./job.ts";
 import type { Limiter } from "./limiter.ts";
 import type { Run } from "./run.ts";
 import type { Schedule } from "./schedule.ts";
-import type { Store } from "./store.ts";
+import type { Cluster, Store } from "./store.ts";
 import type { TimerQueue } from "./timer.ts";
 import type { Writer } from "./writer.ts";
 
@@ -73,6 +73,31 @@ export interface Settings {
   healthCommitMs: number;
   /** Ids a job may not take (the web layer's route names). */
   reservedIds: ReadonlySet<string>;
+  /**
+   * A tick this much in the past still fires, late, instead of being passed
+   * over (0 on a single node; about two leases in a cluster, so the ticks a
+   * dead node left unstarted run on the node that takes its jobs over).
+   */
+  lateGraceMs: number;
+}
+
+/** A node of a cluster (a store several nodes share): what it owns and its lease. */
+export interface NodeState {
+  readonly store: Cluster;
+  /** This node's name. */
+  readonly name: string;
+  /** The epoch of the lease held, or null while none is (nothing starts then). */
+  epoch: number | null;
+  /** The ids of the jobs this node owns (under `epoch`): only these are armed. */
+  readonly owned: Set<string>;
+  /** The live members at the last renewal, by epoch. */
+  live: readonly { epoch: number; name: string }[];
+  /** Run ids handed out from the current block, up to `runIdsEnd` (exclusive). */
+  runIdsEnd: number;
+  /** The next block, fetched ahead. */
+  spareRunIds: { first: number; count: number } | null;
+  /** The fetch of the next block in flight. */
+  fetchingRunIds: Promise<void> | null;
 }
 
 /** A periodic schedule's next tick, memoized per (schedule, instant). */
@@ -105,6 +130,8 @@ export interface EngineState {
   readonly ticks: Map<string, TickMemo>;
   /** The next run id to hand out. */
   nextRunId: number;
+  /** Set on a node of a cluster; null on a store one process holds. */
+  node: NodeState | null;
   /** Runs going, across all jobs. */
   activeRuns: number;
   /** Set at shutdown: no new runs from then on. */

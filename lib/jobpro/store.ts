@@ -85,6 +85,12 @@ export interface StatusChange {
   jobId: string;
   status: JobStatus;
   updatedAt: number;
+  /**
+   * The job's version the status was reached from: a fenced store applies
+   * the change only while the stored version is still this (another node's
+   * operation, a pause say, wins over a status computed before it).
+   */
+  version?: number;
 }
 
 /** What changed, as the event log keeps it: references, not copies. */
@@ -172,23 +178,6 @@ export interface PruneRule {
   signal?: AbortSignal;
 }
 
-/**
- * A store one process must hold alone (PostgreSQL serving a single node):
- * whether this process holds it now. While it does not, the engine starts
- * nothing (its timers wait) and the store refuses writes; once `lost` (another
- * process holds it, or used it meanwhile), never again: the process must stop.
- */
-export interface Hold {
-  /** This process holds the store now: it may start runs and write. */
-  readonly held: boolean;
-  /** Lost for good: another process holds the store or has used it meanwhile. */
-  readonly lost: boolean;
-  /** Why it is not held (for /healthz and the log); null while held. */
-  readonly reason: string | null;
-  /** Hears every change of `held` or `lost`; returns the unsubscribe. */
-  watch(fn: () => void): () => void;
-}
-
 /** A compare-and-set of a job's owner. */
 export interface OwnerMove {
   jobId: string;
@@ -263,8 +252,6 @@ export interface Cluster {
 
 /** Where jobs, runs and events live. */
 export interface Store {
-  /** Present on a store one process must hold alone; see {@link Hold}. */
-  readonly hold?: Hold;
   /** Present on a store several nodes share; see {@link Cluster}. */
   readonly cluster?: Cluster;
   /** Every job with its committed state, counters and version, oldest first. */

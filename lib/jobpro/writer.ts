@@ -68,7 +68,12 @@ export interface Writer {
   ): Promise<boolean>;
   /** Marks the job's status to be written (read from `statusOf` at write time). */
   touchStatus(jobId: string): void;
-  runStarted(run: Run): void;
+  /**
+   * A run whose action waits for its start: written at once; resolves, once
+   * committed, with whether the store recorded it (false, from a cluster's
+   * fenced store only: it must not start). Retried while writes fail.
+   */
+  recordStart(run: Run): Promise<boolean>;
   runFinished(run: Run): void;
   /**
    * Writes an operation in the next batch; runs `apply` once it is committed
@@ -105,6 +110,8 @@ interface Queue {
   claims: Map<string, PendingClaim>;
   statuses: Set<string>;
   started: Map<number, Run>;
+  /** Who waits to hear whether a started run was recorded. */
+  recorded: Map<number, (ok: boolean) => void>;
   finished: Map<number, Run>;
   ops: PendingOp[];
   waiters: { resolve(): void; reject(e: unknown): void }[];
@@ -116,6 +123,7 @@ const emptyQueue = (): Queue => ({
   claims: new Map(),
   statuses: new Set(),
   started: new Map(),
+  recorded: new Map(),
   finished: new Map(),
   ops: [],
   waiters: [],
@@ -210,6 +218,10 @@ export function createWriter(opts: WriterOptions): Writer {
   return new GroupWriter(opts);
 }
 
+/** Why an operation was refused: the job changed after it was planned. */
+export const CHANGED =
+  "the job was changed (or deleted) at the same time; look at it again and retry";
+
 const shuttingDown = () =>
   new JobproError("unavailable", "the server is shutting down");
 
@@ -290,18 +302,20 @@ class GroupWriter implements Writer {
   ) {
     const claims = [...batch.claims.values()];
     claims.forEach((c, i) => c.waiters.forEach((w) => w(written.claims[i])));
+    if (batch.recorded.size) {
+      const at = new Map(stored.started.map((r, i) => [r.id, i]));
+      for (const [id, w] of batch.recorded) {
+        const i = at.get(id);
+        w(i !== undefined && (written.started?.[i] ?? true));
+      }
+    }
     // The operations' effects first, so the events below show them.
     let put = 0, del = 0;
     for (const op of batch.ops) {
       const puts = written.puts.slice(put, put += op.puts.length);
       const dels = written.deletes.slice(del, del += op.deletes.length);
       if (puts.includes(false) || dels.includes(false)) {
-        op.reject(
-          new JobproError(
-            "conflict",
-            "the job was changed (or deleted) at the same time; look at it again and retry",
-          ),
-        );
+        op.reject(new JobproError("conflict", CHANGED));
         continue;
       }
       try {
@@ -331,6 +345,7 @@ class GroupWriter implements Writer {
     for (const c of claims.values()) addClaim(q, c);
     for (const id of old.statuses) q.statuses.add(id);
     q.started = new Map([...old.started, ...q.started]);
+    q.recorded = new Map([...old.recorded, ...q.recorded]);
     q.finished = new Map([...old.finished, ...q.finished]);
     q.since = Math.min(old.since ?? Infinity, q.since ?? Infinity);
     if (!size(q)) q.since = null;
@@ -350,10 +365,14 @@ class GroupWriter implements Writer {
     this.#queued();
   }
 
-  runStarted(run: Run) {
-    if (this.#closed) return;
-    this.#q.started.set(run.id, run);
-    this.#queued();
+  recordStart(run: Run): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      this.#q.started.set(run.id, run);
+      this.#q.recorded.set(run.id, resolve);
+      this.#queued();
+      this.#schedule(true);
+    });
   }
 
   runFinished(run: Run) {

@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics, built from the engine's events (runs by job and
  * status, run durations, how late scheduled runs fired) and read at scrape
- * time (jobs by status, open event streams). The text exposition format is
- * small enough to write directly.
+ * time (jobs by status, open event streams, and on a node of a cluster the
+ * node, its jobs and the live nodes). The text exposition format is small
+ * enough to write directly.
  *
  * @example
  * ```ts
@@ -153,6 +154,7 @@ export function createMetrics(manager: Manager): Metrics {
           "http actions waiting for an outbound connection slot.",
           manager.httpActions.waiting,
         ),
+        nodeText(manager),
       ].join(""),
   };
 }
@@ -236,6 +238,30 @@ function jobsText(manager: Manager): string {
     out += `jobpro_jobs{status="${status}"} ${n}\n`;
   }
   return out;
+}
+
+/** On a node of a cluster only: which node answered, its jobs, the live nodes. */
+function nodeText(manager: Manager): string {
+  const node = manager.node;
+  if (!node) return "";
+  return header(
+    "jobpro_node_info",
+    "The node of the cluster that answered, by name and lease epoch (empty while it holds no lease).",
+    "gauge",
+  ) +
+    `jobpro_node_info{node="${label(node.name)}",epoch="${
+      node.epoch ?? ""
+    }"} 1\n` +
+    gauge(
+      "jobpro_node_owned_jobs",
+      "Jobs this node owns (it fires their ticks).",
+      node.jobs,
+    ) +
+    gauge(
+      "jobpro_cluster_live_nodes",
+      "The cluster's live nodes at this node's last lease renewal, this one included.",
+      node.live.length,
+    );
 }
 
 function gauge(name: string, help: string, value: number): string {

@@ -382,7 +382,8 @@ export const OPERATIONS: Operation[] = [
     operationId: "health",
     method: "get",
     path: "/healthz",
-    summary: "Whether the store answers and the scheduler runs",
+    summary:
+      "Whether the store answers and the scheduler runs; on a node of a cluster, which node answered",
     tag: "service",
     open: true,
     ok: json(200, "Health", "Up"),
@@ -393,7 +394,7 @@ export const OPERATIONS: Operation[] = [
     method: "get",
     path: "/metrics",
     summary:
-      "Prometheus metrics: runs by job and status, run durations, fire lateness, jobs by status, SSE clients",
+      "Prometheus metrics: runs by job and status, run durations, fire lateness, jobs by status, SSE clients; on a node of a cluster, the node (name, epoch), its owned jobs and the live nodes",
     tag: "service",
     ok: {
       status: 200,

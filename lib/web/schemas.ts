@@ -16,6 +16,7 @@
 import { z } from "zod";
 import {
   ActionSchema,
+  type Health,
   JOB_STATUSES,
   JobInputSchema,
   JobPatchSchema,
@@ -54,6 +55,10 @@ export const RunSchema = z.strictObject({
   status: RUN_STATUS,
   message: z.string().nullable(),
   error: z.string().nullable(),
+  node: z.string().optional().meta({
+    description:
+      "The name of the node that ran it; only on a cluster's runs (several nodes on one PostgreSQL)",
+  }),
   output: z.string().nullable().optional().meta({
     description: "The captured tail of the action's output",
   }),
@@ -183,6 +188,20 @@ export const HealthSchema = z.strictObject({
   jobs: z.int(),
   running: z.int(),
   reason: z.string().optional().describe("why it is unavailable"),
+  node: z.strictObject({
+    name: z.string(),
+    epoch: z.int().nullable().meta({
+      description:
+        "The epoch of its lease; null while it holds none (it is joining again)",
+    }),
+    jobs: z.int().meta({ description: "The jobs this node owns" }),
+    live: z.array(z.strictObject({ epoch: z.int(), name: z.string() })).meta(
+      { description: "The cluster's live nodes, this one included" },
+    ),
+  }).optional().meta({
+    description:
+      "The node that answered; only on a node of a cluster (several nodes on one PostgreSQL)",
+  }),
 });
 
 /** Every error answer. */
@@ -246,3 +265,4 @@ agree<Same<z.output<typeof JobSchema>, JobView>>();
 agree<Same<z.output<typeof RunSchema>, RunView>>();
 agree<Same<z.output<typeof StatsSchema>, JobStats>>();
 agree<Same<z.output<typeof FunctionInfoSchema>, FunctionInfo>>();
+agree<Same<Omit<z.output<typeof HealthSchema>, "status">, Health>>();

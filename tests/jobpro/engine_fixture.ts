@@ -126,21 +126,29 @@ export function testRegistry(calls: string[], gate: Gate): Registry {
       signal.addEventListener("abort", () => reject(signal.reason), {
         once: true,
       });
-      gate.waiting.push(() => resolve("through the gate"));
+      if (gate.opened) resolve("through the gate");
+      else gate.waiting.push(() => resolve("through the gate"));
     }));
   return fns;
 }
 
-/** Where `gate` runs wait. */
+/**
+ * Where `gate` runs wait. A run's action starts once its start is
+ * committed, so it may reach the gate after `open()`: it goes through then.
+ */
 export interface Gate {
   waiting: (() => void)[];
+  /** Set by `open()`: runs arriving later go straight through. */
+  opened: boolean;
   open(): void;
 }
 
 function newGate(): Gate {
   const gate: Gate = {
     waiting: [],
+    opened: false,
     open: () => {
+      gate.opened = true;
       for (const go of gate.waiting.splice(0)) go();
     },
   };
@@ -323,6 +331,11 @@ export function finished(
     error: status === "failed" ? "boom" : null,
     ...extra,
   });
+}
+
+/** Resolves once every run of the entry going now has ended. */
+export async function runsDone(e: Entry): Promise<void> {
+  await Promise.all([...e.running.values()].map((g) => g.done));
 }
 
 /** Resolves once the run has ended and everything queued is committed. */

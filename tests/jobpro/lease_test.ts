@@ -109,6 +109,34 @@ Deno.test("lease: a lease not proven on the monotonic clock is not valid, before
   }
 });
 
+Deno.test("lease: an expiry timer that fires before the monotonic clock reaches its deadline waits again, then loses the lease", async () => {
+  const { m, close } = await members(600);
+  // The clock stands still for a while, as a timer may fire a little early.
+  let frozen: number | null = null;
+  const lease = new NodeLease(m, {
+    name: "early",
+    leaseMs: 600,
+    monotonic: () => frozen ?? performance.now(),
+  });
+  const lost: number[] = [];
+  lease.onLost = (e) => lost.push(e);
+  try {
+    await lease.start();
+    await m.close(); // renewals fail from here: nothing proves the lease again
+    frozen = performance.now();
+    await waitFor(() => performance.now() > frozen! + 700, {
+      what: "the expiry timer to have fired",
+    });
+    assertEquals(lease.state, "held", "still proven by the frozen clock");
+    frozen = null;
+    await waitFor(() => lost.length === 1, { what: "the lease lost" });
+    assertEquals(lease.valid(), false);
+  } finally {
+    await lease.stop();
+    await close();
+  }
+});
+
 Deno.test("lease: the database frozen past the lease loses it on time; it rejoins under a new epoch", async () => {
   const server = await startPostgres();
   const { m, close } = await members(600, server.url());

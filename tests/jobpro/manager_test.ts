@@ -393,3 +393,95 @@ Deno.test("a second process cannot open the same database file", async () => {
     await db.cleanup();
   }
 });
+
+Deno.test("http actions: each request names its run (job, run, attempt, trigger, tick, idempotency key); the user's own headers win", async () => {
+  const server = localServer((req) =>
+    new URL(req.url).pathname === "/flaky"
+      ? new Response("later", { status: 503 })
+      : new Response("ok")
+  );
+  const seen = (path: string) =>
+    server.requests.filter((r) => new URL(r.url).pathname === path);
+  const ids = (h: Headers) => ({
+    job: h.get("x-jobpro-job"),
+    run: h.get("x-jobpro-run"),
+    attempt: h.get("x-jobpro-attempt"),
+    trigger: h.get("x-jobpro-trigger"),
+    scheduledFor: h.get("x-jobpro-scheduled-for"),
+    key: h.get("idempotency-key"),
+  });
+  try {
+    await withManager(async (m) => {
+      await m.create({
+        id: "tick",
+        name: "tick",
+        schedule: "* * * * * *",
+        action: { type: "http", method: "POST", url: `${server.url}/tick` },
+      });
+      await m.create({
+        id: "mine",
+        name: "mine",
+        schedule: "",
+        autoStart: false,
+        action: {
+          type: "http",
+          url: `${server.url}/mine`,
+          headers: { "Idempotency-Key": "my-key", "X-Jobpro-Trigger": "own" },
+        },
+      });
+      await m.create({
+        id: "flaky",
+        name: "flaky",
+        schedule: new Date(Date.now() + 50).toISOString(),
+        retries: 1,
+        retryDelayMs: 20,
+        action: { type: "http", url: `${server.url}/flaky` },
+      });
+      const manual = await m.runNow("mine");
+      await waitFor(() =>
+        seen("/tick").length >= 1 && seen("/mine").length === 1 &&
+        m.get("flaky").status === "failed"
+      );
+
+      const tick = ids(seen("/tick")[0].headers);
+      const tickRun = await m.run("tick", Number(tick.run));
+      const at = Date.parse(tickRun.scheduledFor!);
+      assertEquals(tick, {
+        job: "tick",
+        run: String(tickRun.id),
+        attempt: "1",
+        trigger: "schedule",
+        scheduledFor: new Date(at).toISOString(),
+        key: `tick:${at}:1`,
+      });
+      assertEquals(at % 1000, 0, "an every-second tick is a whole second");
+
+      assertEquals(ids(seen("/mine")[0].headers), {
+        job: "mine",
+        run: String(manual.id),
+        attempt: "1",
+        trigger: "own",
+        scheduledFor: null,
+        key: "my-key",
+      });
+
+      const { runs } = await m.runs("flaky");
+      const flaky = seen("/flaky").map((r) => ids(r.headers));
+      assertEquals(flaky.length, 2);
+      for (const [i, trigger] of [[0, "schedule"], [1, "retry"]] as const) {
+        const run = runs.find((r) => r.attempt === i + 1)!;
+        const at = Date.parse(run.scheduledFor!);
+        assertEquals(flaky[i], {
+          job: "flaky",
+          run: String(run.id),
+          attempt: String(i + 1),
+          trigger,
+          scheduledFor: new Date(at).toISOString(),
+          key: `flaky:${at}:${i + 1}`,
+        });
+      }
+    });
+  } finally {
+    await server.close();
+  }
+});

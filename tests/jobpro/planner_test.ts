@@ -26,6 +26,7 @@ import {
   onetime,
   putJobs,
   realClock,
+  runsDone,
   SEC,
   T0,
   withEngine,
@@ -181,6 +182,7 @@ Deno.test("planner: onDue claims a periodic job's next tick, re-arms it, and fir
     const e = engine.entry("a");
     assertEquals(e.job.nextRunAt, T0 + 2 * MIN);
     assertEquals(state.timers.get("a"), T0 + 2 * MIN);
+    await runsDone(e); // its action starts once its start is committed
     assertEquals(engine.calls, ["a"]);
     await state.writer.flush();
     const stored = await engine.stored("a");
@@ -283,10 +285,15 @@ Deno.test("planner: a tick whose claim is still being written waits for it befor
     assertEquals((await engine.stored("a"))?.job.nextRunAt, T0 + MIN);
     clock.set(T0 + 2 * MIN);
     await onDue(state, "a", T0 + 2 * MIN);
+    await runsDone(e);
     assertEquals(engine.calls, ["a"], "fired");
-    // Nothing commits by itself here: onDue wrote the claim before firing.
-    assertEquals((await engine.stored("a"))?.job.nextRunAt, T0 + 2 * MIN);
-    assertEquals(e.job.nextRunAt, T0 + 3 * MIN, "the next claim, queued");
+    // Nothing commits by itself here: onDue wrote the claim before firing,
+    // and the run's start went with the next claim before its action ran.
+    assertEquals(e.job.nextRunAt, T0 + 3 * MIN, "the next claim");
+    assertEquals((await engine.stored("a"))?.job.nextRunAt, T0 + 3 * MIN);
+    assertEquals((await engine.runs("a")).map((r) => r.scheduledFor), [
+      T0 + 2 * MIN,
+    ]);
   });
 });
 
@@ -344,6 +351,7 @@ Deno.test("planner: an operation being committed decides before the tick does", 
     );
     await Promise.all([pausing.done, renaming.done]);
     await state.writer.flush();
+    await runsDone(engine.entry("r"));
     assertEquals(engine.calls, ["r"]);
     assertEquals((await engine.stored("p"))?.job.status, "paused");
     assertEquals((await engine.runs("p")).length, 0);
@@ -363,6 +371,7 @@ Deno.test("planner: ticks a late scheduler skipped are counted and logged once p
     const e = engine.entry("a");
     assertEquals(e.job.nextRunAt, T0 + 7 * MIN, "the first tick still ahead");
     assertEquals(e.counts.missed, 5, "ticks at 2..6 min");
+    await runsDone(e);
     assertEquals(engine.calls, ["a"], "the due tick itself ran, once");
     const warned = engine.logged("warn", "job a: 5 tick(s) after");
     assertEquals(warned.length, 1);
@@ -374,6 +383,7 @@ Deno.test("planner: ticks a late scheduler skipped are counted and logged once p
       engine.logged("info", "job a: ticks fire on time again").length,
       1,
     );
+    await runsDone(e);
     assertEquals(engine.calls, ["a", "a"]);
     await state.writer.flush();
     assertEquals((await engine.stored("a"))?.job.nextRunAt, T0 + 8 * MIN);

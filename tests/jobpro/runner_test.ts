@@ -177,6 +177,10 @@ Deno.test("runner: overlap allow runs side by side; the job is running until the
     const two = fire(state, e, "schedule", T0 + 2 * MIN, 1);
     assert(one && two);
     assertEquals([e.running.size, state.activeRuns], [2, 2]);
+    // Each action starts once its start is committed.
+    await waitFor(() => gate.waiting.length === 2, {
+      what: "both at the gate",
+    });
     gate.waiting.shift()!();
     await ended(engine, "a", one);
     assertEquals(e.job.status, "running", "one run still going");

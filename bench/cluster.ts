@@ -1,0 +1,976 @@
+/**
+ * The cluster section of `deno task bench`: jobpro on PostgreSQL with 1, 2
+ * and 3 nodes, the DuckDB single node, and the peers users would pick instead
+ * (pg-boss and graphile-worker from npm), measured side by side in one run on
+ * one embedded PostgreSQL (tests/pg/server.ts), each system in a database of
+ * its own (jobpro's configurations in schemas of their own), each doing the
+ * same no-op work.
+ *
+ * - Minute boundary (shared by all): 200 per-minute schedules per system,
+ *   armed together before one minute boundary; each run POSTs to a local
+ *   target (jobpro: an `http` action; the peers: a handler making the same
+ *   POST), and lateness is the target's receipt minus the minute. jobpro runs
+ *   it on 1 node and on 3 nodes.
+ * - Per configuration of jobpro (real `deno task start` processes):
+ *   - run now: 1,000 `POST /jobs/:id/run` of no-op `function` jobs (`noop`),
+ *     32 at a time over the nodes; runs/s = runs / (time until the runs table
+ *     holds them all finished, polled every 50 ms, minus the first call);
+ *   - burst: 1,000 no-op jobs all due at one second; runs/s = runs / (time
+ *     until all are recorded finished minus that second);
+ *   - 200 every-second `http` jobs to a local target for 10 s: lateness
+ *     (receipt minus tick), ticks missed and doubled (tests/cluster/harness.ts);
+ *   - 3 nodes: failover, SIGKILL of one node 30 ms after a tick, the lateness of
+ *     its jobs' next tick on the survivors; each node is killed once in turn
+ *     (and restarted before the next).
+ * - The peers' throughput, the same shapes: `send()` / `addJob()` one call per
+ *   job 32 at a time from a client process, executed by a worker process
+ *   (the "run now" figure), and the same calls with every job due at one
+ *   instant (`startAfter` / `runAt`; the "burst" figure).
+ *
+ * ```sh
+ * deno task bench cluster      # only this section (BENCH_CLUSTER=1 too)
+ * deno run -A bench/cluster.ts # the figures as JSON
+ * ```
+ * @module
+ */
+import pg from "pg";
+import { query, startPostgres } from "../tests/pg/server.ts";
+import {
+  analyze,
+  api,
+  checkInvariants,
+  type Cluster,
+  type ClusterNode,
+  createEveryJobs,
+  startCluster,
+  startTarget,
+  type Stats,
+  stats,
+  type Target,
+} from "../tests/cluster/harness.ts";
+import { pool, startProcess } from "../tests/reliability/helpers.ts";
+import { PEER_SETTINGS, type PeerProcess, spawnPeer } from "./cluster_peers.ts";
+import { round } from "./stats.ts";
+
+/** Sizes of the section; BENCH_CLUSTER_* env vars override them. */
+export const SIZES = {
+  /** Every-second jobs (fire lateness) and per-minute schedules per system. */
+  every: envInt("BENCH_CLUSTER_EVERY", 200),
+  minute: envInt("BENCH_CLUSTER_MINUTE", 200),
+  /** Runs of the throughput measures. */
+  runs: envInt("BENCH_CLUSTER_RUNS", 1000),
+  /** Calls in flight at once (run now, send, addJob, job creation). */
+  concurrency: 32,
+  /** Seconds of every-second ticks observed per configuration. */
+  windowSeconds: envInt("BENCH_CLUSTER_WINDOW", 10),
+  /** SIGKILLs in the failover measure (one per node in turn). */
+  kills: envInt("BENCH_CLUSTER_KILLS", 3),
+};
+
+function envInt(name: string, dflt: number): number {
+  const v = Number(Deno.env.get(name));
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+}
+
+/** Lateness figures, ms. */
+export interface Late {
+  p50: number;
+  p99: number;
+  max: number;
+  n: number;
+  /** Expected executions that never came. */
+  missing: number;
+}
+
+/** A throughput figure. */
+export interface Rate {
+  runs: number;
+  /** Runs recorded within the deadline. */
+  recorded: number;
+  /** From the start (first call, or the due second) to the last recorded, ms. */
+  ms: number;
+  perSecond: number;
+  /** Calls (or creations) per second of the client side. */
+  submitPerSecond: number;
+  note?: string;
+}
+
+/** What one configuration of jobpro measured. */
+export interface JobproFigures {
+  label: string;
+  runNow: Rate | string;
+  burst: Rate | string;
+  every: (Late & { missed: number; doubled: number }) | string;
+  failover?: (Late & { kills: number; missed: number; doubled: number }) | string;
+  /** Warnings and errors in the nodes' logs, by message, with counts. */
+  logNotes: string[];
+}
+
+/** What a peer measured. */
+export interface PeerFigures {
+  system: "pgboss" | "graphile";
+  minute: Late | string;
+  runNow: Rate | string;
+  burst: Rate | string;
+}
+
+/** The whole section. */
+export interface ClusterReport {
+  startedAt: string;
+  seconds: number;
+  postgres: string;
+  minute: {
+    at: string;
+    jobpro1: Late | string;
+    jobpro3: Late | string;
+  };
+  jobpro: JobproFigures[];
+  peers: PeerFigures[];
+  notes: string[];
+}
+
+const sleep = (ms: number) =>
+  new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const msg = (e: unknown) =>
+  e instanceof Error ? e.message.split("\n")[0] : String(e);
+
+function late(values: number[], missing = 0): Late {
+  const s: Stats = stats(values);
+  return {
+    p50: Math.round(s.p50),
+    p99: Math.round(s.p99),
+    max: Math.round(s.max),
+    n: s.count,
+    missing,
+  };
+}
+
+/** Polls `count` every 50 ms until it reaches `m` or `deadline` passes. */
+async function untilCount(
+  count: () => Promise<number>,
+  m: number,
+  deadline: number,
+): Promise<{ doneAt: number | null; recorded: number }> {
+  let recorded = 0;
+  for (;;) {
+    try {
+      recorded = await count();
+    } catch { /* a poll failed: try again */ }
+    if (recorded >= m) return { doneAt: Date.now(), recorded };
+    if (Date.now() > deadline) return { doneAt: null, recorded };
+    await sleep(50);
+  }
+}
+
+function rate(
+  m: number,
+  from: number,
+  done: { doneAt: number | null; recorded: number },
+  submitMs: number,
+  deadline: number,
+  note?: string,
+): Rate {
+  const end = done.doneAt ?? deadline;
+  const ms = Math.max(1, end - from);
+  return {
+    runs: m,
+    recorded: done.recorded,
+    ms,
+    perSecond: Math.round(done.recorded / (ms / 1000)),
+    submitPerSecond: Math.round(m / (Math.max(1, submitMs) / 1000)),
+    ...(done.doneAt === null
+      ? {
+        note: `only ${done.recorded} of ${m} recorded in ${
+          round(ms / 1000)
+        } s`,
+      }
+      : {}),
+    ...(note ? { note } : {}),
+  };
+}
+
+/** Warnings and errors of the nodes' logs, grouped by message. */
+function logNotes(logs: string[]): string[] {
+  const counts = new Map<string, number>();
+  let skipped = 0;
+  for (const log of logs) {
+    for (const line of log.split("\n")) {
+      if (/skipped, previous run still going/.test(line)) {
+        skipped++;
+        continue;
+      }
+      if (!/\b(warn|error|panic|uncaught)\b/i.test(line)) continue;
+      const key = line.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, "<t>")
+        .replace(/\b(epoch|pid|run) \d+/g, "$1 N")
+        .replace(/\d+/g, "N").slice(0, 220);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  const out = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8)
+    .map(([k, n]) => `${n}x ${k}`);
+  if (skipped) {
+    out.push(`${skipped}x tick skipped, previous run still going (overlap)`);
+  }
+  return out;
+}
+
+// -------------------------------------------------------------- jobpro
+
+/** One jobpro configuration under test: nodes to call, a way to count runs. */
+interface Under {
+  label: string;
+  nodes: ClusterNode[];
+  /** Finished runs of jobs whose id starts with `prefix`. */
+  count(prefix: string): Promise<number>;
+  logs(): string[];
+  close(): Promise<void>;
+  cluster?: Cluster;
+}
+
+/** A PostgreSQL client kept open for polling. */
+async function pgClient(url: string): Promise<pg.Client> {
+  const c = new pg.Client(url);
+  c.on("error", () => {});
+  await c.connect();
+  return c;
+}
+
+async function pgUnder(
+  label: string,
+  nodes: number,
+  url: string,
+): Promise<Under> {
+  const cluster = await startCluster({
+    nodes,
+    pg: { url: () => url },
+    logRuns: false,
+  });
+  const client = await pgClient(url);
+  return {
+    label,
+    nodes: cluster.nodes,
+    cluster,
+    async count(prefix) {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM ${cluster.schema}.runs
+          WHERE job_id LIKE $1 AND NOT running`,
+        [`${prefix}%`],
+      );
+      return rows[0].n;
+    },
+    logs: () => cluster.nodes.map((n) => n.log()),
+    async close() {
+      await client.end().catch(() => {});
+      await cluster.close();
+    },
+  };
+}
+
+const TOKEN = `bench-${crypto.randomUUID()}`;
+
+async function duckUnder(): Promise<Under> {
+  const dir = await Deno.makeTempDir({ prefix: "jobpro-bench-cluster-" });
+  const proc = await startProcess({
+    JOBPRO_DB: `${dir}/jobs.duckdb`,
+    JOBPRO_TOKEN: TOKEN,
+  });
+  const node = { url: proc.url, token: TOKEN, name: "duckdb" } as ClusterNode;
+  return {
+    label: "DuckDB single node",
+    nodes: [node],
+    // DuckDB's file is the process's own: count from its metrics, which
+    // count a run once its finish is committed.
+    async count(prefix) {
+      const res = await fetch(`${proc.url}/metrics`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      const text = await res.text();
+      let n = 0;
+      const re = new RegExp(
+        `^jobpro_runs_total\\{job="${prefix}[^"]*",status="(\\w+)"\\} (\\d+)$`,
+        "gm",
+      );
+      for (const m of text.matchAll(re)) {
+        if (m[1] !== "running") n += Number(m[2]);
+      }
+      return n;
+    },
+    logs: () => [proc.log()],
+    async close() {
+      await proc.stop(5000).catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function createJobs(
+  u: Under,
+  ids: string[],
+  schedule: string,
+): Promise<{ ms: number; errors: string[] }> {
+  const errors: string[] = [];
+  const t0 = Date.now();
+  await pool(ids, SIZES.concurrency, async (id, i) => {
+    try {
+      const r = await api(u.nodes[i % u.nodes.length], "POST", "/jobs", {
+        id,
+        name: id,
+        schedule,
+        action: { type: "function", name: "noop" },
+      });
+      if (r.status !== 201) errors.push(`${r.status} ${r.text.slice(0, 160)}`);
+    } catch (e) {
+      errors.push(msg(e));
+    }
+  });
+  return { ms: Date.now() - t0, errors };
+}
+
+/** 1,000 run-now calls over the nodes; runs recorded per second. */
+async function runNow(u: Under): Promise<Rate> {
+  const m = SIZES.runs;
+  const ids = Array.from({ length: m }, (_, i) => `r-${i}`);
+  const made = await createJobs(u, ids, "");
+  if (made.errors.length) {
+    throw new Error(`creating the jobs: ${made.errors[0]}`);
+  }
+  const errors: string[] = [];
+  const t0 = Date.now();
+  await pool(ids, SIZES.concurrency, async (id, i) => {
+    try {
+      const r = await api(u.nodes[i % u.nodes.length], "POST", `/jobs/${id}/run`);
+      if (r.status !== 200) errors.push(`${r.status} ${r.text.slice(0, 160)}`);
+    } catch (e) {
+      errors.push(msg(e));
+    }
+  });
+  const submitMs = Date.now() - t0;
+  const deadline = Date.now() + 60_000;
+  const done = await untilCount(() => u.count("r-"), m, deadline);
+  return rate(
+    m,
+    t0,
+    done,
+    submitMs,
+    deadline,
+    errors.length
+      ? `${errors.length} calls refused, first: ${errors[0]}`
+      : undefined,
+  );
+}
+
+/** A second `ms` or more from now, whole. */
+const secondAfter = (ms: number) =>
+  Math.ceil((Date.now() + ms) / 1000) * 1000;
+
+/** 1,000 jobs due at one second; runs recorded per second from it. */
+async function burst(u: Under, createRate: number): Promise<Rate> {
+  const m = SIZES.runs;
+  // Due once everything is created (at the rate creation went before, with room).
+  const at = secondAfter((m / Math.max(1, createRate)) * 1000 * 1.5 + 2000);
+  const d = new Date(at);
+  const ids = Array.from({ length: m }, (_, i) => `b-${i}`);
+  const made = await createJobs(
+    u,
+    ids,
+    `${d.getUTCSeconds()} ${d.getUTCMinutes()} * * * *`,
+  );
+  if (made.errors.length) {
+    throw new Error(`creating the jobs: ${made.errors[0]}`);
+  }
+  const createdAt = Date.now();
+  const deadline = at + 60_000;
+  await sleep(at - Date.now() - 200);
+  const done = await untilCount(() => u.count("b-"), m, deadline);
+  return rate(
+    m,
+    at,
+    done,
+    made.ms,
+    deadline,
+    createdAt > at
+      ? `creation ended ${createdAt - at} ms after the due second`
+      : undefined,
+  );
+}
+
+/** 200 every-second http jobs for the window: lateness, missed, doubled. */
+async function every(u: Under, target: Target) {
+  const jobs = await createEveryJobs(u.nodes[0], SIZES.every, target, {
+    concurrency: 16,
+  });
+  await sleep(2000);
+  const from = Date.now();
+  await sleep(SIZES.windowSeconds * 1000 + 1000);
+  const to = Date.now();
+  const report = u.cluster
+    ? await checkInvariants({
+      target,
+      pg: u.cluster.pg,
+      schema: u.cluster.schema,
+      from,
+      to,
+      jobs,
+      settleMs: 5000,
+    })
+    : (await sleep(1500),
+      analyze({ executions: target.executions(), runs: [], from, to, jobs }));
+  return {
+    jobs,
+    figures: {
+      ...late(report.lateValues, report.missed.length),
+      missed: report.missed.length,
+      doubled: report.doubled.length,
+    },
+  };
+}
+
+/** SIGKILL of each node in turn, 30 ms after a tick; its jobs' next ticks. */
+async function failover(u: Under, target: Target, jobs: string[]) {
+  const cluster = u.cluster!;
+  const values: number[] = [];
+  let missing = 0, missed = 0, doubled = 0, kills = 0;
+  for (let k = 0; k < SIZES.kills; k++) {
+    const victim = cluster.nodes[k % cluster.nodes.length];
+    const owned = (await cluster.query(
+      `SELECT j.id FROM ${cluster.schema}.jobs j
+        WHERE j.id = ANY($1) AND j.owner_epoch = (
+          SELECT max(epoch) FROM ${cluster.schema}.nodes
+           WHERE name = $2 AND left_at IS NULL)`,
+      [jobs, victim.name],
+    )).map((r) => r.id as string);
+    if (!owned.length) continue;
+    // 30 ms after a tick.
+    await sleep(secondAfter(0) + 30 - Date.now());
+    const at = Date.now();
+    await victim.kill("SIGKILL");
+    kills++;
+    await sleep(5000);
+    const r = await checkInvariants({
+      target,
+      pg: cluster.pg,
+      schema: cluster.schema,
+      from: at - 3000,
+      to: Date.now(),
+      jobs,
+      faults: [{ at, jobs: owned }],
+      settleMs: 5000,
+    });
+    values.push(...r.failover[0].values);
+    missing += r.failover[0].missing;
+    missed += r.missed.length;
+    doubled += r.doubled.length;
+    await victim.restart();
+    await sleep(3000); // its share handed back to it
+  }
+  return { ...late(values, missing), kills, missed, doubled };
+}
+
+async function measureJobpro(
+  make: () => Promise<Under>,
+  label: string,
+  withFailover: boolean,
+): Promise<JobproFigures> {
+  const out: JobproFigures = {
+    label,
+    runNow: "not run",
+    burst: "not run",
+    every: "not run",
+    logNotes: [],
+  };
+  let u: Under;
+  try {
+    u = await make();
+  } catch (e) {
+    const why = `did not start: ${msg(e)}`;
+    return { ...out, runNow: why, burst: why, every: why };
+  }
+  await using target = startTarget();
+  try {
+    console.log(`  ${label}: run now`);
+    let createRate = 100;
+    try {
+      const r = await runNow(u);
+      out.runNow = r;
+      // Creating r-* went at about the rate of the creations to come.
+      createRate = Math.max(50, r.submitPerSecond);
+    } catch (e) {
+      out.runNow = `failed: ${msg(e)}`;
+    }
+    console.log(`  ${label}: burst`);
+    try {
+      out.burst = await burst(u, createRate);
+    } catch (e) {
+      out.burst = `failed: ${msg(e)}`;
+    }
+    console.log(`  ${label}: every second`);
+    let jobs: string[] = [];
+    try {
+      const r = await every(u, target);
+      jobs = r.jobs;
+      out.every = r.figures;
+    } catch (e) {
+      out.every = `failed: ${msg(e)}`;
+    }
+    if (withFailover) {
+      console.log(`  ${label}: failover`);
+      try {
+        out.failover = jobs.length
+          ? await failover(u, target, jobs)
+          : "no every-second jobs";
+      } catch (e) {
+        out.failover = `failed: ${msg(e)}`;
+      }
+    }
+  } finally {
+    out.logNotes = logNotes(u.logs());
+    await u.close().catch(() => {});
+  }
+  return out;
+}
+
+// --------------------------------------------------------------- peers
+
+async function peerThroughput(
+  system: "pgboss" | "graphile",
+  url: string,
+): Promise<Pick<PeerFigures, "runNow" | "burst">> {
+  let work: PeerProcess | null = null, prod: PeerProcess | null = null;
+  const client = await pgClient(url);
+  const m = SIZES.runs;
+  const count = async (queue: string) => {
+    if (system === "pgboss") {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM pgboss.job
+          WHERE name = $1 AND state = 'completed'`,
+        [queue],
+      );
+      return rows[0].n;
+    }
+    // graphile-worker deletes a job when it completes.
+    const { rows } = await client.query(
+      `SELECT count(*)::int AS n FROM graphile_worker._private_jobs j
+         JOIN graphile_worker._private_tasks t ON t.id = j.task_id
+        WHERE t.identifier = $1`,
+      [queue],
+    );
+    return m - rows[0].n;
+  };
+  try {
+    try {
+      work = await spawnPeer(system, "work", url);
+      prod = await spawnPeer(system, "produce", url);
+    } catch (e) {
+      const why = `did not start: ${msg(e)}`;
+      return { runNow: why, burst: why };
+    }
+    let runNow: Rate | string, burstR: Rate | string;
+    let sendRate = 100;
+    try {
+      const t0 = Date.now();
+      const a = await prod.send({
+        cmd: "send",
+        queue: "submit",
+        m,
+        concurrency: SIZES.concurrency,
+      });
+      const deadline = Date.now() + 60_000;
+      const done = await untilCount(() => count("submit"), m, deadline);
+      runNow = rate(
+        m,
+        t0,
+        done,
+        a.endedAt - a.startedAt,
+        deadline,
+        a.errors ? `${a.errors} calls failed: ${a.firstError}` : undefined,
+      );
+      sendRate = Math.max(50, runNow.submitPerSecond);
+    } catch (e) {
+      runNow = `failed: ${msg(e)}`;
+    }
+    try {
+      const at = secondAfter((m / sendRate) * 1000 * 1.5 + 2000);
+      const a = await prod.send({
+        cmd: "send",
+        queue: "burst",
+        m,
+        concurrency: SIZES.concurrency,
+        at,
+      });
+      const deadline = at + 60_000;
+      await sleep(at - Date.now() - 200);
+      const done = await untilCount(() => count("burst"), m, deadline);
+      burstR = rate(
+        m,
+        at,
+        done,
+        a.endedAt - a.startedAt,
+        deadline,
+        a.endedAt > at
+          ? `sending ended ${a.endedAt - at} ms after the due second`
+          : a.errors
+          ? `${a.errors} calls failed: ${a.firstError}`
+          : undefined,
+      );
+    } catch (e) {
+      burstR = `failed: ${msg(e)}`;
+    }
+    return { runNow, burst: burstR };
+  } finally {
+    await prod?.stop();
+    await work?.stop();
+    await client.end().catch(() => {});
+  }
+}
+
+// ------------------------------------------------------ minute boundary
+
+/** Lateness of each job's run for the minute `at`, from a target's log. */
+function minuteLate(target: Target, at: number, expected: number): Late {
+  const first = new Map<string, number>();
+  for (const e of target.executions()) {
+    if (e.scheduledFor !== at) continue;
+    const seen = first.get(e.job);
+    if (seen === undefined || e.receivedAt < seen) {
+      first.set(e.job, e.receivedAt);
+    }
+  }
+  const values = [...first.values()].map((t) => t - at);
+  return late(values, Math.max(0, expected - values.length));
+}
+
+async function createMinuteJobs(node: ClusterNode, n: number, target: Target) {
+  const ids = Array.from({ length: n }, (_, i) => `m-${i}`);
+  await pool(ids, 16, async (id) => {
+    const r = await api(node, "POST", "/jobs", {
+      id,
+      name: id,
+      schedule: "0 * * * * *",
+      action: { type: "http", method: "POST", url: `${target.url}/exec` },
+    });
+    if (r.status !== 201) {
+      throw new Error(`creating ${id} answered ${r.status}: ${r.text}`);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- main
+
+/**
+ * Runs the whole section and returns its figures.
+ *
+ * @example
+ * ```ts
+ * const r = await clusterBench();
+ * console.log(r.jobpro[0].every);
+ * ```
+ */
+export async function clusterBench(): Promise<ClusterReport> {
+  const started = new Date();
+  const t0 = performance.now();
+  const notes: string[] = [];
+  const server = await startPostgres();
+  const version = (await query(server.url(), "SHOW server_version")).rows[0]
+    .server_version;
+  for (const db of ["jobpro", "pgboss", "graphile"]) {
+    await query(server.url(), `CREATE DATABASE ${db}`);
+  }
+  const url = (db: string) => server.url(db);
+  const report: ClusterReport = {
+    startedAt: started.toISOString(),
+    seconds: 0,
+    postgres: version,
+    minute: { at: "", jobpro1: "not run", jobpro3: "not run" },
+    jobpro: [],
+    peers: [
+      {
+        system: "pgboss",
+        minute: "not run",
+        runNow: "not run",
+        burst: "not run",
+      },
+      {
+        system: "graphile",
+        minute: "not run",
+        runNow: "not run",
+        burst: "not run",
+      },
+    ],
+    notes,
+  };
+  try {
+    // ---- one minute boundary for every system at once
+    console.log("  minute boundary: arming every system");
+    const n = SIZES.minute;
+    const targets = {
+      jobpro1: startTarget(),
+      jobpro3: startTarget(),
+      pgboss: startTarget(),
+      graphile: startTarget(),
+    };
+    const armed: { stop(): Promise<void> }[] = [];
+    const failed: Record<string, string> = {};
+    for (const system of ["pgboss", "graphile"] as const) {
+      try {
+        armed.push(
+          await spawnPeer(system, "cron", url(system), [
+            String(n),
+            targets[system].url,
+          ]),
+        );
+      } catch (e) {
+        failed[system] = `did not start: ${msg(e)}`;
+      }
+    }
+    const minuteLogs: string[] = [];
+    for (const [key, nodes] of [["jobpro1", 1], ["jobpro3", 3]] as const) {
+      try {
+        const c = await startCluster({
+          nodes,
+          pg: { url: () => url("jobpro") },
+          logRuns: false,
+        });
+        armed.push({
+          async stop() {
+            minuteLogs.push(...c.nodes.map((x) => x.log()));
+            await c.close();
+          },
+        });
+        await createMinuteJobs(c.nodes[0], n, targets[key]);
+      } catch (e) {
+        failed[key] = `failed: ${msg(e)}`;
+      }
+    }
+    // The next minute boundary at least 5 s away (every schedule armed).
+    const at = Math.ceil((Date.now() + 5000) / 60_000) * 60_000;
+    report.minute.at = new Date(at).toISOString();
+    console.log(
+      `  minute boundary: waiting ${round((at - Date.now()) / 1000)} s`,
+    );
+    await sleep(at - Date.now() + 8000);
+    report.minute.jobpro1 = failed.jobpro1 ??
+      minuteLate(targets.jobpro1, at, n);
+    report.minute.jobpro3 = failed.jobpro3 ??
+      minuteLate(targets.jobpro3, at, n);
+    report.peers[0].minute = failed.pgboss ?? minuteLate(targets.pgboss, at, n);
+    report.peers[1].minute = failed.graphile ??
+      minuteLate(targets.graphile, at, n);
+    await Promise.all(armed.map((a) => a.stop().catch(() => {})));
+    await Promise.all(Object.values(targets).map((t) => t.close()));
+    const mNotes = logNotes(minuteLogs);
+    if (mNotes.length) {
+      notes.push(
+        `Minute-boundary jobpro nodes' logs: ${mNotes.join("; ")}`,
+      );
+    }
+
+    // ---- jobpro configurations
+    for (const nodes of [1, 2, 3]) {
+      const label = `jobpro ${nodes} node${nodes > 1 ? "s" : ""}`;
+      console.log(`  ${label}`);
+      report.jobpro.push(
+        await measureJobpro(
+          () => pgUnder(label, nodes, url("jobpro")),
+          label,
+          nodes === 3,
+        ),
+      );
+    }
+    console.log("  jobpro DuckDB");
+    report.jobpro.push(
+      await measureJobpro(duckUnder, "DuckDB single node", false),
+    );
+
+    // ---- the peers' throughput
+    for (const p of report.peers) {
+      console.log(`  ${p.system}: throughput`);
+      Object.assign(p, await peerThroughput(p.system, url(p.system)));
+    }
+  } finally {
+    await server.close();
+  }
+  report.seconds = Math.round((performance.now() - t0) / 1000);
+  return report;
+}
+
+// -------------------------------------------------------------- report
+
+const fmtLate = (l: Late | string | undefined) =>
+  l === undefined
+    ? "–"
+    : typeof l === "string"
+    ? `**${l}**`
+    : l.n === 0
+    ? `**no run arrived** (${l.missing} missing)`
+    : `${l.p50} / ${l.p99} / ${l.max} ms${
+      l.missing ? ` (${l.missing} missing)` : ""
+    }`;
+
+const fmtRate = (r: Rate | string | undefined) =>
+  r === undefined
+    ? "–"
+    : typeof r === "string"
+    ? `**${r}**`
+    : `${r.perSecond.toLocaleString("en")}/s (${
+      r.recorded.toLocaleString("en")
+    } in ${round(r.ms / 1000, 2)} s${r.note ? `; ${r.note}` : ""})`;
+
+const fmtSubmit = (r: Rate | string | undefined) =>
+  r === undefined || typeof r === "string"
+    ? "–"
+    : `${r.submitPerSecond.toLocaleString("en")}/s`;
+
+/** jobpro ahead of both peers? Lower is better for lateness, higher for rates. */
+function ahead(
+  mine: Late | Rate | string,
+  peers: (Late | Rate | string)[],
+): string {
+  const v = (x: Late | Rate | string): number | null =>
+    typeof x === "string"
+      ? null
+      : "perSecond" in x
+      ? x.perSecond
+      : x.n
+      ? x.p99
+      : null;
+  const lower = typeof mine !== "string" && !("perSecond" in mine);
+  const a = v(mine);
+  if (a === null) return "–";
+  const others = peers.map(v).filter((x): x is number => x !== null);
+  if (!others.length) return "no peer figure";
+  const ok = others.every((b) => lower ? a < b : a > b);
+  return ok ? "yes" : "**no**";
+}
+
+/**
+ * The section as Markdown, between the markers bench/main.ts replaces.
+ *
+ * @example
+ * ```ts
+ * const md = clusterMarkdown(await clusterBench(), machineLine);
+ * ```
+ */
+export function clusterMarkdown(r: ClusterReport, machine: string): string {
+  const [pgboss, graphile] = r.peers;
+  const byLabel = (l: string) => r.jobpro.find((j) => j.label === l);
+  const j1 = byLabel("jobpro 1 node"), j3 = byLabel("jobpro 3 nodes");
+  const cols = r.jobpro;
+  const every = (j: JobproFigures) =>
+    typeof j.every === "string"
+      ? `**${j.every}**`
+      : `${fmtLate(j.every)}; ${j.every.missed} missed / ${j.every.doubled} doubled`;
+  const lines = [
+    "<!-- cluster:start -->",
+    "",
+    "## Cluster (PostgreSQL, several nodes, and the peers)",
+    "",
+    `Written by \`deno task bench cluster\` on ${
+      r.startedAt.slice(0, 10)
+    } in ${round(r.seconds / 60)} minutes, on one embedded PostgreSQL ${r.postgres}`,
+    "(tests/pg/server.ts, fsync off) shared by every system: jobpro's configurations in schemas of",
+    "database `jobpro`, pg-boss in database `pgboss`, graphile-worker in `graphile`.",
+    `${machine} **All of it shares the 2 cores**: PostgreSQL, every jobpro node`,
+    "process, the peers' processes, and the bench itself (its HTTP target and clients), so three",
+    "nodes do not bring three machines' worth of CPU, and figures move between runs.",
+    "",
+    "Lateness is p50 / p99 / max. Every run of the lateness measures makes the same no-op HTTP POST to",
+    "a local target in the bench process (jobpro: an `http` action; the peers: a handler making the",
+    "same request), and lateness is the target's receipt minus the tick. The throughput measures run",
+    "an in-process no-op (jobpro: the `function` action `noop`; the peers: an empty handler).",
+    "",
+    "### Side by side with the peers",
+    "",
+    "| measure | jobpro 1 node | jobpro 3 nodes | pg-boss 12.38.0 | graphile-worker 0.18.0 | jobpro ahead of both |",
+    "| --- | --- | --- | --- | --- | --- |",
+    `| lateness at a minute boundary, ${SIZES.minute} per-minute schedules each, all at ${
+      r.minute.at.slice(11, 16)
+    } UTC | ${fmtLate(r.minute.jobpro1)} | ${
+      fmtLate(r.minute.jobpro3)
+    } | ${fmtLate(pgboss.minute)} | ${fmtLate(graphile.minute)} | 1 node: ${
+      ahead(r.minute.jobpro1, [pgboss.minute, graphile.minute])
+    }, 3 nodes: ${ahead(r.minute.jobpro3, [pgboss.minute, graphile.minute])} |`,
+    `| ${SIZES.runs.toLocaleString("en")} runs asked one call each, ${SIZES.concurrency} at a time (jobpro \`POST /jobs/:id/run\` over the nodes; \`send()\`; \`addJob()\`): executed and recorded per second | ${
+      fmtRate(j1?.runNow)
+    } | ${fmtRate(j3?.runNow)} | ${fmtRate(pgboss.runNow)} | ${
+      fmtRate(graphile.runNow)
+    } | 1 node: ${
+      j1 ? ahead(j1.runNow, [pgboss.runNow, graphile.runNow]) : "–"
+    }, 3 nodes: ${
+      j3 ? ahead(j3.runNow, [pgboss.runNow, graphile.runNow]) : "–"
+    } |`,
+    `| the calls alone (per second) | ${fmtSubmit(j1?.runNow)} | ${
+      fmtSubmit(j3?.runNow)
+    } | ${fmtSubmit(pgboss.runNow)} | ${fmtSubmit(graphile.runNow)} | – |`,
+    `| burst: ${SIZES.runs.toLocaleString("en")} runs due at one second (jobpro: jobs due then; peers: \`startAfter\` / \`runAt\`): executed and recorded per second from it | ${
+      fmtRate(j1?.burst)
+    } | ${fmtRate(j3?.burst)} | ${fmtRate(pgboss.burst)} | ${
+      fmtRate(graphile.burst)
+    } | 1 node: ${
+      j1 ? ahead(j1.burst, [pgboss.burst, graphile.burst]) : "–"
+    }, 3 nodes: ${j3 ? ahead(j3.burst, [pgboss.burst, graphile.burst]) : "–"} |`,
+    "",
+    "### jobpro by configuration",
+    "",
+    `| measure | ${cols.map((j) => j.label).join(" | ")} |`,
+    `| --- | ${cols.map(() => "---").join(" | ")} |`,
+    `| ${SIZES.every} every-second jobs for ${SIZES.windowSeconds} s: fire lateness; ticks missed / doubled | ${
+      cols.map(every).join(" | ")
+    } |`,
+    `| burst of ${SIZES.runs.toLocaleString("en")} runs due at one second: executed and recorded per second | ${
+      cols.map((j) => fmtRate(j.burst)).join(" | ")
+    } |`,
+    `| ${SIZES.runs.toLocaleString("en")} \`POST /jobs/:id/run\`, ${SIZES.concurrency} at a time: executed and recorded per second | ${
+      cols.map((j) => fmtRate(j.runNow)).join(" | ")
+    } |`,
+    `| failover: SIGKILL of one node of 3, 30 ms after a tick, ${SIZES.kills} times (each node once): lateness of its jobs' next tick on the survivors | ${
+      cols.map((j) =>
+        j.failover === undefined
+          ? "–"
+          : typeof j.failover === "string"
+          ? `**${j.failover}**`
+          : `${fmtLate(j.failover)} over ${j.failover.kills} kills; ${j.failover.missed} missed / ${j.failover.doubled} doubled`
+      ).join(" | ")
+    } |`,
+    "",
+    "How each is measured (bench/cluster.ts, bench/cluster_peers.ts):",
+    "",
+    "- Minute boundary: every system is armed first (jobpro: jobs on `0 * * * * *`; pg-boss:",
+    "  `schedule()` with `* * * * *`, one key per schedule; graphile-worker: a crontab of",
+    "  `* * * * *` lines), then the next boundary at least 5 s away is the one measured, all systems",
+    "  firing at the same instant on the same cores. jobpro 1 node and 3 nodes are two clusters on two",
+    "  schemas.",
+    "- Executed and recorded: the runs table (jobpro on PostgreSQL: finished runs; pg-boss: jobs in",
+    "  state `completed`; graphile-worker: jobs gone from its jobs table, which it deletes on",
+    "  completion; the DuckDB node: its `/metrics` run counters, counted after the commit) is polled",
+    "  every 50 ms; the figure is the runs over the time from the first call (or the due second) to",
+    "  the poll that saw them all.",
+    "- The calls come from a client process of their own: the bench for jobpro (HTTP to the nodes,",
+    "  each answered once the run's start is committed), a `produce` process for the peers (their",
+    "  library's call, one per job); the peers' workers run in a `work` process.",
+    `- Peer settings (their fastest documented ones, not their defaults): pg-boss: ${PEER_SETTINGS.pgboss}. graphile-worker: ${PEER_SETTINGS.graphile}.`,
+    "  pg-boss's cron resolution is a minute: at its defaults a minute's jobs are sent by a cron pass",
+    "  every 30 s and picked up by a worker polling every 2 s, i.e. up to ~30 s late.",
+    "- Every-second and failover: tests/cluster/harness.ts (`createEveryJobs`, `checkInvariants`):",
+    "  each expected tick checked for exactly one execution at the target. Failover: the killed",
+    "  node's jobs are read from the jobs table (owner epoch) just before the SIGKILL; its lateness is",
+    "  the first tick due after the kill of each of them; the node is restarted before the next kill.",
+    "",
+  ];
+  const odd: string[] = [];
+  for (const j of r.jobpro) {
+    if (j.logNotes.length) {
+      odd.push(`- ${j.label}, node logs: ${j.logNotes.join("; ")}`);
+    }
+  }
+  for (const n of r.notes) odd.push(`- ${n}`);
+  if (odd.length) {
+    lines.push("What the nodes logged meanwhile (warnings, errors, skipped ticks):", "", ...odd, "");
+  }
+  lines.push("<!-- cluster:end -->");
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const r = await clusterBench();
+  console.log(JSON.stringify(r, null, 2));
+}

@@ -1,0 +1,222 @@
+/**
+ * The follower: how a node of a cluster keeps up with every node's changes.
+ * The store's event log is the one order of everything committed; the
+ * follower reads it from where it last was whenever the store says there is
+ * more (LISTEN/NOTIFY, and after each reconnect of that connection), loads
+ * the jobs and runs the new events name (two queries per read, however many
+ * events), brings its entries up to date, and publishes the events to this
+ * node's watchers with the log's sequence numbers, so a dashboard that
+ * reconnects to another node with Last-Event-ID misses nothing.
+ *
+ * What a job's row says decides what this node does with it: a job the row
+ * says this node owns is adopted (restored and armed) if it was not, and
+ * takes another node's change (a newer version) as an operation; a job owned
+ * elsewhere is released (its timers stop) and mirrors the row.
+ *
+ * @example
+ * ```ts
+ * const follower = await startFollower(state);
+ * await follower.stop();
+ * ```
+ * @module
+ */
+import type { JobEvent } from "./events.ts";
+import { arm, disarm, isMine } from "./planner.ts";
+import { restoreEntry } from "./recovery.ts";
+import { abortRuns } from "./runner.ts";
+import { type Run, runView } from "./run.ts";
+import {
+  Abort,
+  type EngineState,
+  type Entry,
+  newEntry,
+  RETRY_KEY,
+} from "./state.ts";
+import type { StoredEvent, StoredJob } from "./store.ts";
+import { viewOf } from "./views.ts";
+
+/** At most this many events per read of the log. */
+const PAGE = 1000;
+
+/** A running follower. */
+export interface Follower {
+  /** Reads the log now (as a notification would). */
+  wake(): void;
+  /** Resolves once everything committed before the call has been read. */
+  caughtUp(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Reading {
+  lastSeq: number;
+  busy: Promise<void> | null;
+  again: boolean;
+  stopped: boolean;
+}
+
+/** Starts following the log of the node's store from its newest event. */
+export async function startFollower(state: EngineState): Promise<Follower> {
+  const node = state.node!;
+  const r: Reading = {
+    lastSeq: await state.store.lastEventSeq(),
+    busy: null,
+    again: false,
+    stopped: false,
+  };
+  const wake = () => {
+    if (r.stopped) return;
+    if (r.busy) r.again = true;
+    else r.busy = pump(state, r).finally(() => (r.busy = null));
+  };
+  const unlisten = await node.store.follow(wake);
+  return {
+    wake,
+    async caughtUp() {
+      const target = await state.store.lastEventSeq();
+      while (r.lastSeq < target && !r.stopped) {
+        wake();
+        await r.busy;
+      }
+    },
+    async stop() {
+      r.stopped = true;
+      await unlisten();
+      await r.busy;
+    },
+  };
+}
+
+async function pump(state: EngineState, r: Reading): Promise<void> {
+  do {
+    r.again = false;
+    try {
+      while (!r.stopped && await readPage(state, r));
+    } catch (e) {
+      state.log(
+        "warn",
+        `cannot read the event log yet: ${(e as Error).message}`,
+      );
+      return; // the next notification (or reconnect) tries again
+    }
+  } while (r.again && !r.stopped);
+}
+
+/** Reads, applies and publishes one page; false once the log is read. */
+async function readPage(state: EngineState, r: Reading): Promise<boolean> {
+  const events = await state.store.eventsSince(r.lastSeq, PAGE);
+  if (events === null) {
+    // The log was pruned past where this node was: every job is re-read.
+    const seq = await state.store.lastEventSeq();
+    const all = await state.store.loadJobs();
+    for (const stored of all) apply(state, stored.job.id, stored);
+    const present = new Set(all.map((s) => s.job.id));
+    for (const id of [...state.entries.keys()]) {
+      if (!present.has(id)) apply(state, id, undefined);
+    }
+    r.lastSeq = seq;
+    return true;
+  }
+  if (events.length === 0) return false;
+  const node = state.node!;
+  const jobIds = [...new Set(events.map((e) => e.jobId))];
+  const runIds = events.flatMap((e) => "runId" in e ? [e.runId] : []);
+  const [jobs, runs] = await Promise.all([
+    node.store.jobsById(jobIds),
+    runIds.length ? node.store.runsById(runIds) : Promise.resolve([]),
+  ]);
+  const byId = new Map(jobs.map((s) => [s.job.id, s]));
+  for (const id of jobIds) apply(state, id, byId.get(id));
+  const runById = new Map(runs.map((x) => [x.id, x]));
+  for (const e of events) publish(state, e, runById);
+  r.lastSeq = events[events.length - 1].seq;
+  return events.length === PAGE;
+}
+
+/** Brings the job's entry in line with its row (undefined: it is gone). */
+export function apply(
+  state: EngineState,
+  id: string,
+  stored: StoredJob | undefined,
+): void {
+  const node = state.node!;
+  const e = state.entries.get(id);
+  if (!stored) {
+    if (!e) return;
+    state.entries.delete(id);
+    node.owned.delete(id);
+    disarm(state, e);
+    abortRuns(e, new Abort("cancelled", "job deleted"));
+    return;
+  }
+  const mine = node.epoch !== null && stored.owner === node.epoch;
+  if (!e) {
+    const fresh = newEntry(stored.job, stored.counts);
+    state.entries.set(id, fresh);
+    if (mine) adopt(state, fresh);
+    return;
+  }
+  if (!mine) {
+    if (node.owned.delete(id)) release(state, e);
+    e.job = stored.job;
+    e.counts = stored.counts;
+    return;
+  }
+  if (!node.owned.has(id)) {
+    e.job = stored.job;
+    e.counts = stored.counts;
+    adopt(state, e);
+  } else if (stored.job.version > e.job.version) {
+    changedElsewhere(state, e, stored);
+  }
+}
+
+/** Takes a job over: restored as after a restart (its runs ended elsewhere), then armed. */
+export function adopt(state: EngineState, e: Entry): void {
+  state.node!.owned.add(e.job.id);
+  restoreEntry(state, e, state.clock.now());
+  if (e.job.nextRunAt !== null) arm(state, e);
+}
+
+/** No longer this node's: its timers stop (its runs going here finish). */
+function release(state: EngineState, e: Entry): void {
+  state.timers.delete(e.job.id);
+  state.timers.delete(RETRY_KEY + e.job.id);
+  e.retryAttempt = null;
+}
+
+/**
+ * Another node's operation on a job this node owns (an edit, a pause, a
+ * stop): the row is the truth; runs going here are cancelled if it stopped.
+ */
+function changedElsewhere(state: EngineState, e: Entry, stored: StoredJob) {
+  e.job = stored.job;
+  const status = e.job.status;
+  if (status === "stopped" || status === "cancelled") {
+    abortRuns(e, new Abort("cancelled", `job ${status}`));
+  }
+  if (!isMine(state, e.job.id)) return;
+  disarmRetryUnlessArmed(state, e);
+  arm(state, e);
+}
+
+function disarmRetryUnlessArmed(state: EngineState, e: Entry) {
+  if (e.job.status !== "scheduled" && e.job.status !== "running") {
+    state.timers.delete(RETRY_KEY + e.job.id);
+    e.retryAttempt = null;
+  }
+}
+
+/** One logged event to this node's watchers, with the job or run as they are now. */
+function publish(state: EngineState, e: StoredEvent, runs: Map<number, Run>) {
+  let event: JobEvent | null = null;
+  if (e.type === "job-deleted") event = { type: "job-deleted", id: e.jobId };
+  else if (e.type === "job-update") {
+    const entry = state.entries.get(e.jobId);
+    if (entry) event = { type: "job-update", job: viewOf(entry) };
+  } else if (e.type === "run-started" || e.type === "run-finished") {
+    const run = runs.get(e.runId) ??
+      state.entries.get(e.jobId)?.running.get(e.runId)?.run;
+    if (run) event = { type: e.type, run: runView(run) };
+  }
+  if (event) state.events.publish(event, e.seq);
+}
