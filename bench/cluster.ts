@@ -42,6 +42,7 @@ import {
   type Cluster,
   type ClusterNode,
   createEveryJobs,
+  readRuns,
   startCluster,
   startTarget,
   type Stats,
@@ -100,8 +101,17 @@ export interface JobproFigures {
   label: string;
   runNow: Rate | string;
   burst: Rate | string;
-  every: (Late & { missed: number; doubled: number }) | string;
-  failover?: (Late & { kills: number; missed: number; doubled: number }) | string;
+  every:
+    | (Late & {
+      missed: number;
+      doubled: number;
+      /** The same ticks as the runs table records them (started_at − tick). */
+      recorded?: Late;
+    })
+    | string;
+  failover?:
+    | (Late & { kills: number; missed: number; doubled: number })
+    | string;
   /** Warnings and errors in the nodes' logs, by message, with counts. */
   logNotes: string[];
 }
@@ -127,6 +137,8 @@ export interface ClusterReport {
   jobpro: JobproFigures[];
   peers: PeerFigures[];
   notes: string[];
+  /** Other work on the machine meanwhile. */
+  machine?: MachineWatch;
 }
 
 const sleep = (ms: number) =>
@@ -145,19 +157,36 @@ function late(values: number[], missing = 0): Late {
   };
 }
 
-/** Polls `count` every 50 ms until it reaches `m` or `deadline` passes. */
+/** What a poll of the recorded runs saw. */
+interface Counted {
+  /** When the count reached the runs asked for; null if it never did. */
+  doneAt: number | null;
+  recorded: number;
+  /** When the count last grew. */
+  lastAt: number;
+}
+
+/**
+ * Polls `count` every 50 ms until it reaches `m`, `deadline` passes, or it
+ * has not grown for `stallMs` (runs that will never be recorded).
+ */
 async function untilCount(
   count: () => Promise<number>,
   m: number,
   deadline: number,
-): Promise<{ doneAt: number | null; recorded: number }> {
-  let recorded = 0;
+  stallMs = 10_000,
+): Promise<Counted> {
+  let recorded = 0, lastAt = Date.now();
   for (;;) {
     try {
-      recorded = await count();
+      const n = await count();
+      if (n > recorded) lastAt = Date.now();
+      recorded = Math.max(recorded, n);
     } catch { /* a poll failed: try again */ }
-    if (recorded >= m) return { doneAt: Date.now(), recorded };
-    if (Date.now() > deadline) return { doneAt: null, recorded };
+    if (recorded >= m) return { doneAt: Date.now(), recorded, lastAt };
+    if (Date.now() > deadline || Date.now() - lastAt > stallMs) {
+      return { doneAt: null, recorded, lastAt };
+    }
     await sleep(50);
   }
 }
@@ -165,27 +194,30 @@ async function untilCount(
 function rate(
   m: number,
   from: number,
-  done: { doneAt: number | null; recorded: number },
+  done: Counted,
   submitMs: number,
-  deadline: number,
   note?: string,
 ): Rate {
-  const end = done.doneAt ?? deadline;
+  // Short of them all: the rate up to the last run that was recorded.
+  const end = done.doneAt ?? done.lastAt;
   const ms = Math.max(1, end - from);
+  const notes = [
+    ...(done.doneAt === null
+      ? [
+        `**${
+          m - done.recorded
+        } of ${m} never recorded** (no progress for 10 s)`,
+      ]
+      : []),
+    ...(note ? [note] : []),
+  ];
   return {
     runs: m,
     recorded: done.recorded,
     ms,
     perSecond: Math.round(done.recorded / (ms / 1000)),
     submitPerSecond: Math.round(m / (Math.max(1, submitMs) / 1000)),
-    ...(done.doneAt === null
-      ? {
-        note: `only ${done.recorded} of ${m} recorded in ${
-          round(ms / 1000)
-        } s`,
-      }
-      : {}),
-    ...(note ? { note } : {}),
+    ...(notes.length ? { note: notes.join("; ") } : {}),
   };
 }
 
@@ -316,6 +348,8 @@ async function createJobs(
         id,
         name: id,
         schedule,
+        // A manual job (schedule "") would otherwise run once at creation.
+        ...(schedule === "" ? { autoStart: false } : {}),
         action: { type: "function", name: "noop" },
       });
       if (r.status !== 201) errors.push(`${r.status} ${r.text.slice(0, 160)}`);
@@ -326,11 +360,15 @@ async function createJobs(
   return { ms: Date.now() - t0, errors };
 }
 
+/** Jobs created per second by the last {@link runNow}, to time the burst. */
+let lastCreateRate = 100;
+
 /** 1,000 run-now calls over the nodes; runs recorded per second. */
 async function runNow(u: Under): Promise<Rate> {
   const m = SIZES.runs;
   const ids = Array.from({ length: m }, (_, i) => `r-${i}`);
   const made = await createJobs(u, ids, "");
+  lastCreateRate = m / (Math.max(1, made.ms) / 1000);
   if (made.errors.length) {
     throw new Error(`creating the jobs: ${made.errors[0]}`);
   }
@@ -338,7 +376,11 @@ async function runNow(u: Under): Promise<Rate> {
   const t0 = Date.now();
   await pool(ids, SIZES.concurrency, async (id, i) => {
     try {
-      const r = await api(u.nodes[i % u.nodes.length], "POST", `/jobs/${id}/run`);
+      const r = await api(
+        u.nodes[i % u.nodes.length],
+        "POST",
+        `/jobs/${id}/run`,
+      );
       if (r.status !== 200) errors.push(`${r.status} ${r.text.slice(0, 160)}`);
     } catch (e) {
       errors.push(msg(e));
@@ -352,7 +394,6 @@ async function runNow(u: Under): Promise<Rate> {
     t0,
     done,
     submitMs,
-    deadline,
     errors.length
       ? `${errors.length} calls refused, first: ${errors[0]}`
       : undefined,
@@ -360,8 +401,7 @@ async function runNow(u: Under): Promise<Rate> {
 }
 
 /** A second `ms` or more from now, whole. */
-const secondAfter = (ms: number) =>
-  Math.ceil((Date.now() + ms) / 1000) * 1000;
+const secondAfter = (ms: number) => Math.ceil((Date.now() + ms) / 1000) * 1000;
 
 /** 1,000 jobs due at one second; runs recorded per second from it. */
 async function burst(u: Under, createRate: number): Promise<Rate> {
@@ -387,7 +427,6 @@ async function burst(u: Under, createRate: number): Promise<Rate> {
     at,
     done,
     made.ms,
-    deadline,
     createdAt > at
       ? `creation ended ${createdAt - at} ms after the due second`
       : undefined,
@@ -415,12 +454,25 @@ async function every(u: Under, target: Target) {
     })
     : (await sleep(1500),
       analyze({ executions: target.executions(), runs: [], from, to, jobs }));
+  // What the runs table says of the same ticks: the start it recorded,
+  // before its commit let the action go.
+  let recorded: Late | undefined;
+  if (u.cluster) {
+    const rows = await readRuns(u.cluster.pg, u.cluster.schema, jobs, from, to);
+    recorded = late(
+      rows.filter((r) =>
+        r.scheduledFor !== null && r.scheduledFor >= report.first &&
+        r.scheduledFor <= report.last
+      ).map((r) => r.startedAt - r.scheduledFor!),
+    );
+  }
   return {
     jobs,
     figures: {
       ...late(report.lateValues, report.missed.length),
       missed: report.missed.length,
       doubled: report.doubled.length,
+      ...(recorded ? { recorded } : {}),
     },
   };
 }
@@ -490,10 +542,9 @@ async function measureJobpro(
     console.log(`  ${label}: run now`);
     let createRate = 100;
     try {
-      const r = await runNow(u);
-      out.runNow = r;
+      out.runNow = await runNow(u);
       // Creating r-* went at about the rate of the creations to come.
-      createRate = Math.max(50, r.submitPerSecond);
+      createRate = Math.max(50, lastCreateRate);
     } catch (e) {
       out.runNow = `failed: ${msg(e)}`;
     }
@@ -581,7 +632,6 @@ async function peerThroughput(
         t0,
         done,
         a.endedAt - a.startedAt,
-        deadline,
         a.errors ? `${a.errors} calls failed: ${a.firstError}` : undefined,
       );
       sendRate = Math.max(50, runNow.submitPerSecond);
@@ -605,7 +655,6 @@ async function peerThroughput(
         at,
         done,
         a.endedAt - a.startedAt,
-        deadline,
         a.endedAt > at
           ? `sending ended ${a.endedAt - at} ms after the due second`
           : a.errors
@@ -669,7 +718,11 @@ export async function clusterBench(): Promise<ClusterReport> {
   const started = new Date();
   const t0 = performance.now();
   const notes: string[] = [];
-  const server = await startPostgres();
+  const watch = watchMachine();
+  const server = await startPostgres().catch((e) => {
+    watch.stop();
+    throw e;
+  });
   const version = (await query(server.url(), "SHOW server_version")).rows[0]
     .server_version;
   for (const db of ["jobpro", "pgboss", "graphile"]) {
@@ -722,7 +775,7 @@ export async function clusterBench(): Promise<ClusterReport> {
         failed[system] = `did not start: ${msg(e)}`;
       }
     }
-    const minuteLogs: string[] = [];
+    const minuteNodes: ClusterNode[] = [];
     for (const [key, nodes] of [["jobpro1", 1], ["jobpro3", 3]] as const) {
       try {
         const c = await startCluster({
@@ -730,24 +783,25 @@ export async function clusterBench(): Promise<ClusterReport> {
           pg: { url: () => url("jobpro") },
           logRuns: false,
         });
-        armed.push({
-          async stop() {
-            minuteLogs.push(...c.nodes.map((x) => x.log()));
-            await c.close();
-          },
-        });
+        minuteNodes.push(...c.nodes);
+        armed.push({ stop: () => c.close() });
         await createMinuteJobs(c.nodes[0], n, targets[key]);
       } catch (e) {
         failed[key] = `failed: ${msg(e)}`;
       }
     }
-    // The next minute boundary at least 5 s away (every schedule armed).
-    const at = Math.ceil((Date.now() + 5000) / 60_000) * 60_000;
+    // The next minute boundary at least 10 s away (every schedule armed,
+    // every process past its start).
+    const at = Math.ceil((Date.now() + 10_000) / 60_000) * 60_000;
     report.minute.at = new Date(at).toISOString();
     console.log(
       `  minute boundary: waiting ${round((at - Date.now()) / 1000)} s`,
     );
+    const setupLogs = minuteNodes.map((x) => x.log());
+    await sleep(at - Date.now() - 3000);
+    const before = minuteNodes.map((x) => x.log().length);
     await sleep(at - Date.now() + 8000);
+    const during = minuteNodes.map((x, i) => x.log().slice(before[i]));
     report.minute.jobpro1 = failed.jobpro1 ??
       minuteLate(targets.jobpro1, at, n);
     report.minute.jobpro3 = failed.jobpro3 ??
@@ -757,12 +811,20 @@ export async function clusterBench(): Promise<ClusterReport> {
       minuteLate(targets.graphile, at, n);
     await Promise.all(armed.map((a) => a.stop().catch(() => {})));
     await Promise.all(Object.values(targets).map((t) => t.close()));
-    const mNotes = logNotes(minuteLogs);
-    if (mNotes.length) {
+    const setupNotes = logNotes(setupLogs);
+    if (setupNotes.length) {
       notes.push(
-        `Minute-boundary jobpro nodes' logs: ${mNotes.join("; ")}`,
+        `Minute-boundary jobpro nodes, while they started and their jobs were created: ${
+          setupNotes.join("; ")
+        }`,
       );
     }
+    const duringNotes = logNotes(during);
+    notes.push(
+      `Minute-boundary jobpro nodes, from 3 s before the boundary to 8 s after: ${
+        duringNotes.length ? duringNotes.join("; ") : "no warning or error"
+      }`,
+    );
 
     // ---- jobpro configurations
     for (const nodes of [1, 2, 3]) {
@@ -788,9 +850,68 @@ export async function clusterBench(): Promise<ClusterReport> {
     }
   } finally {
     await server.close();
+    report.machine = watch.stop();
   }
   report.seconds = Math.round((performance.now() - t0) / 1000);
   return report;
+}
+
+/** Other work on the machine while the section ran. */
+export interface MachineWatch {
+  /** The highest 1-minute load average seen. */
+  maxLoad: number;
+  /** Other test or bench processes seen, with when each was first seen. */
+  others: { command: string; since: string }[];
+}
+
+/**
+ * Samples the load average and looks for other `deno test` / `deno task`
+ * / bench processes every 2 s: the figures are only worth as much as the
+ * cores were this section's.
+ */
+export function watchMachine(): { stop(): MachineWatch } {
+  const seen = new Map<string, string>();
+  let maxLoad = 0;
+  // This process and the ones that started it (`deno task bench`) are ours.
+  const ours = new Set<number>();
+  try {
+    for (let pid = Deno.pid; pid > 1 && !ours.has(pid);) {
+      ours.add(pid);
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      pid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    }
+  } catch { /* no /proc here */ }
+  const sample = () => {
+    try {
+      const load = Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+      maxLoad = Math.max(maxLoad, load);
+      for (const e of Deno.readDirSync("/proc")) {
+        if (!/^\d+$/.test(e.name) || ours.has(Number(e.name))) continue;
+        let cmd = "";
+        try {
+          cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`)
+            .replaceAll("\0", " ").trim();
+        } catch { /* gone */ }
+        const m = cmd.match(/deno (test|task|bench)\b.*|bench\/main\.ts.*/);
+        if (!m) continue;
+        const command = m[0].replace(/^.*?deno /, "deno ").slice(0, 100);
+        if (!seen.has(command)) {
+          seen.set(command, new Date().toISOString().slice(11, 19));
+        }
+      }
+    } catch { /* no /proc here */ }
+  };
+  sample();
+  const timer = setInterval(sample, 2000);
+  return {
+    stop() {
+      clearInterval(timer);
+      return {
+        maxLoad,
+        others: [...seen].map(([command, since]) => ({ command, since })),
+      };
+    },
+  };
 }
 
 // -------------------------------------------------------------- report
@@ -858,15 +979,88 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
   const every = (j: JobproFigures) =>
     typeof j.every === "string"
       ? `**${j.every}**`
-      : `${fmtLate(j.every)}; ${j.every.missed} missed / ${j.every.doubled} doubled`;
+      : `${
+        fmtLate(j.every)
+      }; ${j.every.missed} missed / ${j.every.doubled} doubled`;
+  type Fig = Late | Rate | string;
+  const shared: {
+    measure: string;
+    cells: string[];
+    verdict1: string;
+    verdict3: string;
+  }[] = [];
+  const behind: string[] = [];
+  const side = (
+    measure: string,
+    mine1: Fig | undefined,
+    mine3: Fig | undefined,
+    boss: Fig,
+    gw: Fig,
+    fmt: (f: Fig | undefined) => string,
+  ) => {
+    const v1 = mine1 === undefined ? "–" : ahead(mine1, [boss, gw]);
+    const v3 = mine3 === undefined ? "–" : ahead(mine3, [boss, gw]);
+    shared.push({
+      measure,
+      cells: [fmt(mine1), fmt(mine3), fmt(boss), fmt(gw)],
+      verdict1: v1,
+      verdict3: v3,
+    });
+    const not = [["1 node", v1], ["3 nodes", v3]].filter(([, v]) => v !== "yes")
+      .map(([k]) => k);
+    if (not.length) {
+      const mine = not.map((k) =>
+        `${k} ${fmt(k === "1 node" ? mine1 : mine3)}`
+      );
+      behind.push(
+        `- ${measure}: jobpro ${mine.join(", ")}; pg-boss ${
+          fmt(boss)
+        }; graphile-worker ${fmt(gw)}.`,
+      );
+    }
+  };
+  const anyFmt = (f: Fig | undefined) =>
+    f !== undefined && typeof f !== "string" && "perSecond" in f
+      ? fmtRate(f)
+      : fmtLate(f as Late | string | undefined);
+  side(
+    `lateness at a minute boundary, ${SIZES.minute} per-minute schedules each, all at ${
+      r.minute.at.slice(11, 16)
+    } UTC`,
+    r.minute.jobpro1,
+    r.minute.jobpro3,
+    pgboss.minute,
+    graphile.minute,
+    anyFmt,
+  );
+  side(
+    `${
+      SIZES.runs.toLocaleString("en")
+    } runs asked one call each, ${SIZES.concurrency} at a time (jobpro \`POST /jobs/:id/run\` over the nodes; \`send()\`; \`addJob()\`): executed and recorded per second`,
+    j1?.runNow,
+    j3?.runNow,
+    pgboss.runNow,
+    graphile.runNow,
+    anyFmt,
+  );
+  side(
+    `burst: ${
+      SIZES.runs.toLocaleString("en")
+    } runs due at one second (jobpro: jobs due then; peers: \`startAfter\` / \`runAt\`): executed and recorded per second from it`,
+    j1?.burst,
+    j3?.burst,
+    pgboss.burst,
+    graphile.burst,
+    anyFmt,
+  );
   const lines = [
     "<!-- cluster:start -->",
     "",
     "## Cluster (PostgreSQL, several nodes, and the peers)",
     "",
-    `Written by \`deno task bench cluster\` on ${
-      r.startedAt.slice(0, 10)
-    } in ${round(r.seconds / 60)} minutes, on one embedded PostgreSQL ${r.postgres}`,
+    `Written by \`deno task bench cluster\` on ${r.startedAt.slice(0, 10)} in ${
+      round(r.seconds / 60)
+    } minutes, on one embedded PostgreSQL ${r.postgres}`,
     "(tests/pg/server.ts, fsync off) shared by every system: jobpro's configurations in schemas of",
     "database `jobpro`, pg-boss in database `pgboss`, graphile-worker in `graphile`.",
     `${machine} **All of it shares the 2 cores**: PostgreSQL, every jobpro node`,
@@ -880,35 +1074,28 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     "",
     "### Side by side with the peers",
     "",
-    "| measure | jobpro 1 node | jobpro 3 nodes | pg-boss 12.38.0 | graphile-worker 0.18.0 | jobpro ahead of both |",
+    "| measure | jobpro 1 node | jobpro 3 nodes | pg-boss 12.38.0 | graphile-worker 0.18.0 | jobpro ahead of both (lateness by p99) |",
     "| --- | --- | --- | --- | --- | --- |",
-    `| lateness at a minute boundary, ${SIZES.minute} per-minute schedules each, all at ${
-      r.minute.at.slice(11, 16)
-    } UTC | ${fmtLate(r.minute.jobpro1)} | ${
-      fmtLate(r.minute.jobpro3)
-    } | ${fmtLate(pgboss.minute)} | ${fmtLate(graphile.minute)} | 1 node: ${
-      ahead(r.minute.jobpro1, [pgboss.minute, graphile.minute])
-    }, 3 nodes: ${ahead(r.minute.jobpro3, [pgboss.minute, graphile.minute])} |`,
-    `| ${SIZES.runs.toLocaleString("en")} runs asked one call each, ${SIZES.concurrency} at a time (jobpro \`POST /jobs/:id/run\` over the nodes; \`send()\`; \`addJob()\`): executed and recorded per second | ${
-      fmtRate(j1?.runNow)
-    } | ${fmtRate(j3?.runNow)} | ${fmtRate(pgboss.runNow)} | ${
-      fmtRate(graphile.runNow)
-    } | 1 node: ${
-      j1 ? ahead(j1.runNow, [pgboss.runNow, graphile.runNow]) : "–"
-    }, 3 nodes: ${
-      j3 ? ahead(j3.runNow, [pgboss.runNow, graphile.runNow]) : "–"
-    } |`,
+    ...shared.map((x) =>
+      `| ${x.measure} | ${
+        x.cells.join(" | ")
+      } | 1 node: ${x.verdict1}, 3 nodes: ${x.verdict3} |`
+    ),
     `| the calls alone (per second) | ${fmtSubmit(j1?.runNow)} | ${
       fmtSubmit(j3?.runNow)
     } | ${fmtSubmit(pgboss.runNow)} | ${fmtSubmit(graphile.runNow)} | – |`,
-    `| burst: ${SIZES.runs.toLocaleString("en")} runs due at one second (jobpro: jobs due then; peers: \`startAfter\` / \`runAt\`): executed and recorded per second from it | ${
-      fmtRate(j1?.burst)
-    } | ${fmtRate(j3?.burst)} | ${fmtRate(pgboss.burst)} | ${
-      fmtRate(graphile.burst)
-    } | 1 node: ${
-      j1 ? ahead(j1.burst, [pgboss.burst, graphile.burst]) : "–"
-    }, 3 nodes: ${j3 ? ahead(j3.burst, [pgboss.burst, graphile.burst]) : "–"} |`,
     "",
+    ...(behind.length
+      ? [
+        "Where jobpro is not ahead of both peers in this run:",
+        "",
+        ...behind,
+        "",
+      ]
+      : [
+        "jobpro is ahead of both peers on every figure they share in this run.",
+        "",
+      ]),
     "### jobpro by configuration",
     "",
     `| measure | ${cols.map((j) => j.label).join(" | ")} |`,
@@ -916,10 +1103,21 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     `| ${SIZES.every} every-second jobs for ${SIZES.windowSeconds} s: fire lateness; ticks missed / doubled | ${
       cols.map(every).join(" | ")
     } |`,
-    `| burst of ${SIZES.runs.toLocaleString("en")} runs due at one second: executed and recorded per second | ${
+    `| the same ticks as the runs table records them (started_at − tick; the action goes once that start is committed) | ${
+      cols.map((j) =>
+        typeof j.every !== "string" && j.every.recorded
+          ? fmtLate(j.every.recorded)
+          : "–"
+      ).join(" | ")
+    } |`,
+    `| burst of ${
+      SIZES.runs.toLocaleString("en")
+    } runs due at one second: executed and recorded per second | ${
       cols.map((j) => fmtRate(j.burst)).join(" | ")
     } |`,
-    `| ${SIZES.runs.toLocaleString("en")} \`POST /jobs/:id/run\`, ${SIZES.concurrency} at a time: executed and recorded per second | ${
+    `| ${
+      SIZES.runs.toLocaleString("en")
+    } \`POST /jobs/:id/run\`, ${SIZES.concurrency} at a time: executed and recorded per second | ${
       cols.map((j) => fmtRate(j.runNow)).join(" | ")
     } |`,
     `| failover: SIGKILL of one node of 3, 30 ms after a tick, ${SIZES.kills} times (each node once): lateness of its jobs' next tick on the survivors | ${
@@ -928,7 +1126,9 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
           ? "–"
           : typeof j.failover === "string"
           ? `**${j.failover}**`
-          : `${fmtLate(j.failover)} over ${j.failover.kills} kills; ${j.failover.missed} missed / ${j.failover.doubled} doubled`
+          : `${
+            fmtLate(j.failover)
+          } over ${j.failover.kills} kills; ${j.failover.missed} missed / ${j.failover.doubled} doubled`
       ).join(" | ")
     } |`,
     "",
@@ -936,14 +1136,18 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     "",
     "- Minute boundary: every system is armed first (jobpro: jobs on `0 * * * * *`; pg-boss:",
     "  `schedule()` with `* * * * *`, one key per schedule; graphile-worker: a crontab of",
-    "  `* * * * *` lines), then the next boundary at least 5 s away is the one measured, all systems",
+    "  `* * * * *` lines), then the next boundary at least 10 s away is the one measured, all systems",
     "  firing at the same instant on the same cores. jobpro 1 node and 3 nodes are two clusters on two",
     "  schemas.",
     "- Executed and recorded: the runs table (jobpro on PostgreSQL: finished runs; pg-boss: jobs in",
     "  state `completed`; graphile-worker: jobs gone from its jobs table, which it deletes on",
     "  completion; the DuckDB node: its `/metrics` run counters, counted after the commit) is polled",
     "  every 50 ms; the figure is the runs over the time from the first call (or the due second) to",
-    "  the poll that saw them all.",
+    "  the poll that saw them all. If the count stops growing for 10 s, the runs missing are",
+    "  reported as never recorded and the rate is taken up to the last one recorded.",
+    "- jobpro starts a run's action only once the run's start is committed (group commits, at most",
+    "  every 50 ms; on PostgreSQL the fenced start), so the target sees an execution later than the",
+    "  `started_at` the runs table records: the two every-second rows show both.",
     "- The calls come from a client process of their own: the bench for jobpro (HTTP to the nodes,",
     "  each answered once the run's start is committed), a `produce` process for the peers (their",
     "  library's call, one per job); the peers' workers run in a `work` process.",
@@ -963,8 +1167,24 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     }
   }
   for (const n of r.notes) odd.push(`- ${n}`);
+  if (r.machine) {
+    lines.push(
+      r.machine.others.length
+        ? `**Other work shared the machine during this run** (the figures above are worse for it): ${
+          r.machine.others.map((o) => `\`${o.command}\` (from ${o.since} UTC)`)
+            .join(", ")
+        }; highest 1-minute load average ${r.machine.maxLoad}.`
+        : `No other test or bench process ran during this run; highest 1-minute load average ${r.machine.maxLoad}.`,
+      "",
+    );
+  }
   if (odd.length) {
-    lines.push("What the nodes logged meanwhile (warnings, errors, skipped ticks):", "", ...odd, "");
+    lines.push(
+      "What the nodes logged meanwhile (warnings, errors, skipped ticks):",
+      "",
+      ...odd,
+      "",
+    );
   }
   lines.push("<!-- cluster:end -->");
   return lines.join("\n");

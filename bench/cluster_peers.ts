@@ -25,7 +25,7 @@
 /** How each peer is configured: its fastest documented settings. */
 export const PEER_SETTINGS = {
   pgboss:
-    "cronMonitorIntervalSeconds 1 and cronWorkerIntervalSeconds 1 (the minimums; defaults 30 and 5), useListenNotify with notify queues, workers pollingIntervalSeconds 0.5 (the minimum), batchSize 100, localConcurrency 2, burstWhenBatchFull",
+    "cronMonitorIntervalSeconds 1 and cronWorkerIntervalSeconds 1 (the minimums; defaults 30 and 5), useListenNotify with notify queues, workers pollingIntervalSeconds and notifyPollingIntervalSeconds 0.5 (the minimum), batchSize 100, localConcurrency 2, burstWhenBatchFull",
   graphile:
     "concurrentJobs 16, pollInterval 500 ms (LISTEN/NOTIFY wakes it first), localQueue size 200, completeJobBatchDelay 0, useNodeTime false",
 };
@@ -71,9 +71,11 @@ async function pool(
 /** The lines of stdin, as JSON. */
 async function* commands(): AsyncGenerator<Record<string, unknown>> {
   let buf = "";
-  for await (const chunk of Deno.stdin.readable.pipeThrough(
-    new TextDecoderStream(),
-  )) {
+  for await (
+    const chunk of Deno.stdin.readable.pipeThrough(
+      new TextDecoderStream(),
+    )
+  ) {
     buf += chunk;
     let nl;
     while ((nl = buf.indexOf("\n")) >= 0) {
@@ -130,6 +132,9 @@ async function pgboss(url: string, role: string): Promise<Peer> {
   await boss.start();
   const fast = {
     pollingIntervalSeconds: 0.5,
+    // With notify on, a worker otherwise polls every 30 s: a job due later
+    // than its send (startAfter) would wait for that poll.
+    notifyPollingIntervalSeconds: 0.5,
     batchSize: 100,
     localConcurrency: 2,
     burstWhenBatchFull: true,
@@ -176,7 +181,7 @@ async function pgboss(url: string, role: string): Promise<Peer> {
   };
 }
 
-async function graphile(url: string, role: string): Promise<Peer> {
+async function graphile(url: string): Promise<Peer> {
   const gw = await import("graphile-worker");
   const client = Deno.createHttpClient({});
   let runner: { stop(): Promise<void> } | null = null;
@@ -207,7 +212,10 @@ async function graphile(url: string, role: string): Promise<Peer> {
         ...base,
         crontab,
         taskList: {
-          minute: async (payload: unknown, helpers: { job: { id: string } }) => {
+          minute: async (
+            payload: unknown,
+            helpers: { job: { id: string } },
+          ) => {
             const p = payload as { i: number; _cron: { ts: string } };
             await hit(
               client,
@@ -256,7 +264,7 @@ if (import.meta.main) {
     peer = system === "pgboss"
       ? await pgboss(url, role)
       : system === "graphile"
-      ? await graphile(url, role)
+      ? await graphile(url)
       : (() => {
         throw new Error(`unknown peer ${system}`);
       })();
@@ -329,7 +337,15 @@ export async function spawnPeer(
   timeoutMs = 60_000,
 ): Promise<PeerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./cluster_peers.ts", import.meta.url).pathname, system, role, url, ...args],
+    args: [
+      "run",
+      "-A",
+      new URL("./cluster_peers.ts", import.meta.url).pathname,
+      system,
+      role,
+      url,
+      ...args,
+    ],
     cwd: new URL("../", import.meta.url).pathname,
     env: { NO_COLOR: "1" },
     stdin: "piped",
@@ -359,7 +375,9 @@ export async function spawnPeer(
       let timer: ReturnType<typeof setTimeout> | undefined;
       const r = await Promise.race([
         lines.read(),
-        new Promise<"late">((res) => timer = setTimeout(() => res("late"), left)),
+        new Promise<"late">((res) =>
+          timer = setTimeout(() => res("late"), left)
+        ),
       ]);
       clearTimeout(timer);
       if (r === "late") continue;
@@ -383,7 +401,9 @@ export async function spawnPeer(
     await kill();
     await new Promise((r) => setTimeout(r, 50));
     throw new Error(
-      `${system} ${role} did not start (${(e as Error).message}): ${err.trim().split("\n").slice(-6).join(" | ")}`,
+      `${system} ${role} did not start (${(e as Error).message}): ${
+        err.trim().split("\n").slice(-6).join(" | ")
+      }`,
     );
   }
   if (ready.error) {

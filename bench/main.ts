@@ -4,10 +4,17 @@
  * jobpro's figure, the ratio, the target and whether it was met.
  *
  * ```sh
- * deno task bench            # everything, a few minutes
+ * deno task bench            # everything, a few minutes plus the cluster's 6-8
+ * deno task bench cluster    # only the cluster section (or BENCH_CLUSTER=1)
+ * deno task bench fire http  # only those sections
  * ```
+ *
+ * A run without the cluster section keeps the cluster block already in
+ * BENCHMARKS.md; a run of only the cluster section rewrites that block and
+ * nothing else.
  * @module
  */
+import { clusterBench, clusterMarkdown } from "./cluster.ts";
 import { croner, FIRE_CASES, jobpro as fireJobpro } from "./fire.ts";
 import { httpBench } from "./http.ts";
 import { pageBench } from "./page.ts";
@@ -261,6 +268,43 @@ async function page() {
   });
 }
 
+/** The cluster section's Markdown, once it ran. */
+let clusterBlock: string | null = null;
+
+const CLUSTER_START = "<!-- cluster:start -->";
+const CLUSTER_END = "<!-- cluster:end -->";
+
+/** The cluster block of a BENCHMARKS.md, markers included, or null. */
+function clusterBlockOf(text: string): string | null {
+  const a = text.indexOf(CLUSTER_START), b = text.indexOf(CLUSTER_END);
+  return a >= 0 && b > a ? text.slice(a, b + CLUSTER_END.length) : null;
+}
+
+async function cluster() {
+  const m = machine();
+  try {
+    const r = await clusterBench();
+    clusterBlock = clusterMarkdown(
+      r,
+      `Machine: ${m.cores} cores, ${m.memoryGb} GiB, ${m.os}, Deno ${m.deno}.`,
+    );
+  } catch (e) {
+    // Say what failed where the figures would be, rather than nothing.
+    clusterBlock = [
+      CLUSTER_START,
+      "",
+      "## Cluster (PostgreSQL, several nodes, and the peers)",
+      "",
+      `The section failed on ${new Date().toISOString().slice(0, 10)}: \`${
+        (e as Error).message?.split("\n")[0] ?? e
+      }\``,
+      "",
+      CLUSTER_END,
+    ].join("\n");
+  }
+  console.log(clusterBlock);
+}
+
 function missed(): string[] {
   const out: string[] = [];
   for (const r of rows.filter((r) => !r.met)) {
@@ -330,7 +374,7 @@ function report(startedAt: Date, seconds: number): string {
 }
 
 if (import.meta.main) {
-  const only = Deno.args;
+  const only = Deno.env.get("BENCH_CLUSTER") === "1" ? ["cluster"] : Deno.args;
   const started = new Date();
   const t0 = performance.now();
   const all: [string, () => Promise<void>][] = [
@@ -340,6 +384,7 @@ if (import.meta.main) {
     ["live", live],
     ["scale", scale],
     ["page", page],
+    ["cluster", cluster],
   ];
   for (const [name, fn] of all) {
     if (only.length && !only.includes(name)) continue;
@@ -347,10 +392,20 @@ if (import.meta.main) {
     await fn();
   }
   const out = new URL("../BENCHMARKS.md", import.meta.url);
-  await Deno.writeTextFile(
-    out,
-    report(started, (performance.now() - t0) / 1000),
-  );
+  const before = await Deno.readTextFile(out).catch(() => "");
+  const kept = clusterBlockOf(before);
+  let text: string;
+  if (only.length === 1 && only[0] === "cluster") {
+    // Only the cluster block changes; the other sections stay as they were.
+    text = kept
+      ? before.replace(kept, clusterBlock!)
+      : `${before.trimEnd()}\n\n${clusterBlock}\n`;
+  } else {
+    const block = clusterBlock ?? kept;
+    text = report(started, (performance.now() - t0) / 1000) +
+      (block ? `\n${block}\n` : "");
+  }
+  await Deno.writeTextFile(out, text);
   // Keep `deno task check` clean after a run.
   await new Deno.Command(Deno.execPath(), { args: ["fmt", out.pathname] })
     .output();

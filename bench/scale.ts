@@ -35,7 +35,12 @@ export interface ScaleResult {
  * their next tick already claimed (as a running server leaves them), and the
  * runs spread over the last 6 days plus `old` runs 8 days back.
  */
-async function generate(path: string, jobs: number, runs: number, old: number) {
+export async function generate(
+  path: string,
+  jobs: number,
+  runs: number,
+  old: number,
+) {
   await (await openDuckDBStore(path)).close(); // creates the schema
   const db = await DuckDBInstance.create(path);
   const c = await db.connect();
@@ -44,7 +49,7 @@ async function generate(path: string, jobs: number, runs: number, old: number) {
       (i % 60) || ' ' || ((i // 60) % 60) || ' * * * *', NULL,
       '{"type":"function","name":"noop"}', NULL, 0, 1000, 'skip', 'skip', true, 'scheduled',
       CASE WHEN t < now()::TIMESTAMP THEN t + INTERVAL 1 HOUR ELSE t END,
-      now()::TIMESTAMP, now()::TIMESTAMP, 100, 90, NULL, i + 1
+      now()::TIMESTAMP, now()::TIMESTAMP, 100, 90, NULL, i + 1, 1
     FROM (SELECT i, date_trunc('hour', now()::TIMESTAMP) + to_seconds((((i // 60) % 60) * 60 + i % 60)::BIGINT) AS t
           FROM range(${jobs}) r(i))`);
   const recent = runs - old;

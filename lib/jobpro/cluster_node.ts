@@ -39,7 +39,11 @@ const EVERY_RENEWALS = 4;
 export interface ClusterNode {
   /** Runs reaper and ownership now; resolves once done. */
   maintain(): Promise<void>;
-  /** At shutdown, once no timer fires: hands every owned job to the other live nodes. */
+  /**
+   * At shutdown, once no timer fires: hands the owned jobs with no run
+   * going here to the other live nodes (called again once runs have ended,
+   * for the rest).
+   */
   handOver(): Promise<void>;
   /** Last, once every result is written: stops following and gives up the lease. */
   leave(): Promise<void>;
@@ -62,8 +66,9 @@ interface Maintenance {
 export async function joinCluster(
   state: EngineState,
   lease: NodeLease,
+  fromSeq: number,
 ): Promise<ClusterNode> {
-  const follower = await startFollower(state);
+  const follower = await startFollower(state, fromSeq);
   const node = state.node!;
   const m: Maintenance = {
     busy: null,
@@ -84,8 +89,7 @@ export async function joinCluster(
   lease.onJoined = (epoch) => {
     node.epoch = epoch;
     node.store.fence(epoch);
-    node.runIdsEnd = 0;
-    node.spareRunIds = null;
+    // (Run ids reserved under the last epoch stay unique: they are kept.)
     void fetchSpare(state);
   };
   lease.onLost = () => lost(state, node);
@@ -104,6 +108,7 @@ export async function joinCluster(
     maintain,
     async handOver() {
       m.draining = true;
+      node.draining = true;
       await m.busy;
       await handOffAll(state, lease.live());
     },
@@ -147,7 +152,12 @@ async function pass(
         await rebalance(state, node.epoch, live);
         await follower.caughtUp();
       }
-      if (node.epoch !== null && !state.closing) state.timers.resume();
+      // No tick fires before this node has run ids to give its runs.
+      if (state.nextRunId >= node.runIdsEnd) await fetchSpare(state);
+      if (
+        node.epoch !== null && !state.closing &&
+        (state.nextRunId < node.runIdsEnd || node.spareRunIds !== null)
+      ) state.timers.resume();
     } catch (e) {
       m.rebalance = true;
       state.log("warn", `cluster maintenance failed: ${(e as Error).message}`);
@@ -196,8 +206,11 @@ async function rebalance(
   for (const [id, owner] of owners) {
     const want = ownerOf(id, epochs);
     if (owner === me) {
+      // A job with a run going here moves once the run has ended: its new
+      // owner then plans from the run's end (overlap, one-time outcome).
+      const going = (state.entries.get(id)?.running.size ?? 0) > 0;
       if (want !== me && want !== null) {
-        give.push({ jobId: id, from: me, to: want });
+        if (!going) give.push({ jobId: id, from: me, to: want });
       } else if (!node.owned.has(id)) adopt.push(id);
     } else if (want === me && (owner === null || !epochs.includes(owner))) {
       take.push({ jobId: id, from: owner, to: me });
@@ -245,11 +258,11 @@ async function handOffAll(state: EngineState, live: readonly NodeRecord[]) {
   const me = node.epoch;
   const others = live.map((n) => n.epoch).filter((e) => e !== me);
   if (me === null || others.length === 0) return;
-  const give = [...node.owned].map((id) => ({
-    jobId: id,
-    from: me,
-    to: ownerOf(id, others)!,
-  }));
+  // Those with a run going here wait until it has ended (the shutdown
+  // calls again once runs are done).
+  const give = [...node.owned]
+    .filter((id) => (state.entries.get(id)?.running.size ?? 0) === 0)
+    .map((id) => ({ jobId: id, from: me, to: ownerOf(id, others)! }));
   if (give.length) {
     await handOff(state, give).catch((e) =>
       state.log("warn", `could not hand jobs over: ${(e as Error).message}`)

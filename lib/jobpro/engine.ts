@@ -110,6 +110,7 @@ export async function assemble(opts: ManagerOptions) {
         runIdsEnd: 0,
         spareRunIds: null,
         fetchingRunIds: null,
+        draining: false,
       }
       : null,
     activeRuns: 0,

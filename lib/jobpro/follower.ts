@@ -52,16 +52,25 @@ interface Reading {
   busy: Promise<void> | null;
   again: boolean;
   stopped: boolean;
+  /** Why the last read failed (cleared by one that works). */
+  failed: Error | null;
 }
 
-/** Starts following the log of the node's store from its newest event. */
-export async function startFollower(state: EngineState): Promise<Follower> {
+/**
+ * Starts following the log of the node's store from `fromSeq` (read before
+ * the jobs were loaded, so nothing committed in between is missed).
+ */
+export async function startFollower(
+  state: EngineState,
+  fromSeq: number,
+): Promise<Follower> {
   const node = state.node!;
   const r: Reading = {
-    lastSeq: await state.store.lastEventSeq(),
+    lastSeq: fromSeq,
     busy: null,
     again: false,
     stopped: false,
+    failed: null,
   };
   const wake = () => {
     if (r.stopped) return;
@@ -76,6 +85,7 @@ export async function startFollower(state: EngineState): Promise<Follower> {
       while (r.lastSeq < target && !r.stopped) {
         wake();
         await r.busy;
+        if (r.failed) throw r.failed; // the next pass tries again
       }
     },
     async stop() {
@@ -91,7 +101,9 @@ async function pump(state: EngineState, r: Reading): Promise<void> {
     r.again = false;
     try {
       while (!r.stopped && await readPage(state, r));
+      r.failed = null;
     } catch (e) {
+      r.failed = e as Error;
       state.log(
         "warn",
         `cannot read the event log yet: ${(e as Error).message}`,
@@ -148,7 +160,10 @@ export function apply(
     abortRuns(e, new Abort("cancelled", "job deleted"));
     return;
   }
-  const mine = node.epoch !== null && stored.owner === node.epoch;
+  // A draining node takes nothing new: what the rows still give it goes
+  // to the others after it has left.
+  const mine = node.epoch !== null && stored.owner === node.epoch &&
+    !node.draining;
   if (!e) {
     const fresh = newEntry(stored.job, stored.counts);
     state.entries.set(id, fresh);
@@ -166,7 +181,11 @@ export function apply(
     e.counts = stored.counts;
     adopt(state, e);
   } else if (stored.job.version > e.job.version) {
-    changedElsewhere(state, e, stored);
+    if (state.writer.isPending(id)) {
+      // This node's own claim is still being written: the row is read
+      // again once it is, so the change is planned from where it ends.
+      void state.writer.flush().then(() => reloadOne(state, id), () => {});
+    } else changedElsewhere(state, e, stored);
   }
 }
 
@@ -219,4 +238,26 @@ function publish(state: EngineState, e: StoredEvent, runs: Map<number, Run>) {
     if (run) event = { type: e.type, run: runView(run) };
   }
   if (event) state.events.publish(event, e.seq);
+}
+
+/** Reads the job's row again and applies it. */
+export async function reloadOne(state: EngineState, id: string): Promise<void> {
+  const [stored] = await state.node!.store.jobsById([id]);
+  apply(state, id, stored);
+}
+
+/**
+ * A claim of this node's was refused (another node moved the job's next
+ * run): the job plans again from its row's next run time.
+ */
+export async function resyncNext(state: EngineState, id: string) {
+  const [stored] = await state.node!.store.jobsById([id]);
+  const e = state.entries.get(id);
+  if (!stored || !e || stored.owner !== state.node!.epoch) {
+    return apply(state, id, stored);
+  }
+  e.job = stored.job.version > e.job.version
+    ? stored.job
+    : { ...e.job, nextRunAt: stored.job.nextRunAt };
+  arm(state, e);
 }

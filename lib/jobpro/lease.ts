@@ -173,7 +173,9 @@ export class NodeLease {
       try {
         const r = await this.#membership.join(this.name, this.leaseMs);
         // Stopped while joining: give the new lease straight back.
-        if (this.#stopped()) return void this.#membership.leave(r.epoch);
+        if (this.#stopped()) {
+          return void this.#membership.leave(r.epoch).catch(() => {});
+        }
         this.#learnClock(r.dbNow, sent);
         this.#epoch = r.epoch;
         this.#state = "held";

@@ -114,9 +114,12 @@ export interface Manager {
  */
 export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const { state, health } = await assemble(opts);
+  // A node follows the log from before it loads the jobs: nothing another
+  // node commits in between is missed.
+  const fromSeq = state.node ? await state.store.lastEventSeq() : 0;
   await recover(state);
   const node = state.node && opts.lease
-    ? await joinCluster(state, opts.lease)
+    ? await joinCluster(state, opts.lease, fromSeq)
     : null;
   const cleaner = startCleaner(state);
   return facade(state, health, cleaner, node);

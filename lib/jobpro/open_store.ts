@@ -53,8 +53,8 @@ export interface Database {
  */
 export async function openDatabase(at: StoreLocation): Promise<Database> {
   if (at.kind === "duckdb") return { store: await openDuckDBStore(at.path) };
-  const store = await openPostgresStore(at.url, { schema: at.schema });
   const leaseMs = at.leaseMs ?? DEFAULT_LEASE_MS;
+  const store = await openPostgresStore(at.url, { schema: at.schema, leaseMs });
   const membership = openPostgresMembership(at.url, {
     schema: at.schema,
     leaseMs,

@@ -21,6 +21,7 @@
  * @module
  */
 import type { Job } from "./job.ts";
+import { resyncNext } from "./follower.ts";
 import { fire } from "./runner.ts";
 import { nextRun, nextTickAfter } from "./schedule.ts";
 import { type EngineState, type Entry, RETRY_KEY } from "./state.ts";
@@ -100,6 +101,12 @@ export function moveNext(
   claimed.then((won) => {
     // (Unless the job was re-planned since: another node's change, say.)
     if (!won && state.entries.get(e.job.id) === e && e.job.nextRunAt === next) {
+      // On a cluster's node, another node moved it: its row says where it is.
+      if (state.node) {
+        return void resyncNext(state, e.job.id).catch((err) =>
+          state.log("warn", `job ${e.job.id}: cannot read it again: ${err}`)
+        );
+      }
       state.log(
         "error",
         `job ${e.job.id}: its claim of ${
@@ -157,7 +164,7 @@ const MAX_COUNTED = 100_000;
  * too late for: counted on the job (`missedRuns`), logged once per episode,
  * never skipped without trace.
  */
-function countMissed(
+export function countMissed(
   state: EngineState,
   e: Entry,
   at: number,

@@ -58,7 +58,7 @@ const LIVE = "left_at IS NULL AND lease_until > clock_timestamp()";
 /**
  * A boolean SQL expression for the first statement of a fenced write
  * transaction: true when `epoch`'s lease is live, and then its row is held
- * FOR SHARE until the transaction ends (a reaper's update of it waits).
+ * FOR KEY SHARE until the transaction ends (a reaper's lock of it waits).
  *
  * @example
  * ```ts
@@ -66,8 +66,11 @@ const LIVE = "left_at IS NULL AND lease_until > clock_timestamp()";
  * ```
  */
 export function leaseCheck(schema: string, epoch: number): string {
+  // KEY SHARE: the node's own renewals (plain updates) never wait behind
+  // its batches; a reaper or a leave takes the row FOR UPDATE first, which
+  // waits for the batch to commit.
   return `((SELECT epoch FROM ${schema}.nodes
-    WHERE epoch = ${epoch}::bigint AND ${LIVE} FOR SHARE) IS NOT NULL)`;
+    WHERE epoch = ${epoch}::bigint AND ${LIVE} FOR KEY SHARE) IS NOT NULL)`;
 }
 
 /**
@@ -137,23 +140,29 @@ function clusterStatements(s: string) {
   const left = `(SELECT epoch FROM ${s}.nodes WHERE left_at IS NOT NULL)`;
   return {
     owners: `SELECT id, owner_epoch::float8 AS owner FROM ${s}.jobs`,
-    // The epochs moves name, held FOR SHARE to the commit: a node handed a
+    // The epochs moves name, held FOR KEY SHARE to the commit (their own
+    // renewals go on; a reaper's FOR UPDATE waits): a node handed a
     // job cannot be reaped before the move is in (its jobs then go too).
     nodesOf: `SELECT epoch::float8 AS epoch, (${LIVE}) AS live FROM ${s}.nodes
-      WHERE epoch = ANY($1::bigint[]) ORDER BY epoch FOR SHARE`,
+      WHERE epoch = ANY($1::bigint[]) ORDER BY epoch FOR KEY SHARE`,
     moveOwners: `UPDATE ${s}.jobs j SET owner_epoch = m.to_epoch
       FROM unnest($1::text[], $2::bigint[], $3::bigint[])
         AS m(job_id, from_epoch, to_epoch)
       WHERE j.id = m.job_id AND j.owner_epoch IS NOT DISTINCT FROM m.from_epoch
       RETURNING j.id`,
     // (1) End the leases that expired or whose connection is gone. A node
-    // in a fenced batch holds its row FOR SHARE: this waits for its commit.
-    reapNodes: `WITH ended AS (
-        UPDATE ${s}.nodes n SET left_at = clock_timestamp()
+    // in a fenced batch holds its row FOR KEY SHARE: this waits (FOR
+    // UPDATE) for its commit.
+    reapNodes: `WITH dying AS (
+        SELECT epoch FROM ${s}.nodes n
         WHERE left_at IS NULL AND (lease_until < clock_timestamp()
           OR (pid IS NOT NULL AND NOT EXISTS (
             SELECT 1 FROM pg_stat_activity a WHERE a.pid = n.pid)))
-        RETURNING epoch)
+        FOR UPDATE),
+      ended AS (
+        UPDATE ${s}.nodes n SET left_at = clock_timestamp()
+        FROM dying d WHERE n.epoch = d.epoch AND n.left_at IS NULL
+        RETURNING n.epoch)
       SELECT coalesce(array_agg(epoch::float8 ORDER BY epoch), '{}') AS epochs,
         (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now
       FROM ended`,

@@ -101,9 +101,12 @@ export function openPostgresMembership(
     },
     async leave(epoch) {
       await q(
+        // FOR UPDATE first: a batch of this node still being written (it
+        // holds the row FOR KEY SHARE) commits before the node has left.
         `UPDATE ${S}.nodes SET left_at = clock_timestamp(),
            lease_until = least(lease_until, clock_timestamp())
-         WHERE epoch = $1 AND left_at IS NULL`,
+         WHERE epoch IN (SELECT epoch FROM ${S}.nodes
+           WHERE epoch = $1 AND left_at IS NULL FOR UPDATE)`,
         [epoch],
       );
     },

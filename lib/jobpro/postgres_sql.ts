@@ -295,8 +295,11 @@ export function batchStatements(s: string) {
     statuses: `UPDATE ${s}.jobs j SET status = x.status, updated_at = ${
       ts("x.updated_at")
     }
-      FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(job_id, status, updated_at)
-      WHERE j.id = x.job_id AND ($4::bigint IS NULL OR j.owner_epoch = $4::bigint)`,
+      FROM unnest($1::text[], $2::text[], $3::bigint[], $5::bigint[])
+        AS x(job_id, status, updated_at, version)
+      WHERE j.id = x.job_id AND ($4::bigint IS NULL OR (
+        j.owner_epoch = $4::bigint
+        AND (x.version IS NULL OR j.version = x.version)))`,
     // A create where no job has the id; counters start at zero.
     createJobs:
       `INSERT INTO ${s}.jobs (id, name, type, schedule, timezone, action,
@@ -522,6 +525,9 @@ export const statusParams = (
   ss.map((s) => s.status),
   ss.map((s) => t(s.updatedAt)),
   epoch,
+  // Fenced, a status reached from an older version than stored (another
+  // node's operation came in between) is not applied.
+  ss.map((s) => s.version ?? null),
 ];
 
 /**

@@ -106,6 +106,13 @@ export interface PostgresStoreOptions {
   onConnectionError?: (e: Error) => void;
   /** For tests: runs inside each batch's transaction, just before its COMMIT. */
   beforeCommit?: () => Promise<void>;
+  /**
+   * A node's lease (a cluster's store): a transaction of this store left
+   * open (its process paused or cut off) is ended by the server after half
+   * of it, and a lock is waited for at most that long, so one stopped node
+   * cannot hold the event log, or its own row, from the others.
+   */
+  leaseMs?: number;
 }
 
 /** SQLSTATEs that mean "the database cannot be used now", not "this write is wrong". */
@@ -197,6 +204,12 @@ function createPool(
     statement_timeout: Math.max(1, queryTimeout - 250),
     application_name: "jobpro",
     keepAlive: true,
+    ...(opts.leaseMs
+      ? {
+        idle_in_transaction_session_timeout: Math.ceil(opts.leaseMs / 2),
+        lock_timeout: Math.ceil(opts.leaseMs / 2),
+      }
+      : {}),
   });
   // An idle connection that dies is reported here; one checked out reports
   // on the client itself: without a listener either would end the process.

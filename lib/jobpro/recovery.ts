@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { arm, moveNext, nextTick } from "./planner.ts";
+import { arm, countMissed, moveNext, nextTick } from "./planner.ts";
 import { fire, setStatus } from "./runner.ts";
 import type { StoredJob } from "./store.ts";
 import { type EngineState, type Entry, newEntry, RETRY_KEY } from "./state.ts";
@@ -84,7 +84,11 @@ export function restoreEntry(state: EngineState, e: Entry, now: number) {
   if (e.job.type === "periodic") {
     const late = now - state.settings.lateGraceMs;
     if (due === null || due <= late) {
-      void moveNext(state, e, nextTick(state, e.job, due ?? now, late));
+      const next = nextTick(state, e.job, due ?? now, late);
+      // Taken over from a node gone longer than the grace: the ticks it
+      // left are counted missed (and logged), never passed over silently.
+      if (state.node && due !== null) countMissed(state, e, due - 1, next, now);
+      void moveNext(state, e, next);
       if (due !== null && e.job.catchUp === "once") {
         fire(state, e, "startup", now, 1);
       }

@@ -207,9 +207,12 @@ function start(
     // While the claim or the start cannot be written the action waits (a
     // stop or a timeout still ends the run); a claim another took never
     // runs, and a start the store refused is not this node's to run.
+    const epoch = state.node?.epoch;
     Promise.all([claim ?? true, recorded ?? true]).then(([won, ours]) => {
       if (ended) return;
-      if (!ours) {
+      // A node that lost its lease meanwhile starts nothing (the reaper
+      // records the run interrupted).
+      if (!ours || (state.node && state.node.epoch !== epoch)) {
         ended = true;
         clearTimeout(timeout);
         clearTimeout(grace);

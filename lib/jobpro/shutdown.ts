@@ -53,6 +53,11 @@ export async function shutdown(
   }
   // An action that ignores its abort ends by the kill grace at most.
   await within(Promise.allSettled(going()), state.settings.killGraceMs + 500);
+  if (node) {
+    // The jobs whose runs just ended go over too, once those are written.
+    await state.writer.flush().catch(() => {});
+    await node.handOver();
+  }
   await cleaning;
   await state.writer.close();
   await node?.leave();

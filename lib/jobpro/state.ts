@@ -98,6 +98,8 @@ export interface NodeState {
   spareRunIds: { first: number; count: number } | null;
   /** The fetch of the next block in flight. */
   fetchingRunIds: Promise<void> | null;
+  /** Stopping: it hands its jobs over and adopts none. */
+  draining: boolean;
 }
 
 /** A periodic schedule's next tick, memoized per (schedule, instant). */

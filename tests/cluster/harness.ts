@@ -201,6 +201,13 @@ export interface Proxy extends AsyncDisposable {
   cut(mode?: CutMode, opts?: { existing?: "drop" | "stall" }): void;
   /** Restores forwarding: the port is open again, held connections go on. */
   heal(): void;
+  /**
+   * Calls `fn` once, right after forwarding a chunk from a client that
+   * holds `pattern` (e.g. the statement that opens a transaction), before
+   * anything else is forwarded either way: a fault can strike at that
+   * moment. Returns a function that cancels it.
+   */
+  onForward(pattern: string, fn: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -253,13 +260,27 @@ export function startProxy(targetHost: string, targetPort: number): Proxy {
     while (!p.closed && state === "blackhole") await change.promise;
     return !p.closed;
   };
-  const pump = async (p: Pair, from: Deno.Conn, to: Deno.Conn) => {
+  let hook: { pattern: string; fn: () => void } | null = null;
+  const latin1 = new TextDecoder("latin1");
+  const pump = async (
+    p: Pair,
+    from: Deno.Conn,
+    to: Deno.Conn,
+    upward = false,
+  ) => {
     const buf = new Uint8Array(64 * 1024);
     try {
       while (await passable(p)) {
         const n = await from.read(buf);
         if (n === null || !await passable(p)) break;
         for (let at = 0; at < n;) at += await to.write(buf.subarray(at, n));
+        const h = hook;
+        if (
+          upward && h && latin1.decode(buf.subarray(0, n)).includes(h.pattern)
+        ) {
+          hook = null;
+          h.fn();
+        }
       }
     } catch { /* either side went away */ }
     drop(p);
@@ -278,7 +299,10 @@ export function startProxy(targetHost: string, targetPort: number): Proxy {
       forwarded++;
       client.setNoDelay(true);
       upstream.setNoDelay(true);
-      await Promise.all([pump(p, client, upstream), pump(p, upstream, client)]);
+      await Promise.all([
+        pump(p, client, upstream, true),
+        pump(p, upstream, client),
+      ]);
     } catch { /* the target refused */ }
     drop(p);
   };
@@ -314,6 +338,13 @@ export function startProxy(targetHost: string, targetPort: number): Proxy {
       }
       state = "open";
       changed();
+    },
+    onForward(pattern, fn) {
+      const h = { pattern, fn };
+      hook = h;
+      return () => {
+        if (hook === h) hook = null;
+      };
     },
     async close() {
       closing = true;
@@ -749,7 +780,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
 /**
  * Creates `count` every-second periodic jobs (`* * * * * *`) whose http
- * action POSTs to the target; returns their ids.
+ * action POSTs to the target; returns their ids. A create answered 503
+ * (nothing changed) is tried again for up to `retryMs`.
  *
  * @example
  * ```ts
@@ -760,18 +792,25 @@ export async function createEveryJobs(
   node: ClusterNode,
   count: number,
   target: Pick<Target, "url">,
-  { prefix = "every", concurrency = 16 } = {},
+  { prefix = "every", concurrency = 16, retryMs = 30_000 } = {},
 ): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
   await pool(ids, concurrency, async (id) => {
-    const r = await api(node, "POST", "/jobs", {
-      id,
-      name: id,
-      schedule: "* * * * * *",
-      action: { type: "http", method: "POST", url: `${target.url}/exec` },
-    });
-    if (r.status !== 201) {
-      throw new Error(`creating ${id} answered ${r.status}: ${r.text}`);
+    // A 503 changed nothing (the node is between leases, say): try again;
+    // a 409 after one means an earlier try went through after all.
+    const deadline = Date.now() + retryMs;
+    for (let tries = 1;; tries++) {
+      const r = await api(node, "POST", "/jobs", {
+        id,
+        name: id,
+        schedule: "* * * * * *",
+        action: { type: "http", method: "POST", url: `${target.url}/exec` },
+      });
+      if (r.status === 201 || (r.status === 409 && tries > 1)) return;
+      if (r.status !== 503 || Date.now() > deadline) {
+        throw new Error(`creating ${id} answered ${r.status}: ${r.text}`);
+      }
+      await new Promise((res) => setTimeout(res, 100 * Math.min(tries, 10)));
     }
   });
   return ids;
@@ -842,8 +881,10 @@ export interface Report {
   missed: { job: string; scheduledFor: number; recorded: string | null }[];
   /** Expected ticks not executed but recorded interrupted. */
   interrupted: number;
-  /** Expected ticks not executed but recorded skipped. */
+  /** Expected ticks not executed but recorded skipped, or said skipped by policy (`policySkips`). */
   skipped: number;
+  /** Of those, the ones only a node's log tells of (`policySkips`). */
+  loggedSkips: number;
   /** Expected ticks not executed inside an excused window. */
   excused: number;
   /** Each excused window: its ticks, and how each was accounted. */
@@ -878,7 +919,10 @@ export interface Report {
     label: string;
     at: number;
     ticks: number;
+    /** Ticks that neither ran nor are accounted for (a miss). */
     missing: number;
+    /** Ticks that did not run but are recorded interrupted or were skipped by policy. */
+    accounted: number;
     lateness: Stats;
     /** Each measured tick's lateness (ms), to pool over several faults. */
     values: number[];
@@ -901,6 +945,12 @@ export interface AnalyzeInput {
   periodMs?: number;
   /** Windows whose ticks need not have run (a downtime the catch-up policy skips). */
   excused?: Window[];
+  /**
+   * Ticks a node said it skipped by the job's overlap policy (its log:
+   * "tick at ... skipped, previous run still going"): not run, not
+   * recorded, but skipped by policy, so not missed.
+   */
+  policySkips?: { job: string; scheduledFor: number }[];
   faults?: Fault[];
 }
 
@@ -958,6 +1008,9 @@ export function analyze(input: AnalyzeInput): Report {
   const last = Math.ceil((input.to - margin) / period) * period - period;
   const inWindow = (t: number) => t >= first && t <= last;
   const excusing = (t: number) => excused.find((w) => t >= w.from && t < w.to);
+  const policy = new Set(
+    (input.policySkips ?? []).map((p) => keyOf(p.job, p.scheduledFor, 0)),
+  );
 
   const executions = input.executions.filter((e) => jobs.has(e.job));
   const byKey = new Map<string, Execution[]>();
@@ -1016,6 +1069,7 @@ export function analyze(input: AnalyzeInput): Report {
   const missed: Report["missed"] = [];
   const late: number[] = [];
   let expected = 0, executed = 0, interrupted = 0, skipped = 0, excusedN = 0;
+  let loggedSkips = 0;
   for (const job of input.jobs) {
     for (let t = first; t <= last; t += period) {
       expected++;
@@ -1034,8 +1088,9 @@ export function analyze(input: AnalyzeInput): Report {
       if (rows.some(isInterrupted)) {
         interrupted++;
         if (wi >= 0) windows[wi].interrupted++;
-      } else if (rows.some(isSkipped)) {
+      } else if (rows.some(isSkipped) || policy.has(k)) {
         skipped++;
+        if (!rows.some(isSkipped)) loggedSkips++;
         if (wi >= 0) windows[wi].skipped++;
       } else if (wi >= 0) {
         excusedN++;
@@ -1069,21 +1124,27 @@ export function analyze(input: AnalyzeInput): Report {
     .map(([run, uses]) => ({ run, executions: uses.size }));
 
   const failover: Report["failover"] = (input.faults ?? []).map((f, i) => {
-    let missing = 0;
+    let missing = 0, accounted = 0;
     const values: number[] = [];
     for (const job of f.jobs ?? input.jobs) {
       let t = Math.ceil(f.at / period) * period;
       while (t <= last && excusing(t)) t += period;
       if (t > last) continue;
-      const at = ran.get(keyOf(job, t, 0));
-      if (at === undefined) missing++;
-      else values.push(at - t);
+      const k = keyOf(job, t, 0);
+      const at = ran.get(k);
+      const rows = recordedTick.get(k) ?? [];
+      if (at !== undefined) values.push(at - t);
+      else if (
+        rows.some(isInterrupted) || rows.some(isSkipped) || policy.has(k)
+      ) accounted++;
+      else missing++;
     }
     return {
       label: f.label ?? `fault ${i + 1}`,
       at: f.at,
-      ticks: values.length + missing,
+      ticks: values.length + missing + accounted,
       missing,
+      accounted,
       lateness: stats(values),
       values,
     };
@@ -1099,6 +1160,7 @@ export function analyze(input: AnalyzeInput): Report {
     missed,
     interrupted,
     skipped,
+    loggedSkips,
     excused: excusedN,
     windows,
     running,
@@ -1219,7 +1281,9 @@ export function summary(r: Report): string {
     `doubled ${r.doubled.length}, missed ${r.missed.length}, running ${r.running.length}, unrecorded ${r.unrecorded.length}, recorded twice ${r.doubledRuns}, run ids reused ${r.runIdClashes.length}`,
     `lateness ${ms(r.lateness)}`,
     ...r.failover.map((f) =>
-      `failover ${f.label}: ${ms(f.lateness)}, missing ${f.missing}`
+      `failover ${f.label}: ${
+        ms(f.lateness)
+      }, missing ${f.missing}, accounted ${f.accounted}`
     ),
     ...r.doubled.slice(0, 5).map((d) =>
       `  doubled ${d.job} @${d.scheduledFor} #${d.attempt}: runs ${d.runs}`

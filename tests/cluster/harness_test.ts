@@ -146,6 +146,24 @@ Deno.test("harness: the proxy forwards, cut('refuse') and cut('blackhole') cut, 
     assertEquals(await readText(c, 7), "stalled");
     assertEquals(await roundTrip(d, "late"), "late");
     assertEquals(proxy.forwarded(), 4);
+
+    // onForward: a fault right after a chunk holding the pattern went up.
+    let hits = 0;
+    proxy.onForward("BEGIN", () => {
+      hits++;
+      proxy.cut("blackhole", { existing: "stall" });
+    });
+    assertEquals(await roundTrip(d, "no"), "no", "no pattern: forwarded");
+    const before = echo.stats.bytes;
+    await d.write(enc.encode("BEGIN; x"));
+    await waitFor(() => echo.stats.bytes === before + 8, {
+      what: "the chunk to reach the target",
+    });
+    assertEquals([hits, proxy.state], [1, "blackhole"]);
+    proxy.heal();
+    assertEquals(await readText(d, 8), "BEGIN; x", "its answer, once healed");
+    assertEquals(await roundTrip(d, "BEGIN again"), "BEGIN again");
+    assertEquals(hits, 1, "once");
   } finally {
     for (const c of open) {
       try {
@@ -461,6 +479,7 @@ Deno.test("harness: the checker reports a doubled, a missed, an interrupted and 
     at: s(5) + 1,
     ticks: 2,
     missing: 0,
+    accounted: 0,
     lateness: { count: 2, min: 60, p50: 60, p99: 60, max: 60, mean: 60 },
     values: [60, 60],
   }]);
@@ -475,6 +494,17 @@ Deno.test("harness: the checker reports a doubled, a missed, an interrupted and 
     faults: [{ at: s(7) }],
   }).failover[0];
   assertEquals([f.ticks, f.missing, f.lateness.p50], [2, 0, 80]);
+  // A tick a node logged as skipped by the overlap policy is skipped, not missed.
+  const p = analyze({
+    executions,
+    runs,
+    from: s(0),
+    to: s(10),
+    jobs: ["a", "b"],
+    excused: [{ from: s(7), to: s(8) }],
+    policySkips: [{ job: "a", scheduledFor: s(4) }],
+  });
+  assertEquals([p.missed, p.skipped, p.loggedSkips], [[], 1, 1]);
   // A miss in the log is reported with what the table says of it.
   const m = analyze({
     executions: [],

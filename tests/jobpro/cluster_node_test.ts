@@ -54,7 +54,7 @@ async function startNode(
   name: string,
   functions: ReturnType<typeof createRegistry>,
 ): Promise<TestNode> {
-  const store = await openPostgresStore(url, { schema });
+  const store = await openPostgresStore(url, { schema, leaseMs: LEASE_MS });
   const membership = openPostgresMembership(url, {
     schema,
     leaseMs: LEASE_MS,

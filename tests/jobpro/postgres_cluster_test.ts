@@ -738,6 +738,126 @@ Deno.test("cluster: listRuns and getRun name the node that started each run, on 
   });
 });
 
+Deno.test("cluster: an owner's status reached from an older version does not undo another node's pause", async () => {
+  const s = await testSchema();
+  const a = await join(s, "a");
+  const b = await join(s, "b");
+  try {
+    const j = job("j", { status: "running", version: 1 });
+    await a.store.write(
+      batch({ puts: [{ job: j, expected: null, owner: a.epoch }] }),
+    );
+    // b (not the owner) pauses it: version 1 -> 2.
+    const paused = { ...j, status: "paused" as const, version: 2 };
+    const put = await b.store.write(batch({
+      puts: [{ job: paused, expected: 1, expectedNext: j.nextRunAt }],
+    }));
+    assertEquals(put.puts, [true]);
+    // a's run ends: the status it computed from version 1 is not applied.
+    await a.store.write(batch({
+      statuses: [{
+        jobId: "j",
+        status: "scheduled",
+        updatedAt: T0,
+        version: 1,
+      }],
+    }));
+    const [row] = await a.cluster.jobsById(["j"]);
+    assertEquals([row.job.status, row.job.version], ["paused", 2]);
+    // From the version it now knows, it is.
+    await a.store.write(batch({
+      statuses: [{
+        jobId: "j",
+        status: "paused",
+        updatedAt: T0 + 1,
+        version: 2,
+      }],
+    }));
+    assertEquals((await a.cluster.jobsById(["j"]))[0].job.updatedAt, T0 + 1);
+  } finally {
+    await a.close();
+    await b.close();
+    await s.drop();
+  }
+});
+
+/**
+ * A node of its own whose next batch stops inside its transaction, just
+ * before COMMIT (as a process stopped by SIGSTOP, or cut off, would leave
+ * it), until `release()`.
+ */
+async function stalledNode(s: Schema, leaseMs: number) {
+  let stalled = false;
+  let release = () => {};
+  const store = await openPostgresStore(s.url, {
+    schema: s.schema,
+    leaseMs,
+    beforeCommit: () =>
+      stalled ? Promise.resolve() : new Promise<void>((r) => {
+        stalled = true;
+        release = r;
+      }),
+  });
+  const members = openPostgresMembership(s.url, { schema: s.schema, leaseMs });
+  const { epoch } = await members.join("stalled", leaseMs);
+  store.cluster!.fence(epoch);
+  const writing = store.write(batch({
+    puts: [{ job: job("stalled-job"), expected: null, owner: epoch }],
+    events: [{ type: "job-update", jobId: "stalled-job" }],
+  })).catch((e) => e as Error);
+  await waitFor(() => stalled, { what: "the batch to stall before COMMIT" });
+  return {
+    epoch,
+    members,
+    async close() {
+      release();
+      await writing;
+      await store.close();
+      await members.close();
+    },
+  };
+}
+
+Deno.test("cluster: a node stopped inside a batch holds neither the event log nor its row: the others write on, and the server ends its transaction", async () => {
+  const s = await testSchema();
+  const stalled = await stalledNode(s, 600);
+  const b = await join(s, "b");
+  try {
+    // b's batch appends events too (the counter row the stalled one holds).
+    const done = await b.store.write(batch({
+      puts: [{ job: job("b-job"), expected: null, owner: b.epoch }],
+      events: [{ type: "job-update", jobId: "b-job" }],
+    }));
+    assertEquals(done.puts, [true]);
+    // The stalled node's own renewal is not held up by its own open batch.
+    const r = await stalled.members.renew(stalled.epoch, 600);
+    assert(r.renewed, "a node's renewal never waits for its own batch");
+  } finally {
+    await stalled.close();
+    await b.close();
+    await s.drop();
+  }
+});
+
+Deno.test("cluster: a node stopped inside a batch, gone and expired, is reaped: its open transaction does not hold the reaper", async () => {
+  const s = await testSchema();
+  const stalled = await stalledNode(s, 600);
+  const b = await join(s, "b");
+  try {
+    await stalled.members.close(); // its connection is gone
+    await expired(s, stalled.epoch);
+    const reaped = await waitFor(async () => {
+      const r = await b.cluster.reap().catch(() => null);
+      return r?.epochs.includes(stalled.epoch) && r;
+    }, { what: "the stalled node reaped", timeoutMs: 5_000 });
+    assert(reaped);
+  } finally {
+    await stalled.close();
+    await b.close();
+    await s.drop();
+  }
+});
+
 Deno.test({
   name: "cluster: the shared server stops",
   sanitizeOps: false,

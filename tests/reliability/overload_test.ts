@@ -336,7 +336,9 @@ Deno.test({
       for (const r of refused) {
         assertEquals(r.status, "failed");
         assert(/failed/.test(r.error ?? ""), r.error ?? "");
-        assert(r.durationMs! < 1000, `closed-port took ${r.durationMs} ms`);
+        // Refused at once, not held until its 10 s timeout (no timed
+        // assertion: a loaded machine may take a while to start it).
+        assert(!/timed out/.test(r.error ?? ""), r.error ?? "");
       }
       const fails = (await runsOf("always-fails")).reverse();
       const firsts = fails.filter((r) => r.trigger === "schedule");
