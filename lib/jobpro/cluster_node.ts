@@ -263,9 +263,12 @@ async function handOffAll(state: EngineState, live: readonly NodeRecord[]) {
   const give = [...node.owned]
     .filter((id) => (state.entries.get(id)?.running.size ?? 0) === 0)
     .map((id) => ({ jobId: id, from: me, to: ownerOf(id, others)! }));
-  if (give.length) {
-    await handOff(state, give).catch((e) =>
-      state.log("warn", `could not hand jobs over: ${(e as Error).message}`)
-    );
+  // Tried twice: a busy database is not a reason to leave jobs to the reaper.
+  for (let attempt = 1; give.length && attempt <= 2; attempt++) {
+    try {
+      return await handOff(state, give);
+    } catch (e) {
+      state.log("warn", `could not hand jobs over: ${(e as Error).message}`);
+    }
   }
 }

@@ -109,8 +109,8 @@ export interface PostgresStoreOptions {
   /**
    * A node's lease (a cluster's store): a transaction of this store left
    * open (its process paused or cut off) is ended by the server after half
-   * of it, and a lock is waited for at most that long, so one stopped node
-   * cannot hold the event log, or its own row, from the others.
+   * of it, so one stopped node cannot hold the event log, or its own row,
+   * from the others for longer.
    */
   leaseMs?: number;
 }
@@ -207,7 +207,6 @@ function createPool(
     ...(opts.leaseMs
       ? {
         idle_in_transaction_session_timeout: Math.ceil(opts.leaseMs / 2),
-        lock_timeout: Math.ceil(opts.leaseMs / 2),
       }
       : {}),
   });

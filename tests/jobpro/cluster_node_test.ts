@@ -333,7 +333,9 @@ Deno.test("cluster: a node that stops hands its jobs over first: the other runs 
     const o = await owners(s.url, s.schema);
     assert(
       [...o.values()].every((e) => e === b.lease.epoch),
-      "b owns every job at once",
+      `b (epoch ${b.lease.epoch}) owns every job at once: ${
+        JSON.stringify([...o])
+      }`,
     );
     const base = new Map(ids.map((id) => [id, seen.get(id) ?? 0]));
     await waitFor(
