@@ -1067,6 +1067,10 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     "process, the peers' processes, and the bench itself (its HTTP target and clients), so three",
     "nodes do not bring three machines' worth of CPU, and figures move between runs.",
     "",
+    "Run only this section with `deno task bench cluster` (or `BENCH_CLUSTER=1 deno task bench`); it",
+    "rewrites only this block. `deno task bench` runs it after the other sections. Sizes:",
+    "`BENCH_CLUSTER_EVERY`, `_MINUTE`, `_RUNS`, `_WINDOW` (seconds), `_KILLS`.",
+    "",
     "Lateness is p50 / p99 / max. Every run of the lateness measures makes the same no-op HTTP POST to",
     "a local target in the bench process (jobpro: an `http` action; the peers: a handler making the",
     "same request), and lateness is the target's receipt minus the tick. The throughput measures run",
@@ -1170,10 +1174,17 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
   if (r.machine) {
     lines.push(
       r.machine.others.length
-        ? `**Other work shared the machine during this run** (the figures above are worse for it): ${
-          r.machine.others.map((o) => `\`${o.command}\` (from ${o.since} UTC)`)
+        ? `**Other work shared the machine during part of this run**, which ran ${
+          r.startedAt.slice(11, 19)
+        }-${
+          new Date(Date.parse(r.startedAt) + r.seconds * 1000).toISOString()
+            .slice(11, 19)
+        } UTC in the order of the tables (minute boundary, jobpro 1, 2, 3 nodes, DuckDB, then pg-boss's and graphile-worker's throughput): ${
+          r.machine.others.map((o) =>
+            `\`${o.command}\` (first seen ${o.since} UTC)`
+          )
             .join(", ")
-        }; highest 1-minute load average ${r.machine.maxLoad}.`
+        }; highest 1-minute load average ${r.machine.maxLoad}. Figures measured while it ran are worse for it.`
         : `No other test or bench process ran during this run; highest 1-minute load average ${r.machine.maxLoad}.`,
       "",
     );
