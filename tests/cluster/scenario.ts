@@ -1,6 +1,6 @@
 /**
  * The cluster's fault scenarios, shared by the short test
- * (cluster_test.ts, part of `deno task test`) and the long run (soak.ts,
+ * (short_faults.ts) and the long run (soak.ts,
  * `deno task test:cluster`): one PostgreSQL of the scenario's own (it is
  * restarted), 3 jobpro node processes on one schema, each reaching
  * PostgreSQL through a TCP proxy of its own, N every-second jobs whose
@@ -105,6 +105,8 @@ export interface ScenarioOptions {
    * run at a load this machine does not keep up with) they are counted.
    */
   strict?: boolean;
+  /** How long a check waits for the last runs to be recorded and to end (default 6 s). */
+  settleMs?: number;
   /**
    * When a SIGSTOP or a partition strikes: "mid-transaction" (default),
    * right after the node's proxy forwarded the statement that opens one of
@@ -528,7 +530,7 @@ export class Scenario {
       excused: extra.excused,
       faults: extra.faults,
       policySkips,
-      settleMs: 6_000,
+      settleMs: this.opts.settleMs ?? 6_000,
     });
     const problems: string[] = [];
     if (report.doubled.length) {
@@ -642,11 +644,42 @@ export class Scenario {
     return result;
   }
 
-  /** The target's executions of `jobs` for tick `t` so far. */
-  #burst(jobs: Set<string>, t: number, from: number): Execution[] {
-    return this.target.from(from).filter((e) =>
-      e.scheduledFor === t && jobs.has(e.job)
+  /** The first tick at or after `t` that the target has an execution of `jobs` for, or null. */
+  #burst(jobs: Set<string>, t: number, from: number): number | null {
+    let first: number | null = null;
+    for (const e of this.target.from(from)) {
+      if (e.scheduledFor === null || e.scheduledFor < t || !jobs.has(e.job)) {
+        continue;
+      }
+      if (first === null || e.scheduledFor < first) first = e.scheduledFor;
+    }
+    return first;
+  }
+
+  /**
+   * Waits for a burst of these jobs' executions (a node's): the first of
+   * them for a tick at least 300 ms ahead (or, if that one was skipped, a
+   * later one) has come in and the tick is 30 ms old. Returns the tick and
+   * where the target's log stood before.
+   */
+  async #afterBurst(
+    jobs: Set<string>,
+    what: string,
+  ): Promise<{ tick: number; index: number }> {
+    const after = Math.ceil((Date.now() + 300) / 1000) * 1000;
+    const index = this.target.size;
+    const tick = await waitFor(
+      () => {
+        const t = this.#burst(jobs, after, index);
+        return t !== null && Date.now() >= t + 30 && t;
+      },
+      {
+        timeoutMs: 15_000,
+        intervalMs: 1,
+        what: `${what}'s executions after ${iso(after)}`,
+      },
     );
+    return { tick, index };
   }
 
   /** Runs one fault of `kind`; the victim is chosen in turn. */
@@ -700,20 +733,15 @@ export class Scenario {
     const mark = this.#mark();
     const epoch = (await this.epochOf(victim))!;
     const mine = new Set(await this.ownedBy(epoch));
-    // A tick at least 300 ms ahead; kill once its burst arrives from the victim.
-    const tick = Math.ceil((Date.now() + 300) / 1000) * 1000;
-    const index = this.target.size;
-    await waitFor(
-      () =>
-        this.#burst(mine, tick, index).length > 0 && Date.now() >= tick + 30,
-      {
-        timeoutMs: 10_000,
-        intervalMs: 1,
-        what: `${label}: ${victim.name}'s executions of ${iso(tick)}`,
-      },
+    const { tick, index } = await this.#afterBurst(
+      mine,
+      `${label}: ${victim.name}`,
     );
     const killAt = Date.now();
-    const before = this.#burst(mine, tick, index).length;
+    const before =
+      this.target.from(index).filter((e) =>
+        e.scheduledFor === tick && mine.has(e.job)
+      ).length;
     await victim.kill("SIGKILL");
     // Its jobs' next ticks, on the survivors.
     await this.executedAfter(
@@ -903,9 +931,10 @@ export class Scenario {
   }
 
   /**
-   * Every core node in turn: SIGTERM (it hands its jobs over, finishes its
-   * runs and leaves), then started again on its port. No run may be
-   * interrupted and no tick may be later than a period.
+   * Every core node in turn: SIGTERM right after a burst of its runs (it
+   * hands its jobs over, finishes the runs going and leaves, and must log
+   * the hand-over), then started again on its port. No run may be
+   * interrupted and (strict) no tick may be later than a period.
    */
   async rolling(i: number): Promise<FaultResult> {
     const label = `#${i} rolling`;
@@ -917,13 +946,22 @@ export class Scenario {
     const steps: string[] = [];
     const at = () => iso(Date.now()).slice(14, 23);
     for (const n of this.core) {
+      // Right after a burst of its runs: it drains with runs going.
+      const epoch = await this.epochOf(n);
+      if (epoch !== null) {
+        await this.#afterBurst(new Set(await this.ownedBy(epoch)), n.name);
+      }
       const before = n.log().length;
       steps.push(`${n.name} TERM ${at()}`);
       const status = await n.kill("SIGTERM");
       steps.push(`exit ${at()}`);
       exits.push(`${n.name}:${status?.code ?? status?.signal}`);
-      if (!/handed \d+ job\(s\) to other nodes/.test(n.log().slice(before))) {
-        handed.push(n.name);
+      const drained = n.log().slice(before);
+      if (!/handed \d+ job\(s\) to other nodes/.test(drained)) {
+        const said = drained.split("\n").filter((l) =>
+          l && !/ run \d+: |not started here/.test(l)
+        );
+        handed.push(`${n.name} (it logged: ${said.slice(0, 8).join(" | ")})`);
       }
       await n.restart();
       steps.push(`up ${at()}`);

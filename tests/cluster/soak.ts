@@ -1,7 +1,7 @@
 /**
  * The cluster under faults, the long version: `deno task test:cluster`
- * (`deno test -A tests/cluster/soak.ts`; not part of `deno task test`,
- * whose short version is cluster_test.ts). Same scenario (scenario.ts): a
+ * runs the short version (short_faults.ts) and then this file, which is
+ * not part of `deno task test`. Same scenario (scenario.ts): a
  * PostgreSQL of its own, 3 node processes, 600 every-second jobs, and 20
  * rounds of the six faults (SIGKILL, SIGSTOP, a 6 s partition, a
  * PostgreSQL restart — immediate and 3 s down in turn —, a rolling SIGTERM
@@ -44,7 +44,7 @@ const ms = (v: number) => Number.isNaN(v) ? "–" : `${Math.round(v)}`;
 /** The figures as a markdown table and notes. */
 export function markdown(
   figs: KindFigures[],
-  results: FaultResult[],
+  results: Pick<FaultResult, "label" | "problems">[],
   run: { began: number; wallMs: number; jobs: number; rounds: number },
 ): string {
   const rows = figs.filter((f) => f.faults > 0).map((f) =>
@@ -80,15 +80,31 @@ export function markdown(
     "",
     ...(broke.length
       ? [
-        "Faults that broke an invariant (first problem of each):",
+        `What broke, by the first problem each broken fault reported: ${
+          [...count(broke.map((r) => kindOf(r.problems[0])))]
+            .map(([k, n]) => `${k} ${n}`).join(", ")
+        }. The first ${Math.min(12, broke.length)}:`,
         "",
-        ...broke.slice(0, 30).map((r) =>
-          `- ${r.label}: ${r.problems[0].split("\n")[0].slice(0, 300)}`
+        ...broke.slice(0, 12).map((r) =>
+          `- ${r.label}: ${r.problems[0].split("\n")[0].slice(0, 240)}`
         ),
-        ...(broke.length > 30 ? [`- ... and ${broke.length - 30} more`] : []),
       ]
       : []),
   ].join("\n");
+}
+
+/** A problem's kind, for counting. */
+function kindOf(problem: string): string {
+  const m = problem.match(
+    /tick\(s\) missed|left running|executed twice|skipped by the overlap policy|never ran their next tick|no hand-over|did not rejoin|old epoch|ran nothing|interrupted|late|exit/,
+  );
+  return m ? m[0].replace("tick(s) ", "") : "other";
+}
+
+function count<T>(xs: T[]): Map<T, number> {
+  const m = new Map<T, number>();
+  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+  return m;
 }
 
 /** Replaces the figures between the markers (or appends the section). */
@@ -117,6 +133,8 @@ Deno.test({
       partitionMs: PARTITION_MS,
       pgDownMs: [0, 3000],
       strike: "alternate",
+      // At this load a run's finish may be written seconds after its tick.
+      settleMs: 15_000,
       logRuns: false,
       log: (l) =>
         console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`),
