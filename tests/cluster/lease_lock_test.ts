@@ -1,5 +1,5 @@
 /**
- * What the cluster tests (cluster_test.ts) found, pinned down on the store
+ * What the cluster tests (short_faults.ts) found, pinned down on the store
  * itself: a real PostgreSQL (tests/pg/server.ts, a schema per test), real
  * stores and memberships of lib/jobpro, nothing mocked.
  *

@@ -19,9 +19,12 @@ Deno.test({
     "job page: run now shows the run live, and its output once it ends; the detail has its own URL",
   ...BROWSER_TEST,
   async fn() {
+    // The backend answers once the page has shown the run going: however
+    // slow the machine, the page sees it running before it ends.
+    let answer = () => {};
+    const answered = new Promise<void>((r) => (answer = r));
     const backend = localServer(async () => {
-      // Slow enough that the page sees the run going before it ends.
-      await new Promise((r) => setTimeout(r, 800));
+      await answered;
       return new Response("hello from the backend\nsecond line\n");
     });
     try {
@@ -56,6 +59,7 @@ Deno.test({
         const detail = page.locator(".run-detail");
         await detail.getByText("the output is captured when the run ends")
           .waitFor();
+        answer();
         // The run ends: the detail refreshes itself from its run-finished event.
         const output = detail.locator("pre.output");
         await output.waitFor({ timeout: DEADLINE });
@@ -82,6 +86,7 @@ Deno.test({
         assertEquals(new URL(page.url()).search, "");
       });
     } finally {
+      answer(); // a failed step must not leave the request hanging
       await backend.close();
     }
   },
