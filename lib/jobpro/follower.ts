@@ -160,14 +160,11 @@ export function apply(
     abortRuns(e, new Abort("cancelled", "job deleted"));
     return;
   }
-  // A draining node takes nothing new: what the rows still give it goes
-  // to the others after it has left.
-  const mine = node.epoch !== null && stored.owner === node.epoch &&
-    !node.draining;
+  const mine = node.epoch !== null && stored.owner === node.epoch;
   if (!e) {
     const fresh = newEntry(stored.job, stored.counts);
     state.entries.set(id, fresh);
-    if (mine) adopt(state, fresh);
+    if (mine && !node.draining) adopt(state, fresh);
     return;
   }
   if (!mine) {
@@ -179,7 +176,9 @@ export function apply(
   if (!node.owned.has(id)) {
     e.job = stored.job;
     e.counts = stored.counts;
-    adopt(state, e);
+    // A draining node takes nothing new (what it still owns, it hands
+    // over): what the rows give it goes to the others after it has left.
+    if (!node.draining) adopt(state, e);
   } else if (stored.job.version > e.job.version) {
     if (state.writer.isPending(id)) {
       // This node's own claim is still being written: the row is read

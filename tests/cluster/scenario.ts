@@ -1,6 +1,6 @@
 /**
  * The cluster's fault scenarios, shared by the short test
- * (short_faults.ts) and the long run (soak.ts,
+ * (cluster_test.ts) and the long run (soak.ts,
  * `deno task test:cluster`): one PostgreSQL of the scenario's own (it is
  * restarted), 3 jobpro node processes on one schema, each reaching
  * PostgreSQL through a TCP proxy of its own, N every-second jobs whose

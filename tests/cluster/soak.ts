@@ -1,7 +1,7 @@
 /**
  * The cluster under faults, the long version: `deno task test:cluster`
- * runs the short version (short_faults.ts) and then this file, which is
- * not part of `deno task test`. Same scenario (scenario.ts): a
+ * runs this file, which is not part of `deno task test` (the short
+ * version, cluster_test.ts, is). Same scenario (scenario.ts): a
  * PostgreSQL of its own, 3 node processes, 600 every-second jobs, and 20
  * rounds of the six faults (SIGKILL, SIGSTOP, a 6 s partition, a
  * PostgreSQL restart — immediate and 3 s down in turn —, a rolling SIGTERM

@@ -356,3 +356,61 @@ Deno.test("cluster: a node that stops hands its jobs over first: the other runs 
   await assertOncePerRun(s.url, s.schema, seen);
   await s.drop();
 });
+
+Deno.test("cluster: a job whose run is going when its node stops is handed over once that run has ended", async () => {
+  const s = await testSchema();
+  const { functions } = counter();
+  let release = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  let started = false;
+  functions.register("held", async () => {
+    started = true;
+    await held;
+    return "released";
+  });
+  const a = await startNode(s.url, s.schema, "a", functions);
+  const b = await startNode(s.url, s.schema, "b", functions);
+  try {
+    await waitFor(
+      () => a.lease.live().length === 2 && b.lease.live().length === 2,
+      { what: "both nodes live" },
+    );
+    const ids = Array.from({ length: 8 }, (_, i) => `held-${i}`);
+    for (const id of ids) {
+      await a.manager.create({
+        id,
+        name: id,
+        schedule: "",
+        autoStart: false,
+        action: { type: "function", name: "held" },
+      });
+    }
+    const onA = await waitFor(async () => {
+      const o = await owners(s.url, s.schema);
+      return [...o].find(([, e]) => e === a.lease.epoch)?.[0];
+    }, { what: "a job owned by a" });
+    await a.manager.runNow(onA); // runs on a, which owns the job
+    await waitFor(() => started, { what: "the run going on a" });
+    const stopping = a.manager.shutdown({ graceMs: 10_000 });
+    // The others are handed over first; this one waits for its run.
+    await waitFor(async () => {
+      const o = await owners(s.url, s.schema);
+      return ids.every((id) => id === onA || o.get(id) === b.lease.epoch);
+    }, { what: "the idle jobs handed to b" });
+    release();
+    await stopping;
+    const o = await owners(s.url, s.schema);
+    assertEquals(o.get(onA), b.lease.epoch, "handed over once its run ended");
+    const runs = await runsOf(s.url, s.schema);
+    assertEquals(
+      runs.map((r) => [r.job_id, r.status]),
+      [[onA, "complete"]],
+      "its run completed, not interrupted",
+    );
+  } finally {
+    release();
+    await a.manager.shutdown({ graceMs: 0 });
+    await b.manager.shutdown({ graceMs: 2000 });
+  }
+  await s.drop();
+});

@@ -1,8 +1,6 @@
 /**
- * The cluster under faults, the short version (`deno task test:cluster`
- * runs it before the long one, soak.ts; it joins `deno task test` once
- * every fault kind passes: SIGSTOP, partition and rolling restart do not
- * yet): a PostgreSQL of
+ * The cluster under faults, the short version (part of `deno task test`;
+ * `deno task test:cluster` runs the long one, soak.ts): a PostgreSQL of
  * this file's own, 3 jobpro node processes on one schema (each through a
  * TCP proxy), 80 every-second jobs whose http action POSTs to the
  * harness's target, and each kind of fault once, in turn, on the same
