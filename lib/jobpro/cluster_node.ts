@@ -25,11 +25,12 @@
  * ```
  * @module
  */
-import { apply, type Follower, startFollower } from "./follower.ts";
+import { type Follower, reload, startFollower } from "./follower.ts";
 import type { NodeLease, NodeRecord } from "./lease.ts";
 import { ownerOf } from "./ownership.ts";
 import { fetchSpare } from "./run_ids.ts";
-import { type EngineState, type NodeState, RETRY_KEY } from "./state.ts";
+import { disarm } from "./planner.ts";
+import { type EngineState, type NodeState } from "./state.ts";
 import type { OwnerMove } from "./store.ts";
 
 /** Maintenance runs at least every this many renewals. */
@@ -128,8 +129,8 @@ function lost(state: EngineState, node: NodeState) {
   node.store.fence(null);
   state.timers.pause();
   for (const id of node.owned) {
-    state.timers.delete(id);
-    state.timers.delete(RETRY_KEY + id);
+    const e = state.entries.get(id);
+    if (e) disarm(state, e);
   }
   node.owned.clear();
 }
@@ -224,14 +225,6 @@ async function rebalance(
   if (adopt.length) await reload(state, adopt);
 }
 
-/** The rows of these jobs, applied to their entries (adopting what is this node's). */
-export async function reload(state: EngineState, ids: readonly string[]) {
-  const node = state.node!;
-  const stored = await node.store.jobsById(ids);
-  const byId = new Map(stored.map((s) => [s.job.id, s]));
-  for (const id of ids) apply(state, id, byId.get(id));
-}
-
 /**
  * Hands these jobs off: their timers stop here first and what is being
  * written about them is committed, then the owners move; a move the store
@@ -241,8 +234,8 @@ async function handOff(state: EngineState, give: OwnerMove[]) {
   const node = state.node!;
   for (const g of give) {
     node.owned.delete(g.jobId);
-    state.timers.delete(g.jobId);
-    state.timers.delete(RETRY_KEY + g.jobId);
+    const e = state.entries.get(g.jobId);
+    if (e) disarm(state, e);
   }
   await state.writer.flush();
   const moved = await node.store.moveOwners(give);

@@ -25,13 +25,8 @@ import { arm, disarm, isMine } from "./planner.ts";
 import { restoreEntry } from "./recovery.ts";
 import { abortRuns } from "./runner.ts";
 import { type Run, runView } from "./run.ts";
-import {
-  Abort,
-  type EngineState,
-  type Entry,
-  newEntry,
-  RETRY_KEY,
-} from "./state.ts";
+import { Abort, type EngineState, type Entry, newEntry } from "./state.ts";
+import { isArmed } from "./status.ts";
 import type { StoredEvent, StoredJob } from "./store.ts";
 import { viewOf } from "./views.ts";
 
@@ -168,7 +163,7 @@ export function apply(
     return;
   }
   if (!mine) {
-    if (node.owned.delete(id)) release(state, e);
+    if (node.owned.delete(id)) disarm(state, e); // its runs here finish
     e.job = stored.job;
     e.counts = stored.counts;
     return;
@@ -183,7 +178,7 @@ export function apply(
     if (state.writer.isPending(id)) {
       // This node's own claim is still being written: the row is read
       // again once it is, so the change is planned from where it ends.
-      void state.writer.flush().then(() => reloadOne(state, id), () => {});
+      void state.writer.flush().then(() => reload(state, [id]), () => {});
     } else changedElsewhere(state, e, stored);
   }
 }
@@ -193,13 +188,6 @@ export function adopt(state: EngineState, e: Entry): void {
   state.node!.owned.add(e.job.id);
   restoreEntry(state, e, state.clock.now());
   if (e.job.nextRunAt !== null) arm(state, e);
-}
-
-/** No longer this node's: its timers stop (its runs going here finish). */
-function release(state: EngineState, e: Entry): void {
-  state.timers.delete(e.job.id);
-  state.timers.delete(RETRY_KEY + e.job.id);
-  e.retryAttempt = null;
 }
 
 /**
@@ -213,15 +201,8 @@ function changedElsewhere(state: EngineState, e: Entry, stored: StoredJob) {
     abortRuns(e, new Abort("cancelled", `job ${status}`));
   }
   if (!isMine(state, e.job.id)) return;
-  disarmRetryUnlessArmed(state, e);
-  arm(state, e);
-}
-
-function disarmRetryUnlessArmed(state: EngineState, e: Entry) {
-  if (e.job.status !== "scheduled" && e.job.status !== "running") {
-    state.timers.delete(RETRY_KEY + e.job.id);
-    e.retryAttempt = null;
-  }
+  if (isArmed(e.job.status)) arm(state, e);
+  else disarm(state, e);
 }
 
 /** One logged event to this node's watchers, with the job or run as they are now. */
@@ -239,10 +220,11 @@ function publish(state: EngineState, e: StoredEvent, runs: Map<number, Run>) {
   if (event) state.events.publish(event, e.seq);
 }
 
-/** Reads the job's row again and applies it. */
-export async function reloadOne(state: EngineState, id: string): Promise<void> {
-  const [stored] = await state.node!.store.jobsById([id]);
-  apply(state, id, stored);
+/** The rows of these jobs, applied to their entries (adopting what is this node's). */
+export async function reload(state: EngineState, ids: readonly string[]) {
+  const stored = await state.node!.store.jobsById(ids);
+  const byId = new Map(stored.map((x) => [x.job.id, x]));
+  for (const id of ids) apply(state, id, byId.get(id));
 }
 
 /**

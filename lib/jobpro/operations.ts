@@ -26,7 +26,7 @@ import {
   notFound,
 } from "./state.ts";
 import { JobproError } from "./errors.ts";
-import { reload } from "./cluster_node.ts";
+import { reload } from "./follower.ts";
 import { ownerOf } from "./ownership.ts";
 import { CHANGED } from "./writer.ts";
 

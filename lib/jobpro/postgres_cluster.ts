@@ -55,6 +55,11 @@ import type {
 /** Where a node's lease is live, by the database's clock. */
 const LIVE = "left_at IS NULL AND lease_until > clock_timestamp()";
 
+/** A node (as `n`) whose lease has run out, or whose connection is gone. */
+const DYING = `n.left_at IS NULL AND (n.lease_until < clock_timestamp()
+  OR (n.pid IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM pg_stat_activity a WHERE a.pid = n.pid)))`;
+
 /**
  * A boolean SQL expression for the first statement of a fenced write
  * transaction: true when `epoch`'s lease is live, and then its row is held
@@ -153,11 +158,15 @@ function clusterStatements(s: string) {
     // (1) End the leases that expired or whose connection is gone. A node
     // in a fenced batch holds its row FOR KEY SHARE: this waits (FOR
     // UPDATE) for its commit.
+    // Whether there is anything to reap: one read, so that the reaper can
+    // run at every renewal without a transaction each time.
+    reapDue: `SELECT EXISTS (SELECT 1 FROM ${s}.nodes n WHERE ${DYING})
+      OR EXISTS (SELECT 1 FROM ${s}.runs r JOIN ${s}.nodes n
+        ON n.epoch = r.node_epoch WHERE r.running AND n.left_at IS NOT NULL)
+      OR EXISTS (SELECT 1 FROM ${s}.jobs j JOIN ${s}.nodes n
+        ON n.epoch = j.owner_epoch WHERE n.left_at IS NOT NULL) AS due`,
     reapNodes: `WITH dying AS (
-        SELECT epoch FROM ${s}.nodes n
-        WHERE left_at IS NULL AND (lease_until < clock_timestamp()
-          OR (pid IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM pg_stat_activity a WHERE a.pid = n.pid)))
+        SELECT epoch FROM ${s}.nodes n WHERE ${DYING}
         FOR UPDATE),
       ended AS (
         UPDATE ${s}.nodes n SET left_at = clock_timestamp()
@@ -302,8 +311,12 @@ export class PostgresCluster implements Cluster {
     await c.query(this.#h.sql.events, eventParams(events, Date.now()));
   }
 
-  reap(): Promise<Reaped> {
-    return this.#h.run(() =>
+  async reap(): Promise<Reaped> {
+    const { rows: [probe] } = await this.#h.run(() =>
+      this.#h.pool.query(this.#cs.reapDue)
+    );
+    if (!probe.due) return { epochs: [], interrupted: [] };
+    return await this.#h.run(() =>
       this.#h.tx(async (c) => {
         const cs = this.#cs;
         const { rows: [e] } = await c.query(cs.reapNodes);

@@ -26,6 +26,7 @@ import type { HealthService } from "@/lib/jobpro/health.ts";
 import type { Job, JobCounts } from "@/lib/jobpro/job.ts";
 import { openDuckDBStore } from "@/lib/jobpro/duckdb_store.ts";
 import { recover } from "@/lib/jobpro/recovery.ts";
+import { job as storedJob } from "./store_contract.ts";
 import { newRun, type Run } from "@/lib/jobpro/run.ts";
 import { shutdown } from "@/lib/jobpro/shutdown.ts";
 import type { EngineState, Entry, Log } from "@/lib/jobpro/state.ts";
@@ -246,26 +247,12 @@ export async function withEngine(
 
 /** A periodic job due every minute, scheduled for T0 + 1 minute, its definition filled in. */
 export function job(id: string, extra: Partial<Job> = {}): Job {
-  return {
-    id,
-    name: id,
-    type: "periodic",
-    schedule: "* * * * *",
-    timezone: null,
-    action: { type: "function", name: "noop" },
-    timeoutMs: null,
-    retries: 0,
-    retryDelayMs: 1000,
-    overlap: "skip",
-    catchUp: "skip",
-    autoStart: true,
-    status: "scheduled",
+  return storedJob(id, {
     nextRunAt: T0 + MIN,
     createdAt: T0 - DAY,
     updatedAt: T0 - DAY,
-    version: 1,
     ...extra,
-  };
+  });
 }
 
 /** A one-time job (no schedule: runs when its `nextRunAt` comes, or when started). */
