@@ -80,7 +80,7 @@ export function fire(
   claim?: Promise<boolean>,
 ): Run | null {
   const job = e.job;
-  if (trigger !== "manual" && goingAt(e, scheduledFor)) {
+  if (trigger !== "manual" && e.running.size > 0) {
     if (job.overlap === "skip") {
       e.counts = { ...e.counts, skipped: e.counts.skipped + 1 };
       state.writer.touchStatus(job.id); // so watchers see the count move
@@ -118,18 +118,6 @@ export function fire(
   const recorded = state.writer.recordStart(run);
   begin(state, e, run, claim, recorded);
   return run;
-}
-
-/**
- * Whether a run of the job was going at `at` (the time a tick or retry is
- * due): one that started later (a late tick fired just before it, as after
- * a take-over) does not overlap it.
- */
-function goingAt(e: Entry, at: number | null): boolean {
-  for (const g of e.running.values()) {
-    if (at === null || g.run.startedAt <= at) return true;
-  }
-  return false;
 }
 
 /**

@@ -139,32 +139,6 @@ Deno.test("runner: overlap skip skips (and counts) a scheduled run while one goe
   });
 });
 
-Deno.test("runner: overlap skip skips only ticks due while a run was going, not one due before a late run started", async () => {
-  await withEngine({
-    seed: (store) =>
-      putJobs(store, [job("s", { nextRunAt: T0 + HOUR, action: gate })]),
-  }, async (engine) => {
-    const { state, clock } = engine;
-    const e = engine.entry("s");
-    // Ticks at 1 and 2 min both overdue (as on a node taking a job over):
-    // the tick at 1 min fires first, at 3 min.
-    clock.set(T0 + 3 * MIN);
-    const late = fire(state, e, "schedule", T0 + MIN, 1);
-    assert(late);
-    const next = fire(state, e, "schedule", T0 + 2 * MIN, 1);
-    assert(next, "no run was going at 2 min: that tick runs");
-    assertEquals(
-      fire(state, e, "schedule", T0 + 4 * MIN, 1),
-      null,
-      "runs going at 4 min: that tick is skipped",
-    );
-    assertEquals(e.counts.skipped, 1);
-    engine.gate.open();
-    await ended(engine, "s", late);
-    await ended(engine, "s", next);
-  });
-});
-
 Deno.test("runner: a one-time job whose only tick is skipped ends with the run that was going", async () => {
   await withEngine({
     seed: (store) =>
