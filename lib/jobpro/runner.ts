@@ -115,27 +115,27 @@ export function fire(
   // The action waits for its start to be committed, so a crash never
   // leaves an execution without its run (and, on a cluster's node, the
   // fenced start says the tick is this node's).
-  const recorded = state.writer.recordStart(run);
-  begin(state, e, run, claim, recorded);
+  begin(state, e, run, claim, true);
   return run;
 }
 
 /**
- * Counts the run as going and starts its action: after `claim` is won and
- * `recorded` says its start is committed, when given.
+ * Counts the run as going and starts its action: after `claim` is won, and
+ * with `record` after its start is committed (an operation's run is
+ * committed with the operation).
  */
 export function begin(
   state: EngineState,
   e: Entry,
   run: Run,
   claim?: Promise<boolean>,
-  recorded?: Promise<boolean>,
+  record = false,
 ): void {
   if (e.job.status === "scheduled") {
     setStatus(state, e, transition(e.job, "fire"));
   }
   e.counts = { ...e.counts, lastRun: summarize(run) };
-  e.running.set(run.id, start(state, e, run, claim, recorded));
+  e.running.set(run.id, start(state, e, run, claim, record));
   state.activeRuns++;
 }
 
@@ -148,8 +148,8 @@ function start(
   state: EngineState,
   e: Entry,
   run: Run,
-  claim?: Promise<boolean>,
-  recorded?: Promise<boolean>,
+  claim: Promise<boolean> | undefined,
+  record: boolean,
 ): Going {
   const controller = new AbortController();
   let ended = false;
@@ -202,30 +202,35 @@ function start(
       (r) => end({ status: "complete", message: r.message, output: r.output }),
       (err) => end(failure(err, controller.signal)),
     );
-  if (!claim && !recorded) go();
-  else {
-    // While the claim or the start cannot be written the action waits (a
-    // stop or a timeout still ends the run); a claim another took never
-    // runs, and a start the store refused is not this node's to run.
-    const epoch = state.node?.epoch;
-    Promise.all([claim ?? true, recorded ?? true]).then(([won, ours]) => {
-      if (ended) return;
-      // A node that lost its lease meanwhile starts nothing (the reaper
-      // records the run interrupted).
-      if (!ours || (state.node && state.node.epoch !== epoch)) {
-        ended = true;
-        clearTimeout(timeout);
-        clearTimeout(grace);
-        drop(state, e, run);
-        resolveDone?.();
-      } else if (controller.signal.aborted) {
-        end(failure(controller.signal.reason, controller.signal));
-      } else if (won) go();
-      else {
-        end({ status: "cancelled", error: "its tick was claimed by another" });
-      }
-    });
-  }
+  // While the claim or the start cannot be written the action waits (a
+  // stop or a timeout still ends the run); a claim another took never
+  // runs, and a start the store refused is not this node's to run.
+  const epoch = state.node?.epoch;
+  const decide = (won: boolean, ours: boolean) => {
+    if (ended) return;
+    // A node that lost its lease meanwhile starts nothing (the reaper
+    // records the run interrupted).
+    if (!ours || (state.node && state.node.epoch !== epoch)) {
+      ended = true;
+      clearTimeout(timeout);
+      clearTimeout(grace);
+      drop(state, e, run);
+      resolveDone?.();
+    } else if (controller.signal.aborted) {
+      end(failure(controller.signal.reason, controller.signal));
+    } else if (won) go();
+    else {
+      end({ status: "cancelled", error: "its tick was claimed by another" });
+    }
+  };
+  if (claim && record) {
+    const recorded = new Promise<boolean>((r) =>
+      state.writer.recordStart(run, r)
+    );
+    Promise.all([claim, recorded]).then(([won, ours]) => decide(won, ours));
+  } else if (claim) claim.then((won) => decide(won, true));
+  else if (record) state.writer.recordStart(run, (ours) => decide(true, ours));
+  else go();
   return {
     run,
     cancel,

@@ -69,11 +69,12 @@ export interface Writer {
   /** Marks the job's status to be written (read from `statusOf` at write time). */
   touchStatus(jobId: string): void;
   /**
-   * A run whose action waits for its start: written at once; resolves, once
-   * committed, with whether the store recorded it (false, from a cluster's
-   * fenced store only: it must not start). Retried while writes fail.
+   * A run whose action waits for its start: written at once; `then` hears,
+   * once committed, whether the store recorded it (false, from a cluster's
+   * fenced store only: it must not start). Retried while writes fail. A
+   * callback, not a promise: a burst of 10,000 starts allocates nothing more.
    */
-  recordStart(run: Run): Promise<boolean>;
+  recordStart(run: Run, then: (ok: boolean) => void): void;
   runFinished(run: Run): void;
   /**
    * Writes an operation in the next batch; runs `apply` once it is committed
@@ -245,6 +246,9 @@ class GroupWriter implements Writer {
   }
 
   #schedule(now = false) {
+    // A timer already set to write at once serves every later caller (a
+    // burst of 10,000 starts re-arms nothing).
+    if (now && this.#urgent && this.#timer !== undefined) return;
     if (now) this.#urgent = true;
     if (this.#inFlight) return; // the write in flight reschedules when it ends
     if (this.#timer !== undefined && !now) return;
@@ -365,14 +369,13 @@ class GroupWriter implements Writer {
     this.#queued();
   }
 
-  recordStart(run: Run): Promise<boolean> {
-    if (this.#closed) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      this.#q.started.set(run.id, run);
-      this.#q.recorded.set(run.id, resolve);
-      this.#queued();
-      this.#schedule(true);
-    });
+  recordStart(run: Run, then: (ok: boolean) => void): void {
+    // Heard later, never from inside the call (its caller is still setting up).
+    if (this.#closed) return queueMicrotask(() => then(false));
+    this.#q.started.set(run.id, run);
+    this.#q.recorded.set(run.id, then);
+    this.#queued();
+    this.#schedule(true);
   }
 
   runFinished(run: Run) {
