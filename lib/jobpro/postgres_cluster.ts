@@ -39,6 +39,7 @@ import {
   JOB_FIELDS,
   RUN_FIELDS,
   RUN_ID_BLOCK,
+  RUN_ID_BLOCKS,
   runsJson,
   type Statements,
 } from "./postgres_sql.ts";
@@ -190,8 +191,10 @@ function clusterStatements(s: string) {
     release: `UPDATE ${s}.jobs SET owner_epoch = NULL
       WHERE owner_epoch IN ${left} RETURNING id`,
     runIdsLock: `SELECT pg_advisory_xact_lock(hashtext($1))`,
-    nextRunIds: `SELECT nextval('${s}.run_ids')::float8 AS first,
-      (SELECT coalesce(max(id), 0) FROM ${s}.runs)::float8 AS used`,
+    // $1 steps of the sequence; under runIdsLock they are consecutive.
+    nextRunIds: `SELECT min(v)::float8 AS first, max(v)::float8 AS last,
+      (SELECT coalesce(max(id), 0) FROM ${s}.runs)::float8 AS used
+      FROM (SELECT nextval('${s}.run_ids') AS v FROM generate_series(1, $1)) AS steps`,
     bumpRunIds: `SELECT setval('${s}.run_ids', $1::bigint, false)`,
     jobsById: `SELECT ${JOB_FIELDS}, owner_epoch::float8 AS owner_epoch
       FROM ${s}.jobs WHERE id = ANY($1::text[]) ORDER BY created_at, id`,
@@ -358,13 +361,19 @@ export class PostgresCluster implements Cluster {
         await c.query(this.#cs.runIdsLock, [
           `jobpro run ids ${this.#h.schema}`,
         ]);
-        let { rows: [r] } = await c.query(this.#cs.nextRunIds);
+        let { rows: [r] } = await c.query(this.#cs.nextRunIds, [RUN_ID_BLOCKS]);
         if (Number(r.first) <= Number(r.used)) {
           await c.query(this.#cs.bumpRunIds, [Number(r.used) + 1]);
-          ({ rows: [r] } = await c.query(this.#cs.nextRunIds));
+          ({ rows: [r] } = await c.query(this.#cs.nextRunIds, [RUN_ID_BLOCKS]));
         }
         await c.query("COMMIT");
-        return { first: Number(r.first), count: RUN_ID_BLOCK };
+        // Consecutive steps are one range; otherwise (something took a step
+        // outside the lock) only the first block is surely this node's.
+        const steps = (Number(r.last) - Number(r.first)) / RUN_ID_BLOCK + 1;
+        const count = steps === RUN_ID_BLOCKS
+          ? steps * RUN_ID_BLOCK
+          : RUN_ID_BLOCK;
+        return { first: Number(r.first), count };
       } catch (e) {
         await c.query("ROLLBACK").catch((x) => broken = x);
         throw e;

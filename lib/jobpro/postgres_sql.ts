@@ -40,14 +40,21 @@ const ts = (x: string) => `(timestamptz 'epoch' + (${x}) * interval '1 ms')`;
 const ms = (x: string) => `(extract(epoch FROM ${x}) * 1000)::float8`;
 
 /**
- * Run ids a node reserves at a time (the `run_ids` sequence's increment).
+ * The `run_ids` sequence's increment: one step of it is a block of this
+ * many run ids.
+ */
+export const RUN_ID_BLOCK = 1000;
+
+/**
+ * Blocks a node reserves at a time: 10,000 ids, so a node firing thousands
+ * of runs a second never runs out while its next reservation is written.
  *
  * @example
  * ```ts
- * const { first, count } = await cluster.reserveRunIds(); // count === RUN_ID_BLOCK
+ * const { first, count } = await cluster.reserveRunIds(); // count === RUN_ID_BLOCK * RUN_ID_BLOCKS
  * ```
  */
-export const RUN_ID_BLOCK = 1000;
+export const RUN_ID_BLOCKS = 10;
 
 /**
  * The channel `pg_notify` announces a schema's new events on: an

@@ -36,8 +36,11 @@ export function takeRunId(state: EngineState): number {
   return state.nextRunId++;
 }
 
-/** Fewer ids than this left in the block: the next one is fetched. */
-const LOW_WATER = 500;
+/**
+ * Fewer ids than this left in the block: the next one is fetched (half a
+ * reservation: the other half covers the seconds that fetch may take).
+ */
+const LOW_WATER = 5000;
 
 /** Fetches the next block ahead (one fetch at a time). */
 export function fetchSpare(state: EngineState): Promise<void> {

@@ -106,6 +106,11 @@ export function fire(
   try {
     run = nextRun(state, e, trigger, scheduledFor, attempt);
   } catch (err) {
+    // A tick that could not start is missed, and counted so.
+    if (trigger === "schedule") {
+      e.counts = { ...e.counts, missed: e.counts.missed + 1 };
+      state.writer.touchStatus(job.id);
+    }
     state.log(
       "error",
       `job ${job.id}: no run started: ${(err as Error).message}`,

@@ -645,19 +645,20 @@ Deno.test("cluster: run id blocks never overlap each other or ids already used; 
       ),
     );
     const firsts = blocks.map((x) => x.first).sort((p, q) => p - q);
-    assertEquals(blocks.map((x) => x.count), Array(6).fill(1000));
-    assertEquals(firsts, [1, 1001, 2001, 3001, 4001, 5001]);
+    // Each reservation is 10,000 ids, in one range.
+    assertEquals(blocks.map((x) => x.count), Array(6).fill(10_000));
+    assertEquals(firsts, [1, 10_001, 20_001, 30_001, 40_001, 50_001]);
     // A single node after them starts above every block handed out.
     const single = await openPostgresStore(s.url, { schema: s.schema });
     try {
-      assertEquals(await single.maxRunId(), 6000);
+      assertEquals(await single.maxRunId(), 60_000);
       await create(single, null, "j");
-      await single.write(batch({ finished: [done(tick("j", 9_500))] }));
+      await single.write(batch({ finished: [done(tick("j", 69_500))] }));
     } finally {
       await single.close();
     }
     // A node after it starts above the ids it used.
-    assertEquals((await a.cluster.reserveRunIds()).first, 9_501);
+    assertEquals((await a.cluster.reserveRunIds()).first, 69_501);
   });
 });
 
