@@ -16,6 +16,7 @@ import { exposureRefusal } from "@/lib/web/auth.ts";
 import { type Config, describeDatabase, readConfig } from "@/lib/config.ts";
 import {
   createManager,
+  defaultRules,
   EXAMPLE_JOBS,
   fetchJobs,
   loadDefinitions,
@@ -140,6 +141,8 @@ export async function startJobpro(
   if (refusal) throw new Error(refusal);
   // On PostgreSQL, this process is one node of the cluster that shares it.
   const { store, lease } = await openDatabase(config.database);
+  // Links in alerts point here unless JOBPRO_PUBLIC_URL says otherwise.
+  let ownUrl: string | null = null;
   let manager: Manager;
   try {
     manager = await createManager({
@@ -155,6 +158,13 @@ export async function startJobpro(
       httpTimeoutMs: config.httpTimeoutMs,
       shellEnv: shellEnvironment(Deno.env.toObject(), config.shellEnvPass),
       reservedIds: RESERVED_IDS,
+      notify: {
+        defaults: defaultRules(config.notifyUrl),
+        smtp: config.smtp,
+        backoffMs: config.notifyBackoffMs ?? undefined,
+        pollMs: config.notifyPollMs,
+        publicUrl: () => config.publicUrl ?? ownUrl,
+      },
       log: opts.log ?? (opts.quiet ? () => {} : undefined),
     });
   } catch (e) {
@@ -196,6 +206,7 @@ export async function startJobpro(
   const url = `http://${
     config.host.includes(":") ? `[${config.host}]` : config.host
   }:${server.addr.port}`;
+  ownUrl = url;
   return {
     url,
     manager,

@@ -45,16 +45,23 @@ export async function generate(
   const db = await DuckDBInstance.create(path);
   const c = await db.connect();
   // Job i: second i % 60, minute (i / 60) % 60 of every hour.
-  await c.run(`INSERT INTO jobs SELECT 'job-' || i, 'Job ' || i, 'periodic',
+  // Columns by name: those added later (tags, alerts, ...) take their defaults.
+  await c.run(`INSERT INTO jobs (id, name, type, schedule, timezone, action,
+      timeout_ms, retries, retry_delay_ms, overlap, catch_up, auto_start, status,
+      next_run_at, created_at, updated_at, run_count, success_count, last_run,
+      key, version, tags)
+    SELECT 'job-' || i, 'Job ' || i, 'periodic',
       (i % 60) || ' ' || ((i // 60) % 60) || ' * * * *', NULL,
       '{"type":"function","name":"noop"}', NULL, 0, 1000, 'skip', 'skip', true, 'scheduled',
       CASE WHEN t < now()::TIMESTAMP THEN t + INTERVAL 1 HOUR ELSE t END,
-      now()::TIMESTAMP, now()::TIMESTAMP, 100, 90, NULL, i + 1, 1
+      now()::TIMESTAMP, now()::TIMESTAMP, 100, 90, NULL, i + 1, 1, '[]'
     FROM (SELECT i, date_trunc('hour', now()::TIMESTAMP) + to_seconds((((i // 60) % 60) * 60 + i % 60)::BIGINT) AS t
           FROM range(${jobs}) r(i))`);
   const recent = runs - old;
   await c.run(
-    `INSERT INTO runs SELECT i + 1, (i % ${jobs}) + 1, 'job-' || (i % ${jobs}), 'schedule', 1, ts, ts,
+    `INSERT INTO runs (id, job_key, job_id, trigger, attempt, scheduled_for,
+      started_at, ended_at, duration_ms, status, message, error, output)
+    SELECT i + 1, (i % ${jobs}) + 1, 'job-' || (i % ${jobs}), 'schedule', 1, ts, ts,
       ts + INTERVAL 5 MILLISECOND, 5, CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'complete' END, 'ok',
       CASE WHEN i % 10 = 0 THEN 'boom' END, NULL
     FROM (SELECT i, CASE WHEN i < ${old}

@@ -11,6 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { splitTags } from "@/lib/jobpro/runtime.ts";
 import { usage } from "./errors.ts";
 
 /** One flag, as `parseArgs` takes it. */
@@ -163,6 +164,8 @@ export const JOB_OPTIONS: Record<string, OptionSpec> = {
   overlap: { type: "string" },
   "catch-up": { type: "string" },
   "no-start": { type: "boolean" },
+  tag: { type: "string", multiple: true },
+  notify: { type: "string", multiple: true },
 };
 
 /** Flags that refine an action without choosing its type. */
@@ -298,6 +301,51 @@ export function headerMap(lines: string[]): Record<string, string> {
 }
 
 /**
+ * `--tag` flags (each one tag or a comma list) as tags, or undefined when
+ * none is given; `--tag ""` alone is no tags.
+ *
+ * @example
+ * ```ts
+ * tagsFlag({ tag: ["billing,nightly", "x"] }); // ["billing", "nightly", "x"]
+ * ```
+ */
+export function tagsFlag(values: Values): string[] | undefined {
+  const raw = values.tag as string[] | undefined;
+  return raw === undefined ? undefined : raw.flatMap(splitTags);
+}
+
+/**
+ * `--notify EVENTS=TARGET` flags as alert rules, or undefined when none is
+ * given; `--notify ""` alone is none. EVENTS is a comma list of failure,
+ * recovery, success, missed; TARGET an email address or a webhook URL. The
+ * server checks them (and names the rule and field that is wrong).
+ *
+ * @example
+ * ```ts
+ * notifyFlag({ notify: ["failure,recovery=https://hooks.example/x"] });
+ * // [{ on: ["failure", "recovery"], target: { webhook: "https://hooks.example/x" } }]
+ * ```
+ */
+export function notifyFlag(
+  values: Values,
+): Record<string, unknown>[] | undefined {
+  const raw = values.notify as string[] | undefined;
+  if (raw === undefined) return undefined;
+  return raw.filter((r) => r.trim() !== "").map((r) => {
+    const i = r.indexOf("=");
+    if (i <= 0) {
+      throw usage(
+        `--notify: must be EVENTS=TARGET, such as failure,recovery=https://hooks.example/x or failure=ops@example.com; got "${r}"`,
+      );
+    }
+    const target = r.slice(i + 1).trim();
+    const on = r.slice(0, i).split(",").map((e) => e.trim()).filter(Boolean);
+    const email = !target.includes("://") && target.includes("@");
+    return { on, target: email ? { email: target } : { webhook: target } };
+  });
+}
+
+/**
  * The scalar fields of a job from flags (everything but id and action).
  * With `forEdit`, an empty `--timezone` or `--timeout none` clears the field.
  *
@@ -326,6 +374,8 @@ export function fieldsFromFlags(
     overlap: str(values, "overlap"),
     catchUp: str(values, "catch-up"),
     autoStart: values["no-start"] ? false : values.start ? true : undefined,
+    tags: tagsFlag(values),
+    notify: notifyFlag(values),
   };
   if (values["no-start"] && values.start) {
     throw usage("--start and --no-start: give one");

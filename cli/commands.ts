@@ -11,6 +11,7 @@
  * @module
  */
 import type {
+  BulkAnswer,
   JobStats,
   JobView,
   Preview,
@@ -29,10 +30,11 @@ import {
   type OptionSpec,
   type Parsed,
   str,
+  tagsFlag,
 } from "./args.ts";
 import type { Client } from "./client.ts";
 import { jobPath, queryString } from "@/lib/client/api.ts";
-import { CliError, EXIT, usage } from "./errors.ts";
+import { CliError, EXIT, exitCodeForStatus, usage } from "./errors.ts";
 import {
   eventJobId,
   eventLine,
@@ -46,7 +48,7 @@ import {
   runsTable,
   statsDetail,
 } from "./render.ts";
-import { block } from "./table.ts";
+import { block, table } from "./table.ts";
 import { followEvents } from "./sse.ts";
 
 /** What a command gets to do its work: the API, the output, the clock. */
@@ -100,6 +102,11 @@ const JOB_FLAG_HELP = [
   "--retry-delay DURATION   wait between retries",
   "--overlap MODE           skip, allow or replace: when a run is due while one is going",
   "--catch-up MODE          skip or once: ticks missed while the server was down",
+  "--tag TAG                a tag (repeat it, or a comma list: --tag billing,nightly); lowercase",
+  "                         letters, digits, _ . -; on edit the tags given replace the job's, --tag '' clears them",
+  "--notify EVENTS=TARGET   an alert rule (repeat it): EVENTS a comma list of failure, recovery, success, missed;",
+  "                         TARGET a webhook URL or an email address, e.g. --notify failure,recovery=https://hooks.slack.com/...;",
+  "                         on edit the rules given replace the job's, --notify '' clears them",
 ];
 
 /** Prints `value` as JSON with --json, else `text()`. */
@@ -113,12 +120,13 @@ const get = <T>(ctx: Ctx, path: string) => ctx.client.request<T>("GET", path);
 const list: Command = {
   name: "list",
   args:
-    "[--status S] [--type periodic|onetime] [--q TEXT] [--sort F] [--order asc|desc] [--limit N] [--offset N]",
+    "[--status S] [--type periodic|onetime] [--q TEXT] [--tag TAG]... [--sort F] [--order asc|desc] [--limit N] [--offset N]",
   summary: "list jobs as a table",
   flags: [
     "--status S     created, scheduled, running, paused, stopped, complete, failed or cancelled",
     "--type T       periodic or onetime (manual jobs are onetime with no schedule)",
     "--q TEXT       search in id and name",
+    "--tag TAG      only jobs with this tag; repeated (or a comma list), jobs with all of them",
     "--sort F       name, nextRunAt, lastRunAt or createdAt;  --order asc|desc",
     "--limit N      at most N jobs (server default 100, max 1000);  --offset N  skip N",
   ],
@@ -126,6 +134,7 @@ const list: Command = {
     status: { type: "string" },
     type: { type: "string" },
     q: { type: "string" },
+    tag: { type: "string", multiple: true },
     sort: { type: "string" },
     order: { type: "string" },
     limit: { type: "string" },
@@ -137,6 +146,7 @@ const list: Command = {
       status: str(v, "status"),
       type: str(v, "type"),
       q: str(v, "q"),
+      tag: tagsFlag(v),
       sort: str(v, "sort"),
       order: str(v, "order"),
       limit: int(v, "limit"),
@@ -453,6 +463,40 @@ async function showRun(ctx: Ctx, id: string, runId: string) {
   return show(ctx, r, () => runDetail(r));
 }
 
+const cancel: Command = {
+  name: "cancel",
+  args: "ID RUN_ID",
+  summary:
+    "cancel a run that is going: its action is aborted, the job keeps its schedule",
+  flags: [
+    "Waits for the run to end (the server answers within the kill grace and a margin),",
+    "then prints it: cancelled, with who asked. Exit 3 if there is no such job or run,",
+    "4 if the run has already ended, 5 if it had not ended yet when the server answered.",
+    "Example: deno task jobs cancel nightly-report 42",
+  ],
+  options: {},
+  positionals: [2, 2],
+  async run(ctx, { positionals: [id, runId] }) {
+    if (!/^\d+$/.test(runId)) {
+      throw usage(`RUN_ID must be a run number, got "${runId}"`);
+    }
+    const r = await ctx.client.request<RunView>(
+      "POST",
+      jobPath(id, "runs", runId, "cancel"),
+    );
+    if (r.status === "running") {
+      // 202: the cancel is committed, but the run's node has not ended it yet.
+      if (ctx.json) ctx.out(JSON.stringify(r, null, 2));
+      throw new CliError(
+        `run #${r.id} of ${id} is still running: the cancel is recorded, its node has not ended it yet`,
+        EXIT.runFailed,
+        { status: 202, code: "still_running" },
+      );
+    }
+    return show(ctx, r, () => `${id} ${runLine(r)}`);
+  },
+};
+
 const del: Command = {
   name: "delete",
   args: "ID",
@@ -465,6 +509,99 @@ const del: Command = {
     return show(ctx, { id, deleted: true }, () => `deleted ${id}`);
   },
 };
+
+const BULK_ACTIONS = ["pause", "resume", "run", "delete"];
+
+/** The exit code of a bulk job's failure, as if it had been asked alone. */
+const BULK_EXIT: Record<string, number> = {
+  not_found: EXIT.notFound,
+  conflict: EXIT.rejected,
+  invalid: EXIT.rejected,
+};
+
+const bulk: Command = {
+  name: "bulk",
+  args:
+    "ACTION (ID... | [--tag TAG]... [--status S] [--type T] [--q TEXT] [--all])",
+  summary:
+    "pause, resume, run now or delete many jobs: by ids, or those the list's filters select",
+  flags: [
+    "ACTION         pause, resume, run (run now) or delete",
+    "ID...          the jobs, by id",
+    "--tag TAG      jobs with this tag (repeat it, or a comma list: jobs with all of them)",
+    "--status S, --type T, --q TEXT   as for jobs list",
+    "--all          every job (needed when no filter is given)",
+    "Each job is done as its own command would; one line per job says what happened.",
+    "At most 1,000 jobs per call. Exit 0 when every job succeeded, else the first failure's",
+    "code (3 not found, 4 refused, e.g. a status that does not allow it).",
+    "Example: deno task jobs bulk pause --tag billing",
+  ],
+  options: {
+    tag: { type: "string", multiple: true },
+    status: { type: "string" },
+    type: { type: "string" },
+    q: { type: "string" },
+    all: { type: "boolean" },
+  },
+  positionals: [1, Infinity],
+  async run(ctx, { values: v, positionals: [action, ...ids] }) {
+    if (!BULK_ACTIONS.includes(action)) {
+      throw usage(
+        `unknown action "${action}": give ${BULK_ACTIONS.join(", ")}`,
+      );
+    }
+    const filter = dropUndefined({
+      tag: tagsFlag(v),
+      status: str(v, "status"),
+      type: str(v, "type"),
+      q: str(v, "q"),
+    });
+    const filtered = Object.keys(filter).length > 0 || v.all === true;
+    if (ids.length && filtered) {
+      throw usage(
+        "IDs and filter flags (--tag, --status, --type, --q, --all): give one or the other",
+      );
+    }
+    if (!ids.length && !filtered) {
+      throw usage(
+        "which jobs? give IDs, filter flags (--tag, --status, --type, --q), or --all",
+      );
+    }
+    const body = ids.length
+      ? { action, ids }
+      : { action, filter, ...(v.all ? { all: true } : {}) };
+    const answer = await ctx.client.request<BulkAnswer>(
+      "POST",
+      "/jobs/bulk",
+      body,
+    );
+    show(ctx, answer, () => bulkText(answer));
+    const failed = answer.results.find((r) => !r.ok);
+    if (!failed || failed.ok) return EXIT.ok;
+    return BULK_EXIT[failed.code] ?? exitCodeForStatus(500);
+  },
+};
+
+function bulkText(a: BulkAnswer): string {
+  const head = `${a.action}: ${a.succeeded} of ${a.matched} ${
+    a.matched === 1 ? "job" : "jobs"
+  } done${a.failed ? `, ${a.failed} failed` : ""}`;
+  if (!a.results.length) return `${a.action}: no jobs match`;
+  const rows = table(a.results, [
+    { header: "ID", value: (r) => r.id, max: 40 },
+    { header: "RESULT", value: (r) => r.ok ? "ok" : r.code },
+    {
+      header: "DETAIL",
+      value: (r) =>
+        r.ok
+          ? `${r.status}${r.runId === undefined ? "" : ` (run #${r.runId})`}`
+          : r.error,
+      max: 100,
+    },
+  ]);
+  return `${rows}
+${head}`;
+}
 
 const stats: Command = {
   name: "stats",
@@ -567,6 +704,8 @@ export const COMMANDS: Command[] = [
   transition("resume", "resume a paused job"),
   run,
   runs,
+  bulk,
+  cancel,
   del,
   watch,
   stats,

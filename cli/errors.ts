@@ -22,7 +22,7 @@ export const EXIT = {
   notFound: 3,
   /** The API rejected the request: invalid (400, 413, 415) or conflict (409: duplicate id, illegal transition). */
   rejected: 4,
-  /** `run --wait`: the run failed or was cancelled, or was still running at the `--wait-timeout` deadline. */
+  /** `run --wait`: the run failed or was cancelled, or was still running at the `--wait-timeout` deadline; `cancel`: the run had not ended yet when the server answered. */
   runFailed: 5,
   /** The API refused the credentials (401/403): set or fix JOBPRO_TOKEN. */
   unauthorized: 6,

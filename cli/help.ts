@@ -18,7 +18,8 @@ export const EXIT_CODES = `Exit codes:
   3  not found: no such job or run (404)
   4  rejected by the API: invalid input (400, e.g. a bad schedule), 413, 415, or conflict (409:
      duplicate id, a status change the job's status does not allow)
-  5  run --wait: the run failed or was cancelled, or was still running at --wait-timeout
+  5  run --wait: the run failed or was cancelled, or was still running at --wait-timeout;
+     cancel: the run had not ended yet when the server answered (the cancel is recorded)
   6  unauthorized (401/403): set or fix JOBPRO_TOKEN`;
 
 const ENVIRONMENT = `Environment:
@@ -82,6 +83,6 @@ export function commandHelp(c: Command): string {
     ENVIRONMENT,
     "",
     "Exit codes: 0 ok, 1 server/network, 2 usage, 3 not found, 4 rejected (invalid/conflict),",
-    "5 run --wait failed, 6 unauthorized; jobs help explains them.",
+    "5 run --wait failed (or cancel: still running), 6 unauthorized; jobs help explains them.",
   ].join("\n");
 }

@@ -68,7 +68,7 @@ export function at(iso: string | null, now: number): string {
 }
 
 /**
- * The job list as a table.
+ * The job list as a table; a TAGS column last when any job shown has tags.
  *
  * @example
  * ```ts
@@ -76,6 +76,9 @@ export function at(iso: string | null, now: number): string {
  * ```
  */
 export function jobsTable(jobs: JobView[], now: number): string {
+  const tags = jobs.some((j) => j.tags.length)
+    ? [{ header: "TAGS", value: (j: JobView) => j.tags.join(","), max: 40 }]
+    : [];
   return table(jobs, [
     { header: "ID", value: (j) => j.id, max: 40 },
     { header: "NAME", value: (j) => j.name, max: 30 },
@@ -96,6 +99,7 @@ export function jobsTable(jobs: JobView[], now: number): string {
       value: (j) => j.successRate === null ? "–" : String(j.successRate),
       align: "right",
     },
+    ...tags,
   ]);
 }
 
@@ -122,6 +126,7 @@ export function jobDetail(j: JobView, now: number): string {
     ["overlap", j.overlap],
     ["catch-up", j.catchUp],
     ["auto-start", String(j.autoStart)],
+    ["tags", j.tags.length ? j.tags.join(", ") : "–"],
     ["next run", at(j.nextRunAt, now)],
     [
       "last run",

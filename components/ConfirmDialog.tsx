@@ -2,8 +2,9 @@ import type { ComponentChildren } from "preact";
 import { ModalDialog } from "./ModalDialog.tsx";
 
 /**
- * A yes/no question in a native modal `<dialog>`. Escape or Cancel says no;
- * the safe choice has the focus.
+ * A yes/no question in a native modal `<dialog>`. Escape or Cancel (or
+ * `cancelLabel`, where "Cancel" would read as yes) says no; the safe choice
+ * has the focus.
  *
  * @example
  * ```tsx
@@ -14,11 +15,20 @@ import { ModalDialog } from "./ModalDialog.tsx";
  * ```
  */
 export function ConfirmDialog(
-  { open, title, children, confirmLabel, onConfirm, onClose }: {
+  {
+    open,
+    title,
+    children,
+    confirmLabel,
+    cancelLabel = "Cancel",
+    onConfirm,
+    onClose,
+  }: {
     open: boolean;
     title: string;
     children: ComponentChildren;
     confirmLabel: string;
+    cancelLabel?: string;
     onConfirm(): void;
     onClose(): void;
   },
@@ -44,7 +54,7 @@ export function ConfirmDialog(
           <div id="confirm-body">{children}</div>
           <footer class="dialog-foot">
             <button type="submit" value="no" class="btn" autoFocus>
-              Cancel
+              {cancelLabel}
             </button>
             <button type="submit" value="yes" class="btn btn-danger">
               {confirmLabel}

@@ -1,4 +1,5 @@
-import { JOB_STATUSES } from "@/lib/jobpro/runtime.ts";
+import { useEffect, useState } from "preact/hooks";
+import { JOB_STATUSES, splitTags } from "@/lib/jobpro/runtime.ts";
 import { readJobsQuery } from "@/lib/client/query.ts";
 import { queryString } from "@/lib/client/api.ts";
 
@@ -7,6 +8,8 @@ export interface ListQuery {
   status: string;
   type: string;
   q: string;
+  /** Tags a job must all have (`?tag=a&tag=b`). */
+  tag: string[];
   sort: "createdAt" | "name" | "nextRunAt" | "lastRunAt";
   order: "asc" | "desc";
   offset: number;
@@ -18,6 +21,7 @@ export const DEFAULT_QUERY: ListQuery = {
   status: "",
   type: "",
   q: "",
+  tag: [],
   sort: "createdAt",
   order: "asc",
   offset: 0,
@@ -48,6 +52,7 @@ export function parseListQuery(params: URLSearchParams): ListQuery {
     status: query.status ?? "",
     type: query.type ?? "",
     q: query.q ?? "",
+    tag: query.tags ?? [],
     sort: query.sort ?? DEFAULT_QUERY.sort,
     order: query.order ?? DEFAULT_QUERY.order,
     offset: query.offset,
@@ -60,9 +65,13 @@ export function listSearch(q: ListQuery): string {
   return queryString({ ...q }, { ...DEFAULT_QUERY });
 }
 
+/** The tags of a tag box's text (a comma list). */
+const tagsOf = (form: HTMLFormElement) =>
+  splitTags((form.elements.namedItem("tag") as HTMLInputElement).value);
+
 /**
- * Search, status and type filters, sort and page size. A plain GET form, so
- * it works before the island hydrates; the island makes it live.
+ * Search, status, type and tag filters, sort and page size. A plain GET
+ * form, so it works before the island hydrates; the island makes it live.
  */
 export function JobFilters(
   { query, search, onSearch, onChange }: {
@@ -75,6 +84,11 @@ export function JobFilters(
 ) {
   const select = (key: "status" | "type" | "sort") => (e: Event) =>
     onChange({ [key]: (e.target as HTMLSelectElement).value, offset: 0 });
+  // The tag box's text runs ahead of the filter while typing; a new filter
+  // (a tag clicked on a row, going back) replaces it.
+  const tagged = query.tag.join(", ");
+  const [tagText, setTagText] = useState(tagged);
+  useEffect(() => setTagText(tagged), [tagged]);
   return (
     <form
       class="filters"
@@ -83,7 +97,11 @@ export function JobFilters(
       method="get"
       onSubmit={(e) => {
         e.preventDefault();
-        onChange({ q: search, offset: 0 });
+        onChange({
+          q: search,
+          tag: tagsOf(e.currentTarget as HTMLFormElement),
+          offset: 0,
+        });
       }}
     >
       <label class="filter search">
@@ -111,6 +129,24 @@ export function JobFilters(
           <option value="periodic">Periodic</option>
           <option value="onetime">One-time and manual</option>
         </select>
+      </label>
+      <label class="filter tags-filter">
+        <span>Tags</span>
+        <input
+          type="text"
+          name="tag"
+          value={tagText}
+          onInput={(e) => setTagText((e.target as HTMLInputElement).value)}
+          placeholder="billing, nightly"
+          autoComplete="off"
+          spellcheck={false}
+          onChange={(e) => {
+            const tag = splitTags((e.target as HTMLInputElement).value);
+            if (tag.join(",") !== query.tag.join(",")) {
+              onChange({ tag, offset: 0 });
+            }
+          }}
+        />
       </label>
       <label class="filter">
         <span>Sort by</span>

@@ -627,6 +627,14 @@ export function JobForm(
           autoComplete: "off",
           spellcheck: false,
         }, { hint: "Letters, digits, . _ -; made from the name when empty" })}
+        {kit.input("tags", "Tags", {
+          autoComplete: "off",
+          spellcheck: false,
+          placeholder: "billing, nightly",
+        }, {
+          hint:
+            "Comma-separated; each lowercase letters, digits, _ . - (at most 20)",
+        })}
         <WhenFields kit={kit} preview={preview} />
         <ActionFields kit={kit} allowShell={allowShell} known={known} />
         <PolicyFields kit={kit} editing={job !== null} />

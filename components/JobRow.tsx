@@ -9,6 +9,7 @@ import { RunStatusIcon } from "./RunStatusIcon.tsx";
 import { StatusBadge } from "./StatusBadge.tsx";
 import { memo } from "./memo.ts";
 import { LocalTime, Relative } from "./Time.tsx";
+import { Tags } from "./Tags.tsx";
 
 /** An expanded row's runs, as far as they are loaded. */
 export interface History {
@@ -16,10 +17,12 @@ export interface History {
   total: number;
   loading: boolean;
   error?: string;
+  /** The run whose cancel is in flight. */
+  cancelling?: number | null;
 }
 
 /** Columns of the jobs table, for the expanded row's colspan. */
-export const COLUMNS = 8;
+export const COLUMNS = 9;
 
 /** The mean duration of the finished runs among `points`. */
 export function average(points: RunPoint[]): number | null {
@@ -92,11 +95,12 @@ function SuccessCell(
  * for a periodic job its duration chart, for a one-time job its summary.
  */
 function HistoryPanel(
-  { job, points, history, onMore }: {
+  { job, points, history, onMore, onCancel }: {
     job: JobView;
     points: RunPoint[] | undefined;
     history: History;
     onMore(): void;
+    onCancel(run: RunView): void;
   },
 ) {
   const { runs, total, loading, error } = history;
@@ -135,7 +139,14 @@ function HistoryPanel(
           </dl>
         )}
       {runs.length > 0
-        ? <RunsTable runs={runs} caption={`Recent runs of ${job.name}`} />
+        ? (
+          <RunsTable
+            runs={runs}
+            caption={`Recent runs of ${job.name}`}
+            onCancel={onCancel}
+            cancelling={history.cancelling}
+          />
+        )
         : !loading && !error && <p class="muted">No runs yet.</p>}
       {error && <p class="error-text" role="alert">{error}</p>}
       <div class="history-foot">
@@ -166,6 +177,12 @@ export interface RowActions {
   edit(job: JobView): void;
   remove(job: JobView): void;
   more(job: JobView): void;
+  /** Checks or unchecks the row for a bulk action. */
+  select(job: JobView, on: boolean): void;
+  /** Filters the table by a tag of the row. */
+  tag(tag: string): void;
+  /** Asks to cancel a running run of the job (confirmed first). */
+  cancelRun(job: JobView, run: RunView): void;
 }
 
 /**
@@ -175,13 +192,15 @@ export interface RowActions {
  * change.
  */
 export const JobRow = memo(function JobRow(
-  { job, points, history, flash, busy, actions }: {
+  { job, points, history, flash, busy, selected, actions }: {
     job: JobView;
     points: RunPoint[] | undefined;
     history: History | undefined;
     /** Bumped on every change: alternating classes restart the highlight. */
     flash: number | undefined;
     busy: JobOp | "delete" | null;
+    /** Checked for a bulk action. */
+    selected: boolean;
     actions: RowActions;
   },
 ) {
@@ -198,6 +217,15 @@ export const JobRow = memo(function JobRow(
           expanded ? "expanded" : "",
         ].filter(Boolean).join(" ")}
       >
+        <td class="select">
+          <input
+            type="checkbox"
+            checked={selected}
+            aria-label={`Select ${job.name}`}
+            onChange={(e) =>
+              actions.select(job, (e.target as HTMLInputElement).checked)}
+          />
+        </td>
         <td class="toggle">
           <button
             type="button"
@@ -213,6 +241,7 @@ export const JobRow = memo(function JobRow(
         <th scope="row" class="name">
           <a href={jobPath(job.id)} class="job-name">{job.name}</a>
           <div class="job-id">{job.id}</div>
+          <Tags tags={job.tags} onTag={actions.tag} />
         </th>
         <ScheduleCell job={job} />
         <td data-label="Status" class="status">
@@ -256,6 +285,7 @@ export const JobRow = memo(function JobRow(
               points={points}
               history={history}
               onMore={() => actions.more(job)}
+              onCancel={(run) => actions.cancelRun(job, run)}
             />
           </td>
         </tr>

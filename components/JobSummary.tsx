@@ -2,6 +2,7 @@ import type { JobStats, JobView } from "@/lib/jobpro/runtime.ts";
 import { count, duration, percent, rateClass, span } from "@/lib/format.ts";
 import { useNow } from "./clock.ts";
 import { LocalTime, Relative } from "./Time.tsx";
+import { Tags } from "./Tags.tsx";
 
 /** A job's action in a line a person reads. */
 function actionText(action: JobView["action"]): string {
@@ -53,6 +54,8 @@ export function JobDefinition({ job }: { job: JobView }) {
       <dd>{job.catchUp}</dd>
       <dt>Auto start</dt>
       <dd>{job.autoStart ? "yes" : "no"}</dd>
+      <dt>Tags</dt>
+      <dd>{job.tags.length ? <Tags tags={job.tags} /> : "none"}</dd>
       <dt>Created</dt>
       <dd>
         <LocalTime iso={job.createdAt} />

@@ -13,15 +13,19 @@ export function runHref(run: Pick<RunView, "id" | "jobId">): string {
  * A job's runs, newest first: number, start, duration, status, message or
  * error, attempt, and on a cluster the node that ran each (the column only
  * when some run names its node). `onSelect` turns the run links into
- * in-page selection.
+ * in-page selection; with `onCancel`, a running run has a Cancel button.
  */
 export function RunsTable(
-  { runs, caption, selected, onSelect, href = runHref }: {
+  { runs, caption, selected, onSelect, href = runHref, onCancel, cancelling }: {
     runs: RunView[];
     caption: string;
     selected?: number | null;
     onSelect?: (run: RunView) => void;
     href?: (run: RunView) => string;
+    /** Asks to cancel a running run (the caller confirms first). */
+    onCancel?: (run: RunView) => void;
+    /** The run whose cancel is in flight: its button shows busy. */
+    cancelling?: number | null;
   },
 ) {
   const withNode = showsNode(runs);
@@ -69,6 +73,18 @@ export function RunsTable(
             </td>
             <td data-label="Status">
               <StatusBadge status={run.status} />
+              {onCancel && run.status === "running" && (
+                <button
+                  type="button"
+                  class="btn btn-cancel-run"
+                  disabled={cancelling === run.id}
+                  aria-busy={cancelling === run.id ? "true" : undefined}
+                  aria-label={`Cancel run #${run.id}`}
+                  onClick={() => onCancel(run)}
+                >
+                  Cancel
+                </button>
+              )}
             </td>
             <td data-label="Message or error" class="run-message">
               {run.error

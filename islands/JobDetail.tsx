@@ -10,6 +10,7 @@ import { count, plural } from "@/lib/format.ts";
 import { callApi, jobPath, queryString } from "@/lib/client/api.ts";
 import { readRunsView, type RunsView } from "@/lib/client/query.ts";
 import { ConfirmDialog } from "@/components/ConfirmDialog.tsx";
+import { CancelRunDialog } from "@/components/CancelRunDialog.tsx";
 import { DurationChart } from "@/components/DurationChart.tsx";
 import {
   mergePoints,
@@ -88,6 +89,9 @@ export default function JobDetail(props: Props) {
   const [problem, setProblem] = useState("");
   const [editing, setEditing] = useState(false);
   const [confirming, setConfirming] = useState(false);
+  /** The run the cancel dialog asks about, and the one being cancelled. */
+  const [stopping, setStopping] = useState<RunView | null>(null);
+  const [cancelling, setCancelling] = useState<number | null>(null);
 
   const now = useRef({ job, view, run, runs });
   now.current = { job, view, run, runs };
@@ -241,6 +245,22 @@ export default function JobDetail(props: Props) {
     location.assign("/jobs");
   }
 
+  async function cancelRun(r: RunView) {
+    setCancelling(r.id);
+    setProblem("");
+    const res = await callApi<RunView>(
+      "POST",
+      jobPath(id, "runs", r.id, "cancel"),
+    );
+    setCancelling(null);
+    if (!res.ok) return setProblem(`Run #${r.id}: ${res.error.message}`);
+    setNotice(
+      res.data.status === "running"
+        ? `Run #${r.id}: cancel asked; it has not ended yet`
+        : `Run #${r.id}: cancelled`,
+    );
+  }
+
   const select = (r: RunView | null) =>
     show({ ...now.current.view, run: r?.id ?? null }, true);
 
@@ -348,6 +368,8 @@ export default function JobDetail(props: Props) {
                   onSelect={select}
                   href={(r) =>
                     `${jobPath(id)}${search({ ...view, run: r.id })}`}
+                  onCancel={setStopping}
+                  cancelling={cancelling}
                 />
               )
               : (
@@ -395,6 +417,11 @@ export default function JobDetail(props: Props) {
           runs will be deleted. This cannot be undone.
         </p>
       </ConfirmDialog>
+      <CancelRunDialog
+        run={stopping}
+        onConfirm={cancelRun}
+        onClose={() => setStopping(null)}
+      />
     </div>
   );
 }

@@ -1,9 +1,25 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Notices } from "@/components/Notices.tsx";
-import type { JobView, RunView } from "@/lib/jobpro/runtime.ts";
+import type {
+  BulkAction,
+  BulkAnswer,
+  JobView,
+  RunView,
+} from "@/lib/jobpro/runtime.ts";
 import { count, plural } from "@/lib/format.ts";
 import { callApi, jobPath, queryString } from "@/lib/client/api.ts";
 import { ConfirmDialog } from "@/components/ConfirmDialog.tsx";
+import { BulkBar } from "@/components/BulkBar.tsx";
+import {
+  bulkBody,
+  NO_SELECTION,
+  outcome,
+  pageToggled,
+  pruned,
+  type Selection,
+  toggled,
+} from "@/lib/dashboard/bulk.ts";
+import { CancelRunDialog } from "@/components/CancelRunDialog.tsx";
 import {
   mergePoints,
   type RunPoint,
@@ -89,7 +105,14 @@ export default function JobsTable(props: Props) {
   const [problem, setProblem] = useState<string>("");
   const [form, setForm] = useState<{ job: JobView | null } | null>(null);
   const [doomed, setDoomed] = useState<JobView | null>(null);
+  /** The run the cancel dialog asks about. */
+  const [stopping, setStopping] = useState<
+    { job: JobView; run: RunView } | null
+  >(null);
   const [loading, setLoading] = useState(false);
+  /** Rows checked for a bulk action, or every job the filters select. */
+  const [selection, setSelection] = useState<Selection>(NO_SELECTION);
+  const [bulkBusy, setBulkBusy] = useState<BulkAction | null>(null);
 
   // The newest view and request, also between a change and its render.
   const current = useRef(view);
@@ -171,9 +194,14 @@ export default function JobsTable(props: Props) {
       const { jobs, total } = r.data;
       since.current = Date.now() + skew.current;
       notNew.current.clear();
+      const same = listSearch(query) === listSearch(current.current.query);
       update(() => ({ jobs, total, query }));
       setFresh([]);
       const shown = new Set(jobs.map((j) => j.id));
+      // Another view starts with nothing selected; the same one keeps what it still shows.
+      setSelection((s) =>
+        same ? pruned(s, (id) => shown.has(id)) : NO_SELECTION
+      );
       setOpen((o) =>
         Object.fromEntries(Object.entries(o).filter(([id]) => shown.has(id)))
       );
@@ -260,6 +288,7 @@ export default function JobsTable(props: Props) {
       setOpen((o) =>
         Object.fromEntries(Object.entries(o).filter(([id]) => !deleted.has(id)))
       );
+      setSelection((s) => pruned(s, (id) => !deleted.has(id)));
     }
     if (runs.length) showRuns(runs);
   }
@@ -351,6 +380,29 @@ export default function JobsTable(props: Props) {
     setNotice(`${job.name}: ${DONE[op]}`);
   }
 
+  /** Marks (or clears) the run of an expanded row whose cancel is in flight. */
+  const markCancelling = (id: string, run: number | null) =>
+    setOpen((o) => o[id] ? { ...o, [id]: { ...o[id], cancelling: run } } : o);
+
+  async function cancelRun(job: JobView, run: RunView) {
+    markCancelling(job.id, run.id);
+    setProblem("");
+    const r = await callApi<RunView>(
+      "POST",
+      jobPath(job.id, "runs", run.id, "cancel"),
+    );
+    markCancelling(job.id, null);
+    if (!r.ok) {
+      setProblem(`${job.name}, run #${run.id}: ${r.error.message}`);
+      return;
+    }
+    setNotice(
+      r.data.status === "running"
+        ? `${job.name}: cancel of run #${run.id} asked; it has not ended yet`
+        : `${job.name}: run #${run.id} cancelled`,
+    );
+  }
+
   async function remove(job: JobView) {
     setBusy((b) => ({ ...b, [job.id]: "delete" }));
     const r = await callApi<void>("DELETE", jobPath(job.id));
@@ -364,7 +416,34 @@ export default function JobsTable(props: Props) {
       return { ...v, jobs, total: v.total - (v.jobs.length - jobs.length) };
     });
     setOpen((o) => without(o, job.id));
+    setSelection((s) => pruned(s, (id) => id !== job.id));
     setNotice(`${job.name}: deleted`);
+  }
+
+  /** Does `action` to the selected jobs (one request), says how it went, shows the view anew. */
+  async function bulk(action: BulkAction) {
+    setBulkBusy(action);
+    setProblem("");
+    const r = await callApi<BulkAnswer>("POST", "/jobs/bulk", {
+      body: bulkBody(action, selection, current.current.query),
+    });
+    setBulkBusy(null);
+    if (!r.ok) {
+      setProblem(r.error.message);
+      return;
+    }
+    const names = new Map(current.current.jobs.map((j) => [j.id, j.name]));
+    const told = outcome(r.data, (id) => names.get(id) ?? id);
+    setNotice(told.notice);
+    setProblem(told.problem);
+    setSelection(NO_SELECTION);
+    load(asked.current, "none");
+  }
+
+  /** Adds a tag to the view's filters (a tag clicked on a row). */
+  function filterTag(tag: string) {
+    const tags = asked.current.tag;
+    if (!tags.includes(tag)) change({ tag: [...tags, tag], offset: 0 });
   }
 
   function saved(job: JobView, created: boolean) {
@@ -375,13 +454,19 @@ export default function JobsTable(props: Props) {
   }
 
   // The rows' handlers, stable across renders, calling this render's functions.
-  const latest = useRef({ toggle, act, loadHistory });
-  latest.current = { toggle, act, loadHistory };
+  const latest = useRef({ toggle, act, loadHistory, filterTag });
+  latest.current = { toggle, act, loadHistory, filterTag };
   const actions = useMemo<RowActions>(() => ({
     toggle: (job) => latest.current.toggle(job),
     op: (job, op) => latest.current.act(job, op),
     edit: (job) => setForm({ job }),
     remove: (job) => setDoomed(job),
+    select: (job, on) =>
+      setSelection((s) =>
+        toggled(s, job.id, on, current.current.jobs.map((j) => j.id))
+      ),
+    tag: (tag) => latest.current.filterTag(tag),
+    cancelRun: (job, run) => setStopping({ job, run }),
     more: (job) =>
       latest.current.loadHistory(
         job.id,
@@ -390,7 +475,9 @@ export default function JobsTable(props: Props) {
   }), []);
 
   const { jobs, total, query } = view;
-  const filtered = query.status || query.type || query.q;
+  const filtered = query.status || query.type || query.q || query.tag.length;
+  const checked = new Set(selection.ids);
+  const pageChecked = jobs.filter((j) => checked.has(j.id)).length;
   const sortHeader = (label: string, sort: ListQuery["sort"]) => {
     const active = wanted.sort === sort;
     const order = active && wanted.order === "asc" ? "desc" : "asc";
@@ -457,6 +544,15 @@ export default function JobsTable(props: Props) {
           </p>
         )}
       </Notices>
+      <BulkBar
+        selection={selection}
+        total={total}
+        pageSize={jobs.length}
+        busy={bulkBusy}
+        onSelectMatching={() => setSelection({ ids: [], matching: true })}
+        onClear={() => setSelection(NO_SELECTION)}
+        onAct={bulk}
+      />
       <div class="table-wrap" aria-busy={loading ? "true" : undefined}>
         <table class="jobs-table">
           <caption class="sr-only">
@@ -468,6 +564,25 @@ export default function JobsTable(props: Props) {
           </caption>
           <thead>
             <tr>
+              <th scope="col" class="select">
+                <input
+                  type="checkbox"
+                  aria-label="Select every job on this page"
+                  disabled={jobs.length === 0}
+                  checked={jobs.length > 0 &&
+                    (selection.matching || pageChecked === jobs.length)}
+                  indeterminate={!selection.matching && pageChecked > 0 &&
+                    pageChecked < jobs.length}
+                  onChange={(e) =>
+                    setSelection((s) =>
+                      pageToggled(
+                        s,
+                        jobs.map((j) => j.id),
+                        (e.target as HTMLInputElement).checked,
+                      )
+                    )}
+                />
+              </th>
               <th scope="col" class="toggle">
                 <span class="sr-only">Runs</span>
               </th>
@@ -489,6 +604,7 @@ export default function JobsTable(props: Props) {
                 history={open[job.id]}
                 flash={flash[job.id]}
                 busy={busy[job.id] ?? null}
+                selected={selection.matching || checked.has(job.id)}
                 actions={actions}
               />
             ))}
@@ -504,7 +620,13 @@ export default function JobsTable(props: Props) {
                           onClick={(e) => {
                             e.preventDefault();
                             setSearch("");
-                            change({ status: "", type: "", q: "", offset: 0 });
+                            change({
+                              status: "",
+                              type: "",
+                              q: "",
+                              tag: [],
+                              offset: 0,
+                            });
                           }}
                         >
                           Clear the filters
@@ -549,6 +671,11 @@ export default function JobsTable(props: Props) {
           will be deleted. This cannot be undone.
         </p>
       </ConfirmDialog>
+      <CancelRunDialog
+        run={stopping?.run ?? null}
+        onConfirm={(run) => stopping && cancelRun(stopping.job, run)}
+        onClose={() => setStopping(null)}
+      />
     </section>
   );
 }

@@ -10,6 +10,7 @@
  */
 import type { StoreLocation } from "./jobpro/open_store.ts";
 import { SCHEMA_NAME } from "./jobpro/postgres_sql.ts";
+import { parseSmtpUrl, type SmtpSettings } from "./jobpro/smtp.ts";
 
 /** Settings for one jobpro process. */
 export interface Config {
@@ -59,6 +60,16 @@ export interface Config {
   shellEnvPass: string[];
   /** /healthz says unavailable once a commit has been pending this long (ms). */
   healthCommitMs: number;
+  /** Alerts (notify.ts): a webhook for every job's failures (JOBPRO_NOTIFY_URL). */
+  notifyUrl: string | null;
+  /** The SMTP server alert emails go through (JOBPRO_SMTP_URL), with the sender. */
+  smtp: SmtpSettings | null;
+  /** The base of links in alerts (JOBPRO_PUBLIC_URL); null: the server's own address. */
+  publicUrl: string | null;
+  /** Waits between an alert's attempts (JOBPRO_NOTIFY_BACKOFF_MS); null: the default. */
+  notifyBackoffMs: number[] | null;
+  /** How often each node looks for alerts due (JOBPRO_NOTIFY_POLL_MS). */
+  notifyPollMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -206,6 +217,40 @@ export function readConfig(env: Env): Config {
     allowedHosts: list(env.JOBPRO_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
     shellEnvPass: list(env.JOBPRO_SHELL_ENV_PASS),
     healthCommitMs: int(env, "JOBPRO_HEALTH_COMMIT_MS", 5000, 1),
+    ...alerts(env),
+  };
+}
+
+/** The alert settings: JOBPRO_NOTIFY_URL, JOBPRO_SMTP_URL and the rest. */
+function alerts(env: Env) {
+  const notifyUrl = env.JOBPRO_NOTIFY_URL || null;
+  if (notifyUrl && !/^https?:\/\/[^/]/i.test(notifyUrl)) {
+    throw new Error("JOBPRO_NOTIFY_URL must be an http(s) URL");
+  }
+  const publicUrl = env.JOBPRO_PUBLIC_URL?.replace(/\/+$/, "") || null;
+  if (publicUrl && !/^https?:\/\/[^/]/i.test(publicUrl)) {
+    throw new Error("JOBPRO_PUBLIC_URL must be an http(s) URL");
+  }
+  let smtp: SmtpSettings | null = null;
+  if (env.JOBPRO_SMTP_URL) {
+    const from = env.JOBPRO_NOTIFY_FROM || "jobpro@localhost";
+    smtp = parseSmtpUrl(env.JOBPRO_SMTP_URL, from);
+    if (env.JOBPRO_SMTP_CA_FILE) {
+      smtp.caCerts = [Deno.readTextFileSync(env.JOBPRO_SMTP_CA_FILE)];
+    }
+  }
+  const backoff = list(env.JOBPRO_NOTIFY_BACKOFF_MS).map(Number);
+  if (backoff.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new Error(
+      "JOBPRO_NOTIFY_BACKOFF_MS must be comma-separated whole milliseconds",
+    );
+  }
+  return {
+    notifyUrl,
+    smtp,
+    publicUrl,
+    notifyBackoffMs: backoff.length ? backoff : null,
+    notifyPollMs: int(env, "JOBPRO_NOTIFY_POLL_MS", 5000, 10),
   };
 }
 

@@ -201,20 +201,26 @@ export function jobPath(id: string, ...rest: (string | number)[]): string {
 }
 
 /**
- * A query string from the given values, leaving out empty ones and defaults.
+ * A query string from the given values, leaving out empty ones and defaults;
+ * an array is the parameter repeated (`tag=a&tag=b`).
  *
  * @example
  * ```ts
  * queryString({ status: "paused", q: "", offset: 0 }, { offset: 0 }); // "?status=paused"
+ * queryString({ tag: ["a", "b"] }); // "?tag=a&tag=b"
  * ```
  */
 export function queryString(
-  values: Record<string, string | number | undefined | null>,
-  defaults: Record<string, string | number> = {},
+  values: Record<string, string | number | string[] | undefined | null>,
+  defaults: Record<string, string | number | string[]> = {},
 ): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(values)) {
     if (value === undefined || value === null || value === "") continue;
+    if (Array.isArray(value)) {
+      for (const v of value) params.append(key, v);
+      continue;
+    }
     if (defaults[key] === value) continue;
     params.set(key, String(value));
   }

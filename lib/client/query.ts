@@ -18,6 +18,8 @@ import {
   type JobType,
   RUN_STATUSES,
   type RunStatus,
+  splitTags,
+  tagProblem,
 } from "@/lib/jobpro/runtime.ts";
 
 /** What the list queries accept, shared with the OpenAPI document. */
@@ -53,6 +55,8 @@ export interface JobsQuery {
   status?: JobStatus;
   type?: JobType;
   q?: string;
+  /** Tags a job must all have; absent when none is asked for. */
+  tags?: string[];
   sort?: typeof QUERY.jobSort[number];
   order?: typeof QUERY.order[number];
   offset: number;
@@ -67,8 +71,9 @@ export interface RunsQuery {
 }
 
 /**
- * Reads the job list's query: `status`, `type`, `q`, `sort`, `order`,
- * `offset`, `limit` (default `limit` as given, at most {@link QUERY}.maxLimit).
+ * Reads the job list's query: `status`, `type`, `q`, `tag` (repeated, or a
+ * comma list: a job must have them all), `sort`, `order`, `offset`, `limit`
+ * (default `limit` as given, at most {@link QUERY}.maxLimit).
  *
  * @example
  * ```ts
@@ -84,6 +89,7 @@ export function readJobsQuery(
     status: r.oneOf("status", QUERY.jobStatus),
     type: r.oneOf("type", QUERY.jobType),
     q: params.get("q") || undefined,
+    tags: r.tags("tag"),
     sort: r.oneOf("sort", QUERY.jobSort),
     order: r.oneOf("order", QUERY.order),
     offset: r.count("offset", 0),
@@ -169,6 +175,27 @@ export class QueryReader {
       message: `${name}: must be a non-negative integer, got "${raw}"`,
     });
     return fallback;
+  }
+
+  /**
+   * Tags from every `name=` (each one tag or a comma list), without
+   * duplicates; undefined when there are none. A bad tag is a problem and
+   * is left out.
+   */
+  tags(name: string): string[] | undefined {
+    const tags = new Set<string>();
+    for (const raw of this.params.getAll(name)) {
+      for (const tag of splitTags(raw)) {
+        const problem = tagProblem(tag);
+        if (problem) {
+          this.problems.push({
+            name,
+            message: `${name}: ${JSON.stringify(tag)} ${problem}`,
+          });
+        } else tags.add(tag);
+      }
+    }
+    return tags.size ? [...tags] : undefined;
   }
 
   /** One of `allowed`, or undefined when absent or wrong. */

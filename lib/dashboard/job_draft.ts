@@ -54,6 +54,8 @@ export interface Draft {
   overlap: JobView["overlap"];
   catchUp: JobView["catchUp"];
   autoStart: boolean;
+  /** The tags as a comma list. */
+  tags: string;
 }
 
 /** A form field: a draft key, or `param.<name>` for one of a function's params. */
@@ -268,6 +270,7 @@ export function draftOf(job: JobView | null): Draft {
     overlap: job?.overlap ?? "skip",
     catchUp: job?.catchUp ?? "skip",
     autoStart: job?.autoStart ?? true,
+    tags: job?.tags.join(", ") ?? "",
   };
 }
 
@@ -393,6 +396,10 @@ export function actionOf(
   };
 }
 
+/** The tags of the form's comma list (as the engine's `splitTags` reads one); the server checks each. */
+const tagsOf = (text: string) =>
+  text.split(",").map((t) => t.trim()).filter((t) => t !== "");
+
 /** Every editable value of the draft, as the API takes it. */
 function inputOf(
   d: Draft,
@@ -411,6 +418,8 @@ function inputOf(
     overlap: d.overlap,
     catchUp: d.catchUp,
     autoStart: d.autoStart,
+    // A new job without tags leaves them out; an edit always compares them.
+    ...(original || tagsOf(d.tags).length ? { tags: tagsOf(d.tags) } : {}),
   };
 }
 
@@ -468,6 +477,7 @@ const DIRECT: Record<string, Field> = {
   overlap: "overlap",
   catchUp: "catchUp",
   autoStart: "autoStart",
+  tags: "tags",
   "action.type": "actionType",
   action: "actionType",
   "action.url": "url",
@@ -480,6 +490,7 @@ const DIRECT: Record<string, Field> = {
 
 /** Input paths under which every error goes to one field. */
 const PREFIXES: [string, Field][] = [
+  ["tags", "tags"],
   ["action.headers", "headers"],
   ["action.command", "command"],
   ["action.env", "env"],

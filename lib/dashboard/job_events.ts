@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import type { JobView, RunView } from "@/lib/jobpro/runtime.ts";
+import { hasTags, type JobView, type RunView } from "@/lib/jobpro/runtime.ts";
 
 /** One event off the wire; `data` is still JSON text. */
 export interface WireEvent {
@@ -94,6 +94,8 @@ export interface RowFilter {
   status: string;
   type: string;
   q: string;
+  /** Tags a job must all have. */
+  tag?: string[];
   sort: string;
   order: string;
   offset: number;
@@ -108,8 +110,8 @@ export interface Rows {
 }
 
 /**
- * Whether a job belongs in a view with these filters (status, type, and
- * `q` as a case-blind substring of id or name).
+ * Whether a job belongs in a view with these filters (status, type, tags,
+ * and `q` as a case-blind substring of id or name).
  *
  * @example
  * ```ts
@@ -118,10 +120,11 @@ export interface Rows {
  */
 export function matches(
   job: JobView,
-  q: Pick<RowFilter, "status" | "type" | "q">,
+  q: Pick<RowFilter, "status" | "type" | "q" | "tag">,
 ): boolean {
   if (q.status && job.status !== q.status) return false;
   if (q.type && job.type !== q.type) return false;
+  if (q.tag?.length && !hasTags(job.tags, q.tag)) return false;
   const needle = q.q.toLowerCase();
   return !needle || job.id.toLowerCase().includes(needle) ||
     job.name.toLowerCase().includes(needle);

@@ -11,6 +11,7 @@
  */
 import { checkAction } from "./actions.ts";
 import type { Job, JobInput, JobPatch, JobType } from "./job.ts";
+import { keepNotifySecrets } from "./notify.ts";
 import { isPeriodic, scheduleZone } from "./schedule.ts";
 import { keepSecrets } from "./secrets.ts";
 import type { EngineState } from "./state.ts";
@@ -51,6 +52,8 @@ export function defineJob(
     overlap: input.overlap,
     catchUp: input.catchUp,
     autoStart: input.autoStart,
+    tags: input.tags ?? [],
+    notify: input.notify ?? [],
     status: prev?.status ?? "created",
     nextRunAt: prev?.nextRunAt ?? null,
     createdAt: prev?.createdAt ?? now,
@@ -67,6 +70,9 @@ export function mergePatch(job: Job, patch: JobPatch): JobInput {
     m.timezone = scheduleZone(patch.schedule) ?? m.timezone;
   }
   if (patch.action) m.action = keepSecrets(patch.action, job.action);
+  if (patch.notify) {
+    m.notify = keepNotifySecrets(patch.notify, job.notify ?? []);
+  }
   return {
     id: job.id,
     name: m.name,
@@ -79,6 +85,8 @@ export function mergePatch(job: Job, patch: JobPatch): JobInput {
     overlap: m.overlap,
     catchUp: m.catchUp,
     autoStart: m.autoStart,
+    tags: m.tags ?? [],
+    notify: m.notify ?? [],
   };
 }
 

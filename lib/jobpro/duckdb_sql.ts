@@ -13,6 +13,7 @@ import {
 } from "@duckdb/node-api";
 import type { Run } from "./run.ts";
 import type { Row } from "./rows.ts";
+import type { Delivery } from "./notify.ts";
 import type { Put } from "./store.ts";
 
 // job_key is the job's small integer key: a filter on it scans 10 million
@@ -24,6 +25,12 @@ const RUN_COLUMNS =
   scheduled_for TIMESTAMP, started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP,
   duration_ms BIGINT, status VARCHAR NOT NULL, message VARCHAR, error VARCHAR,
   output VARCHAR`;
+
+const DELIVERY_COLUMNS = `id VARCHAR PRIMARY KEY, job_id VARCHAR NOT NULL,
+  run_id BIGINT, event VARCHAR NOT NULL, target VARCHAR NOT NULL,
+  payload VARCHAR NOT NULL, status VARCHAR NOT NULL, attempts INTEGER NOT NULL,
+  error VARCHAR, created_at TIMESTAMP NOT NULL, next_attempt_at TIMESTAMP NOT NULL,
+  claimed_until TIMESTAMP, sent_at TIMESTAMP`;
 
 export const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS jobs (
@@ -38,6 +45,12 @@ export const SCHEMA = [
     last_run VARCHAR, key INTEGER NOT NULL UNIQUE)`,
   // Files written before job versions: every job starts at version 1.
   `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS version BIGINT DEFAULT 1`,
+  // Files written before tags: every job has none. A JSON array, as action is.
+  `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS tags VARCHAR DEFAULT '[]'`,
+  // Files written before alerts: no job has rules (notify.ts). JSON, as action is.
+  `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS notify VARCHAR DEFAULT '[]'`,
+  // The alerts' outbox (notifier.ts): one row per run, event and target (its id).
+  `CREATE TABLE IF NOT EXISTS deliveries (${DELIVERY_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS runs (${RUN_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS runs_running (${RUN_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS events (seq BIGINT NOT NULL, logged_at TIMESTAMP NOT NULL,
@@ -50,11 +63,15 @@ export const SCHEMA = [
   `CREATE TEMP TABLE claims (job_id VARCHAR, tick TIMESTAMP, next TIMESTAMP)`,
   `CREATE TEMP TABLE statuses (job_id VARCHAR, status VARCHAR, updated_at TIMESTAMP)`,
   `CREATE TEMP TABLE ended (job_id VARCHAR, run_id BIGINT, ok BOOLEAN, summary VARCHAR)`,
+  `CREATE TEMP TABLE new_deliveries (${
+    DELIVERY_COLUMNS.replace(" PRIMARY KEY", "")
+  })`,
 ];
 
 const JOB_COLUMNS = `id, name, type, schedule, timezone, action, timeout_ms,
   retries, retry_delay_ms, overlap, catch_up, auto_start, status, next_run_at,
-  created_at, updated_at, run_count, success_count, last_run, key, version`;
+  created_at, updated_at, run_count, success_count, last_run, key, version,
+  tags, notify`;
 
 // An operation's put: a create where no job has the id; an update where the
 // stored version is the one the operation was planned from. Counters and the
@@ -74,7 +91,7 @@ export const UPDATE_PUTS = `UPDATE jobs SET name = p.name, type = p.type,
   timeout_ms = p.timeout_ms, retries = p.retries, retry_delay_ms = p.retry_delay_ms,
   overlap = p.overlap, catch_up = p.catch_up, auto_start = p.auto_start,
   status = p.status, next_run_at = p.next_run_at, updated_at = p.updated_at,
-  version = p.version
+  version = p.version, tags = p.tags, notify = p.notify
   FROM temp.puts p WHERE jobs.id = p.id AND jobs.version = p.expected`;
 export const CLAIMABLE =
   `SELECT c.job_id AS id FROM temp.claims c JOIN jobs ON jobs.id = c.job_id
@@ -99,7 +116,7 @@ export const JOB_SELECT =
   epoch_ms(created_at)::DOUBLE AS created_at,
   epoch_ms(updated_at)::DOUBLE AS updated_at,
   run_count::DOUBLE AS run_count, success_count::DOUBLE AS success_count,
-  last_run FROM jobs`;
+  last_run, tags, notify FROM jobs`;
 
 export const RUN_FIELDS = `id::DOUBLE AS id, job_id, trigger, attempt,
   epoch_ms(scheduled_for)::DOUBLE AS scheduled_for,
@@ -152,6 +169,8 @@ export function appendPut(
   a.appendNull(); // last_run
   a.appendInteger(key);
   a.appendBigInt(BigInt(j.version));
+  a.appendVarchar(JSON.stringify(j.tags));
+  a.appendVarchar(JSON.stringify(j.notify ?? []));
   appendBig(a, expected);
   a.endRow();
 }
@@ -208,7 +227,13 @@ export async function rows(
 }
 
 /** Empties a batch's staging tables. */
-export const CLEAR_STAGING = ["puts", "claims", "statuses", "ended"]
+export const CLEAR_STAGING = [
+  "puts",
+  "claims",
+  "statuses",
+  "ended",
+  "new_deliveries",
+]
   .map((t) => `DELETE FROM temp.${t}`).join(";\n");
 
 /** Aggregates over one job's finished runs ($1: its key). */
@@ -220,3 +245,38 @@ export const STATS = `SELECT count(*)::DOUBLE AS runs,
   epoch_ms(max(started_at))::DOUBLE AS last_run,
   epoch_ms(max(started_at) FILTER (WHERE status = 'failed'))::DOUBLE AS last_failure
 FROM runs WHERE job_key = $1`;
+
+/** A batch's deliveries: an id already stored stays as it is (dedupe). */
+export const INSERT_DELIVERIES = `INSERT INTO deliveries
+  SELECT * FROM (SELECT DISTINCT ON (id) * FROM temp.new_deliveries) n
+  WHERE n.id NOT IN (SELECT id FROM deliveries)
+  ON CONFLICT DO NOTHING`;
+
+/** A delivery's columns as the engine reads them (rows.ts `toDelivery`). */
+export const DELIVERY_FIELDS = `id, job_id, run_id::DOUBLE AS run_id, event,
+  target, payload, status, attempts, error,
+  epoch_ms(created_at)::DOUBLE AS created_at,
+  epoch_ms(next_attempt_at)::DOUBLE AS next_attempt_at,
+  epoch_ms(sent_at)::DOUBLE AS sent_at`;
+
+/** Pending deliveries due by $1 whose claim lapsed (at most `limit`). */
+export const claimableDeliveries = (limit: number) =>
+  `SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+  AND (claimed_until IS NULL OR claimed_until <= $1)
+  ORDER BY next_attempt_at, id LIMIT ${Math.max(1, Math.floor(limit))}`;
+
+export function appendDelivery(a: DuckDBAppender, d: Delivery) {
+  a.appendVarchar(d.id);
+  a.appendVarchar(d.jobId);
+  appendBig(a, d.runId);
+  a.appendVarchar(d.event);
+  a.appendVarchar(d.target);
+  a.appendVarchar(d.payload);
+  a.appendVarchar(d.status);
+  a.appendInteger(d.attempts);
+  appendText(a, d.error);
+  appendTs(a, d.createdAt);
+  appendTs(a, d.nextAttemptAt);
+  a.appendNull(); // claimed_until
+  appendTs(a, d.sentAt);
+}

@@ -25,15 +25,19 @@ import {
   type DuckDBValue,
 } from "@duckdb/node-api";
 import {
+  appendDelivery,
   appendPut,
   appendRun,
   appendTs,
   CLAIM,
   CLAIMABLE,
+  claimableDeliveries,
   CLEAR_STAGING,
   COUNT_ENDED,
   CREATABLE,
   CREATE_PUTS,
+  DELIVERY_FIELDS,
+  INSERT_DELIVERIES,
   JOB_SELECT,
   lastEventSeqOf,
   rows,
@@ -49,13 +53,16 @@ import {
 import { JobproError } from "./errors.ts";
 import {
   DEFAULT_MAX_EVENTS,
+  eventTypeText,
   interrupted,
   type Row,
+  toDelivery,
   toEvent,
   toRun,
   toStats,
   toStoredJob,
 } from "./rows.ts";
+import type { Delivery, DeliveryOutcome } from "./notify.ts";
 import { type Run, summarize } from "./run.ts";
 import { emptyBatch } from "./store.ts";
 import type {
@@ -379,6 +386,22 @@ class DuckDBStore implements Store {
     return finished.filter((r) => this.#going.has(r.id)).map((r) => r.id);
   }
 
+  /** The batch's alerts (an id stored already is kept); a deleted job's go with it. */
+  async #writeDeliveries(batch: Batch, deleted: Set<string>) {
+    if (deleted.size) {
+      await this.#writer.run(
+        `DELETE FROM deliveries WHERE job_id IN (${
+          [...deleted].map((_, i) => `$${i + 1}`).join(",")
+        })`,
+        [...deleted],
+      );
+    }
+    const fresh = (batch.deliveries ?? []).filter((d) => !deleted.has(d.jobId));
+    if (!fresh.length) return;
+    await this.#stage("new_deliveries", fresh, appendDelivery);
+    await this.#writer.run(INSERT_DELIVERIES);
+  }
+
   async #write(batch: Batch): Promise<Written> {
     const firstSeq = this.#lastSeq + 1;
     let deleted = new Set<string>();
@@ -391,6 +414,7 @@ class DuckDBStore implements Store {
       won = await this.#moveJobs(batch);
       put = await this.#putJobs(batch);
       ended = await this.#writeRuns(batch, deleted);
+      await this.#writeDeliveries(batch, deleted);
       await this.#appendEvents(batch.events, firstSeq, Date.now());
       // The rest in one call: each statement is a round trip to DuckDB's thread.
       const tail: string[] = [];
@@ -431,7 +455,7 @@ class DuckDBStore implements Store {
     for (const e of events) {
       a.appendBigInt(BigInt(seq++));
       appendTs(a, at);
-      a.appendVarchar(e.type);
+      a.appendVarchar(eventTypeText(e));
       a.appendVarchar(e.jobId);
       if ("runId" in e) a.appendBigInt(BigInt(e.runId));
       else a.appendNull();
@@ -605,6 +629,13 @@ class DuckDBStore implements Store {
       if (Number(res.rowsChanged) < batch || rule.signal?.aborted) break;
     }
     if (rule.signal?.aborted) return total;
+    // Alerts sent or given up on go with the runs of their time.
+    await this.#onWriter(() =>
+      this.#writer.run(
+        "DELETE FROM deliveries WHERE status <> 'pending' AND created_at < $1",
+        [ts(rule.before)],
+      )
+    );
     const over = await this.#read(
       `SELECT job_key FROM runs GROUP BY job_key HAVING count(*) > $1`,
       [rule.maxPerJob],
@@ -623,6 +654,79 @@ class DuckDBStore implements Store {
       total += Number(res.rowsChanged);
     }
     return total;
+  }
+
+  claimDeliveries(
+    now: number,
+    limit: number,
+    holdMs: number,
+  ): Promise<Delivery[]> {
+    return this.#onWriter(async () => {
+      const w = this.#writer;
+      await w.run("BEGIN TRANSACTION");
+      try {
+        const ids = (await rows(w, claimableDeliveries(limit), [ts(now)]))
+          .map((r) => String(r.id));
+        if (!ids.length) {
+          await w.run("COMMIT");
+          return [];
+        }
+        const list = ids.map((_, i) => `$${i + 2}`).join(",");
+        await w.run(
+          `UPDATE deliveries SET attempts = attempts + 1, claimed_until = $1
+          WHERE id IN (${list})`,
+          [ts(now + holdMs), ...ids],
+        );
+        const out = await rows(
+          w,
+          `SELECT ${DELIVERY_FIELDS} FROM deliveries WHERE id IN (${
+            ids.map((_, i) => `$${i + 1}`).join(",")
+          }) ORDER BY next_attempt_at, id`,
+          ids,
+        );
+        await w.run("COMMIT");
+        return out.map(toDelivery);
+      } catch (e) {
+        await w.run("ROLLBACK").catch(() => {});
+        throw e;
+      }
+    });
+  }
+
+  settleDelivery(o: DeliveryOutcome): Promise<boolean> {
+    return this.#onWriter(async () => {
+      const w = this.#writer;
+      const at = await rows(
+        w,
+        "SELECT id FROM deliveries WHERE id = $1 AND attempts = $2",
+        [o.id, o.attempts],
+      );
+      if (!at.length) return false;
+      await w.run(
+        `UPDATE deliveries SET status = $3, error = $4,
+          next_attempt_at = coalesce($5, next_attempt_at), sent_at = $6,
+          claimed_until = NULL
+        WHERE id = $1 AND attempts = $2`,
+        [
+          o.id,
+          o.attempts,
+          o.status,
+          o.error,
+          o.nextAttemptAt === null ? null : ts(o.nextAttemptAt),
+          o.sentAt === null ? null : ts(o.sentAt),
+        ],
+      );
+      return true;
+    });
+  }
+
+  async listDeliveries(jobId: string, limit = 20): Promise<Delivery[]> {
+    const n = Math.min(Math.max(Math.floor(limit), 1), 1000);
+    return (await this.#read(
+      `SELECT ${DELIVERY_FIELDS} FROM deliveries WHERE job_id = $1
+      ORDER BY created_at DESC, id DESC LIMIT ${n}`,
+      [jobId],
+    )).map(toDelivery);
   }
 
   async ping(): Promise<void> {

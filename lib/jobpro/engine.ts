@@ -16,6 +16,8 @@ import { type Clock, systemClock } from "./clock.ts";
 import { createEventBus } from "./events.ts";
 import { createHealth } from "./health.ts";
 import { createLimiter } from "./limiter.ts";
+import type { NotifyRule } from "./notify.ts";
+import type { NotifierOptions } from "./notifier.ts";
 import { onDue } from "./planner.ts";
 import { runView } from "./run.ts";
 import { onRetry } from "./runner.ts";
@@ -59,6 +61,8 @@ export interface ManagerOptions {
    * database's clock.
    */
   lease?: NodeLease;
+  /** Alerts: server-wide rules and how the outbox is sent (notifier.ts). */
+  notify?: NotifierOptions & { defaults?: NotifyRule[] };
   log?: Log;
 }
 
@@ -91,6 +95,7 @@ export async function assemble(opts: ManagerOptions) {
         [...(opts.reservedIds ?? [])].map((s) => s.toLowerCase()),
       ),
       lateGraceMs: lease ? 2 * lease.leaseMs : 0,
+      notifyDefaults: opts.notify?.defaults ?? [],
     },
     events: createEventBus({ lastId: await store.lastEventSeq() }),
     outbound: createLimiter(opts.httpMaxConcurrent ?? 256),
@@ -141,6 +146,7 @@ export async function assemble(opts: ManagerOptions) {
     intervalMs: opts.commitIntervalMs ?? 50,
     onCommit: (c) => {
       health.writeWorked();
+      if (c.deliveries) state.notifier?.wake();
       // A node of a cluster publishes every node's events from the log, in
       // its order (follower.ts); this one's are among them.
       if (!state.node) publish(state, c);

@@ -11,7 +11,9 @@
  * What a job's row says decides what this node does with it: a job the row
  * says this node owns is adopted (restored and armed) if it was not, and
  * takes another node's change (a newer version) as an operation; a job owned
- * elsewhere is released (its timers stop) and mirrors the row.
+ * elsewhere is released (its timers stop) and mirrors the row. A
+ * `run-cancel` event is acted on by the node running the run it names
+ * (cancel.ts), whichever node was asked.
  *
  * @example
  * ```ts
@@ -24,6 +26,7 @@ import type { JobEvent } from "./events.ts";
 import { arm, disarm, isMine } from "./planner.ts";
 import { restoreEntry } from "./recovery.ts";
 import { abortRuns } from "./runner.ts";
+import { cancelHere } from "./cancel.ts";
 import { type Run, runView } from "./run.ts";
 import { Abort, type EngineState, type Entry, newEntry } from "./state.ts";
 import { isArmed } from "./status.ts";
@@ -134,7 +137,11 @@ async function readPage(state: EngineState, r: Reading): Promise<boolean> {
   const byId = new Map(jobs.map((s) => [s.job.id, s]));
   for (const id of jobIds) apply(state, id, byId.get(id));
   const runById = new Map(runs.map((x) => [x.id, x]));
-  for (const e of events) publish(state, e, runById);
+  for (const e of events) {
+    // A cancel asked of any node: the one running the run aborts it.
+    if (e.type === "run-cancel") cancelHere(state, e.jobId, e.runId, e.by);
+    publish(state, e, runById);
+  }
   r.lastSeq = events[events.length - 1].seq;
   return events.length === PAGE;
 }
@@ -166,11 +173,13 @@ export function apply(
     if (node.owned.delete(id)) disarm(state, e); // its runs here finish
     e.job = stored.job;
     e.counts = stored.counts;
+    e.failing = e.counts.lastRun?.status === "failed";
     return;
   }
   if (!node.owned.has(id)) {
     e.job = stored.job;
     e.counts = stored.counts;
+    e.failing = e.counts.lastRun?.status === "failed";
     // A draining node takes nothing new (what it still owns, it hands
     // over): what the rows give it goes to the others after it has left.
     if (!node.draining) adopt(state, e);
@@ -187,6 +196,8 @@ export function apply(
 export function adopt(state: EngineState, e: Entry): void {
   state.node!.owned.add(e.job.id);
   restoreEntry(state, e, state.clock.now());
+  // The recovery alert follows the row's last run, not this node's memory.
+  e.failing = e.counts.lastRun?.status === "failed";
   if (e.job.nextRunAt !== null) arm(state, e);
 }
 

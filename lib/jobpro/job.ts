@@ -18,6 +18,14 @@ import { invalid } from "./errors.ts";
 import type { JobStatus } from "./status.ts";
 import type { RunSummary } from "./run.ts";
 import { redactAction } from "./secrets.ts";
+import {
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
+  TAG_PATTERN,
+  tagProblem,
+  tagsProblem,
+} from "./tags.ts";
+import { type NotifyRule, NotifySchema, redactNotify } from "./notify.ts";
 
 /** An HTTP header name: a token (RFC 9110 §5.6.2). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -89,6 +97,36 @@ export const ActionSchema = z.discriminatedUnion("type", [
   FunctionActionSchema,
 ]);
 
+/** One tag; the message names it and says what is wrong (tags.ts). */
+const TagSchema = z.string().max(MAX_TAG_LENGTH, { error: tagError }).regex(
+  TAG_PATTERN,
+  { error: tagError },
+);
+
+function tagError(issue: { input?: unknown }): string {
+  const tag = String(issue.input);
+  return `${JSON.stringify(tag)} ${tagProblem(tag)}`;
+}
+
+/** A job's tags: at most 20 distinct lowercase words, such as ["billing", "nightly"]. */
+export const TagsSchema = z.array(TagSchema).max(MAX_TAGS, {
+  error: (issue) =>
+    `at most ${MAX_TAGS} tags, got ${(issue.input as unknown[]).length}`,
+}).superRefine((tags, ctx) => {
+  const problem = tagsProblem(tags);
+  if (problem) {
+    ctx.addIssue({
+      code: "custom",
+      message: problem.message,
+      path: problem.index === null ? [] : [problem.index],
+    });
+  }
+}).meta({
+  description:
+    `Labels to filter and select jobs by: at most ${MAX_TAGS}, no duplicates, each 1-${MAX_TAG_LENGTH} lowercase letters, digits, '_', '.' or '-', starting with a letter or digit`,
+  examples: [["billing", "nightly"]],
+});
+
 const fields = {
   name: z.string().trim().min(1, "must not be empty").max(200),
   schedule: z.string().max(256).default(""),
@@ -101,6 +139,8 @@ const fields = {
   overlap: z.enum(["skip", "allow", "replace"]).default("skip"),
   catchUp: z.enum(["skip", "once"]).default("skip"),
   autoStart: z.boolean().default(true),
+  tags: TagsSchema.default([]),
+  notify: NotifySchema.default([]),
 };
 
 /** A job's definition, as a client creates it. */
@@ -124,6 +164,8 @@ export const JobPatchSchema = z.object({
   overlap: z.enum(["skip", "allow", "replace"]),
   catchUp: z.enum(["skip", "once"]),
   autoStart: z.boolean(),
+  tags: TagsSchema,
+  notify: NotifySchema,
 }).partial().strict();
 
 export type Action = z.infer<typeof ActionSchema>;
@@ -150,6 +192,10 @@ export interface Job {
   overlap: Overlap;
   catchUp: CatchUp;
   autoStart: boolean;
+  /** Distinct lowercase words (tags.ts); [] when none. */
+  tags: string[];
+  /** Alert rules (notify.ts); absent or [] when none. */
+  notify?: NotifyRule[];
   status: JobStatus;
   /** When the next run is due; for a periodic job, the tick it has claimed. */
   nextRunAt: number | null;
@@ -178,7 +224,10 @@ export interface JobCounts {
  * them (the version aside), ISO times, plus its last run and counts.
  */
 export interface JobView
-  extends Omit<Job, "nextRunAt" | "createdAt" | "updatedAt" | "version"> {
+  extends
+    Omit<Job, "nextRunAt" | "createdAt" | "updatedAt" | "version" | "notify"> {
+  /** Alert rules (notify.ts); [] when none. */
+  notify: NotifyRule[];
   /** The schedule in English: "Every 15 seconds", "manual", "Once at ...". */
   description: string;
   nextRunAt: string | null;
@@ -232,6 +281,7 @@ export function jobView(
   return {
     ...shown,
     action: redactAction(job.action),
+    notify: redactNotify(job.notify ?? []),
     description,
     nextRunAt: iso(job.nextRunAt),
     lastRun: last && {
@@ -287,8 +337,16 @@ export function checkWellFormed(value: unknown): void {
   }
 }
 
-/** Turns the first schema issue into an engine error naming the field. */
-function firstIssue(error: z.ZodError, prefix = ""): never {
+/**
+ * Turns the first schema issue into an engine error naming the field.
+ *
+ * @example
+ * ```ts
+ * const r = schema.safeParse(body);
+ * if (!r.success) firstIssue(r.error);
+ * ```
+ */
+export function firstIssue(error: z.ZodError, prefix = ""): never {
   const issue = error.issues[0];
   let path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
   let message = issue.message;
@@ -296,7 +354,11 @@ function firstIssue(error: z.ZodError, prefix = ""): never {
     const key = issue.keys[0];
     path = [path, key].filter(Boolean).join(".");
     message = "is not a known field";
-  } else if (issue.code === "invalid_type" && issue.input === undefined) {
+  } else if (
+    (issue.code === "invalid_type" || issue.code === "invalid_value") &&
+    issue.input === undefined
+  ) {
+    // Parsed with reportInput: undefined here is a value left out.
     message = "is required";
   }
   throw invalid(path || "body", message);
@@ -312,7 +374,7 @@ function firstIssue(error: z.ZodError, prefix = ""): never {
  */
 export function parseJobInput(body: unknown): JobInput {
   checkWellFormed(body);
-  const r = JobInputSchema.safeParse(body);
+  const r = JobInputSchema.safeParse(body, { reportInput: true });
   return r.success ? r.data : firstIssue(r.error);
 }
 
@@ -326,6 +388,6 @@ export function parseJobInput(body: unknown): JobInput {
  */
 export function parseJobPatch(body: unknown): JobPatch {
   checkWellFormed(body);
-  const r = JobPatchSchema.safeParse(body);
+  const r = JobPatchSchema.safeParse(body, { reportInput: true });
   return r.success ? r.data : firstIssue(r.error);
 }

@@ -1,6 +1,6 @@
 /**
- * The job list: filters (status, type, a substring of id or name), sort and
- * paging over the jobs in memory.
+ * The job list: filters (status, type, a substring of id or name, tags),
+ * sort and paging over the jobs in memory.
  *
  * @example
  * ```ts
@@ -11,6 +11,7 @@
 import type { JobType, JobView } from "./job.ts";
 import type { Entry } from "./state.ts";
 import type { JobStatus } from "./status.ts";
+import { hasTags } from "./tags.ts";
 
 /** Filters, sort and paging for the job list. */
 export interface JobQuery {
@@ -18,6 +19,8 @@ export interface JobQuery {
   type?: JobType;
   /** Substring of id or name, case-insensitive. */
   q?: string;
+  /** Tags a job must all have (AND). */
+  tags?: string[];
   sort?: "name" | "nextRunAt" | "lastRunAt" | "createdAt";
   order?: "asc" | "desc";
   offset?: number;
@@ -42,7 +45,7 @@ export function listJobs(
 ): { jobs: JobView[]; total: number } {
   const offset = Math.max(0, q.offset ?? 0);
   const limit = Math.min(Math.max(0, q.limit ?? 100), MAX_PAGE);
-  const plain = !q.status && !q.type && !q.q;
+  const plain = !q.status && !q.type && !q.q && !q.tags?.length;
   const key = q.sort ?? "createdAt";
   // Entries are kept in creation order (restored oldest first, new ones
   // appended): the default page of 100,000 jobs needs no copy and no sort.
@@ -76,6 +79,8 @@ export function listJobs(
 function filtered(all: Entry[], q: JobQuery): Entry[] {
   if (q.status) all = all.filter((e) => e.job.status === q.status);
   if (q.type) all = all.filter((e) => e.job.type === q.type);
+  const tags = q.tags;
+  if (tags?.length) all = all.filter((e) => hasTags(e.job.tags, tags));
   if (q.q) {
     const needle = q.q.toLowerCase();
     all = all.filter((e) =>

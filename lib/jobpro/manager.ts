@@ -16,6 +16,8 @@
  * @module
  */
 import type { FunctionInfo } from "../jobs/registry.ts";
+import { type BulkAnswer, parseBulk, runBulk } from "./bulk.ts";
+import { cancelRun } from "./cancel.ts";
 import { type Cleaner, startCleaner } from "./cleaner.ts";
 import { type ClusterNode, joinCluster } from "./cluster_node.ts";
 import { defineJob, freshId } from "./definition.ts";
@@ -54,6 +56,8 @@ import {
   updatePlan,
 } from "./plans.ts";
 import { recover } from "./recovery.ts";
+import { type DeliveryView, deliveryView, redactNotify } from "./notify.ts";
+import { startNotifier } from "./notifier.ts";
 import { type Run, type RunView, runView } from "./run.ts";
 import { redactAction } from "./secrets.ts";
 import { shutdown as stopEngine } from "./shutdown.ts";
@@ -76,13 +80,31 @@ export interface Manager {
   reschedule(id: string, schedule: string): Promise<JobView>;
   /** Starts a run now, outside the schedule; resolves with it once its start is committed. */
   runNow(id: string): Promise<RunView>;
+  /**
+   * Cancels a run going, on whichever node runs it; `by` (who asked) goes
+   * in its error, "cancelled by <by>". Resolves with the run once it has
+   * ended, or as it is, `ended` false, if it has not ended within the kill
+   * grace and a margin (cancel.ts).
+   */
+  cancelRun(
+    id: string,
+    runId: number,
+    by: string,
+  ): Promise<{ run: RunView; ended: boolean }>;
   delete(id: string): Promise<void>;
+  /**
+   * Pauses, resumes, runs now or deletes many jobs (by ids, or by the
+   * list's filters), each through the operation above; every job's outcome.
+   */
+  bulk(body: unknown): Promise<BulkAnswer>;
   runs(id: string, q?: RunQuery): Promise<{ runs: RunView[]; total: number }>;
   /** One run with its output (stored with the action's secret values blanked out). */
   run(id: string, runId: number): Promise<RunView>;
   /** The view with its action in clear (for callers allowed to see secrets); the same object when nothing is hidden. */
   revealed(view: JobView): JobView;
   stats(id: string): Promise<JobStats>;
+  /** The job's alert deliveries, newest first (at most `limit`, default 20). */
+  deliveries(id: string, limit?: number): Promise<DeliveryView[]>;
   /** Upserts a definition by id (job sources); keeps runtime status. */
   upsert(input: JobInput & { id: string }): Promise<JobView>;
   /** The functions a `function` action may call: names, descriptions, params. */
@@ -122,6 +144,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     ? await joinCluster(state, opts.lease, fromSeq)
     : null;
   const cleaner = startCleaner(state);
+  startNotifier(state, opts.notify);
   return facade(state, health, cleaner, node);
 }
 
@@ -132,17 +155,58 @@ function facade(
   cleaner: Cleaner,
   node: ClusterNode | null,
 ): Manager {
+  const manager: Manager = {
+    events: state.events,
+    ...jobCalls(state),
+    ...runCalls(state),
+
+    delete: (id) => deleteJob(state, id),
+
+    bulk: async (body) => await runBulk(state, parseBulk(body), manager),
+
+    revealed(view) {
+      const job = state.entries.get(view.id)?.job;
+      if (!job) return view;
+      const { action, notify = [] } = job;
+      const out = redactAction(action) === action ? view : { ...view, action };
+      return redactNotify(notify) === notify ? out : { ...out, notify };
+    },
+
+    async upsert(input) {
+      if (!state.entries.has(input.id)) return await manager.create(input);
+      const { id: _id, ...definition } = input;
+      return await manager.update(input.id, definition);
+    },
+
+    functions: () => state.settings.functions.describe(),
+
+    health: () => health.check(),
+
+    shutdown: (o) =>
+      stopEngine(state, health, cleaner, o?.graceMs ?? 10_000, node),
+
+    get node() {
+      return nodeHealth(state);
+    },
+
+    get size() {
+      return state.entries.size;
+    },
+
+    get httpActions() {
+      return { active: state.outbound.active, waiting: state.outbound.waiting };
+    },
+  };
+  return manager;
+}
+
+/** The calls that read and change job definitions and states. */
+function jobCalls(state: EngineState) {
   const change = async (
     id: string,
     plan: (job: Job, now: number) => Change,
   ) => viewOf(await changeJob(state, id, plan));
-  // A run held in memory is this node's (stored ones name their node).
-  const here = (run: Run): Run =>
-    state.node && run.node == null ? { ...run, node: state.node.name } : run;
-
-  const manager: Manager = {
-    events: state.events,
-
+  return {
     async create(body) {
       const input = parseJobInput(body);
       if (
@@ -197,10 +261,25 @@ function facade(
         (job, now) => reschedulePlan(state, job, schedule, now),
       );
     },
+  } satisfies Partial<Manager>;
+}
 
-    runNow: async (id) => runView(here(await runJobNow(state, id))),
+/** A run held in memory is this node's (stored ones name their node). */
+function here(state: EngineState, run: Run): Run {
+  return state.node && run.node == null
+    ? { ...run, node: state.node.name }
+    : run;
+}
 
-    delete: (id) => deleteJob(state, id),
+/** The calls that start, cancel and read runs. */
+function runCalls(state: EngineState) {
+  return {
+    runNow: async (id) => runView(here(state, await runJobNow(state, id))),
+
+    async cancelRun(id, runId, by) {
+      const { run, ended } = await cancelRun(state, id, runId, by);
+      return { run: runView(here(state, run), { withOutput: true }), ended };
+    },
 
     async runs(id, q) {
       entryOf(state, id);
@@ -215,19 +294,12 @@ function facade(
       const going = entryOf(state, id).running.get(runId);
       if (!going) await state.writer.settle();
       const found = going
-        ? here(going.run)
+        ? here(state, going.run)
         : await state.store.getRun(id, runId);
       if (!found) {
         throw new JobproError("not_found", `job "${id}" has no run ${runId}`);
       }
       return runView(found, { withOutput: true });
-    },
-
-    revealed(view) {
-      const action = state.entries.get(view.id)?.job.action;
-      return !action || redactAction(action) === action
-        ? view
-        : { ...view, action };
     },
 
     async stats(id) {
@@ -236,30 +308,10 @@ function facade(
       return await state.store.stats(id);
     },
 
-    async upsert(input) {
-      if (!state.entries.has(input.id)) return await manager.create(input);
-      const { id: _id, ...definition } = input;
-      return await manager.update(input.id, definition);
+    async deliveries(id, limit) {
+      entryOf(state, id);
+      await state.writer.settle();
+      return (await state.store.listDeliveries(id, limit)).map(deliveryView);
     },
-
-    functions: () => state.settings.functions.describe(),
-
-    health: () => health.check(),
-
-    shutdown: (o) =>
-      stopEngine(state, health, cleaner, o?.graceMs ?? 10_000, node),
-
-    get node() {
-      return nodeHealth(state);
-    },
-
-    get size() {
-      return state.entries.size;
-    },
-
-    get httpActions() {
-      return { active: state.outbound.active, waiting: state.outbound.waiting };
-    },
-  };
-  return manager;
+  } satisfies Partial<Manager>;
 }

@@ -26,6 +26,15 @@ export {
   parseJobPatch,
 } from "./job.ts";
 export type { JobType, JobView } from "./job.ts";
+export { BulkFilterSchema, BulkSchema, MAX_BULK } from "./bulk.ts";
+export type { BulkAnswer } from "./bulk.ts";
+export {
+  defaultRules,
+  NOTIFY_EVENTS,
+  NotifySchema,
+  NotifyTargetSchema,
+} from "./notify.ts";
+export type { DeliveryView } from "./notify.ts";
 export type { Run, RunView } from "./run.ts";
 export { JOB_STATUSES, RUN_STATUSES } from "./status.ts";
 export type { JobStatus } from "./status.ts";

@@ -22,6 +22,7 @@
  */
 import type { Job } from "./job.ts";
 import { resyncNext } from "./follower.ts";
+import { deliveriesFor } from "./notify.ts";
 import { fire } from "./runner.ts";
 import { nextRun, nextTickAfter } from "./schedule.ts";
 import { type EngineState, type Entry, RETRY_KEY } from "./state.ts";
@@ -198,5 +199,31 @@ export function countMissed(
         Math.round(now - at)
       } ms late (counted in missedRuns; not logged again until ticks are on time)`,
     );
+    missedAlert(state, e, at, missed, now);
   }
+}
+
+/** The "missed" alert of an episode (notify.ts): once, at its start. */
+function missedAlert(
+  state: EngineState,
+  e: Entry,
+  at: number,
+  count: number,
+  now: number,
+) {
+  const facts = {
+    job: { id: e.job.id, name: e.job.name },
+    run: null,
+    missed: { since: new Date(at).toISOString(), count },
+  };
+  state.writer.deliver(
+    deliveriesFor(
+      e.job,
+      state.settings.notifyDefaults,
+      ["missed"],
+      facts,
+      `missed:${e.job.id}:${at}`,
+      now,
+    ),
+  );
 }

@@ -19,7 +19,8 @@
  * @module
  */
 import { JobproError } from "./errors.ts";
-import type { Row } from "./rows.ts";
+import { eventTypeText, type Row } from "./rows.ts";
+import type { Delivery } from "./notify.ts";
 import { type Run, summarize } from "./run.ts";
 import type { Claim, Delete, LoggedEvent, Put, StatusChange } from "./store.ts";
 
@@ -144,6 +145,26 @@ const MIGRATIONS: string[][] = [
     `SELECT setval('$S.run_ids',
       (SELECT coalesce(max(id), 0) + 1 FROM $S.runs), false)`,
   ],
+  [
+    // Tags (tags.ts): every job from before has none. In the job row, so
+    // every node's view of a job has them.
+    `ALTER TABLE $S.jobs ADD COLUMN tags text[] NOT NULL DEFAULT '{}'`,
+  ],
+  [
+    // Alerts (notify.ts): each job's rules, as JSON text like its action,
+    // and the outbox of deliveries (notifier.ts), one row per run, event and
+    // target (its id), claimed by one node at a time (claimed_until).
+    `ALTER TABLE $S.jobs ADD COLUMN notify text NOT NULL DEFAULT '[]'`,
+    `CREATE TABLE $S.deliveries (id text PRIMARY KEY, job_id text NOT NULL,
+      run_id bigint, event text NOT NULL, target text NOT NULL,
+      payload text NOT NULL, status text NOT NULL, attempts integer NOT NULL,
+      error text, created_at timestamptz NOT NULL,
+      next_attempt_at timestamptz NOT NULL, claimed_until timestamptz,
+      sent_at timestamptz)`,
+    `CREATE INDEX deliveries_due ON $S.deliveries (next_attempt_at)
+      WHERE status = 'pending'`,
+    `CREATE INDEX deliveries_by_job ON $S.deliveries (job_id, created_at DESC)`,
+  ],
 ];
 
 /**
@@ -181,8 +202,14 @@ export function bootstrap(schema: string): string[] {
  * for (const sql of migrationsFrom("jobpro", 0)) await client.query(sql);
  * ```
  */
-export function migrationsFrom(schema: string, from: number): string[] {
-  return MIGRATIONS.slice(from).flat().map((s) => s.replaceAll("$S", schema));
+export function migrationsFrom(
+  schema: string,
+  from: number,
+  to: number = SCHEMA_VERSION,
+): string[] {
+  return MIGRATIONS.slice(from, to).flat().map((s) =>
+    s.replaceAll("$S", schema)
+  );
 }
 
 /** A connection that runs statements (postgres_store.ts lends one). */
@@ -237,7 +264,8 @@ export const JOB_FIELDS = `id, name, type, schedule, timezone, action,
   overlap, catch_up, auto_start, status, version::float8 AS version,
   ${ms("next_run_at")} AS next_run_at, ${ms("created_at")} AS created_at,
   ${ms("updated_at")} AS updated_at,
-  run_count::float8 AS run_count, success_count::float8 AS success_count, last_run`;
+  run_count::float8 AS run_count, success_count::float8 AS success_count, last_run,
+  tags, notify`;
 
 /** A run's columns as the engine reads them (output aside). */
 export const RUN_FIELDS = `id::float8 AS id, job_id, trigger, attempt,
@@ -245,12 +273,17 @@ export const RUN_FIELDS = `id::float8 AS id, job_id, trigger, attempt,
   ${ms("ended_at")} AS ended_at, duration_ms::float8 AS duration_ms,
   status, message, error`;
 
+/** A delivery's columns as the engine reads them (rows.ts `toDelivery`). */
+const DELIVERY_FIELDS = `id, job_id, run_id::float8 AS run_id, event, target,
+  payload, status, attempts, error, ${ms("created_at")} AS created_at,
+  ${ms("next_attempt_at")} AS next_attempt_at, ${ms("sent_at")} AS sent_at`;
+
 /** A batch's puts, as {@link putsJson} sends them. */
 const PUT_INPUT = `json_to_recordset($1::json) AS p(id text, name text,
   type text, schedule text, timezone text, action text, timeout_ms bigint,
   retries integer, retry_delay_ms bigint, overlap text, catch_up text,
   auto_start boolean, status text, next_run_at bigint, created_at bigint,
-  updated_at bigint, version bigint, expected bigint, owner bigint,
+  updated_at bigint, version bigint, tags text[], notify text, expected bigint, owner bigint,
   check_next boolean, expected_next bigint)`;
 
 /** A batch's runs, as {@link runsJson} sends them. */
@@ -286,7 +319,8 @@ export function batchStatements(s: string) {
     deleteJobs: `WITH d AS (
         DELETE FROM ${s}.jobs j USING unnest($1::text[], $2::bigint[]) AS x(id, expected)
         WHERE j.id = x.id AND j.version = x.expected RETURNING j.id),
-      r AS (DELETE FROM ${s}.runs WHERE job_id IN (SELECT id FROM d))
+      r AS (DELETE FROM ${s}.runs WHERE job_id IN (SELECT id FROM d)),
+      n AS (DELETE FROM ${s}.deliveries WHERE job_id IN (SELECT id FROM d))
       SELECT id FROM d`,
     // The compare-and-set of next_run_at. Under READ COMMITTED a claimant
     // that waited for another's row lock re-checks the condition on the row
@@ -311,11 +345,11 @@ export function batchStatements(s: string) {
     createJobs:
       `INSERT INTO ${s}.jobs (id, name, type, schedule, timezone, action,
         timeout_ms, retries, retry_delay_ms, overlap, catch_up, auto_start, status,
-        next_run_at, created_at, updated_at, version, owner_epoch)
+        next_run_at, created_at, updated_at, version, owner_epoch, tags, notify)
       SELECT p.id, p.name, p.type, p.schedule, p.timezone, p.action, p.timeout_ms,
         p.retries, p.retry_delay_ms, p.overlap, p.catch_up, p.auto_start, p.status,
         ${ts("p.next_run_at")}, ${ts("p.created_at")}, ${ts("p.updated_at")},
-        p.version, p.owner
+        p.version, p.owner, p.tags, coalesce(p.notify, '[]')
       FROM ${PUT_INPUT} WHERE p.expected IS NULL
       ON CONFLICT (id) DO NOTHING RETURNING id`,
     // An update where the stored version is the one planned from (and,
@@ -329,7 +363,7 @@ export function batchStatements(s: string) {
         next_run_at = ${ts("p.next_run_at")}, updated_at = ${
       ts("p.updated_at")
     },
-        version = p.version
+        version = p.version, tags = p.tags, notify = coalesce(p.notify, '[]')
       FROM ${PUT_INPUT}
       WHERE j.id = p.id AND p.expected IS NOT NULL AND j.version = p.expected
         AND (p.check_next IS NOT TRUE
@@ -381,6 +415,18 @@ export function batchStatements(s: string) {
           WHERE input.job_id = c.job_id AND input.summary IS NOT NULL
             AND input.id IN (SELECT id FROM ended) LIMIT 1), j.last_run)
       FROM counts c WHERE j.id = c.job_id`,
+    // A batch's alerts: an id stored already stays as it is (dedupe), and
+    // a job deleted meanwhile (no row) gets none.
+    deliveries: `INSERT INTO ${s}.deliveries (id, job_id, run_id, event, target,
+        payload, status, attempts, error, created_at, next_attempt_at, sent_at)
+      SELECT d.id, d.job_id, d.run_id, d.event, d.target, d.payload, d.status,
+        d.attempts, d.error, ${ts("d.created_at")}, ${ts("d.next_attempt_at")},
+        ${ts("d.sent_at")}
+      FROM json_to_recordset($1::json) AS d(id text, job_id text, run_id bigint,
+        event text, target text, payload text, status text, attempts integer,
+        error text, created_at bigint, next_attempt_at bigint, sent_at bigint)
+      WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = d.job_id)
+      ON CONFLICT (id) DO NOTHING`,
     // The batch's event numbers, taken from the counter row (locked to
     // commit), announced to every listener at commit with the last of them.
     events: `WITH n AS (
@@ -467,6 +513,24 @@ export function statementsFor(s: string) {
       `DELETE FROM ${s}.runs WHERE job_id = $1 AND NOT running AND id < (
       SELECT id FROM ${s}.runs WHERE job_id = $1 AND NOT running
       ORDER BY id DESC LIMIT 1 OFFSET $2)`,
+    // Due deliveries whose claim lapsed ($1: now), claimed until $2 by one
+    // node: rows another node is claiming are skipped, not waited for.
+    claimDeliveries: `UPDATE ${s}.deliveries d
+      SET attempts = d.attempts + 1, claimed_until = ${ts("$2::bigint")}
+      WHERE d.id IN (SELECT id FROM ${s}.deliveries
+        WHERE status = 'pending' AND next_attempt_at <= ${ts("$1::bigint")}
+          AND (claimed_until IS NULL OR claimed_until <= ${ts("$1::bigint")})
+        ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+      RETURNING ${DELIVERY_FIELDS}`,
+    // An attempt's outcome, only while no one claimed the delivery since.
+    settleDelivery: `UPDATE ${s}.deliveries SET status = $3, error = $4,
+        next_attempt_at = coalesce(${ts("$5::bigint")}, next_attempt_at),
+        sent_at = ${ts("$6::bigint")}, claimed_until = NULL
+      WHERE id = $1 AND attempts = $2 RETURNING id`,
+    listDeliveries: `SELECT ${DELIVERY_FIELDS} FROM ${s}.deliveries
+      WHERE job_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+    pruneDeliveries: `DELETE FROM ${s}.deliveries
+      WHERE status <> 'pending' AND created_at < ${ts("$1::bigint")}`,
     probe: `INSERT INTO ${s}.write_probe VALUES (1, now())
       ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at`,
   };
@@ -577,6 +641,8 @@ export function putsJson(puts: Put[], fenced = false): string {
       created_at: time(j.createdAt, `job ${j.id}: createdAt`),
       updated_at: time(j.updatedAt, `job ${j.id}: updatedAt`),
       version: j.version,
+      tags: j.tags,
+      notify: JSON.stringify(j.notify ?? []),
       expected,
       owner: owner ?? null,
       check_next: fenced && expectedNext !== undefined,
@@ -627,9 +693,34 @@ export function runsJson(runs: Run[]): string {
  * ```
  */
 export const eventParams = (events: LoggedEvent[], at: number) => [
-  events.map((e) => e.type),
+  events.map(eventTypeText),
   events.map((e) => e.jobId),
   events.map((e) => "runId" in e ? e.runId : null),
   events.length,
   t(at),
 ];
+
+/**
+ * The parameter of {@link Statements.deliveries}.
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.deliveries, [deliveriesJson(batch.deliveries)]);
+ * ```
+ */
+export function deliveriesJson(ds: Delivery[]): string {
+  return JSON.stringify(ds.map((d) => ({
+    id: d.id,
+    job_id: d.jobId,
+    run_id: d.runId,
+    event: d.event,
+    target: d.target,
+    payload: d.payload,
+    status: d.status,
+    attempts: d.attempts,
+    error: d.error,
+    created_at: time(d.createdAt, `delivery ${d.id}: createdAt`),
+    next_attempt_at: time(d.nextAttemptAt, `delivery ${d.id}: nextAttemptAt`),
+    sent_at: time(d.sentAt, `delivery ${d.id}: sentAt`),
+  })));
+}

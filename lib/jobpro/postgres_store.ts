@@ -54,6 +54,7 @@ import {
   DEFAULT_MAX_EVENTS,
   interrupted,
   type Row,
+  toDelivery,
   toEvent,
   toRun,
   toStats,
@@ -62,6 +63,7 @@ import {
 import {
   claimParams,
   deleteParams,
+  deliveriesJson,
   eventParams,
   migrateSchema,
   putsJson,
@@ -72,6 +74,7 @@ import {
   statusParams,
 } from "./postgres_sql.ts";
 import type { Run } from "./run.ts";
+import type { Delivery, DeliveryOutcome } from "./notify.ts";
 import type {
   Batch,
   JobStats,
@@ -485,6 +488,12 @@ class PostgresStore implements Store {
     if (finished.length) {
       await c.query(sql.finished, [runsJson(finished), epoch]);
     }
+    const deliveries = (batch.deliveries ?? []).filter((d) =>
+      !deleted.has(d.jobId)
+    );
+    if (deliveries.length) {
+      await c.query(sql.deliveries, [deliveriesJson(deliveries)]);
+    }
     // Last: the event counter's row lock is held from here to the commit.
     const { rows: [seq] } = batch.events.length
       ? await c.query(sql.events, eventParams(batch.events, Date.now()))
@@ -645,6 +654,7 @@ class PostgresStore implements Store {
         if (n < size || rule.signal?.aborted) break;
       }
       if (rule.signal?.aborted) return total;
+      await this.#pool.query(sql.pruneDeliveries, [Math.round(rule.before)]);
       for (
         const { job_id } of await this.#query(sql.overfull, [rule.maxPerJob])
       ) {
@@ -656,6 +666,43 @@ class PostgresStore implements Store {
       }
       return total;
     }, true);
+  }
+
+  claimDeliveries(
+    now: number,
+    limit: number,
+    holdMs: number,
+  ): Promise<Delivery[]> {
+    return this.#run(async () =>
+      (await this.#query(this.#sql.claimDeliveries, [
+        Math.round(now),
+        Math.round(now + holdMs),
+        Math.max(1, Math.floor(limit)),
+      ])).map(toDelivery)
+    );
+  }
+
+  settleDelivery(o: DeliveryOutcome): Promise<boolean> {
+    const t = (v: number | null) => v === null ? null : Math.round(v);
+    return this.#run(async () =>
+      (await this.#query(this.#sql.settleDelivery, [
+        o.id,
+        o.attempts,
+        o.status,
+        o.error,
+        t(o.nextAttemptAt),
+        t(o.sentAt),
+      ])).length > 0
+    );
+  }
+
+  listDeliveries(jobId: string, limit = 20): Promise<Delivery[]> {
+    const n = Math.min(Math.max(Math.floor(limit), 1), 1000);
+    return this.#run(async () =>
+      (await this.#query(this.#sql.listDeliveries, [jobId, n])).map(
+        toDelivery,
+      )
+    );
   }
 
   async ping(): Promise<void> {

@@ -15,8 +15,9 @@
  * @module
  */
 import type { Job } from "./job.ts";
+import type { Delivery, NotifyRule } from "./notify.ts";
 import type { Run } from "./run.ts";
-import type { JobStats, StoredEvent, StoredJob } from "./store.ts";
+import type { JobStats, LoggedEvent, StoredEvent, StoredJob } from "./store.ts";
 
 /**
  * A result row by column name.
@@ -42,6 +43,46 @@ const num = (v: unknown) => v === null || v === undefined ? null : Number(v);
 const str = (v: unknown) => v === null || v === undefined ? null : String(v);
 
 /**
+ * A row's tags: PostgreSQL sends its text[] as an array, DuckDB its JSON
+ * text; a row from before tags (null) has none.
+ */
+function tagsOf(v: unknown): string[] {
+  if (v === null || v === undefined) return [];
+  return Array.isArray(v) ? v.map(String) : JSON.parse(String(v));
+}
+
+/** A row's alert rules: JSON text (a row from before alerts: none). */
+function notifyOf(v: unknown): NotifyRule[] {
+  if (v === null || v === undefined || v === "") return [];
+  return typeof v === "string" ? JSON.parse(v) : v as NotifyRule[];
+}
+
+/**
+ * A deliveries row as the engine's delivery.
+ *
+ * @example
+ * ```ts
+ * const d = toDelivery(row);
+ * ```
+ */
+export function toDelivery(r: Row): Delivery {
+  return {
+    id: String(r.id),
+    jobId: String(r.job_id),
+    runId: num(r.run_id),
+    event: String(r.event) as Delivery["event"],
+    target: String(r.target),
+    payload: String(r.payload),
+    status: String(r.status) as Delivery["status"],
+    attempts: Number(r.attempts),
+    error: str(r.error),
+    createdAt: Number(r.created_at),
+    nextAttemptAt: Number(r.next_attempt_at),
+    sentAt: num(r.sent_at),
+  };
+}
+
+/**
  * A jobs row as the engine's job and counters (a row written before job
  * versions is at version 1); with an `owner_epoch` column, its owner too.
  *
@@ -65,6 +106,8 @@ export function toStoredJob(r: Row): StoredJob {
       overlap: r.overlap as Job["overlap"],
       catchUp: r.catch_up as Job["catchUp"],
       autoStart: Boolean(r.auto_start),
+      tags: tagsOf(r.tags),
+      notify: notifyOf(r.notify),
       status: r.status as Job["status"],
       version: Number(r.version ?? 1),
       nextRunAt: num(r.next_run_at),
@@ -123,10 +166,31 @@ export function toEvent(r: Row): StoredEvent {
     at: Number(r.at),
     jobId: String(r.job_id),
   };
-  const type = String(r.type) as StoredEvent["type"];
-  return type === "run-started" || type === "run-finished"
-    ? { ...base, type, runId: Number(r.run_id) }
-    : { ...base, type };
+  const text = String(r.type);
+  if (text.startsWith(CANCEL_PREFIX)) {
+    const by = text.slice(CANCEL_PREFIX.length);
+    return { ...base, type: "run-cancel", runId: Number(r.run_id), by };
+  }
+  return text === "run-started" || text === "run-finished"
+    ? { ...base, type: text, runId: Number(r.run_id) }
+    : { ...base, type: text as "job-update" | "job-deleted" };
+}
+
+const CANCEL_PREFIX = "run-cancel:";
+
+/**
+ * The text an event's type is stored as. The log has no column for who
+ * asked a run to be cancelled, so a `run-cancel` carries it in its type
+ * (`run-cancel:api`); {@link toEvent} reads it back. A reader that knows no
+ * such type passes over it.
+ *
+ * @example
+ * ```ts
+ * eventTypeText({ type: "run-cancel", jobId: "a", runId: 7, by: "api" }); // "run-cancel:api"
+ * ```
+ */
+export function eventTypeText(e: LoggedEvent): string {
+  return e.type === "run-cancel" ? CANCEL_PREFIX + e.by : e.type;
 }
 
 /**

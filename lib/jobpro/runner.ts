@@ -41,6 +41,7 @@ import { redactOutput } from "./secrets.ts";
 import { isArmed, type JobStatus, transition } from "./status.ts";
 import { moveNext } from "./planner.ts";
 import { takeRunId } from "./run_ids.ts";
+import { deliveriesFor, type Delivery, runEvents, runFacts } from "./notify.ts";
 
 /** A status change the engine makes itself, written with the next batch. */
 export function setStatus(state: EngineState, e: Entry, status: JobStatus) {
@@ -290,7 +291,11 @@ function settle(state: EngineState, e: Entry, run: Run) {
     successes: e.counts.successes + (ok ? 1 : 0),
     lastRun: summarize(run),
   };
-  state.writer.runFinished(run);
+  const job = e.job;
+  const retry = run.status === "failed" && run.attempt <= job.retries &&
+    !state.closing &&
+    (job.status === "running" || job.status === "scheduled");
+  state.writer.runFinished(run, alertsOf(state, e, run, retry));
   if (ok) state.log("info", `job ${run.jobId} run ${run.id}: ${run.message}`);
   else {
     state.log(
@@ -298,10 +303,6 @@ function settle(state: EngineState, e: Entry, run: Run) {
       `job ${run.jobId} run ${run.id} ${run.status}: ${run.error}`,
     );
   }
-  const job = e.job;
-  const retry = run.status === "failed" && run.attempt <= job.retries &&
-    !state.closing &&
-    (job.status === "running" || job.status === "scheduled");
   if (retry) scheduleRetry(state, e, run.attempt + 1);
   if (job.status === "running" && e.running.size === 0) {
     const outcome = run.status as Exclude<RunStatus, "running">;
@@ -313,6 +314,29 @@ function settle(state: EngineState, e: Entry, run: Run) {
         : transition(e.job, "finish", outcome),
     );
   }
+}
+
+/** The alerts a finished run causes (notify.ts), written with its finish. */
+function alertsOf(
+  state: EngineState,
+  e: Entry,
+  run: Run,
+  retry: boolean,
+): Delivery[] {
+  const events = runEvents(run, e.failing, retry);
+  if (run.status === "complete") e.failing = false;
+  else if (events.includes("failure")) e.failing = true;
+  // No rules and no server default: no alert work on the finish path.
+  if (!e.job.notify?.length && !state.settings.notifyDefaults.length) return [];
+  if (!events.length) return [];
+  return deliveriesFor(
+    e.job,
+    state.settings.notifyDefaults,
+    events,
+    runFacts(e.job, run),
+    `run:${run.id}`,
+    state.clock.now(),
+  );
 }
 
 function scheduleRetry(state: EngineState, e: Entry, attempt: number) {

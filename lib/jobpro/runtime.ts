@@ -23,7 +23,18 @@ export {
 } from "./status.ts";
 export type { Action, JobType, JobView } from "./job.ts";
 export type { RunView, Trigger } from "./run.ts";
+export {
+  hasTags,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
+  splitTags,
+  TAG_PATTERN,
+  tagProblem,
+  tagsProblem,
+} from "./tags.ts";
+export type { BulkAction, BulkAnswer, BulkResult } from "./bulk.ts";
 export type { JobStats } from "./store.ts";
+export type { DeliveryView, NotifyRule } from "./notify.ts";
 export type { Preview } from "./schedule.ts";
 export type { ErrorCode } from "./errors.ts";
 export type {

@@ -59,6 +59,9 @@ export async function shutdown(
     await node.handOver();
   }
   await cleaning;
+  // Sends going finish (their timeout at most); what is left pending is
+  // sent after the next start.
+  await state.notifier?.stop();
   await state.writer.close();
   await node?.leave();
   await state.store.close();

@@ -17,6 +17,7 @@ import { JobproError } from "./errors.ts";
 import type { EventBus } from "./events.ts";
 import type { Job, JobCounts, JobView } from "./job.ts";
 import type { Limiter } from "./limiter.ts";
+import type { NotifyRule } from "./notify.ts";
 import type { Run } from "./run.ts";
 import type { Schedule } from "./schedule.ts";
 import type { Cluster, Store } from "./store.ts";
@@ -56,6 +57,8 @@ export interface Entry {
   busy: Promise<void> | null;
   /** Since when ticks have been missed in a row (the episode logged once), or null. */
   missingSince: number | null;
+  /** The job's last final outcome was a failure: its next success is a recovery (notify.ts). */
+  failing: boolean;
   /** The last view made of it, and of what. */
   view?: { job: Job; counts: JobCounts; active: number; value: JobView };
 }
@@ -79,6 +82,8 @@ export interface Settings {
    * dead node left unstarted run on the node that takes its jobs over).
    */
   lateGraceMs: number;
+  /** Server-wide alert rules, for every job besides its own (JOBPRO_NOTIFY_URL). */
+  notifyDefaults: NotifyRule[];
 }
 
 /** A node of a cluster (a store several nodes share): what it owns and its lease. */
@@ -141,6 +146,8 @@ export interface EngineState {
   /** Writing to the store fails (since the last failure, until a commit or probe works). */
   writeFailing: boolean;
   lastWriteError: string;
+  /** Sends the alerts' outbox (notifier.ts); absent until started. */
+  notifier?: { wake(): void; stop(): Promise<void> };
 }
 
 /** Timer keys of retries: the job's id after this prefix. */
@@ -174,5 +181,6 @@ export function newEntry(job: Job, counts: JobCounts): Entry {
     retryAttempt: null,
     busy: null,
     missingSince: null,
+    failing: counts.lastRun?.status === "failed",
   };
 }

@@ -40,6 +40,7 @@
 import type { Job, JobCounts } from "./job.ts";
 import type { Run, RunStatus } from "./run.ts";
 import type { JobStatus } from "./status.ts";
+import type { Delivery, DeliveryOutcome } from "./notify.ts";
 
 /** A job as stored: its definition and state, its run counters, its version. */
 export interface StoredJob {
@@ -96,7 +97,13 @@ export interface StatusChange {
 /** What changed, as the event log keeps it: references, not copies. */
 export type LoggedEvent =
   | { type: "job-update" | "job-deleted"; jobId: string }
-  | { type: "run-started" | "run-finished"; jobId: string; runId: number };
+  | { type: "run-started" | "run-finished"; jobId: string; runId: number }
+  /**
+   * A client asked that a run going be cancelled, by `by` (cancel.ts): the
+   * node running it aborts it when it reads this. Stored with who asked in
+   * its type text (see rows.ts `eventTypeText`).
+   */
+  | { type: "run-cancel"; jobId: string; runId: number; by: string };
 
 /** A logged event with its place in the log. */
 export type StoredEvent = LoggedEvent & { seq: number; at: number };
@@ -113,6 +120,12 @@ export interface Batch {
   finished: Run[];
   /** Appended to the event log, in this order. */
   events: LoggedEvent[];
+  /**
+   * Alerts to send (notify.ts), written with the finishes that caused them:
+   * an id already stored is kept as it is (one row per run, event and
+   * target). Those of a job deleted in the same batch are dropped.
+   */
+  deliveries?: Delivery[];
 }
 
 /** What a batch did: per put, delete and claim whether it was applied. */
@@ -142,6 +155,7 @@ export function emptyBatch(): Batch {
     started: [],
     finished: [],
     events: [],
+    deliveries: [],
   };
 }
 
@@ -290,6 +304,24 @@ export interface Store {
   ping(): Promise<void>;
   /** Commits a tiny write: resolves once writing works (after a full disk is freed, say). */
   probe(): Promise<void>;
+  /**
+   * Claims up to `limit` pending deliveries due by `now` whose earlier claim
+   * (if any) has lapsed: each is held until `now + holdMs` and counts one
+   * more attempt. Two callers (two nodes) never claim the same delivery at
+   * once (a row update, FOR UPDATE SKIP LOCKED where rows are shared).
+   */
+  claimDeliveries(
+    now: number,
+    limit: number,
+    holdMs: number,
+  ): Promise<Delivery[]>;
+  /**
+   * Records an attempt's outcome, and releases the claim, if the delivery is
+   * still at that attempt (no one claimed it since); whether it applied.
+   */
+  settleDelivery(outcome: DeliveryOutcome): Promise<boolean>;
+  /** A job's deliveries, newest first, at most `limit` (default 20). */
+  listDeliveries(jobId: string, limit?: number): Promise<Delivery[]>;
   /** Flushes and closes; the store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -29,6 +29,7 @@
  * @module
  */
 import { JobproError } from "./errors.ts";
+import type { Delivery } from "./notify.ts";
 import type { Run } from "./run.ts";
 import {
   type Batch,
@@ -48,6 +49,8 @@ export interface Operation {
   deletes?: Delete[];
   /** Runs whose start must be committed before their action runs. */
   started?: Run[];
+  /** Events no row change of it tells of (a cancel asked of a run), logged with it. */
+  events?: LoggedEvent[];
 }
 
 /** A committed event: with its sequence number, and the run a run event tells of. */
@@ -56,6 +59,8 @@ export type CommittedEvent = LoggedEvent & { seq: number; run?: Run };
 /** A committed batch, as reported to `onCommit`: its events, in order. */
 export interface Committed {
   events: CommittedEvent[];
+  /** How many alert deliveries it wrote to the outbox (notifier.ts sends them). */
+  deliveries?: number;
 }
 
 /** The queue in front of the store. */
@@ -75,7 +80,10 @@ export interface Writer {
    * callback, not a promise: a burst of 10,000 starts allocates nothing more.
    */
   recordStart(run: Run, then: (ok: boolean) => void): void;
-  runFinished(run: Run): void;
+  /** A run ended; `deliveries` (the alerts it causes) are written in the same batch. */
+  runFinished(run: Run, deliveries?: Delivery[]): void;
+  /** Alerts no run's finish carries (missed ticks), written with the next batch. */
+  deliver(deliveries: Delivery[]): void;
   /**
    * Writes an operation in the next batch; runs `apply` once it is committed
    * (and before that batch's events), or rejects — `unavailable` when the
@@ -114,6 +122,8 @@ interface Queue {
   /** Who waits to hear whether a started run was recorded. */
   recorded: Map<number, (ok: boolean) => void>;
   finished: Map<number, Run>;
+  /** Alerts to write, with the finishes that caused them. */
+  deliveries: Delivery[];
   ops: PendingOp[];
   waiters: { resolve(): void; reject(e: unknown): void }[];
   /** When its first change was queued (performance.now()), or null while empty. */
@@ -126,6 +136,7 @@ const emptyQueue = (): Queue => ({
   started: new Map(),
   recorded: new Map(),
   finished: new Map(),
+  deliveries: [],
   ops: [],
   waiters: [],
   since: null,
@@ -133,7 +144,7 @@ const emptyQueue = (): Queue => ({
 
 const size = (x: Queue) =>
   x.claims.size + x.statuses.size + x.started.size + x.finished.size +
-  x.ops.length;
+  x.deliveries.length + x.ops.length;
 
 /** A later claim of the same job: chained into one when it starts where the first ends. */
 function addClaim(q: Queue, c: PendingClaim) {
@@ -171,6 +182,7 @@ function batchOf(
   const started = [...q.started.values(), ...q.ops.flatMap((o) => o.started)];
   b.started = started.filter((r) => !q.finished.has(r.id));
   b.finished = [...q.finished.values()];
+  b.deliveries = [...q.deliveries];
   const deleted = new Set(b.deletes.map((d) => d.id));
   const touched = new Set<string>();
   const runs: (Run | undefined)[] = [];
@@ -187,6 +199,7 @@ function batchOf(
     add({ type: "run-finished", jobId: r.jobId, runId: r.id }, r);
     touched.add(r.jobId);
   }
+  for (const o of q.ops) for (const e of o.events) add(e);
   for (const p of b.puts) touched.add(p.job.id);
   for (const c of b.claims) touched.add(c.jobId);
   for (const s of b.statuses) touched.add(s.jobId);
@@ -336,6 +349,7 @@ class GroupWriter implements Writer {
         seq: written.firstSeq + i,
         run: runs[i],
       })),
+      deliveries: stored.deliveries?.length ?? 0,
     });
   }
 
@@ -351,6 +365,7 @@ class GroupWriter implements Writer {
     q.started = new Map([...old.started, ...q.started]);
     q.recorded = new Map([...old.recorded, ...q.recorded]);
     q.finished = new Map([...old.finished, ...q.finished]);
+    q.deliveries = [...old.deliveries, ...q.deliveries];
     q.since = Math.min(old.since ?? Infinity, q.since ?? Infinity);
     if (!size(q)) q.since = null;
   }
@@ -378,9 +393,16 @@ class GroupWriter implements Writer {
     this.#schedule(true);
   }
 
-  runFinished(run: Run) {
+  runFinished(run: Run, deliveries: Delivery[] = []) {
     if (this.#closed) return;
     this.#q.finished.set(run.id, run);
+    this.#q.deliveries.push(...deliveries);
+    this.#queued();
+  }
+
+  deliver(deliveries: Delivery[]) {
+    if (this.#closed || !deliveries.length) return;
+    this.#q.deliveries.push(...deliveries);
     this.#queued();
   }
 
@@ -391,6 +413,7 @@ class GroupWriter implements Writer {
         puts: op.puts ?? [],
         deletes: op.deletes ?? [],
         started: op.started ?? [],
+        events: op.events ?? [],
         apply,
         resolve,
         reject,

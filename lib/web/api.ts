@@ -277,7 +277,7 @@ export function parseWith<T extends z.ZodType>(
   schema: T,
   value: unknown,
 ): z.output<T> {
-  const r = schema.safeParse(value);
+  const r = schema.safeParse(value, { reportInput: true });
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   let path = issue.path.map(String).join(".");
@@ -285,7 +285,10 @@ export function parseWith<T extends z.ZodType>(
   if (issue.code === "unrecognized_keys") {
     path = [path, issue.keys[0]].filter(Boolean).join(".");
     message = "is not a known field";
-  } else if (issue.code === "invalid_type" && issue.input === undefined) {
+  } else if (
+    (issue.code === "invalid_type" || issue.code === "invalid_value") &&
+    issue.input === undefined
+  ) {
     message = "is required";
   }
   const field = path || "body";

@@ -2,7 +2,9 @@
  * Who may do what. With `JOBPRO_TOKEN` set, every `/jobs` route and
  * `/metrics` need it (everything but `/healthz` and the sign-in pages): scripts send `Authorization: Bearer <token>`, browsers
  * sign in once on `/login` and carry an HttpOnly, SameSite=Strict session
- * cookie; a write made with the cookie must also carry this site's `Origin`.
+ * cookie; a write made with the cookie must come from this site: its `Origin`
+ * names this site or, without an `Origin`, its `Sec-Fetch-Site` is
+ * `same-origin` ({@link fromThisSite}).
  * `JOBPRO_READ_TOKEN` gives read-only access (GET and event streams). Tokens
  * are compared in constant time and never logged; the cookie holds an HMAC
  * of the token, never the token itself.
@@ -181,8 +183,9 @@ export function sameAuthority(origin: URL, host: string): boolean {
 }
 
 /**
- * Whether the request's `Origin` is this site (what a browser sends on every
- * same-origin write; a cross-site page cannot forge it).
+ * Whether the request's `Origin` is this site (a cross-site page cannot forge
+ * it). Browsers do not send it on every same-origin write: Chromium leaves it
+ * off same-origin `fetch` POSTs; see {@link fromThisSite}.
  *
  * @example
  * ```ts
@@ -200,6 +203,25 @@ export function sameOrigin(req: Request): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a write comes from this site, as a cookie write must: when an
+ * `Origin` is sent it decides (it must name this site); without one,
+ * `Sec-Fetch-Site` must be `same-origin`. Both are forbidden header names
+ * (pages cannot set them) and browsers set `Sec-Fetch-Site` on every request;
+ * Chromium leaves `Origin` off same-origin `fetch` POSTs. `cross-site`,
+ * `same-site` (a sibling subdomain is another site here), `none` and neither
+ * header are refused.
+ *
+ * @example
+ * ```ts
+ * fromThisSite(new Request("http://h/jobs/a/run", { method: "POST", headers: { "sec-fetch-site": "same-origin" } })); // true
+ * ```
+ */
+export function fromThisSite(req: Request): boolean {
+  if (req.headers.has("origin")) return sameOrigin(req);
+  return req.headers.get("sec-fetch-site") === "same-origin";
 }
 
 /**
@@ -256,7 +278,8 @@ const unauthorized = () =>
 /**
  * The middleware: lets a request through, redirects a browser to `/login`,
  * or refuses with 401 (no or wrong token) or 403 (a write with the read-only
- * token, or a cookie write without this site's `Origin`).
+ * token, or a cookie write not from this site: neither this site's `Origin`
+ * nor, without an `Origin`, `Sec-Fetch-Site: same-origin`).
  *
  * @example
  * ```ts
@@ -287,14 +310,38 @@ export async function requireToken(
       "the read-only token (JOBPRO_READ_TOKEN) cannot change anything",
     );
   }
-  if (write && via === "cookie" && !sameOrigin(ctx.req)) {
+  if (write && via === "cookie" && !fromThisSite(ctx.req)) {
     throw new ApiError(
       403,
       "forbidden",
-      "a write signed in by cookie must come from this site (Origin header)",
+      "a write signed in by cookie must come from this site (an Origin header naming this site, or without one, Sec-Fetch-Site: same-origin)",
     );
   }
   return await ctx.next();
+}
+
+/**
+ * Who asked, as a run cancelled at their request records it: "dashboard"
+ * for a browser on this site (signed in by cookie or, when no token is
+ * configured, saying so by this site's Origin or `Sec-Fetch-Site:
+ * same-origin`, which browsers set and pages cannot), "api" for everything
+ * else (the bearer token, scripts, the CLI). Tokens carry no names, so
+ * nothing finer.
+ *
+ * @example
+ * ```ts
+ * requester(config, req); // "api"
+ * ```
+ */
+export function requester(
+  config: Pick<Config, "token" | "readToken">,
+  req: Request,
+): "dashboard" | "api" {
+  const { via } = credentials(config, req);
+  if (via === "cookie") return "dashboard";
+  const browser = sameOrigin(req) ||
+    req.headers.get("sec-fetch-site") === "same-origin";
+  return via === null && browser ? "dashboard" : "api";
 }
 
 /**

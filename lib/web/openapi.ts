@@ -15,6 +15,7 @@
 import { z } from "zod";
 import { QUERY } from "../client/query.ts";
 import type { Config } from "../config.ts";
+import { MAX_BULK } from "../jobpro/mod.ts";
 import { type ComponentName, COMPONENTS } from "./schemas.ts";
 
 type Json = Record<string, unknown>;
@@ -114,6 +115,13 @@ const JOB_LIST_PARAMS: Param[] = [
     in: "query",
     description: "Substring of the id or name, any case",
     schema: { type: "string" },
+  },
+  {
+    name: "tag",
+    in: "query",
+    description:
+      "Only jobs with this tag; repeat it, or give a comma list, for jobs with all of them (`tag=billing&tag=nightly`, `tag=billing,nightly`)",
+    schema: { type: "array", items: { type: "string" } },
   },
   enumParam("sort", QUERY.jobSort, "Sort key (default createdAt)"),
   enumParam("order", QUERY.order, "Sort order (default asc)"),
@@ -236,6 +244,19 @@ export const OPERATIONS: Operation[] = [
     more: [json(409, "Error", "A job with this id exists")],
   },
   {
+    operationId: "bulkJobs",
+    method: "post",
+    path: "/jobs/bulk",
+    summary:
+      `Pause, resume, run now or delete many jobs: by ids, or by the list's filters (tag, status, type, q; \`{}\` needs \`all: true\`); at most ${MAX_BULK} jobs. Each job is done as its own route would do it; the answer says what happened to each`,
+    tag: "jobs",
+    body: {
+      schema: "Bulk",
+      example: { action: "pause", filter: { tag: ["billing"] } },
+    },
+    ok: json(200, "BulkAnswer", "Each job's result (a refusal is a result)"),
+  },
+  {
     operationId: "getJob",
     method: "get",
     path: "/jobs/{id}",
@@ -294,6 +315,28 @@ export const OPERATIONS: Operation[] = [
     ok: json(200, "Run", "The run"),
   },
   {
+    operationId: "cancelRun",
+    method: "post",
+    path: "/jobs/{id}/runs/{runId}/cancel",
+    summary:
+      'Cancel a run that is going, on whichever node runs it: an http request is aborted, a program gets SIGTERM, then SIGKILL after the kill grace; the run ends cancelled, its error "cancelled by dashboard" or "cancelled by api". The job keeps its schedule and status (as after any cancelled run; it is not retried). Answers once the run has ended',
+    tag: "runs",
+    params: [ID, RUN_ID],
+    ok: json(200, "Run", "The run, ended cancelled, with its output"),
+    more: [
+      json(
+        202,
+        "Run",
+        "The cancel is committed, but the run had not ended within the kill grace and a margin (its node is slow or gone): the run as it still is",
+      ),
+      json(
+        409,
+        "Error",
+        "The run has already ended (or ended otherwise before the cancel reached it), or its node is no longer live (it ends failed, interrupted); the message says which",
+      ),
+    ],
+  },
+  {
     operationId: "jobStats",
     method: "get",
     path: "/jobs/{id}/stats",
@@ -301,6 +344,16 @@ export const OPERATIONS: Operation[] = [
     tag: "runs",
     params: [ID],
     ok: json(200, "Stats", "The aggregates"),
+  },
+  {
+    operationId: "listDeliveries",
+    method: "get",
+    path: "/jobs/{id}/deliveries",
+    summary:
+      "The job's alert deliveries, newest first: each alert (failure, recovery, success, missed) to each target, with its status (pending, sent, failed), attempts and last error",
+    tag: "runs",
+    params: [ID, limit(20)],
+    ok: json(200, "DeliveryList", "The deliveries"),
   },
   {
     operationId: "previewSchedule",
@@ -614,6 +667,6 @@ const SECURITY_SCHEMES = {
     in: "cookie",
     name: "jobpro_session",
     description:
-      "Set by signing in on /login; writes must also send this site's Origin",
+      "Set by signing in on /login; writes must also come from this site (an Origin naming it or, without one, Sec-Fetch-Site: same-origin, as browsers send)",
   },
 };

@@ -12,6 +12,7 @@ export const RESERVED_IDS: readonly string[] = [
   "schedule",
   "functions",
   "openapi.json",
+  "bulk",
   "start",
   "stop",
   "pause",

@@ -16,18 +16,32 @@
 import { z } from "zod";
 import {
   ActionSchema,
+  type BulkAnswer,
+  BulkFilterSchema,
+  BulkSchema,
+  type DeliveryView,
   type Health,
   JOB_STATUSES,
   JobInputSchema,
   JobPatchSchema,
   type JobStats,
   type JobView,
+  MAX_BULK,
+  NOTIFY_EVENTS,
+  NotifySchema,
+  NotifyTargetSchema,
   RUN_STATUSES,
   type RunView,
 } from "../jobpro/mod.ts";
 import type { FunctionInfo } from "../jobs/mod.ts";
 
-export { ActionSchema, JobInputSchema, JobPatchSchema };
+export {
+  ActionSchema,
+  BulkFilterSchema,
+  BulkSchema,
+  JobInputSchema,
+  JobPatchSchema,
+};
 
 /** The body of `POST /jobs/:id/reschedule` (and the seed's `/jobs/reschedule/:id`). */
 export const RescheduleSchema = z.strictObject({
@@ -92,6 +106,8 @@ export const JobSchema = z.strictObject({
   overlap: z.enum(["skip", "allow", "replace"]),
   catchUp: z.enum(["skip", "once"]),
   autoStart: z.boolean(),
+  tags: z.array(z.string()),
+  notify: NotifySchema,
   status: z.enum(JOB_STATUSES),
   nextRunAt: nullableTime,
   lastRun: RunSummarySchema.nullable(),
@@ -116,6 +132,42 @@ const page = { total: z.int(), offset: z.int(), limit: z.int() };
 export const JobListSchema = z.strictObject({
   jobs: z.array(JobSchema),
   ...page,
+});
+
+/** One job's outcome in a bulk request. */
+export const BulkResultSchema = z.union([
+  z.strictObject({
+    id: z.string(),
+    ok: z.literal(true),
+    status: z.enum([...JOB_STATUSES, "deleted"]).meta({
+      description: 'The job\'s status afterwards; "deleted" once deleted',
+    }),
+    runId: z.int().optional().meta({
+      description: "With action run: the run it started",
+    }),
+  }),
+  z.strictObject({
+    id: z.string(),
+    ok: z.literal(false),
+    code: z.string().meta({
+      description:
+        "not_found (no such job), conflict (its status does not allow it; error says why), unavailable (nothing changed), internal",
+    }),
+    error: z.string(),
+  }),
+]);
+
+/** `POST /jobs/bulk`. */
+export const BulkAnswerSchema = z.strictObject({
+  action: BulkSchema.shape.action,
+  matched: z.int().meta({
+    description: `The jobs named or selected (at most ${MAX_BULK})`,
+  }),
+  succeeded: z.int(),
+  failed: z.int(),
+  results: z.array(BulkResultSchema).meta({
+    description: "One per job, in the order named (or the list's order)",
+  }),
 });
 
 /** `GET /jobs/:id/runs`. */
@@ -231,6 +283,30 @@ export const SeedAnswerSchema = z.strictObject({
   ]),
 });
 
+/** One alert delivery (notify.ts): its event, target and outcome. */
+export const DeliverySchema = z.strictObject({
+  id: z.string().describe(
+    "An opaque id: a hash of the dedupe key (the run or missed episode, the event, the target)",
+  ),
+  jobId: z.string(),
+  runId: z.int().nullable(),
+  event: z.enum(NOTIFY_EVENTS),
+  target: NotifyTargetSchema,
+  status: z.enum(["pending", "sent", "failed"]).describe(
+    "pending: to be (re)tried; sent; failed: given up after the last attempt",
+  ),
+  attempts: z.int(),
+  error: z.string().nullable().describe("The last attempt's error"),
+  createdAt: isoTime,
+  nextAttemptAt: nullableTime,
+  sentAt: nullableTime,
+});
+
+/** `GET /jobs/:id/deliveries`: newest first. */
+export const DeliveryListSchema = z.strictObject({
+  deliveries: z.array(DeliverySchema),
+});
+
 /** Schemas the OpenAPI document lists under `components.schemas`, by name. */
 export const COMPONENTS = {
   JobInput: JobInputSchema,
@@ -240,11 +316,17 @@ export const COMPONENTS = {
   Job: JobSchema,
   RunNow: RunNowSchema,
   JobList: JobListSchema,
+  Bulk: BulkSchema,
+  BulkFilter: BulkFilterSchema,
+  BulkAnswer: BulkAnswerSchema,
+  BulkResult: BulkResultSchema,
   Run: RunSchema,
   RunSummary: RunSummarySchema,
   RunList: RunListSchema,
   RunArray: RunArraySchema,
   Stats: StatsSchema,
+  Delivery: DeliverySchema,
+  DeliveryList: DeliveryListSchema,
   Preview: PreviewSchema,
   FunctionList: FunctionListSchema,
   FunctionInfo: FunctionInfoSchema,
@@ -263,6 +345,8 @@ type Same<A, B> = [A] extends [B] ? [B] extends [A] ? true : false : false;
 const agree = <_ extends true>() => {};
 agree<Same<z.output<typeof JobSchema>, JobView>>();
 agree<Same<z.output<typeof RunSchema>, RunView>>();
+agree<Same<z.output<typeof BulkAnswerSchema>, BulkAnswer>>();
 agree<Same<z.output<typeof StatsSchema>, JobStats>>();
+agree<Same<z.output<typeof DeliverySchema>, DeliveryView>>();
 agree<Same<z.output<typeof FunctionInfoSchema>, FunctionInfo>>();
 agree<Same<Omit<z.output<typeof HealthSchema>, "status">, Health>>();

@@ -42,6 +42,7 @@ async function dashboard(ctx: Context<State>) {
     status: (query.status || undefined) as JobStatus | undefined,
     type: (query.type || undefined) as JobType | undefined,
     q: query.q || undefined,
+    tags: query.tag,
     sort: query.sort,
     order: query.order,
     offset: query.offset,

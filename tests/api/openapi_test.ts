@@ -151,7 +151,7 @@ class Checker {
 }
 
 /** What state an operation's job must be in to succeed. */
-const PREP: Record<string, "periodic" | "paused" | "ran"> = {
+const PREP: Record<string, "periodic" | "paused" | "ran" | "going"> = {
   stopJob: "periodic",
   seedStop: "periodic",
   pauseJob: "periodic",
@@ -159,6 +159,7 @@ const PREP: Record<string, "periodic" | "paused" | "ran"> = {
   resumeJob: "paused",
   seedResume: "paused",
   getRun: "ran",
+  cancelRun: "going",
 };
 
 async function prepare(
@@ -176,13 +177,17 @@ async function prepare(
     manualJob(id, {
       schedule: periodic ? "0 0 * * *" : "in 1h",
       autoStart: periodic,
+      // A run that goes until it is cancelled.
+      ...state === "going" &&
+        { action: { type: "function", name: "sleep", params: { ms: 60_000 } } },
     }),
     auth,
   );
   assertEquals(made.status, 201, made.text);
   if (state === "paused") await call(jp, "POST", `/jobs/${id}/pause`, {}, auth);
-  if (state !== "ran") return { id, runId: null };
+  if (state !== "ran" && state !== "going") return { id, runId: null };
   const ran = await call(jp, "POST", `/jobs/${id}/run`, undefined, auth);
+  if (state === "going") return { id, runId: ran.body.run.id };
   await waitFor(async () =>
     (await call(jp, "GET", `/jobs/${id}`, undefined, auth)).body.runCount === 1
   );

@@ -11,7 +11,7 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import { isLoopback, sameSecret } from "@/lib/web/auth.ts";
+import { fromThisSite, isLoopback, sameSecret } from "@/lib/web/auth.ts";
 import { readConfig } from "@/lib/config.ts";
 import { OPERATIONS } from "@/lib/web/openapi.ts";
 import { type Jobpro, startJobpro } from "@/main.ts";
@@ -246,6 +246,126 @@ Deno.test("a write with the cookie needs this site's Origin; a read-only cookie 
     });
     assertEquals(write.status, 403);
   }, SECURED);
+});
+
+Deno.test("a cookie write passes with this site's Origin, or without one with Sec-Fetch-Site: same-origin; otherwise 403", async () => {
+  await withServer(async (jp) => {
+    await seed(jp);
+    const cookie = await signIn(jp, TOKEN);
+    const here = new URL(jp.url);
+    let runs = 0;
+    const attempt = async (headers: Record<string, string>, why: string) => {
+      const r = await call(jp, "POST", "/jobs/a/run", undefined, {
+        cookie,
+        ...headers,
+      });
+      if (r.status === 200) runs++;
+      // Whichever check refused it, nothing ran.
+      assertEquals(jp.manager.get("a").runCount, runs, why);
+      return r;
+    };
+    const ok = [
+      [{ origin: jp.url }, "this site's Origin"],
+      [
+        { origin: jp.url, "sec-fetch-site": "same-origin" },
+        "this site's Origin and same-origin",
+      ],
+      [{ "sec-fetch-site": "same-origin" }, "no Origin, same-origin"],
+      [
+        { "sec-fetch-site": "same-origin", referer: `${jp.url}/jobs` },
+        "no Origin, same-origin, as Chromium sends a fetch POST",
+      ],
+    ] as [Record<string, string>, string][];
+    for (const [headers, why] of ok) {
+      const r = await attempt(headers, why);
+      assertEquals(r.status, 200, `${why}: ${r.text}`);
+      assertEquals(r.body.run.jobId, "a", why);
+    }
+    const refused = [
+      [{ "sec-fetch-site": "cross-site" }, "no Origin, cross-site"],
+      [{ "sec-fetch-site": "same-site" }, "no Origin, same-site"],
+      [{ "sec-fetch-site": "none" }, "no Origin, none"],
+      [{}, "neither header"],
+      [{ referer: `${jp.url}/jobs` }, "neither header, a Referer"],
+      [
+        { origin: "http://evil.example", "sec-fetch-site": "same-origin" },
+        "a foreign Origin wins over same-origin",
+      ],
+      [
+        {
+          origin: `http://localhost:${here.port}`,
+          "sec-fetch-site": "same-origin",
+        },
+        "another host name's Origin wins over same-origin",
+      ],
+      [
+        { origin: "null", "sec-fetch-site": "same-origin" },
+        "an opaque Origin wins over same-origin",
+      ],
+    ] as [Record<string, string>, string][];
+    for (const [headers, why] of refused) {
+      const r = await attempt(headers, why);
+      assertEquals(r.status, 403, why);
+      assertEquals(r.body.error.code, "forbidden", why);
+    }
+    // Where the cookie rule itself answers (the request guard lets these
+    // through), its message names both headers.
+    const bare: Record<string, string>[] = [{}, { "sec-fetch-site": "none" }];
+    for (const headers of bare) {
+      const r = await attempt(headers, "the cookie rule");
+      assertStringIncludes(r.body.error.message, "Origin");
+      assertStringIncludes(r.body.error.message, "Sec-Fetch-Site: same-origin");
+    }
+    // The bearer token needs neither header.
+    const script = await call(jp, "POST", "/jobs/a/run", undefined, {
+      ...bearer(TOKEN),
+    });
+    assertEquals(script.status, 200);
+    // A read-only cookie cannot write, from this site or not.
+    const reader = await signIn(jp, READ_TOKEN);
+    const read = await call(jp, "POST", "/jobs/a/run", undefined, {
+      cookie: reader,
+      "sec-fetch-site": "same-origin",
+    });
+    assertEquals(read.status, 403);
+    assertStringIncludes(read.body.error.message, "read-only");
+  }, SECURED);
+});
+
+Deno.test("fromThisSite: Origin decides when present; without it, only Sec-Fetch-Site: same-origin", () => {
+  const post = (headers: Record<string, string>) =>
+    new Request("http://127.0.0.1:8000/jobs/a/run", {
+      method: "POST",
+      headers: { host: "127.0.0.1:8000", ...headers },
+    });
+  const cases: [Record<string, string>, boolean][] = [
+    [{ origin: "http://127.0.0.1:8000" }, true],
+    [{ origin: "https://127.0.0.1:8000" }, true],
+    [{ "sec-fetch-site": "same-origin" }, true],
+    [
+      { origin: "http://127.0.0.1:8000", "sec-fetch-site": "same-origin" },
+      true,
+    ],
+    [{ "sec-fetch-site": "cross-site" }, false],
+    [{ "sec-fetch-site": "same-site" }, false],
+    [{ "sec-fetch-site": "none" }, false],
+    [{ "sec-fetch-site": "SAME-ORIGIN" }, false],
+    [{}, false],
+    [{ origin: "http://evil.example", "sec-fetch-site": "same-origin" }, false],
+    [
+      { origin: "http://127.0.0.1:8001", "sec-fetch-site": "same-origin" },
+      false,
+    ],
+    [{ origin: "null", "sec-fetch-site": "same-origin" }, false],
+    [{ origin: "", "sec-fetch-site": "same-origin" }, false],
+  ];
+  for (const [headers, expected] of cases) {
+    assertEquals(
+      fromThisSite(post(headers)),
+      expected,
+      JSON.stringify(headers),
+    );
+  }
 });
 
 Deno.test("tokens never appear in the log, in error answers or in pages", async () => {

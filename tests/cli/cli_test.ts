@@ -1065,3 +1065,43 @@ Deno.test("against a server with JOBPRO_TOKEN: no token exits 6, the token works
     }
   }, { JOBPRO_TOKEN: token });
 });
+
+Deno.test("cancel ends a running run and prints it; an ended run exits 4, an unknown one 3, a bad RUN_ID 2", async () => {
+  await withServer(async (jp) => {
+    await api(jp, "POST", "/jobs", {
+      id: "nap",
+      name: "Nap",
+      schedule: "",
+      autoStart: false,
+      action: { type: "function", name: "sleep", params: { ms: 60_000 } },
+    });
+    const ran = await api(jp, "POST", "/jobs/nap/run");
+    const id = String(ran.run.id);
+    const r = await jobs(jp.url, ["cancel", "nap", id]);
+    assertExit(r, 0);
+    assertMatch(
+      r.stdout,
+      new RegExp(`^nap #${id} cancelled .*cancelled by api`),
+    );
+    assertExit(
+      await jobs(jp.url, ["cancel", "nap", id]),
+      4,
+      /has already ended/,
+    );
+    assertExit(await jobs(jp.url, ["cancel", "nap", "9999"]), 3, /no run 9999/);
+    assertExit(await jobs(jp.url, ["cancel", "nope", "1"]), 3, /"nope"/);
+    assertExit(
+      await jobs(jp.url, ["cancel", "nap", "x"]),
+      2,
+      /RUN_ID must be a run number/,
+    );
+    assertExit(await jobs(jp.url, ["cancel", "nap"]), 2, /missing/);
+    const help = await jobs(jp.url, ["help", "cancel"]);
+    assertExit(help, 0);
+    assertStringIncludes(
+      help.stdout,
+      "deno task jobs cancel nightly-report 42",
+    );
+    assertStringIncludes((await jobs(jp.url, ["help"])).stdout, "cancel");
+  });
+});

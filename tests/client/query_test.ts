@@ -48,13 +48,16 @@ Deno.test("runs query: each bad value is named, and read as its default", () => 
 Deno.test("jobs query: every filter, and the problems of bad ones", () => {
   assertEquals(
     readJobsQuery(
-      params("status=paused&type=onetime&q=back&sort=name&order=desc&offset=3"),
+      params(
+        "status=paused&type=onetime&q=back&tag=billing&sort=name&order=desc&offset=3",
+      ),
       50,
     ).query,
     {
       status: "paused",
       type: "onetime",
       q: "back",
+      tags: ["billing"],
       sort: "name",
       order: "desc",
       offset: 3,
@@ -64,6 +67,27 @@ Deno.test("jobs query: every filter, and the problems of bad ones", () => {
   const bad = readJobsQuery(params("sort=size&type=daily&limit=x"));
   assertEquals(bad.query.limit, QUERY.jobLimit);
   assertEquals(bad.problems.map((p) => p.name), ["type", "sort", "limit"]);
+});
+
+Deno.test("jobs query: tags repeated or as a comma list combine, once each; a bad one is named", () => {
+  assertEquals(
+    readJobsQuery(params("tag=billing&tag=nightly,team.data&tag=billing"))
+      .query.tags,
+    ["billing", "nightly", "team.data"],
+  );
+  assertEquals(readJobsQuery(params("tag=&tag=")).query.tags, undefined);
+  const bad = readJobsQuery(params("tag=ok,Bad Tag"));
+  assertEquals(bad.query.tags, ["ok"]);
+  assertEquals(bad.problems, [{
+    name: "tag",
+    message:
+      `tag: "Bad Tag" must be lowercase letters, digits, '_', '.' or '-', starting with a letter or digit`,
+  }]);
+  const long = "x".repeat(33);
+  assertEquals(
+    readJobsQuery(params(`tag=${long}`)).problems[0].message,
+    `tag: "${long}" must be at most 32 characters (this one has 33)`,
+  );
 });
 
 Deno.test("the job page's view: the runs query plus the run shown, lenient", () => {

@@ -1242,6 +1242,10 @@ export async function checkInvariants(input: CheckInput): Promise<Report> {
   const deadline = Date.now() + (input.settleMs ?? 10_000);
   const margin = input.marginMs ?? 1000;
   for (;;) {
+    // The target's log first: every execution in it had its start committed
+    // before it ran, so the runs read after it have its row (read the other
+    // way round, a run started between the two reads looks unrecorded).
+    const executions = input.target.executions();
     const runs = await readRuns(
       input.pg,
       input.schema,
@@ -1249,11 +1253,7 @@ export async function checkInvariants(input: CheckInput): Promise<Report> {
       input.from - margin,
       input.to + margin,
     );
-    const report = analyze({
-      ...input,
-      executions: input.target.executions(),
-      runs,
-    });
+    const report = analyze({ ...input, executions, runs });
     // Executions in the window are a margin old: recorded by now, or never.
     const settled = report.missed.length === 0 && report.running.length === 0;
     if (settled || Date.now() >= deadline) return report;

@@ -20,6 +20,8 @@ export function jobView(over: Partial<JobView> = {}): JobView {
     overlap: "skip",
     catchUp: "skip",
     autoStart: true,
+    tags: [],
+    notify: [],
     status: "scheduled",
     nextRunAt: CREATED,
     lastRun: null,

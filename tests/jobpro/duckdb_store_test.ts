@@ -1,7 +1,10 @@
 /** The store contract on the embedded DuckDB store, on a real file. */
+import { assertEquals } from "@std/assert";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { openDuckDBStore } from "@/lib/jobpro/duckdb_store.ts";
+import { emptyBatch } from "@/lib/jobpro/store.ts";
 import { tempDb } from "../helpers.ts";
-import { storeContract } from "./store_contract.ts";
+import { job, storeContract } from "./store_contract.ts";
 
 storeContract("DuckDB", async () => {
   const db = await tempDb();
@@ -20,4 +23,59 @@ storeContract("DuckDB", async () => {
     },
     cleanup: () => db.cleanup(),
   };
+});
+
+Deno.test("duckdb store: a file from before tags opens, its jobs have tags [], and tags can be written to it", async () => {
+  const db = await tempDb();
+  try {
+    // The jobs table as the release before tags wrote it, with one job.
+    const instance = await DuckDBInstance.create(db.path);
+    const c = await instance.connect();
+    await c.run(`CREATE TABLE jobs (
+      id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, type VARCHAR NOT NULL,
+      schedule VARCHAR NOT NULL, timezone VARCHAR, action VARCHAR NOT NULL,
+      timeout_ms BIGINT, retries INTEGER NOT NULL, retry_delay_ms BIGINT NOT NULL,
+      overlap VARCHAR NOT NULL, catch_up VARCHAR NOT NULL,
+      auto_start BOOLEAN NOT NULL, status VARCHAR NOT NULL,
+      next_run_at TIMESTAMP, created_at TIMESTAMP NOT NULL,
+      updated_at TIMESTAMP NOT NULL,
+      run_count BIGINT NOT NULL DEFAULT 0, success_count BIGINT NOT NULL DEFAULT 0,
+      last_run VARCHAR, key INTEGER NOT NULL UNIQUE)`);
+    await c.run(
+      `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS version BIGINT DEFAULT 1`,
+    );
+    await c.run(`INSERT INTO jobs (id, name, type, schedule, action, retries,
+      retry_delay_ms, overlap, catch_up, auto_start, status, created_at,
+      updated_at, key, version)
+      VALUES ('old', 'Old', 'onetime', '', '{"type":"function","name":"noop"}',
+        0, 1000, 'skip', 'skip', false, 'created', TIMESTAMP '2024-01-01',
+        TIMESTAMP '2024-01-01', 1, 3)`);
+    c.closeSync();
+    instance.closeSync();
+
+    let store = await openDuckDBStore(db.path);
+    const [old] = await store.loadJobs();
+    assertEquals([old.job.id, old.job.version, old.job.tags], ["old", 3, []]);
+    const w = await store.write({
+      ...emptyBatch(),
+      puts: [
+        {
+          job: { ...old.job, tags: ["legacy"], version: 4 },
+          expected: 3,
+        },
+        { job: job("new", { tags: ["fresh", "x"] }), expected: null },
+      ],
+    });
+    assertEquals(w.puts, [true, true]);
+    await store.close();
+    store = await openDuckDBStore(db.path);
+    assertEquals(
+      (await store.loadJobs()).map((s) => [s.job.id, s.job.tags]),
+      // Both created at 2024-01-01: in id order.
+      [["new", ["fresh", "x"]], ["old", ["legacy"]]],
+    );
+    await store.close();
+  } finally {
+    await db.cleanup();
+  }
 });

@@ -11,6 +11,11 @@ import { JobproError } from "@/lib/jobpro/errors.ts";
 import { newRun, type Run } from "@/lib/jobpro/run.ts";
 import { openPostgresStore } from "@/lib/jobpro/postgres_store.ts";
 import {
+  bootstrap,
+  migrationsFrom,
+  SCHEMA_VERSION,
+} from "@/lib/jobpro/postgres_sql.ts";
+import {
   openPostgresMembership,
   type PostgresMembership,
 } from "@/lib/jobpro/postgres_nodes.ts";
@@ -664,16 +669,19 @@ Deno.test("cluster: run id blocks never overlap each other or ids already used; 
 
 Deno.test("cluster: migrating a single node's schema keeps its history (repeated tick keys too) and starts run ids above it", async () => {
   await withSchema(async (s) => {
-    await (await openPostgresStore(s.url, { schema: s.schema })).close();
-    // Back to version 2, as a single node left it, with a history whose
-    // tick keys repeat (a single node never promised they would not).
+    // The schema at version 2, as a single node left it, with a history
+    // whose tick keys repeat (a single node never promised they would not).
     await rows(
       s,
-      `DROP SEQUENCE $S.run_ids; ALTER TABLE $S.jobs DROP COLUMN owner_epoch;
-       ALTER TABLE $S.runs DROP COLUMN node_epoch;
-       ALTER TABLE $S.nodes DROP COLUMN pid;
-       UPDATE $S.schema_version SET version = 2;
-       INSERT INTO $S.runs (id, job_id, trigger, attempt, scheduled_for,
+      [
+        ...bootstrap(s.schema),
+        ...migrationsFrom(s.schema, 0, 2),
+        `INSERT INTO $S.schema_version (id, version) VALUES (1, 2)`,
+      ].join(";\n"),
+    );
+    await rows(
+      s,
+      `INSERT INTO $S.runs (id, job_id, trigger, attempt, scheduled_for,
          started_at, status, running)
        SELECT i, 'j', 'schedule', 1, timestamptz 'epoch', now(), 'complete', false
        FROM generate_series(1, 777) AS i`,
@@ -682,7 +690,7 @@ Deno.test("cluster: migrating a single node's schema keeps its history (repeated
     try {
       assertEquals(
         await rows(s, `SELECT version FROM $S.schema_version`),
-        [{ version: 3 }],
+        [{ version: SCHEMA_VERSION }],
       );
       assertEquals(await store.maxRunId(), 777);
       assertEquals((await store.cluster!.reserveRunIds()).first, 778);

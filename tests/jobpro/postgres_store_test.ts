@@ -8,7 +8,11 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { JobproError } from "@/lib/jobpro/errors.ts";
 import { newRun } from "@/lib/jobpro/run.ts";
 import { openPostgresStore } from "@/lib/jobpro/postgres_store.ts";
-import { SCHEMA_VERSION } from "@/lib/jobpro/postgres_sql.ts";
+import {
+  bootstrap,
+  migrationsFrom,
+  SCHEMA_VERSION,
+} from "@/lib/jobpro/postgres_sql.ts";
 import { emptyBatch, type Store } from "@/lib/jobpro/store.ts";
 import { waitFor } from "../helpers.ts";
 import {
@@ -77,6 +81,52 @@ Deno.test("postgres store: a schema newer than the code is refused with a clear 
       `SELECT version FROM ${s.schema}.schema_version`,
     );
     assertEquals(rows, [{ version: newer }], "not migrated down");
+  } finally {
+    await s.drop();
+  }
+});
+
+Deno.test("postgres store: a schema from before tags (version 3) migrates: its jobs have tags [], and tags are written", async () => {
+  const s = await testSchema();
+  try {
+    // The schema as the release before tags left it, with one job in it.
+    const before = [
+      ...bootstrap(s.schema),
+      ...migrationsFrom(s.schema, 0, 3),
+      `INSERT INTO ${s.schema}.schema_version (id, version) VALUES (1, 3)`,
+      `INSERT INTO ${s.schema}.jobs (id, name, type, schedule, action, retries,
+        retry_delay_ms, overlap, catch_up, auto_start, status, created_at,
+        updated_at, version)
+        VALUES ('old', 'Old', 'onetime', '', '{"type":"function","name":"noop"}',
+          0, 1000, 'skip', 'skip', false, 'created', now(), now(), 2)`,
+    ];
+    await sql(s.url, before.join(";\n"));
+    assert(SCHEMA_VERSION > 3);
+    const store = await openPostgresStore(s.url, { schema: s.schema });
+    try {
+      const [old] = await store.loadJobs();
+      assertEquals([old.job.id, old.job.version, old.job.tags], [
+        "old",
+        2,
+        [],
+      ]);
+      const w = await store.write({
+        ...emptyBatch(),
+        puts: [{
+          job: { ...old.job, tags: ["legacy", "b.c"], version: 3 },
+          expected: 2,
+        }],
+      });
+      assertEquals(w.puts, [true]);
+      assertEquals((await store.loadJobs())[0].job.tags, ["legacy", "b.c"]);
+      const { rows } = await sql(
+        s.url,
+        `SELECT version FROM ${s.schema}.schema_version`,
+      );
+      assertEquals(rows, [{ version: SCHEMA_VERSION }]);
+    } finally {
+      await store.close();
+    }
   } finally {
     await s.drop();
   }

@@ -543,3 +543,36 @@ Deno.test("runner: a retry does not fire for a job no longer armed", async () =>
     assertEquals((await engine.stored("o"))?.job.status, "paused");
   });
 });
+
+Deno.test("runner: a job with no notify rules and no server default does no alert work when its runs finish", async () => {
+  await withEngine({
+    seed: (store) =>
+      putJobs(store, [
+        job("ok", { nextRunAt: T0 + HOUR, action: count("ok") }),
+        job("bad", { nextRunAt: T0 + HOUR, action: fail("no") }),
+      ]),
+  }, async (engine) => {
+    const { state } = engine;
+    // The server's defaults, empty, telling whether alert rows were looked for.
+    const reads: PropertyKey[] = [];
+    state.settings.notifyDefaults = new Proxy([], {
+      get(target, key, receiver) {
+        if (key !== "length") reads.push(key);
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    for (const id of ["ok", "bad"]) {
+      const run = fire(state, engine.entry(id), "manual", null, 1);
+      assert(run);
+      await ended(engine, id, run);
+    }
+    await state.writer.flush();
+    assertEquals(reads, [], "alert rows were made for a job with no rules");
+    assertEquals(
+      (await Promise.all(
+        ["ok", "bad"].map((id) => state.store.listDeliveries(id)),
+      )).flat(),
+      [],
+    );
+  });
+});

@@ -13,6 +13,7 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import type { Job } from "@/lib/jobpro/job.ts";
 import { newRun, type Run } from "@/lib/jobpro/run.ts";
 import { type Batch, emptyBatch, type Store } from "@/lib/jobpro/store.ts";
+import type { Delivery } from "@/lib/jobpro/notify.ts";
 
 /** A store to test, and how to open it again (after a restart) and throw it away. */
 export interface OpenedStore {
@@ -41,6 +42,8 @@ export function job(id: string, extra: Partial<Job> = {}): Job {
     overlap: "skip",
     catchUp: "skip",
     autoStart: true,
+    tags: [],
+    notify: [],
     status: "scheduled",
     nextRunAt: T0 + MIN,
     createdAt: T0,
@@ -130,6 +133,41 @@ export function storeContract(
     assertEquals(stale.puts, [false]);
     const a = await stored(store, "a");
     assertEquals([a?.job.name, a?.job.version], ["two", 2]);
+  });
+
+  test("tags round-trip through a create, an update and a reopen, in order; none is []", async (o) => {
+    await o.store.write(batch({
+      puts: [
+        {
+          job: job("a", { tags: ["nightly", "billing", "team.data-1"] }),
+          expected: null,
+        },
+        { job: job("b"), expected: null },
+      ],
+    }));
+    assertEquals((await stored(o.store, "a"))?.job.tags, [
+      "nightly",
+      "billing",
+      "team.data-1",
+    ]);
+    assertEquals((await stored(o.store, "b"))?.job.tags, []);
+    const w = await o.store.write(batch({
+      puts: [
+        { job: job("a", { tags: ["billing"], version: 2 }), expected: 1 },
+        { job: job("b", { tags: ["x"], version: 2 }), expected: 1 },
+      ],
+    }));
+    assertEquals(w.puts, [true, true]);
+    const again = await o.reopen();
+    const all = await again.loadJobs();
+    assertEquals(all.map((s) => [s.job.id, s.job.tags]), [
+      ["a", ["billing"]],
+      ["b", ["x"]],
+    ]);
+    await again.write(batch({
+      puts: [{ job: job("a", { tags: [], version: 3 }), expected: 2 }],
+    }));
+    assertEquals((await stored(again, "a"))?.job.tags, []);
   });
 
   test("a delete at the stored version takes the job and all its runs; a stale one changes nothing", async ({ store }) => {
@@ -339,6 +377,18 @@ export function storeContract(
     assertEquals(await store.eventsSince(1), null);
   });
 
+  test("a run-cancel event reads back with its run and who asked", async ({ store }) => {
+    const by = "dashboard: a name with spaces, colons";
+    await store.write(batch({
+      events: [{ type: "run-cancel", jobId: "a", runId: 7, by }],
+    }));
+    const [e] = (await store.eventsSince(0))!;
+    assertEquals(
+      e.type === "run-cancel" && [e.jobId, e.runId, e.by],
+      ["a", 7, by],
+    );
+  });
+
   test("runs read back newest first, filtered and paged, with stats and pruning by age and count", async ({ store }) => {
     await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
     const runs = Array.from(
@@ -369,4 +419,157 @@ export function storeContract(
     await store.probe();
     await store.probe();
   });
+
+  test("a job's notify rules are stored with it and kept across a reopen", async (o) => {
+    const notify: Job["notify"] = [
+      {
+        on: ["failure", "recovery"],
+        target: { webhook: "https://h.example/x" },
+      },
+      { on: ["missed"], target: { email: "ops@example.com" } },
+    ];
+    await o.store.write(batch({
+      puts: [{ job: job("a", { notify }), expected: null }, {
+        job: job("b"),
+        expected: null,
+      }],
+    }));
+    const store = await o.reopen();
+    o.store = store;
+    assertEquals((await stored(store, "a"))?.job.notify, notify);
+    assertEquals((await stored(store, "b"))?.job.notify, []);
+    await store.write(batch({
+      puts: [{ job: job("a", { notify: [], version: 2 }), expected: 1 }],
+    }));
+    assertEquals((await stored(store, "a"))?.job.notify, []);
+  });
+
+  test("deliveries are written with the finish, once per id; claimed by one caller at a time; settled by compare-and-set", async (o) => {
+    await o.store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    const r = ended(run(1, "a"), "failed");
+    const d = delivery("run:1|failure|webhook:https://h.example/x", "a", 1);
+    const d2 = delivery("run:1|failure|email:ops@example.com", "a", 1);
+    await o.store.write(batch({ finished: [r], deliveries: [d, d2] }));
+    // The same finish written again (a retried batch) adds nothing.
+    await o.store.write(batch({ deliveries: [{ ...d, payload: "{}" }] }));
+    const store = await o.reopen();
+    o.store = store;
+    let list = await store.listDeliveries("a");
+    assertEquals(list.length, 2);
+    assertEquals(list.find((x) => x.id === d.id)?.payload, d.payload);
+    assertEquals(list[0].status, "pending");
+
+    const now = T0 + 2 * MIN;
+    const first = await store.claimDeliveries(now, 1, 30_000);
+    assertEquals(first.length, 1);
+    assertEquals(first[0].attempts, 1);
+    const second = await store.claimDeliveries(now, 10, 30_000);
+    assertEquals(
+      second.map((x) => x.id),
+      [d, d2].map((x) => x.id).filter((id) => id !== first[0].id),
+    );
+    // Both held: nothing left to claim until the holds lapse.
+    assertEquals(await store.claimDeliveries(now + 1000, 10, 30_000), []);
+    // A settle of the attempt claimed applies; one of an older attempt does not.
+    assert(
+      await store.settleDelivery({
+        id: first[0].id,
+        attempts: 1,
+        status: "pending",
+        error: "HTTP 503",
+        nextAttemptAt: now + 5000,
+        sentAt: null,
+      }),
+    );
+    assertEquals(await store.claimDeliveries(now + 1000, 10, 30_000), []);
+    const retry = await store.claimDeliveries(now + 5000, 10, 30_000);
+    assertEquals([retry.length, retry[0].attempts, retry[0].error], [
+      1,
+      2,
+      "HTTP 503",
+    ]);
+    assertEquals(
+      await store.settleDelivery({
+        id: first[0].id,
+        attempts: 1,
+        status: "sent",
+        error: null,
+        nextAttemptAt: null,
+        sentAt: now,
+      }),
+      false,
+    );
+    assert(
+      await store.settleDelivery({
+        id: first[0].id,
+        attempts: 2,
+        status: "sent",
+        error: null,
+        nextAttemptAt: null,
+        sentAt: now + 5001,
+      }),
+    );
+    // The other's hold lapses: it is claimed again, one attempt more.
+    const lapsed = await store.claimDeliveries(now + 31_000, 10, 30_000);
+    assertEquals(lapsed.map((x) => [x.id, x.attempts]), [[second[0].id, 2]]);
+    assert(
+      await store.settleDelivery({
+        id: second[0].id,
+        attempts: 2,
+        status: "failed",
+        error: "gave up",
+        nextAttemptAt: null,
+        sentAt: null,
+      }),
+    );
+    assertEquals(await store.claimDeliveries(now + 99 * MIN, 10, 30_000), []);
+    list = await store.listDeliveries("a");
+    const byId = new Map(list.map((x) => [x.id, x]));
+    assertEquals(byId.get(first[0].id)?.status, "sent");
+    assertEquals(byId.get(first[0].id)?.sentAt, now + 5001);
+    assertEquals(byId.get(second[0].id)?.status, "failed");
+    assertEquals(byId.get(second[0].id)?.error, "gave up");
+    assertEquals(await store.listDeliveries("none"), []);
+  });
+
+  test("a deleted job's deliveries go with it; one for a job deleted in the same batch is not written", async ({ store }) => {
+    await store.write(batch({
+      puts: [{ job: job("a"), expected: null }, {
+        job: job("b"),
+        expected: null,
+      }],
+    }));
+    await store.write(batch({ deliveries: [delivery("x", "a", null)] }));
+    await store.write(batch({
+      deletes: [{ id: "a", expected: 1 }, { id: "b", expected: 1 }],
+      deliveries: [delivery("y", "b", null)],
+    }));
+    assertEquals(await store.listDeliveries("a"), []);
+    assertEquals(await store.listDeliveries("b"), []);
+    assertEquals(await store.claimDeliveries(T0 + 99 * MIN, 10, 1000), []);
+  });
+}
+
+/** A pending delivery as the runner makes one. */
+function delivery(id: string, jobId: string, runId: number | null): Delivery {
+  return {
+    id,
+    jobId,
+    runId,
+    event: "failure",
+    target: id.includes("email")
+      ? "email:ops@example.com"
+      : "webhook:https://h.example/x",
+    payload: JSON.stringify({
+      event: "failure",
+      job: { id: jobId, name: jobId },
+      run: null,
+    }),
+    status: "pending",
+    attempts: 0,
+    error: null,
+    createdAt: T0 + MIN,
+    nextAttemptAt: T0 + MIN,
+    sentAt: null,
+  };
 }

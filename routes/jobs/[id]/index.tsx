@@ -5,6 +5,7 @@ import { json, readJson, shown } from "@/lib/web/api.ts";
 import { define, type State } from "@/utils.ts";
 import { type JobView, previewSchedule } from "@/lib/jobpro/mod.ts";
 import JobDetail from "@/islands/JobDetail.tsx";
+import { LastDelivery } from "@/components/LastDelivery.tsx";
 import { readRunsView } from "@/lib/client/query.ts";
 import { toPoint } from "@/lib/dashboard/run_points.ts";
 
@@ -42,7 +43,7 @@ const RUNS_PAGE = 20;
 async function jobPage(ctx: Context<State>, job: JobView) {
   const manager = ctx.state.manager;
   const view = readRunsView(ctx.url.searchParams, RUNS_PAGE);
-  const [list, stats, recent, run] = await Promise.all([
+  const [list, stats, recent, run, deliveries] = await Promise.all([
     manager.runs(job.id, {
       status: view.status || undefined,
       offset: view.offset,
@@ -51,6 +52,7 @@ async function jobPage(ctx: Context<State>, job: JobView) {
     manager.stats(job.id),
     manager.runs(job.id, { limit: 60 }),
     view.run === null ? null : manager.run(job.id, view.run).catch(() => null),
+    manager.deliveries(job.id, 1).catch(() => []),
   ]);
   if (run === null) view.run = null;
   return page({
@@ -65,6 +67,7 @@ async function jobPage(ctx: Context<State>, job: JobView) {
     next: upcoming(job),
     run,
     allowShell: ctx.state.config.allowShell,
+    delivery: deliveries[0] ?? null,
   });
 }
 
@@ -82,12 +85,14 @@ function upcoming(job: JobView): string[] {
 }
 
 export default define.page<typeof handler>(function JobPage({ data }) {
+  const { delivery, ...detail } = data;
   return (
     <main class="page job-page" id="main">
       <Head>
         <title>{`${data.job.name} · jobpro`}</title>
       </Head>
-      <JobDetail {...data} />
+      <JobDetail {...detail} />
+      <LastDelivery delivery={delivery} rules={data.job.notify?.length ?? 0} />
     </main>
   );
 });
