@@ -127,6 +127,7 @@ export async function joinCluster(
 function lost(state: EngineState, node: NodeState) {
   node.epoch = null;
   node.store.fence(null);
+  state.writer.forgetFenced();
   state.timers.pause();
   for (const id of node.owned) {
     const e = state.entries.get(id);

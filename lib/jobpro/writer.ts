@@ -91,6 +91,13 @@ export interface Writer {
    * keeping nothing of it.
    */
   commit(op: Operation, apply: () => void): Promise<void>;
+  /**
+   * A cluster's node lost its lease: the claims and starts queued under it
+   * are never written (their waiters hear false, as for a refused write),
+   * nor are those of the batch in flight if it fails. A later epoch must
+   * not write them: it would record a start the runner never runs.
+   */
+  forgetFenced(): void;
   /** Whether a claim or status of this job is queued or being written. */
   isPending(jobId: string): boolean;
   /** Resolves once everything queued before the call is committed; rejects if that write fails. */
@@ -145,6 +152,17 @@ const emptyQueue = (): Queue => ({
 const size = (x: Queue) =>
   x.claims.size + x.statuses.size + x.started.size + x.finished.size +
   x.deliveries.length + x.ops.length;
+
+/** Takes a queue's claims and starts out, telling whoever waits that they were not written. */
+function dropFenced(q: Queue) {
+  for (const c of q.claims.values()) c.waiters.forEach((w) => w(false));
+  q.claims.clear();
+  for (const [id, then] of q.recorded) {
+    q.started.delete(id);
+    then(false);
+  }
+  q.recorded.clear();
+}
 
 /** A later claim of the same job: chained into one when it starts where the first ends. */
 function addClaim(q: Queue, c: PendingClaim) {
@@ -253,6 +271,8 @@ class GroupWriter implements Writer {
    * running in the store, and the next start marks it interrupted.
    */
   #closed = false;
+  /** Moves on when the lease is lost: a batch of an earlier era is not retried whole. */
+  #era = 0;
 
   constructor(opts: WriterOptions) {
     this.#opts = opts;
@@ -289,12 +309,14 @@ class GroupWriter implements Writer {
     this.#inFlight = batch;
     this.#q = emptyQueue();
     const { batch: stored, runs } = batchOf(batch, this.#opts.statusOf);
+    const era = this.#era;
     try {
       const written = await this.#opts.store.write(stored);
       this.#inFlight = null;
       this.#committed(batch, stored, written, runs);
     } catch (e) {
       this.#inFlight = null;
+      if (era !== this.#era) dropFenced(batch);
       this.#failed(batch, stored, e);
     }
     if (size(this.#q) || this.#q.waiters.length) this.#schedule(this.#urgent);
@@ -421,6 +443,11 @@ class GroupWriter implements Writer {
       this.#queued();
       this.#schedule(true);
     });
+  }
+
+  forgetFenced() {
+    this.#era++;
+    dropFenced(this.#q);
   }
 
   isPending(id: string): boolean {

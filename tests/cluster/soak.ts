@@ -195,6 +195,8 @@ Deno.test({
               excused: r.report.excused,
               lateness: r.report.lateness,
               failover: stats(r.failover),
+              // What the nodes logged in a window that broke, to find why.
+              logs: r.problems.length ? r.logs : undefined,
             })),
           },
           null,
