@@ -29,7 +29,7 @@ export const QUERY = {
   jobSort: ["name", "nextRunAt", "lastRunAt", "createdAt"] as const,
   order: ["asc", "desc"] as const,
   runStatus: RUN_STATUSES,
-  /** Largest page; a bigger `limit` counts as this. */
+  /** Largest page; a bigger `limit` is a problem (the API's 400), not a silent cut. */
   maxLimit: 1000,
   /** The API's default page sizes. */
   jobLimit: 100,
@@ -93,7 +93,7 @@ export function readJobsQuery(
     sort: r.oneOf("sort", QUERY.jobSort),
     order: r.oneOf("order", QUERY.order),
     offset: r.count("offset", 0),
-    limit: Math.min(r.count("limit", limit), QUERY.maxLimit),
+    limit: r.count("limit", limit, QUERY.maxLimit),
   };
   return { query, problems: r.problems };
 }
@@ -114,7 +114,7 @@ export function readRunsQuery(
   const query: RunsQuery = {
     status: r.oneOf("status", QUERY.runStatus),
     offset: r.count("offset", 0),
-    limit: Math.min(r.count("limit", limit), QUERY.maxLimit),
+    limit: r.count("limit", limit, QUERY.maxLimit),
   };
   return { query, problems: r.problems };
 }
@@ -165,10 +165,17 @@ export class QueryReader {
   constructor(private readonly params: URLSearchParams) {}
 
   /** A non-negative integer, or `fallback` when absent or wrong. */
-  count(name: string, fallback: number): number {
+  count(name: string, fallback: number, max?: number): number {
     const raw = this.params.get(name);
     if (raw === null || raw === "") return fallback;
     const n = Number(raw);
+    if (max !== undefined && /^\d+$/.test(raw) && n > max) {
+      this.problems.push({
+        name,
+        message: `${name}: must be at most ${max}, got ${raw}`,
+      });
+      return max;
+    }
     if (/^\d+$/.test(raw) && Number.isSafeInteger(n)) return n;
     this.problems.push({
       name,

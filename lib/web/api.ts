@@ -357,7 +357,7 @@ const tooLarge = (max: number) =>
 
 /**
  * Reads a non-negative integer query parameter; 400 naming it when malformed.
- * Values above `max` count as `max`.
+ * Values above `max` are a 400 naming the maximum.
  *
  * @example
  * ```ts
@@ -371,9 +371,9 @@ export function intParam(
   max = Number.MAX_SAFE_INTEGER,
 ): number {
   const r = new QueryReader(url.searchParams);
-  const n = r.count(name, fallback);
+  const n = r.count(name, fallback, max);
   valid(r);
-  return Math.min(n, max);
+  return n;
 }
 
 /**

@@ -66,9 +66,10 @@ const enumSchema = (values: readonly string[]) => ({
   type: "string",
   enum: [...values],
 });
-const intSchema = (dflt: number, note = "") => ({
+const intSchema = (dflt: number, note = "", maximum?: number) => ({
   type: "integer",
   minimum: 0,
+  ...(maximum !== undefined ? { maximum } : {}),
   default: dflt,
   ...(note ? { description: note } : {}),
 });
@@ -99,7 +100,11 @@ const limit = (dflt: number): Param => ({
   name: "limit",
   in: "query",
   description: "Items to return",
-  schema: intSchema(dflt, `at most ${QUERY.maxLimit}; more counts as that`),
+  schema: intSchema(
+    dflt,
+    `at most ${QUERY.maxLimit}; more is a 400`,
+    QUERY.maxLimit,
+  ),
 });
 const enumParam = (
   name: string,

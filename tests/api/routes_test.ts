@@ -221,7 +221,21 @@ Deno.test("GET /jobs: status, type and q filters, sort and order, offset/limit w
       1,
       1,
     ]);
-    assertEquals((await ids("?limit=5000")).limit, 1000);
+    assertEquals((await ids("?limit=1000")).limit, 1000);
+    // Above the maximum is a 400 that names it, not a silent cut to 1000:
+    // a script paging with limit=5000 would think it had every job.
+    for (const path of ["/jobs?limit=5000", "/jobs/beta/runs?limit=1001"]) {
+      const over = await call(jp, "GET", path);
+      assertEquals(
+        [over.status, over.body.error.field, over.body.error.message],
+        [
+          400,
+          "limit",
+          "limit: must be at most 1000, got " + path.split("=")[1],
+        ],
+        path,
+      );
+    }
   });
 });
 
