@@ -26,10 +26,34 @@ const headers = define.middleware(async (ctx) => {
   h.set("x-content-type-options", "nosniff");
   h.set("referrer-policy", "same-origin");
   if (!h.has("cache-control")) h.set("cache-control", "no-store");
-  if (h.get("content-type")?.startsWith("text/html")) {
-    h.set("x-frame-options", "DENY");
+  const type = h.get("content-type") ?? "";
+  if (type.startsWith("text/html")) h.set("x-frame-options", "DENY");
+  // Pages and errors answer HTML or JSON by the Accept header: a cache
+  // must key them by it.
+  if (type.startsWith("text/html") || type.startsWith("application/json")) {
+    const vary = h.get("vary");
+    if (!vary?.toLowerCase().split(/\s*,\s*/).includes("accept")) {
+      h.set("vary", vary ? `${vary}, Accept` : "Accept");
+    }
   }
   return res;
+});
+
+/**
+ * A path with a trailing slash (`/jobs/`) is the same as the one without:
+ * a permanent redirect there (308, so a POST stays a POST), query kept.
+ */
+const slashes = define.middleware((ctx) => {
+  const { pathname, search } = ctx.url;
+  if (pathname.length > 1 && pathname.endsWith("/")) {
+    // One leading slash: "//host/" must not become a redirect off the site.
+    const to = "/" + pathname.replace(/^\/+|\/+$/g, "");
+    return new Response(null, {
+      status: 308,
+      headers: { location: to + search },
+    });
+  }
+  return ctx.next();
 });
 
 /** The response itself, or a copy when its headers are immutable. */
@@ -44,4 +68,11 @@ function mutable(res: Response): Response {
 
 // csp() sits inside headers so it sees the rendered page's own Response (and
 // its nonce), not a copy.
-export default [headers, csp<State>(), errors, requireToken, requireJsonBody];
+export default [
+  headers,
+  csp<State>(),
+  errors,
+  slashes,
+  requireToken,
+  requireJsonBody,
+];

@@ -395,7 +395,14 @@ export class App<State = Record<string, unknown>> {
       this.#current.set(ctx, near);
       this.#allow.set(ctx, allowOf(matched.map((m) => m.route)));
     }
+    // OPTIONS, where no route answers it itself: which methods the path takes.
     const fail: Middleware<State> = () => {
+      if (near && method === "OPTIONS") {
+        return new Response(null, {
+          status: 204,
+          headers: { allow: this.#allow.get(ctx)! },
+        });
+      }
       throw new HttpError(near ? 405 : 404);
     };
     return runMiddlewares(ctx, [
@@ -578,6 +585,7 @@ function allowOf<State>(routes: Route<State>[]): string {
     }
   }
   if (allowed.has("GET")) allowed.add("HEAD");
+  allowed.add("OPTIONS"); // answered for every path a route matches
   return METHODS.filter((m) => allowed.has(m)).join(", ");
 }
 

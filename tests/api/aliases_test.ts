@@ -41,7 +41,7 @@ Deno.test("POST /jobs/{start,pause,resume,stop}/:id operate like /jobs/:id/<op> 
     assertEquals((await call(jp, "POST", "/jobs/start/nope")).status, 404);
     const get = await call(jp, "GET", "/jobs/start/p");
     assertEquals(get.status, 405);
-    assertEquals(get.res.headers.get("allow"), "POST");
+    assertEquals(get.res.headers.get("allow"), "POST, OPTIONS");
   });
 });
 

@@ -141,19 +141,19 @@ Deno.test("handlers: an object keyed by method, with 405 and Allow for the rest"
     headers: JSON_ACCEPT,
   });
   assertEquals(put.res.status, 405);
-  assertEquals(put.res.headers.get("allow"), "GET, HEAD, POST");
+  assertEquals(put.res.headers.get("allow"), "GET, HEAD, POST, OPTIONS");
   assertEquals(JSON.parse(put.body), {
     error: { code: "method_not_allowed", message: "Method Not Allowed" },
   });
   const page = await send(handler, "/", { method: "POST" });
   assertEquals([page.res.status, page.res.headers.get("allow")], [
     405,
-    "GET, HEAD",
+    "GET, HEAD, OPTIONS",
   ]);
   const job = await send(handler, "/jobs/7", { method: "PATCH" });
   assertEquals([job.res.status, job.res.headers.get("allow")], [
     405,
-    "GET, HEAD, DELETE",
+    "GET, HEAD, DELETE, OPTIONS",
   ]);
   const del = await send(handler, "/jobs/7", { method: "DELETE" });
   assertEquals([del.res.status, del.res.headers.get("x-deleted")], [204, "7"]);
@@ -491,7 +491,7 @@ Deno.test("pages: a handler without GET still renders its page; _500 is _error's
   const put = await send(run, "/form", { method: "PUT" });
   assertEquals([put.res.status, put.res.headers.get("allow")], [
     405,
-    "GET, HEAD, POST",
+    "GET, HEAD, POST, OPTIONS",
   ]);
   await quietly(async () => {
     const broken = await send(run, "/admin/broken", { headers: BROWSER });
