@@ -2,7 +2,8 @@
  * Prometheus metrics, built from the engine's events (runs by job and
  * status, run durations, how late scheduled runs fired) and read at scrape
  * time (jobs by status, open event streams, and on a node of a cluster the
- * node, its jobs and the live nodes). The text exposition format is small
+ * node, its jobs and the live nodes), and the standard `process_*` ones
+ * (process_metrics.ts). The text exposition format is small
  * enough to write directly.
  *
  * @example
@@ -19,6 +20,7 @@ import {
   type RunView,
 } from "../jobpro/mod.ts";
 import { sseClients } from "./live.ts";
+import { processText } from "./process_metrics.ts";
 
 /** The Content-Type of the text exposition format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -155,6 +157,7 @@ export function createMetrics(manager: Manager): Metrics {
           manager.httpActions.waiting,
         ),
         nodeText(manager),
+        processText(),
       ].join(""),
   };
 }

@@ -126,3 +126,118 @@ Deno.test("metrics helpers: label escaping and lateness", () => {
   );
   assertMatch(METRICS_CONTENT_TYPE, /^text\/plain; version=0\.0\.4/);
 });
+
+/**
+ * The rules of the text exposition format (0.0.4) a scraper and promtool
+ * hold a target to: what is wrong in `text`, one line each.
+ */
+function expositionProblems(text: string): string[] {
+  const problems: string[] = [];
+  if (!text.endsWith("\n")) problems.push("the text does not end in a newline");
+  const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+  const SAMPLE =
+    /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? (\S+)$/;
+  const types = new Map<string, string>();
+  const helps = new Set<string>();
+  const series = new Set<string>();
+  const done = new Set<string>(); // families whose samples have ended
+  let current = "";
+  const familyOf = (name: string) => {
+    for (const suffix of ["_bucket", "_sum", "_count"]) {
+      const base = name.slice(0, -suffix.length);
+      if (name.endsWith(suffix) && types.get(base) === "histogram") return base;
+    }
+    return name;
+  };
+  const body = text.endsWith("\n") ? text.slice(0, -1) : text;
+  for (const line of body.split("\n")) {
+    const meta = line.match(/^# (HELP|TYPE) (\S+) (.*)$/);
+    if (meta) {
+      const [, kind, name, rest] = meta;
+      if (!NAME.test(name)) problems.push(`bad metric name: ${name}`);
+      if (kind === "HELP") {
+        if (helps.has(name)) problems.push(`HELP twice for ${name}`);
+        helps.add(name);
+      } else {
+        if (types.has(name)) problems.push(`TYPE twice for ${name}`);
+        if (
+          !["counter", "gauge", "histogram", "summary", "untyped"].includes(
+            rest,
+          )
+        ) {
+          problems.push(`unknown type ${rest} for ${name}`);
+        }
+        if (rest === "counter" && !name.endsWith("_total")) {
+          problems.push(`counter ${name} does not end in _total`);
+        }
+        types.set(name, rest);
+      }
+      continue;
+    }
+    if (line.startsWith("#")) continue;
+    const m = line.match(SAMPLE);
+    if (!m) {
+      problems.push(`not a sample line: ${line}`);
+      continue;
+    }
+    const [, name, , labels = "", value] = m;
+    const family = familyOf(name);
+    if (!types.has(family)) problems.push(`no TYPE before ${name}`);
+    if (!helps.has(family)) problems.push(`no HELP for ${name}`);
+    if (family !== current) {
+      if (done.has(family)) problems.push(`${family}'s samples are split`);
+      done.add(current);
+      current = family;
+    }
+    if (
+      !/^(?:[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|\.\d+)|NaN|[+-]Inf)$/i.test(value)
+    ) {
+      problems.push(`bad value ${value} in ${line}`);
+    }
+    const key = `${name}{${labels.split(/,(?=[a-zA-Z_])/).sort().join(",")}}`;
+    if (series.has(key)) problems.push(`duplicate series ${key}`);
+    series.add(key);
+  }
+  return problems;
+}
+
+Deno.test("the whole /metrics text keeps the exposition format's rules, process_* metrics included", async () => {
+  await withServer(async (jp) => {
+    // Runs, so that every family has samples.
+    await call(jp, "POST", "/jobs", manualJob("plain"));
+    await call(jp, "POST", "/jobs", {
+      ...manualJob("bad"),
+      action: { type: "function", name: "fail", params: { message: "x" } },
+    });
+    await call(jp, "POST", "/jobs/plain/run");
+    await call(jp, "POST", "/jobs/bad/run");
+    await waitFor(async () =>
+      (await scrape(jp)).get('jobpro_runs_total{job="plain",status="complete"}')
+    );
+    const text = await (await fetch(`${jp.url}/metrics`)).text();
+    assertEquals(expositionProblems(text), []);
+    const values = await scrape(jp);
+    const rss = values.get("process_resident_memory_bytes")!;
+    assert(rss > 1_000_000, `rss ${rss}`);
+    const start = values.get("process_start_time_seconds")!;
+    assert(start <= Date.now() / 1000 && start > Date.now() / 1000 - 3600);
+    assert(values.get("process_cpu_seconds_total")! > 0);
+    const open = values.get("process_open_fds")!;
+    const max = values.get("process_max_fds")!;
+    assert(open > 0 && max >= open, `open ${open}, max ${max}`);
+    assert(values.get("process_virtual_memory_bytes")! >= rss);
+  });
+  // The checker itself catches what it is there for.
+  assertEquals(
+    expositionProblems(
+      'x 1\n# TYPE y counter\n# HELP y Y.\ny{a="b"} 1\ny{a="b"} 2',
+    ),
+    [
+      "the text does not end in a newline",
+      "no TYPE before x",
+      "no HELP for x",
+      "counter y does not end in _total",
+      'duplicate series y{a="b"}',
+    ],
+  );
+});
