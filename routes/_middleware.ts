@@ -72,7 +72,7 @@ export default [
   headers,
   csp<State>(),
   errors,
+  requireToken, // first: without a token even a redirect is refused
   slashes,
-  requireToken,
   requireJsonBody,
 ];
