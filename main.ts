@@ -31,6 +31,7 @@ import { closeStreams } from "@/lib/web/live.ts";
 import { watchLauncher } from "@/lib/launcher.ts";
 import { metricsOf } from "@/lib/web/metrics.ts";
 import { requestGuard } from "@/lib/web/guard.ts";
+import { compress } from "@/lib/web/compress.ts";
 import { RESERVED_IDS } from "@/lib/web/reserved_ids.ts";
 import { defaultMaxConnections, serve, type Server } from "@/lib/web/server.ts";
 import type { State } from "@/utils.ts";
@@ -66,6 +67,7 @@ export function createApp(manager: Manager, config: Config): App<State> {
   // the process was started from.
   app.config.root = fileURLToPath(new URL(".", import.meta.url));
   return app
+    .use(compress()) // first: it sees every answer, static files too
     .use(requestGuard(config))
     .use(staticFiles())
     .use((ctx) => {
@@ -165,6 +167,9 @@ export async function startJobpro(
         pollMs: config.notifyPollMs,
         publicUrl: () => config.publicUrl ?? ownUrl,
       },
+      timezone: config.timezone,
+      maxConcurrentRuns: config.maxConcurrentRuns,
+      concurrency: config.concurrency,
       log: opts.log ?? (opts.quiet ? () => {} : undefined),
     });
   } catch (e) {
@@ -197,6 +202,12 @@ export async function startJobpro(
       headersTimeoutMs: config.headersTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       maxBodyBytes: config.maxBodyBytes,
+      // A document of many jobs (an export) is larger than a request body.
+      largeBodies: {
+        paths: ["/jobs/apply", "/jobs/import/crontab"],
+        maxBytes: config.maxApplyBytes,
+        variable: "JOBPRO_MAX_APPLY_BYTES",
+      },
       log: opts.quiet ? () => {} : undefined,
     });
   } catch (e) {

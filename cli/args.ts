@@ -149,6 +149,7 @@ export function jsonFlag(values: Values, name: string): unknown {
 /** The flags that define a job, shared by `add` and `edit`. */
 export const JOB_OPTIONS: Record<string, OptionSpec> = {
   name: { type: "string" },
+  description: { type: "string" },
   schedule: { type: "string" },
   timezone: { type: "string" },
   http: { type: "string" },
@@ -158,6 +159,7 @@ export const JOB_OPTIONS: Record<string, OptionSpec> = {
   function: { type: "string" },
   params: { type: "string" },
   shell: { type: "string" },
+  heartbeat: { type: "string" },
   timeout: { type: "string" },
   retries: { type: "string" },
   "retry-delay": { type: "string" },
@@ -166,6 +168,9 @@ export const JOB_OPTIONS: Record<string, OptionSpec> = {
   "no-start": { type: "boolean" },
   tag: { type: "string", multiple: true },
   notify: { type: "string", multiple: true },
+  "on-success": { type: "string", multiple: true },
+  "on-failure": { type: "string", multiple: true },
+  "concurrency-key": { type: "string" },
 };
 
 /** Flags that refine an action without choosing its type. */
@@ -206,7 +211,7 @@ export function actionFromFlags(
   values: Values,
   base?: ActionInput,
 ): ActionInput | undefined {
-  const chosen = ["http", "function", "shell"].filter((k) =>
+  const chosen = ["http", "function", "shell", "heartbeat"].filter((k) =>
     values[k] !== undefined
   );
   if (chosen.length > 1) {
@@ -232,6 +237,10 @@ export function actionFromFlags(
 function newAction(type: string, values: Values): ActionInput {
   if (type === "http") return { type, url: str(values, "http") };
   if (type === "function") return { type, name: str(values, "function") };
+  if (type === "heartbeat") {
+    // A job edited keeps its ping key (the server keeps it when none is sent).
+    return { type, graceMs: durationFlag(values, "heartbeat") };
+  }
   return { type, command: argvFlag(values) };
 }
 
@@ -315,6 +324,25 @@ export function tagsFlag(values: Values): string[] | undefined {
 }
 
 /**
+ * `--on-success`/`--on-failure` flags (each a job id or a comma list) as
+ * the chain's job ids, or undefined when none is given; `""` alone is none.
+ *
+ * @example
+ * ```ts
+ * chainFlag({ "on-success": ["report,cleanup"] }, "on-success"); // ["report", "cleanup"]
+ * ```
+ */
+export function chainFlag(
+  values: Values,
+  flag: "on-success" | "on-failure",
+): string[] | undefined {
+  const raw = values[flag] as string[] | undefined;
+  return raw?.flatMap((v) => v.split(",")).map((id) => id.trim()).filter(
+    Boolean,
+  );
+}
+
+/**
  * `--notify EVENTS=TARGET` flags as alert rules, or undefined when none is
  * given; `--notify ""` alone is none. EVENTS is a comma list of failure,
  * recovery, success, missed; TARGET an email address or a webhook URL. The
@@ -346,8 +374,26 @@ export function notifyFlag(
 }
 
 /**
+ * `--concurrency-key KEY`: the key whose limit the job's runs share; on
+ * edit, an empty one clears it (the server checks the key).
+ *
+ * @example
+ * ```ts
+ * concurrencyKeyFlag({ "concurrency-key": "backups" }, false); // "backups"
+ * ```
+ */
+export function concurrencyKeyFlag(
+  values: Values,
+  forEdit: boolean,
+): string | null | undefined {
+  const key = str(values, "concurrency-key");
+  return key === "" ? (forEdit ? null : undefined) : key;
+}
+
+/**
  * The scalar fields of a job from flags (everything but id and action).
- * With `forEdit`, an empty `--timezone` or `--timeout none` clears the field.
+ * With `forEdit`, an empty `--timezone` or `--description`, or `--timeout
+ * none`, clears the field.
  *
  * @example
  * ```ts
@@ -360,8 +406,10 @@ export function fieldsFromFlags(
 ): Record<string, unknown> {
   const timezone = str(values, "timezone");
   const timeout = str(values, "timeout");
+  const description = str(values, "description");
   const out: Record<string, unknown> = {
     name: str(values, "name"),
+    description: forEdit && description === "" ? null : description,
     schedule: str(values, "schedule"),
     timezone: forEdit && timezone === "" ? null : timezone,
     timeoutMs: timeout === undefined
@@ -376,6 +424,9 @@ export function fieldsFromFlags(
     autoStart: values["no-start"] ? false : values.start ? true : undefined,
     tags: tagsFlag(values),
     notify: notifyFlag(values),
+    onSuccess: chainFlag(values, "on-success"),
+    onFailure: chainFlag(values, "on-failure"),
+    concurrencyKey: concurrencyKeyFlag(values, forEdit),
   };
   if (values["no-start"] && values.start) {
     throw usage("--start and --no-start: give one");

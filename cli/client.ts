@@ -36,10 +36,11 @@ export interface Client {
   readonly url: string;
   /** Sends a request and returns the parsed JSON answer (null for 204). */
   request<T>(method: string, path: string, body?: unknown): Promise<T>;
-  /** Opens the event stream; the caller reads and cancels the body. */
+  /** Opens the event stream (`query`: its `?...`, if any); the caller reads and cancels the body. */
   openEvents(
     lastEventId: string | null,
     signal: AbortSignal,
+    query?: string,
   ): Promise<Response>;
 }
 
@@ -73,13 +74,13 @@ export function createClient(opts: ClientOptions): Client {
       if (!r.ok) throw cliErrorOf(r.error, target);
       return r.data;
     },
-    async openEvents(lastEventId, signal) {
+    async openEvents(lastEventId, signal, query = "") {
       const headers: Record<string, string> = {
         accept: "text/event-stream",
         ...auth,
       };
       if (lastEventId !== null) headers["last-event-id"] = lastEventId;
-      const target = `${url}/jobs/events`;
+      const target = `${url}/jobs/events${query}`;
       const sent = await send("GET", target, { headers, signal }).catch(
         (e) => {
           throw aborted(e, target);

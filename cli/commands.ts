@@ -10,12 +10,13 @@
  * ```
  * @module
  */
-import type {
-  BulkAnswer,
-  JobStats,
-  JobView,
-  Preview,
-  RunView,
+import {
+  type BulkAnswer,
+  canTransition,
+  type JobStats,
+  type JobView,
+  type Preview,
+  type RunView,
 } from "@/lib/jobpro/runtime.ts";
 import {
   actionFromFlags,
@@ -41,6 +42,7 @@ import {
   jobDetail,
   jobLine,
   jobsTable,
+  jobsWideTable,
   parseData,
   previewDetail,
   runDetail,
@@ -50,6 +52,17 @@ import {
 } from "./render.ts";
 import { block, table } from "./table.ts";
 import { followEvents } from "./sse.ts";
+import {
+  addFromFile,
+  CONFIG_COMMANDS,
+  readJsonFile,
+} from "./config_commands.ts";
+import { completionCommand } from "./completion.ts";
+import { OUTPUT_HELP, OUTPUT_OPTION, outputFormat, printAs } from "./output.ts";
+import { versionCommand } from "./version.ts";
+import { logsCommand } from "./logs.ts";
+import { pingCommand } from "./ping.ts";
+import { concurrencyCommand } from "./concurrency.ts";
 
 /** What a command gets to do its work: the API, the output, the clock. */
 export interface Ctx {
@@ -77,6 +90,8 @@ export interface Command {
   summary: string;
   /** Flag descriptions, one per line, for `--help`. */
   flags: string[];
+  /** Command lines that show it at work, for `--help` (every command has one). */
+  examples?: string[];
   options: Record<string, OptionSpec>;
   /** How many positional arguments it takes. */
   positionals: [min: number, max: number];
@@ -92,11 +107,14 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
 
 const JOB_FLAG_HELP = [
   "--name TEXT              the job's name",
+  "--description TEXT       what the job is for (at most 2,000 characters), shown on its page",
   '--schedule EXPR          cron (5 or 6 fields), a time ("in 30s", "2024-01-15 14:30:00 PST"), or "" for manual',
   "--timezone ZONE          IANA zone for the schedule, e.g. Europe/Berlin",
   "--http URL               action: call URL  [--method GET|POST|...] [--header 'Name: value']... [--body TEXT]",
   "--function NAME          action: run a registered function  [--params JSON-object]",
   `--shell '["prog","arg"]'  action: run a program, argv as a JSON array (server needs JOBPRO_ALLOW_SHELL=1)`,
+  "--heartbeat GRACE        action: run nothing, expect a ping (jobs ping, or curl) at each tick of the cron",
+  "                         schedule; none within GRACE (ms or 30s, 5m, 1h) of a tick is a failed run",
   "--timeout DURATION       a run's time limit: ms or 30s, 5m, 1h",
   "--retries N              retries after a failed run",
   "--retry-delay DURATION   wait between retries",
@@ -107,6 +125,11 @@ const JOB_FLAG_HELP = [
   "--notify EVENTS=TARGET   an alert rule (repeat it): EVENTS a comma list of failure, recovery, success, missed;",
   "                         TARGET a webhook URL or an email address, e.g. --notify failure,recovery=https://hooks.slack.com/...;",
   "                         on edit the rules given replace the job's, --notify '' clears them",
+  "--on-success IDS         jobs to run when a run of this one completes (a comma list, or repeat it): a chain;",
+  "                         on edit the ids given replace the job's, --on-success '' clears them",
+  "--on-failure IDS         jobs to run when a run of this one fails on its last attempt (as --on-success)",
+  "--concurrency-key KEY    runs of all jobs with KEY share its limit (jobs concurrency KEY=N): over it, a run",
+  "                         waits queued, in order; on edit --concurrency-key '' clears it",
 ];
 
 /** Prints `value` as JSON with --json, else `text()`. */
@@ -129,8 +152,15 @@ const list: Command = {
     "--tag TAG      only jobs with this tag; repeated (or a comma list), jobs with all of them",
     "--sort F       name, nextRunAt, lastRunAt or createdAt;  --order asc|desc",
     "--limit N      at most N jobs (server default 100, max 1000);  --offset N  skip N",
+    OUTPUT_HELP,
+  ],
+  examples: [
+    "deno task jobs list --status failed --tag billing",
+    "deno task jobs list -o wide --sort nextRunAt",
+    "deno task jobs list -o yaml --q report",
   ],
   options: {
+    ...OUTPUT_OPTION,
     status: { type: "string" },
     type: { type: "string" },
     q: { type: "string" },
@@ -142,6 +172,7 @@ const list: Command = {
   },
   positionals: [0, 0],
   async run(ctx, { values: v }) {
+    const format = outputFormat(ctx, v);
     const q = queryString({
       status: str(v, "status"),
       type: str(v, "type"),
@@ -155,7 +186,14 @@ const list: Command = {
     const page = await get<
       { jobs: JobView[]; total: number; offset: number; limit: number }
     >(ctx, `/jobs${q}`);
-    return show(ctx, page, () => listText(page, ctx.now()));
+    return printAs(ctx, format, page, {
+      text: () => listText(page, ctx.now()),
+      wide: () =>
+        page.jobs.length
+          ? jobsWideTable(page.jobs, ctx.now()) +
+            footer(page, page.jobs.length, "jobs")
+          : listText(page, ctx.now()),
+    });
   },
 };
 
@@ -182,14 +220,22 @@ function footer(
 
 const showCmd: Command = {
   name: "show",
-  args: "ID",
+  args: "ID [-o json|yaml|wide]",
   summary: "show one job",
-  flags: [],
-  options: {},
+  flags: [OUTPUT_HELP],
+  examples: [
+    "deno task jobs show nightly-report",
+    "deno task jobs show nightly-report -o yaml",
+  ],
+  options: { ...OUTPUT_OPTION },
   positionals: [1, 1],
-  async run(ctx, { positionals: [id] }) {
+  async run(ctx, { values: v, positionals: [id] }) {
+    const format = outputFormat(ctx, v);
     const job = await get<JobView>(ctx, jobPath(id));
-    return show(ctx, job, () => jobDetail(job, ctx.now()));
+    return printAs(ctx, format, job, {
+      text: () => jobDetail(job, ctx.now()),
+      wide: () => jobsWideTable([job], ctx.now()),
+    });
   },
 };
 
@@ -202,8 +248,14 @@ const add: Command = {
     "--id ID                  the job's id (default: made from the name)",
     ...JOB_FLAG_HELP,
     "--no-start               create without starting (autoStart false)",
-    '--file FILE              a job, an array of jobs or { "jobs": [...] } in the API\'s JSON ("-" reads stdin);',
-    "                         every job is tried; the exit code is the first failure's",
+    '--file FILE              a job, an array of jobs, { "jobs": [...] } (export or list --json output)',
+    '                         or the Go service\'s job_configs.json ("-" reads stdin); all or nothing:',
+    "                         a bad or taken job creates none (exit 4, naming it); jobs apply updates",
+  ],
+  examples: [
+    'deno task jobs add --name Ping --schedule "*/30 * * * * *" --http http://localhost:8080/health',
+    'deno task jobs add --name "Nightly report" --description "Billing report for finance" --schedule "0 30 2 * * *" --timezone Europe/Berlin --function report --retries 3',
+    "deno task jobs add --file jobs.json",
   ],
   options: { ...JOB_OPTIONS, id: { type: "string" }, file: { type: "string" } },
   positionals: [0, 0],
@@ -224,75 +276,22 @@ const add: Command = {
   },
 };
 
-/** Creates every job in the file; JSON output mirrors the file: one job or an array. */
-async function addFromFile(ctx: Ctx, file: string): Promise<number> {
-  const doc = await readJsonFile(ctx, file);
-  const defs = definitions(doc, file);
-  const { created, code } = await createAll(ctx, defs);
-  const single = defs.length === 1 && defs[0] === doc;
-  if (!ctx.json) {
-    for (const job of created) ctx.out(`created ${jobLine(job, ctx.now())}`);
-  } else if (!single) ctx.out(JSON.stringify(created, null, 2));
-  else if (created[0]) ctx.out(JSON.stringify(created[0], null, 2));
-  return code;
-}
-
-/** The job definitions in a file: one object, an array, or `{ jobs: [...] }`. */
-function definitions(doc: unknown, file: string): unknown[] {
-  if (Array.isArray(doc)) return doc;
-  if (typeof doc === "object" && doc !== null) {
-    const jobs = (doc as { jobs?: unknown }).jobs;
-    if (jobs === undefined) return [doc];
-    if (Array.isArray(jobs)) return jobs;
-  }
-  throw usage(
-    `${file}: must hold a job object, an array of jobs or { "jobs": [...] }`,
-  );
-}
-
-async function createAll(ctx: Ctx, defs: unknown[]) {
-  const created: JobView[] = [];
-  let code: number = EXIT.ok;
-  for (const [i, def] of defs.entries()) {
-    try {
-      created.push(await ctx.client.request<JobView>("POST", "/jobs", def));
-    } catch (e) {
-      if (!(e instanceof CliError)) throw e;
-      const id = (def as { id?: unknown })?.id;
-      ctx.report(
-        e,
-        `add: job ${typeof id === "string" ? `"${id}"` : `#${i + 1}`}`,
-      );
-      if (code === EXIT.ok) code = e.exitCode;
-    }
-  }
-  return { created, code };
-}
-
-async function readJsonFile(ctx: Ctx, file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await ctx.readText(file);
-  } catch (e) {
-    throw usage(`${file}: cannot read: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw usage(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
-}
-
 const edit: Command = {
   name: "edit",
   args: "ID [flags]  |  ID --file FILE",
   summary: "change a job's definition (PATCH); the next run is re-planned",
   flags: [
     ...JOB_FLAG_HELP,
-    "--start | --no-start     set autoStart",
-    '                         --timezone "" and --timeout none clear those fields;',
+    "--start                  set autoStart and start the job now (resume it when paused)",
+    "--no-start               set autoStart false (the job keeps its status)",
+    '                         --timezone "", --description "" and --timeout none clear those fields;',
     "                         --method/--header/--body/--params alone change the current action",
     '--file FILE              a JSON object with the fields to change ("-" reads stdin)',
+  ],
+  examples: [
+    'deno task jobs edit nightly-report --schedule "0 0 3 * * *" --retries 5',
+    "deno task jobs edit nightly-report --start",
+    "echo '{\"retries\": 2}' | deno task jobs edit nightly-report --file -",
   ],
   options: {
     ...JOB_OPTIONS,
@@ -308,10 +307,22 @@ const edit: Command = {
     const patch = file === undefined
       ? await patchFromFlags(ctx, id, v)
       : await readJsonFile(ctx, file);
-    const job = await ctx.client.request<JobView>("PATCH", jobPath(id), patch);
+    let job = await ctx.client.request<JobView>("PATCH", jobPath(id), patch);
+    if (v.start) job = await startEdited(ctx, job);
     return show(ctx, job, () => `updated ${jobLine(job, ctx.now())}`);
   },
 };
+
+/** `edit --start`: the job goes (resumed when paused; left be when going). */
+async function startEdited(ctx: Ctx, job: JobView): Promise<JobView> {
+  const op = canTransition(job, "resume")
+    ? "resume"
+    : canTransition(job, "start")
+    ? "start"
+    : null;
+  if (op === null) return job;
+  return await ctx.client.request<JobView>("POST", jobPath(job.id, op));
+}
 
 async function patchFromFlags(
   ctx: Ctx,
@@ -342,6 +353,7 @@ function transition(name: string, summary: string): Command {
     args: "ID",
     summary,
     flags: [],
+    examples: [`deno task jobs ${name} nightly-report`],
     options: {},
     positionals: [1, 1],
     async run(ctx, { positionals: [id] }) {
@@ -359,6 +371,10 @@ const run: Command = {
     "--wait                   wait for the run to end, print its result and output; exit 5 if it",
     "                         failed or was cancelled (retries are separate runs: see jobs runs)",
     "--wait-timeout DURATION  give up waiting after this long (exit 5); default: no limit",
+  ],
+  examples: [
+    "deno task jobs run nightly-report",
+    'deno task jobs run ping --wait --wait-timeout 30s && echo "ping ok"',
   ],
   options: { wait: { type: "boolean" }, "wait-timeout": { type: "string" } },
   positionals: [1, 1],
@@ -425,8 +441,13 @@ const runs: Command = {
   summary: "list a job's runs, newest first, or show one run with its output",
   flags: [
     "RUN_ID         show that run in full, with its captured output",
-    "--status S     running, complete, failed or cancelled",
+    "--status S     queued, running, complete, failed or cancelled (queued: waiting for a",
+    "               concurrency slot, see jobs concurrency)",
     "--limit N      at most N runs (server default 10, max 1000);  --offset N  skip N",
+  ],
+  examples: [
+    "deno task jobs runs nightly-report --status failed",
+    "deno task jobs runs nightly-report 42",
   ],
   options: {
     status: { type: "string" },
@@ -472,8 +493,8 @@ const cancel: Command = {
     "Waits for the run to end (the server answers within the kill grace and a margin),",
     "then prints it: cancelled, with who asked. Exit 3 if there is no such job or run,",
     "4 if the run has already ended, 5 if it had not ended yet when the server answered.",
-    "Example: deno task jobs cancel nightly-report 42",
   ],
+  examples: ["deno task jobs cancel nightly-report 42"],
   options: {},
   positionals: [2, 2],
   async run(ctx, { positionals: [id, runId] }) {
@@ -502,6 +523,7 @@ const del: Command = {
   args: "ID",
   summary: "delete a job and its runs",
   flags: [],
+  examples: ["deno task jobs delete nightly-report"],
   options: {},
   positionals: [1, 1],
   async run(ctx, { positionals: [id] }) {
@@ -534,7 +556,10 @@ const bulk: Command = {
     "Each job is done as its own command would; one line per job says what happened.",
     "At most 1,000 jobs per call. Exit 0 when every job succeeded, else the first failure's",
     "code (3 not found, 4 refused, e.g. a status that does not allow it).",
-    "Example: deno task jobs bulk pause --tag billing",
+  ],
+  examples: [
+    "deno task jobs bulk pause --tag billing",
+    "deno task jobs bulk run ping nightly-report",
   ],
   options: {
     tag: { type: "string", multiple: true },
@@ -608,6 +633,7 @@ const stats: Command = {
   args: "ID",
   summary: "a job's run statistics",
   flags: [],
+  examples: ["deno task jobs stats nightly-report"],
   options: {},
   positionals: [1, 1],
   async run(ctx, { positionals: [id] }) {
@@ -622,6 +648,7 @@ const reschedule: Command = {
   summary:
     'a new time for a one-time job that has not run ("in 10m", "2024-01-15 14:30:00 PST")',
   flags: [],
+  examples: ['deno task jobs reschedule report-once "in 10m"'],
   options: {},
   positionals: [2, 2],
   async run(ctx, { positionals: [id, schedule] }) {
@@ -641,6 +668,9 @@ const schedule: Command = {
   flags: [
     "--timezone ZONE   IANA zone",
     "--count N         how many next times (default 5)",
+  ],
+  examples: [
+    'deno task jobs schedule "0 30 2 * * 1-5" --timezone Europe/Berlin --count 3',
   ],
   options: { timezone: { type: "string" }, count: { type: "string" } },
   positionals: [1, 1],
@@ -663,6 +693,10 @@ const watch: Command = {
     "ID        only events about this job",
     "--json    one JSON object per line: { event, id, data }",
     "Reconnects after a drop with Last-Event-ID, so no event is missed; connection news goes to stderr.",
+  ],
+  examples: [
+    "deno task jobs watch nightly-report",
+    "deno task jobs watch --json",
   ],
   options: {},
   positionals: [0, 1],
@@ -695,6 +729,7 @@ export const COMMANDS: Command[] = [
   showCmd,
   add,
   edit,
+  ...CONFIG_COMMANDS,
   transition("start", "start a job: schedule its runs"),
   transition(
     "stop",
@@ -706,9 +741,14 @@ export const COMMANDS: Command[] = [
   runs,
   bulk,
   cancel,
+  pingCommand,
+  concurrencyCommand,
+  logsCommand,
   del,
   watch,
   stats,
   reschedule,
   schedule,
+  versionCommand,
+  completionCommand(() => COMMANDS, COMMON_OPTIONS),
 ];

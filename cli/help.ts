@@ -27,7 +27,8 @@ const ENVIRONMENT = `Environment:
   JOBPRO_TOKEN  sent as "Authorization: Bearer <token>" when set`;
 
 const GLOBAL_FLAGS = `Flags for every command:
-  --json        machine-readable output on stdout (errors on stderr as { "error": {...} })
+  --json        machine-readable output on stdout (errors on stderr as { "error": {...} });
+                list, show and version also take -o json|yaml (and wide for list and show)
   --url URL     the server, instead of JOBPRO_URL
   -h, --help    this command's usage`;
 
@@ -72,11 +73,15 @@ export function commandHelp(c: Command): string {
   const flags = c.flags.length
     ? ["", "Flags:", ...c.flags.map((f) => `  ${f}`)]
     : [];
+  const examples = c.examples?.length
+    ? ["", "Examples:", ...c.examples.map((e) => `  ${e}`)]
+    : [];
   return [
     `Usage: jobs ${c.name}${c.args ? ` ${c.args}` : ""}`,
     "",
     c.summary,
     ...flags,
+    ...examples,
     "",
     GLOBAL_FLAGS,
     "",

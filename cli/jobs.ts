@@ -96,7 +96,8 @@ function checkPositionals(cmd: Command, given: string[]) {
   const [min, max] = cmd.positionals;
   const names = cmd.args.split(/\s+/).filter((w) => /^\[?[A-Z_]+\]?$/.test(w));
   if (given.length < min) {
-    throw usage(`missing ${names.slice(given.length, min).join(" ")}`);
+    const missing = names.slice(given.length, min).join(" ");
+    throw usage(`missing ${missing || cmd.args}`);
   }
   if (given.length > max) {
     throw usage(`unexpected argument "${given[max]}"`);

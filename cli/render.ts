@@ -40,6 +40,8 @@ export function actionText(a: Action): string {
       }`;
     case "shell":
       return `shell ${JSON.stringify(a.command)}`;
+    case "heartbeat":
+      return `heartbeat (grace ${a.graceMs} ms)`;
   }
 }
 
@@ -118,8 +120,9 @@ export function jobDetail(j: JobView, now: number): string {
     ["name", j.name],
     ["type", j.type],
     ["status", j.status],
-    ["schedule", `${j.schedule || "(manual)"} — ${j.description}`],
-    ["timezone", j.timezone ?? "–"],
+    ["description", j.description ?? "–"],
+    ["schedule", `${j.schedule || "(manual)"} — ${j.scheduleText}`],
+    ["timezone", j.timezone ?? `${j.effectiveTimezone} (server default)`],
     ["action", actionText(j.action)],
     ["timeout", j.timeoutMs === null ? "–" : duration(j.timeoutMs)],
     ["retries", `${j.retries} (delay ${duration(j.retryDelayMs)})`],
@@ -127,6 +130,8 @@ export function jobDetail(j: JobView, now: number): string {
     ["catch-up", j.catchUp],
     ["auto-start", String(j.autoStart)],
     ["tags", j.tags.length ? j.tags.join(", ") : "–"],
+    ["on success", j.onSuccess?.length ? j.onSuccess.join(", ") : "–"],
+    ["on failure", j.onFailure?.length ? j.onFailure.join(", ") : "–"],
     ["next run", at(j.nextRunAt, now)],
     [
       "last run",
@@ -136,6 +141,8 @@ export function jobDetail(j: JobView, now: number): string {
         }${last.error ? `: ${last.error}` : ""}`
         : "–",
     ],
+    ["last success", at(j.lastSuccessAt, now)],
+    ["last failure", at(j.lastFailureAt, now)],
     [
       "runs",
       `${j.runCount}${
@@ -173,7 +180,14 @@ export function jobLine(j: JobView, now: number): string {
 export function runsTable(runs: RunView[]): string {
   return table(runs, [
     { header: "RUN", value: (r) => `#${r.id}`, align: "right" },
-    { header: "TRIGGER", value: (r) => r.trigger },
+    {
+      header: "TRIGGER",
+      // A chained run names its parent run: "chain a#12".
+      value: (r) =>
+        r.parentRunId != null
+          ? `${r.trigger} ${r.parentJobId}#${r.parentRunId}`
+          : r.trigger,
+    },
     { header: "ATTEMPT", value: (r) => String(r.attempt), align: "right" },
     { header: "STARTED (UTC)", value: (r) => utc(r.startedAt) },
     {
@@ -196,7 +210,9 @@ export function runsTable(runs: RunView[]): string {
  */
 export function runLine(r: RunView): string {
   const result = r.error ?? r.message;
-  const took = r.status === "running" ? "" : ` after ${duration(r.durationMs)}`;
+  const took = r.status === "running" || r.status === "queued"
+    ? ""
+    : ` after ${duration(r.durationMs)}`;
   return `#${r.id} ${r.status}${took}${result ? `: ${cell(result, 200)}` : ""}`;
 }
 
@@ -214,6 +230,12 @@ export function runDetail(r: RunView): string {
     ["job", r.jobId],
     ["status", r.status],
     ["trigger", `${r.trigger} (attempt ${r.attempt})`],
+    [
+      "chained from",
+      r.parentRunId != null
+        ? `job ${r.parentJobId} run #${r.parentRunId}`
+        : undefined,
+    ],
     ["scheduled for", r.scheduledFor ? utc(r.scheduledFor) : "–"],
     ["started", utc(r.startedAt)],
     ["ended", r.endedAt ? utc(r.endedAt) : "–"],
@@ -340,4 +362,48 @@ export function parseData(data: string): unknown {
   } catch {
     return data;
   }
+}
+
+/**
+ * `list -o wide` (and `show -o wide`): the job table with the zone, the
+ * action, exact next-run time, retries, active runs and creation time.
+ *
+ * @example
+ * ```ts
+ * jobsWideTable(jobs, Date.now());
+ * ```
+ */
+export function jobsWideTable(jobs: JobView[], now: number): string {
+  return table(jobs, [
+    { header: "ID", value: (j) => j.id, max: 60 },
+    { header: "NAME", value: (j) => j.name, max: 40 },
+    { header: "TYPE", value: (j) => j.type },
+    { header: "STATUS", value: (j) => j.status },
+    { header: "SCHEDULE", value: (j) => j.schedule || "manual", max: 60 },
+    { header: "TIMEZONE", value: (j) => j.timezone ?? "–" },
+    { header: "ACTION", value: (j) => actionText(j.action), max: 60 },
+    {
+      header: "NEXT RUN (UTC)",
+      value: (j) => j.nextRunAt ? utc(j.nextRunAt) : "–",
+    },
+    {
+      header: "LAST RUN",
+      value: (j) =>
+        j.lastRun
+          ? `#${j.lastRun.id} ${j.lastRun.status} ${
+            when(j.lastRun.startedAt, now)
+          }`
+          : "–",
+    },
+    { header: "RUNS", value: (j) => String(j.runCount), align: "right" },
+    {
+      header: "OK%",
+      value: (j) => j.successRate === null ? "–" : String(j.successRate),
+      align: "right",
+    },
+    { header: "ACTIVE", value: (j) => String(j.activeRuns), align: "right" },
+    { header: "RETRIES", value: (j) => String(j.retries), align: "right" },
+    { header: "TAGS", value: (j) => j.tags.join(",") || "–", max: 60 },
+    { header: "CREATED (UTC)", value: (j) => utc(j.createdAt) },
+  ]);
 }

@@ -26,6 +26,10 @@ export interface FollowOptions {
   signal?: AbortSignal;
   /** Reconnect when nothing, not even a heartbeat, arrived for this long. */
   idleMs?: number;
+  /** The stream's query (`?output=JOB`), if any. */
+  query?: string;
+  /** Called once each connection is open (to read what came before it). */
+  onOpen?(): void | Promise<void>;
 }
 
 /** The server pings every 15 s; three missed pings mean the connection is dead. */
@@ -95,13 +99,14 @@ async function readStream(
   let idle = setTimeout(() => ac.abort("idle"), idleMs);
   const parser = createSseParser();
   try {
-    const res = await client.openEvents(pos.lastId, ac.signal);
+    const res = await client.openEvents(pos.lastId, ac.signal, opts.query);
     opts.onStatus(
       pos.connected
         ? `reconnected to ${client.url}/jobs/events (after event ${pos.lastId})`
         : `connected to ${client.url}/jobs/events`,
     );
     pos.connected = true;
+    await opts.onOpen?.();
     const text = res.body!.pipeThrough(new TextDecoderStream());
     for await (const chunk of text) {
       clearTimeout(idle);

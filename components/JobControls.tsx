@@ -20,11 +20,14 @@ const LABELS: Record<JobOp, string> = {
  * jobOps({ type: "periodic", status: "paused" }); // ["resume", "stop", "run"]
  * ```
  */
-export function jobOps(job: Pick<JobView, "type" | "status">): JobOp[] {
+export function jobOps(
+  job: Pick<JobView, "type" | "status"> & { action?: JobView["action"] },
+): JobOp[] {
   const ops = (["start", "resume", "pause", "stop"] as const).filter((op) =>
     canTransition(job, op)
   );
-  return [...ops, "run"];
+  // A heartbeat job runs nothing: its runs come from pings.
+  return job.action?.type === "heartbeat" ? ops : [...ops, "run"];
 }
 
 /** The past tense, for the announcement after an operation. */

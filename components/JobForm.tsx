@@ -305,7 +305,8 @@ function WhenFields(
         error={errors.timezone}
         hint={
           <>
-            Type to search; empty is UTC.{" "}
+            Type to search; empty is the server's default zone (JOBPRO_TIMEZONE,
+            UTC unless set).{" "}
             {localZone && localZone !== (d.timezone.trim() || "UTC") && (
               <button
                 type="button"
@@ -454,7 +455,24 @@ const ACTION_LABELS: Record<Action["type"], string> = {
   function: "Function",
   http: "HTTP",
   shell: "Program",
+  heartbeat: "Heartbeat",
 };
+
+function HeartbeatFields({ kit }: { kit: Kit }) {
+  return (
+    <div class="form-grid">
+      {kit.input("grace", "Grace (seconds)", {
+        type: "number",
+        min: 0.1,
+        step: "any",
+        required: true,
+      }, {
+        hint:
+          "Runs nothing: a cron elsewhere pings at each tick of the schedule (a cron); a tick with no ping within this grace is a failed run. The ping URLs are on the job's page",
+      })}
+    </div>
+  );
+}
 
 function ActionFields(
   { kit, allowShell, known }: {
@@ -465,8 +483,8 @@ function ActionFields(
 ) {
   const { d, errors, set } = kit;
   const types: Action["type"][] = allowShell || d.actionType === "shell"
-    ? ["function", "http", "shell"]
-    : ["function", "http"];
+    ? ["function", "http", "shell", "heartbeat"]
+    : ["function", "http", "heartbeat"];
   return (
     <fieldset class="wide action">
       <legend>Action</legend>
@@ -489,6 +507,7 @@ function ActionFields(
         <p class="field-error" id="jf-actionType-error">{errors.actionType}</p>
       )}
       {d.actionType === "http" && <HttpFields kit={kit} />}
+      {d.actionType === "heartbeat" && <HeartbeatFields kit={kit} />}
       {d.actionType === "shell" && (
         <ShellFields kit={kit} allowShell={allowShell} />
       )}
@@ -521,6 +540,14 @@ function PolicyFields({ kit, editing }: { kit: Kit; editing: boolean }) {
         ["skip", "Skip ticks missed while down"],
         ["once", "Run once for missed ticks"],
       ])}
+      {kit.input("concurrencyKey", "Concurrency key", {
+        autoComplete: "off",
+        spellcheck: false,
+        placeholder: "backups",
+      }, {
+        hint:
+          "Runs of all jobs with this key share its limit; over it, a run waits queued. Empty: none",
+      })}
       <div class="field check">
         <label>
           <input
@@ -532,6 +559,25 @@ function PolicyFields({ kit, editing }: { kit: Kit; editing: boolean }) {
           {editing ? "Start automatically when loaded" : "Start right away"}
         </label>
       </div>
+    </>
+  );
+}
+
+/** The jobs a run's end starts (chains.ts): ids, comma-separated. */
+function ChainFields({ kit }: { kit: Kit }) {
+  const ids = { autoComplete: "off", spellcheck: false } as const;
+  return (
+    <>
+      {kit.input("onSuccess", "On success, run", {
+        ...ids,
+        placeholder: "report, cleanup",
+      }, { hint: "Job ids, comma-separated: each runs when a run completes" })}
+      {kit.input("onFailure", "On failure, run", {
+        ...ids,
+        placeholder: "page-oncall",
+      }, {
+        hint: "Job ids: each runs when a run fails with no retry left",
+      })}
     </>
   );
 }
@@ -635,9 +681,15 @@ export function JobForm(
           hint:
             "Comma-separated; each lowercase letters, digits, _ . - (at most 20)",
         })}
+        {kit.area("description", "Description", 2, {
+          wide: true,
+          hint:
+            "What the job is for, shown on its page (at most 2,000 characters)",
+        })}
         <WhenFields kit={kit} preview={preview} />
         <ActionFields kit={kit} allowShell={allowShell} known={known} />
         <PolicyFields kit={kit} editing={job !== null} />
+        <ChainFields kit={kit} />
       </div>
       <footer class="dialog-foot">
         <button type="button" class="btn" onClick={onCancel}>Cancel</button>

@@ -6,7 +6,7 @@ import type { RunPoint } from "@/lib/dashboard/run_points.ts";
 import { JobControls, type JobOp } from "./JobControls.tsx";
 import { RunsTable } from "./RunsTable.tsx";
 import { RunStatusIcon } from "./RunStatusIcon.tsx";
-import { StatusBadge } from "./StatusBadge.tsx";
+import { QueuedBadge, StatusBadge } from "./StatusBadge.tsx";
 import { memo } from "./memo.ts";
 import { LocalTime, Relative } from "./Time.tsx";
 import { Tags } from "./Tags.tsx";
@@ -40,12 +40,12 @@ function ScheduleCell({ job }: { job: JobView }) {
     );
   }
   return (
-    <td data-label="Schedule" class="schedule" title={job.description}>
+    <td data-label="Schedule" class="schedule" title={job.scheduleText}>
       <code>{job.schedule}</code>
       <div class="muted sub">
         {job.type === "onetime" && job.nextRunAt
           ? <Relative iso={job.nextRunAt} />
-          : job.description}
+          : job.scheduleText}
       </div>
     </td>
   );
@@ -60,7 +60,9 @@ function LastRunCell({ job }: { job: JobView }) {
     <td data-label="Last run" class="last-run">
       <RunStatusIcon status={last.status} /> <Relative iso={last.startedAt} />
       <div class="muted sub">
-        {last.status === "running" ? "running" : duration(last.durationMs)}
+        {last.status === "running" || last.status === "queued"
+          ? last.status
+          : duration(last.durationMs)}
         {last.error && (
           <span class="error-text last-error" title={last.error}>
             {last.error}
@@ -246,10 +248,16 @@ export const JobRow = memo(function JobRow(
         <ScheduleCell job={job} />
         <td data-label="Status" class="status">
           <StatusBadge status={job.status} />
-          {job.activeRuns > 0 && job.status !== "running" && (
+          {job.activeRuns > job.queuedRuns && job.status !== "running" && (
             <>
               {" "}
               <StatusBadge status="running" />
+            </>
+          )}
+          {job.queuedRuns > 0 && (
+            <>
+              {" "}
+              <QueuedBadge count={job.queuedRuns} />
             </>
           )}
         </td>

@@ -3,6 +3,7 @@ import { count, duration, percent, rateClass, span } from "@/lib/format.ts";
 import { useNow } from "./clock.ts";
 import { LocalTime, Relative } from "./Time.tsx";
 import { Tags } from "./Tags.tsx";
+import { JobChains, type Upstream } from "./JobChains.tsx";
 
 /** A job's action in a line a person reads. */
 function actionText(action: JobView["action"]): string {
@@ -15,11 +16,15 @@ function actionText(action: JobView["action"]): string {
       return `${action.name}(${
         action.params ? JSON.stringify(action.params) : ""
       })`;
+    case "heartbeat":
+      return `expects a ping within ${action.graceMs / 1000} s of each tick`;
   }
 }
 
 /** What a job is: its definition, with times in the viewer's zone. */
-export function JobDefinition({ job }: { job: JobView }) {
+export function JobDefinition(
+  { job, upstream = [] }: { job: JobView; upstream?: Upstream[] },
+) {
   return (
     <dl class="definition">
       <dt>Id</dt>
@@ -28,13 +33,21 @@ export function JobDefinition({ job }: { job: JobView }) {
       </dd>
       <dt>Type</dt>
       <dd>{job.schedule ? job.type : "manual"}</dd>
+      {job.description && (
+        <>
+          <dt>Description</dt>
+          <dd class="job-description">{job.description}</dd>
+        </>
+      )}
       <dt>Schedule</dt>
       <dd>
         {job.schedule ? <code>{job.schedule}</code> : "none"} —{" "}
-        {job.description}
+        {job.scheduleText}
       </dd>
       <dt>Time zone</dt>
-      <dd>{job.timezone ?? "UTC"}</dd>
+      <dd class="job-zone">
+        {job.timezone ?? `${job.effectiveTimezone} (the server's default)`}
+      </dd>
       <dt>Action</dt>
       <dd>
         <span class="badge-plain">{action(job)}</span>{" "}
@@ -56,6 +69,9 @@ export function JobDefinition({ job }: { job: JobView }) {
       <dd>{job.autoStart ? "yes" : "no"}</dd>
       <dt>Tags</dt>
       <dd>{job.tags.length ? <Tags tags={job.tags} /> : "none"}</dd>
+      <dt>Concurrency key</dt>
+      <dd>{job.concurrencyKey ?? "none"}</dd>
+      <JobChains job={job} upstream={upstream} />
       <dt>Created</dt>
       <dd>
         <LocalTime iso={job.createdAt} />

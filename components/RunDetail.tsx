@@ -1,13 +1,15 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { RunView } from "@/lib/jobpro/runtime.ts";
 import { duration } from "@/lib/format.ts";
 import { StatusBadge } from "./StatusBadge.tsx";
 import { LocalTime } from "./Time.tsx";
+import { ParentRunLink } from "./JobChains.tsx";
 
 /**
  * One run in full: when and why it ran, how it ended, and its captured
- * output in a monospace viewer. The engine captures output when a run ends,
- * so a running run says so and is refreshed when it finishes.
+ * output in a monospace viewer. A running run's output is live: the job
+ * page appends what it writes (run-output events) and the viewer follows
+ * the end, unless the reader scrolled up.
  */
 export function RunDetail(
   { run, loading, onClose }: {
@@ -19,6 +21,13 @@ export function RunDetail(
   const [wrap, setWrap] = useState(true);
   const [copied, setCopied] = useState(false);
   const output = run.output ?? null;
+  const live = run.status === "running";
+  const pre = useRef<HTMLPreElement>(null);
+  const atEnd = useRef(true);
+  useEffect(() => {
+    const el = pre.current;
+    if (el && live && atEnd.current) el.scrollTop = el.scrollHeight;
+  }, [output, live]);
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(output ?? "");
@@ -50,6 +59,14 @@ export function RunDetail(
         <dd>
           {run.trigger}, attempt {run.attempt}
         </dd>
+        {run.parentRunId != null && (
+          <>
+            <dt>Chained from</dt>
+            <dd class="run-parent">
+              <ParentRunLink run={run} />
+            </dd>
+          </>
+        )}
         {run.scheduledFor && (
           <>
             <dt>Due</dt>
@@ -105,19 +122,32 @@ export function RunDetail(
           </>
         )}
       </div>
-      {run.status === "running"
+      {live && !!run.outputOffset && (
+        <p class="muted output-dropped">
+          {run.outputOffset.toLocaleString("en")}{" "}
+          earlier characters were dropped: the last 64 KiB are kept.
+        </p>
+      )}
+      {live && !output
         ? (
           <p class="muted output-pending" role="status">
-            Running… the output is captured when the run ends and appears here
-            then.
+            Running… its output appears here as it is written.
           </p>
         )
         : output
         ? (
           <pre
-            class={`output${wrap ? "" : " nowrap"}`}
+            ref={pre}
+            class={`output${wrap ? "" : " nowrap"}${live ? " live" : ""}`}
             tabIndex={0}
             aria-labelledby="output-title"
+            aria-live={live ? "polite" : undefined}
+            data-offset={live ? run.outputOffset ?? 0 : undefined}
+            onScroll={(e) => {
+              const el = e.currentTarget;
+              atEnd.current =
+                el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+            }}
           ><code>{output}</code></pre>
         )
         : (

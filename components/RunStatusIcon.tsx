@@ -4,6 +4,7 @@ const ICONS: Record<RunStatus, string> = {
   complete: "✓",
   failed: "✗",
   running: "●",
+  queued: "◷",
   cancelled: "⊘",
 };
 

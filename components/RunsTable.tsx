@@ -3,6 +3,7 @@ import { duration } from "@/lib/format.ts";
 import { nodeLabel, showsNode } from "@/lib/dashboard/run_nodes.ts";
 import { StatusBadge } from "./StatusBadge.tsx";
 import { LocalTime } from "./Time.tsx";
+import { ParentRunLink } from "./JobChains.tsx";
 
 /** Where a run's detail lives: the job page with `?run=`. */
 export function runHref(run: Pick<RunView, "id" | "jobId">): string {
@@ -69,11 +70,14 @@ export function RunsTable(
               <LocalTime iso={run.startedAt} />
             </td>
             <td data-label="Duration" class="num">
-              {run.status === "running" ? "…" : duration(run.durationMs)}
+              {run.status === "running" || run.status === "queued"
+                ? "…"
+                : duration(run.durationMs)}
             </td>
             <td data-label="Status">
               <StatusBadge status={run.status} />
-              {onCancel && run.status === "running" && (
+              {onCancel &&
+                (run.status === "running" || run.status === "queued") && (
                 <button
                   type="button"
                   class="btn btn-cancel-run"
@@ -95,6 +99,12 @@ export function RunsTable(
               {run.attempt}
               {run.trigger !== "schedule" && (
                 <span class="muted trigger">{run.trigger}</span>
+              )}
+              {run.parentRunId != null && (
+                <>
+                  {" "}
+                  <ParentRunLink run={run} />
+                </>
               )}
             </td>
             {withNode && (

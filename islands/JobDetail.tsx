@@ -3,6 +3,7 @@ import { Notices } from "@/components/Notices.tsx";
 import type {
   JobStats,
   JobView,
+  RunOutputChunk,
   RunStatus,
   RunView,
 } from "@/lib/jobpro/runtime.ts";
@@ -33,8 +34,11 @@ import {
 import { LiveIndicator } from "@/components/LiveIndicator.tsx";
 import { Pager } from "@/components/Pager.tsx";
 import { RunDetail } from "@/components/RunDetail.tsx";
+import type { Upstream } from "@/components/JobChains.tsx";
+import { afterRead, withOutputPiece } from "@/lib/dashboard/run_output.ts";
 import { RunsTable } from "@/components/RunsTable.tsx";
-import { StatusBadge } from "@/components/StatusBadge.tsx";
+import { TimeZone } from "@/components/Time.tsx";
+import { QueuedBadge, StatusBadge } from "@/components/StatusBadge.tsx";
 
 interface Props {
   job: JobView;
@@ -49,6 +53,8 @@ interface Props {
   /** The run in `view.run`, with its output. */
   run: RunView | null;
   allowShell: boolean;
+  /** The jobs that chain to this one (chains.ts), as the page was made. */
+  upstream?: Upstream[];
 }
 
 /** Runs in the duration chart. */
@@ -58,6 +64,7 @@ const STATUSES: (RunStatus | "")[] = [
   "complete",
   "failed",
   "running",
+  "queued",
   "cancelled",
 ];
 
@@ -74,7 +81,19 @@ function search(v: RunsView): string {
  * detail with its output. Everything follows `/jobs/events`.
  */
 export default function JobDetail(props: Props) {
+  // Every time on the page is in the job's zone (the viewer's on hover),
+  // followed as the job is edited.
+  const [zone, setZone] = useState(props.job.effectiveTimezone);
+  return (
+    <TimeZone.Provider value={zone}>
+      <JobPage {...props} onZone={setZone} />
+    </TimeZone.Provider>
+  );
+}
+
+function JobPage(props: Props & { onZone(zone: string): void }) {
   const [job, setJob] = useState(props.job);
+  useEffect(() => props.onZone(job.effectiveTimezone), [job.effectiveTimezone]);
   const [gone, setGone] = useState(false);
   const [runs, setRuns] = useState(props.runs);
   const [total, setTotal] = useState(props.total);
@@ -96,6 +115,8 @@ export default function JobDetail(props: Props) {
   const now = useRef({ job, view, run, runs });
   now.current = { job, view, run, runs };
   const version = useRef(0);
+  /** Live output pieces of the run being read, for when the read is in. */
+  const early = useRef<RunOutputChunk[]>([]);
   const statsTimer = useRef<ReturnType<typeof setTimeout>>();
   const id = props.job.id;
 
@@ -121,7 +142,36 @@ export default function JobDetail(props: Props) {
       setProblem(`Run #${runId}: ${r.error.message}`);
       return;
     }
-    setRun(r.data);
+    // A run going keeps the live output it has (the read may be older),
+    // and takes the pieces that came while it was read.
+    let next = afterRead(now.current.run, r.data);
+    for (const piece of early.current.splice(0)) {
+      if (piece.runId === runId) next = withOutputPiece(next, piece).run;
+    }
+    now.current.run = next;
+    setRun(next);
+  }
+
+  /** Appends the shown run's live output pieces (run-output events). */
+  function takeOutput(events: WireEvent[]) {
+    for (const ev of events) {
+      if (ev.type !== "run-output") continue;
+      const shown = now.current.run;
+      const piece = JSON.parse(ev.data) as RunOutputChunk;
+      if (!shown || piece.runId !== shown.id) {
+        // The run being read: its pieces wait for the read.
+        const waiting = now.current.view.run === piece.runId;
+        if (waiting && early.current.length < 256) early.current.push(piece);
+        continue;
+      }
+      const { run: next, missed } = withOutputPiece(shown, piece);
+      if (next !== shown) {
+        now.current.run = next;
+        setRun(next);
+      }
+      // It printed faster than it was sent: the read has what is kept.
+      if (missed) loadRun(shown.id);
+    }
   }
 
   async function loadNext(j: JobView) {
@@ -163,6 +213,7 @@ export default function JobDetail(props: Props) {
   }
 
   function apply(events: WireEvent[]) {
+    takeOutput(events);
     const mine = (about: string) => about === id;
     const batch = readBatch(events, { job: mine, run: mine });
     if (batch.deleted.has(id)) setGone(true);
@@ -181,7 +232,9 @@ export default function JobDetail(props: Props) {
       setRuns(runs);
     }
     if (added) setTotal((t) => t + added);
-    const ended = batch.runs.filter((r) => r.status !== "running");
+    const ended = batch.runs.filter((r) =>
+      r.status !== "running" && r.status !== "queued"
+    );
     if (ended.length) {
       setChart((c) => mergePoints(c, ended.map(toPoint), CHART));
       loadStatsSoon();
@@ -200,7 +253,16 @@ export default function JobDetail(props: Props) {
       loadRun(now.current.view.run);
       loadStatsSoon();
     },
-  });
+  }, { url: `/jobs/events${queryString({ output: id })}` });
+
+  // Connected (again): what the shown run wrote before is read once, the
+  // rest comes as events.
+  useEffect(() => {
+    const shown = now.current.run;
+    if (connection === "live" && shown?.status === "running") {
+      loadRun(shown.id);
+    }
+  }, [connection]);
 
   useEffect(() => {
     const onPop = () =>
@@ -255,7 +317,7 @@ export default function JobDetail(props: Props) {
     setCancelling(null);
     if (!res.ok) return setProblem(`Run #${r.id}: ${res.error.message}`);
     setNotice(
-      res.data.status === "running"
+      res.data.status === "running" || res.data.status === "queued"
         ? `Run #${r.id}: cancel asked; it has not ended yet`
         : `Run #${r.id}: cancelled`,
     );
@@ -272,9 +334,10 @@ export default function JobDetail(props: Props) {
       <header class="page-head">
         <h1 id="job-heading">{job.name}</h1>
         <StatusBadge status={job.status} />
-        {job.activeRuns > 0 && job.status !== "running" && (
+        {job.activeRuns > job.queuedRuns && job.status !== "running" && (
           <StatusBadge status="running" />
         )}
+        {job.queuedRuns > 0 && <QueuedBadge count={job.queuedRuns} />}
         <LiveIndicator state={connection} />
         {!gone && (
           <JobControls
@@ -299,7 +362,7 @@ export default function JobDetail(props: Props) {
       <div class="cards">
         <section class="card" aria-labelledby="def-title">
           <h2 id="def-title">Definition</h2>
-          <JobDefinition job={job} />
+          <JobDefinition job={job} upstream={props.upstream} />
         </section>
         <div class="stack">
           <section class="card" aria-labelledby="next-title">

@@ -79,7 +79,8 @@ function without<T>(record: Record<string, T>, id: string) {
   return next;
 }
 
-const finished = (r: RunView) => r.status !== "running";
+const finished = (r: RunView) =>
+  r.status !== "running" && r.status !== "queued";
 
 /**
  * The dashboard: filters, the jobs table and its pager, the create/edit

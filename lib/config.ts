@@ -11,6 +11,12 @@
 import type { StoreLocation } from "./jobpro/open_store.ts";
 import { SCHEMA_NAME } from "./jobpro/postgres_sql.ts";
 import { parseSmtpUrl, type SmtpSettings } from "./jobpro/smtp.ts";
+import { validateTimezone } from "./jobpro/zones.ts";
+import {
+  type Limits,
+  parseLimitsText,
+  parseMaxRuns,
+} from "./jobpro/concurrency.ts";
 
 /** Settings for one jobpro process. */
 export interface Config {
@@ -36,6 +42,8 @@ export interface Config {
   insecure: boolean;
   /** Largest request body read, in bytes; larger ones are a 413. */
   maxBodyBytes: number;
+  /** Largest document `POST /jobs/apply` and a crontab import read, in bytes (JOBPRO_MAX_APPLY_BYTES). */
+  maxApplyBytes: number;
   /** Interval of the `: ping` comment on event streams, in ms. */
   sseHeartbeatMs: number;
   /** Bytes an event stream may buffer for a client; past half, events wait and coalesce. */
@@ -70,6 +78,12 @@ export interface Config {
   notifyBackoffMs: number[] | null;
   /** How often each node looks for alerts due (JOBPRO_NOTIFY_POLL_MS). */
   notifyPollMs: number;
+  /** The IANA zone a job without its own is scheduled in (JOBPRO_TIMEZONE, default "UTC"). */
+  timezone: string;
+  /** The most runs going at once on this node (JOBPRO_MAX_CONCURRENT_RUNS); null: no cap. */
+  maxConcurrentRuns: number | null;
+  /** Concurrency limits by key written at start where none is stored (JOBPRO_CONCURRENCY="backups=1,reports=2"). */
+  concurrency: Limits;
 }
 
 type Env = Record<string, string | undefined>;
@@ -203,6 +217,7 @@ export function readConfig(env: Env): Config {
     ...tokens(env),
     insecure: flag(env.JOBPRO_INSECURE),
     maxBodyBytes: int(env, "JOBPRO_MAX_BODY_BYTES", 64 * 1024, 1),
+    maxApplyBytes: int(env, "JOBPRO_MAX_APPLY_BYTES", 8 * 1024 * 1024, 1),
     sseHeartbeatMs: int(env, "JOBPRO_SSE_HEARTBEAT_MS", 15_000, 1),
     sseBufferBytes: int(env, "JOBPRO_SSE_BUFFER_BYTES", 1024 * 1024, 1024),
     sseStallMs: int(env, "JOBPRO_SSE_STALL_MS", 10_000, 1),
@@ -218,7 +233,31 @@ export function readConfig(env: Env): Config {
     shellEnvPass: list(env.JOBPRO_SHELL_ENV_PASS),
     healthCommitMs: int(env, "JOBPRO_HEALTH_COMMIT_MS", 5000, 1),
     ...alerts(env),
+    timezone: timezone(env.JOBPRO_TIMEZONE),
+    ...concurrencyOf(env),
   };
+}
+
+/** JOBPRO_MAX_CONCURRENT_RUNS and JOBPRO_CONCURRENCY checked (concurrency.ts). */
+function concurrencyOf(env: Env) {
+  return {
+    maxConcurrentRuns: parseMaxRuns(env.JOBPRO_MAX_CONCURRENT_RUNS),
+    concurrency: parseLimitsText(env.JOBPRO_CONCURRENCY ?? ""),
+  };
+}
+
+/** JOBPRO_TIMEZONE checked: a zone the schedules know, or a clear refusal. */
+function timezone(raw: string | undefined): string {
+  if (raw === undefined || raw.trim() === "") return "UTC";
+  try {
+    return validateTimezone(raw.trim());
+  } catch (e) {
+    throw new Error(
+      `JOBPRO_TIMEZONE must be an IANA time zone such as UTC, Europe/Berlin or America/New_York: ${
+        (e as Error).message.replace(/^timezone: /, "")
+      }`,
+    );
+  }
 }
 
 /** The alert settings: JOBPRO_NOTIFY_URL, JOBPRO_SMTP_URL and the rest. */

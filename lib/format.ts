@@ -121,6 +121,90 @@ export function localTime(iso: string, now: number = Date.now()): string {
     : otherYear.format(at);
 }
 
+/** Formatters by zone and style, made once: Intl formatters are costly to build. */
+const zoned = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(
+  zone: string | undefined,
+  style: "day" | "year" | "time" | "name" | "date",
+  locale?: string,
+): Intl.DateTimeFormat {
+  const key = `${zone}\u0000${style}\u0000${locale}`;
+  let f = zoned.get(key);
+  if (!f) {
+    const time = {
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    } as const;
+    const options: Record<string, Intl.DateTimeFormatOptions> = {
+      time,
+      day: { month: "short", day: "numeric", ...time },
+      year: {
+        year: "numeric",
+        month: "short",
+        day: "numeric",
+        hour: "2-digit",
+        minute: "2-digit",
+      },
+      name: { timeZoneName: "short" },
+      date: { year: "numeric", month: "2-digit", day: "2-digit" },
+    };
+    f = new Intl.DateTimeFormat(locale, { ...options[style], timeZone: zone });
+    if (zoned.size > 200) zoned.clear();
+    zoned.set(key, f);
+  }
+  return f;
+}
+
+/**
+ * A zone's short name at an instant: "UTC", "CET", "EST", or "GMT+9" where
+ * a zone has no abbreviation people use (undefined: the viewer's zone).
+ *
+ * @example
+ * ```ts
+ * zoneName("Europe/Berlin", Date.UTC(2024, 0, 15)); // "CET"
+ * zoneName("America/New_York", Date.UTC(2024, 6, 1)); // "EDT"
+ * ```
+ */
+export function zoneName(zone: string | undefined, at: number): string {
+  const name = (locale: string) =>
+    formatter(zone, "name", locale).formatToParts(at).find((p) =>
+      p.type === "timeZoneName"
+    )?.value ?? "";
+  // en-US knows the American abbreviations, en-GB the European ones.
+  const us = name("en-US");
+  if (!/^GMT[+-]/.test(us)) return us;
+  const gb = name("en-GB");
+  return /^GMT[+-]/.test(gb) ? us : gb;
+}
+
+/**
+ * An ISO time in `zone` (undefined: the viewer's), as short as stays clear
+ * (as {@link localTime}), followed by the zone's short name.
+ *
+ * @example
+ * ```ts
+ * zonedTime("2024-01-15T14:30:00.000Z", "Europe/Berlin", Date.UTC(2025, 0, 1)); // "Jan 15, 2024, 03:30 PM CET"
+ * ```
+ */
+export function zonedTime(
+  iso: string,
+  zone: string | undefined,
+  now: number = Date.now(),
+): string {
+  const at = Date.parse(iso);
+  // "2024-01-15" in the zone: en-CA writes dates so.
+  const day = (ms: number) => formatter(zone, "date", "en-CA").format(ms);
+  const year = (ms: number) => day(ms).slice(0, 4);
+  const style = day(at) === day(now)
+    ? "time"
+    : year(at) === year(now)
+    ? "day"
+    : "year";
+  return `${formatter(zone, style).format(at)} ${zoneName(zone, at)}`;
+}
+
 /**
  * A success rate in percent, or "–" before the first run.
  *

@@ -28,6 +28,13 @@ export default define.page(function App({ Component, url }) {
           >
             Jobs
           </a>
+          <a
+            href="/jobs/import"
+            class="nav-link"
+            aria-current={url.pathname === "/jobs/import" ? "page" : undefined}
+          >
+            Import / export
+          </a>
         </nav>
         <Component />
       </body>

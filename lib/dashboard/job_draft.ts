@@ -27,6 +27,8 @@ import type {
 export interface Draft {
   id: string;
   name: string;
+  /** What the job is for; empty: none. */
+  description: string;
   schedule: string;
   timezone: string;
   actionType: Action["type"];
@@ -42,6 +44,8 @@ export interface Draft {
   /** A shell action's environment, one `KEY=value` a line. */
   env: string;
   fn: string;
+  /** A heartbeat's grace, in seconds. */
+  grace: string;
   /** A described function's params by name, as typed. */
   args: Record<string, string>;
   /** The params as JSON, for a function the server does not describe. */
@@ -56,6 +60,12 @@ export interface Draft {
   autoStart: boolean;
   /** The tags as a comma list. */
   tags: string;
+  /** The jobs to run on success (chains), a comma list of ids. */
+  onSuccess: string;
+  /** The jobs to run on failure, a comma list of ids. */
+  onFailure: string;
+  /** The key whose concurrency limit its runs share; empty: none. */
+  concurrencyKey: string;
 }
 
 /** A form field: a draft key, or `param.<name>` for one of a function's params. */
@@ -247,6 +257,7 @@ export function draftOf(job: JobView | null): Draft {
   return {
     id: job?.id ?? "",
     name: job?.name ?? "",
+    description: job?.description ?? "",
     schedule: job?.schedule ?? "",
     timezone: job?.timezone ?? "",
     actionType: a?.type ?? "function",
@@ -262,6 +273,7 @@ export function draftOf(job: JobView | null): Draft {
     cwd: a?.type === "shell" ? a.cwd ?? "" : "",
     env: a?.type === "shell" ? envText(a.env) : "",
     fn: a?.type === "function" ? a.name : "log",
+    grace: a?.type === "heartbeat" ? seconds(a.graceMs) : "300",
     args,
     params: Object.keys(params).length ? JSON.stringify(params, null, 2) : "",
     timeout: seconds(job?.timeoutMs),
@@ -271,6 +283,9 @@ export function draftOf(job: JobView | null): Draft {
     catchUp: job?.catchUp ?? "skip",
     autoStart: job?.autoStart ?? true,
     tags: job?.tags.join(", ") ?? "",
+    onSuccess: job?.onSuccess?.join(", ") ?? "",
+    onFailure: job?.onFailure?.join(", ") ?? "",
+    concurrencyKey: job?.concurrencyKey ?? "",
   };
 }
 
@@ -378,6 +393,10 @@ export function actionOf(
       ...(expect !== null ? { expectStatus: expect } : {}),
     };
   }
+  if (d.actionType === "heartbeat") {
+    // No pingKey: a new job gets one, an edited one keeps its own.
+    return { type: "heartbeat", graceMs: ms(d.grace, "grace", 300_000)! };
+  }
   if (d.actionType === "shell") {
     const command = d.command.split("\n").filter((l) => l.trim() !== "");
     const env = envOf(d.env);
@@ -409,6 +428,10 @@ function inputOf(
   return {
     ...(!original && d.id.trim() ? { id: d.id.trim() } : {}),
     name: d.name,
+    // A new job without one leaves it out; an edit always compares it.
+    ...(original || d.description.trim()
+      ? { description: d.description.trim() || null }
+      : {}),
     schedule: d.schedule.trim(),
     timezone: d.timezone.trim() || null,
     action: actionOf(d, original, functions),
@@ -420,6 +443,17 @@ function inputOf(
     autoStart: d.autoStart,
     // A new job without tags leaves them out; an edit always compares them.
     ...(original || tagsOf(d.tags).length ? { tags: tagsOf(d.tags) } : {}),
+    // Chains likewise (the ids as a comma list, read as tags are).
+    ...(original || tagsOf(d.onSuccess).length
+      ? { onSuccess: tagsOf(d.onSuccess) }
+      : {}),
+    ...(original || tagsOf(d.onFailure).length
+      ? { onFailure: tagsOf(d.onFailure) }
+      : {}),
+    // A new job without a key leaves it out; an edit always compares it.
+    ...(original || d.concurrencyKey.trim()
+      ? { concurrencyKey: d.concurrencyKey.trim() || null }
+      : {}),
   };
 }
 
@@ -469,6 +503,7 @@ export function patchOf(
 const DIRECT: Record<string, Field> = {
   id: "id",
   name: "name",
+  description: "description",
   schedule: "schedule",
   timezone: "timezone",
   timeoutMs: "timeout",
@@ -478,6 +513,8 @@ const DIRECT: Record<string, Field> = {
   catchUp: "catchUp",
   autoStart: "autoStart",
   tags: "tags",
+  onSuccess: "onSuccess",
+  onFailure: "onFailure",
   "action.type": "actionType",
   action: "actionType",
   "action.url": "url",
@@ -486,11 +523,14 @@ const DIRECT: Record<string, Field> = {
   "action.expectStatus": "expectStatus",
   "action.cwd": "cwd",
   "action.name": "fn",
+  "action.graceMs": "grace",
 };
 
 /** Input paths under which every error goes to one field. */
 const PREFIXES: [string, Field][] = [
   ["tags", "tags"],
+  ["onSuccess", "onSuccess"],
+  ["onFailure", "onFailure"],
   ["action.headers", "headers"],
   ["action.command", "command"],
   ["action.env", "env"],

@@ -53,6 +53,12 @@ export interface ActionContext {
    * on top): never the server's whole environment.
    */
   shellEnv?: Record<string, string>;
+  /**
+   * Hears the output as it is written, while the action runs (the runner's
+   * live output, live_output.ts): an http action's status line and body, a
+   * program's stdout and stderr, a function's `log` lines.
+   */
+  onOutput?: (text: string) => void;
 }
 
 /** The default deadline of an http action's request. */
@@ -141,12 +147,18 @@ export function runAction(
       return runShell(action, ctx);
     case "function":
       return runFunction(action, ctx);
+    case "heartbeat":
+      // Never started (planner.ts, operations.ts): it waits for pings.
+      return Promise.reject(
+        new ActionError("a heartbeat job runs nothing: it waits for pings"),
+      );
   }
 }
 
 async function readHead(
   body: ReadableStream<Uint8Array> | null,
   max: number,
+  onOutput?: (text: string) => void,
 ): Promise<string> {
   if (!body) return "";
   const reader = body.getReader();
@@ -156,7 +168,9 @@ async function readHead(
     while (text.length < max) {
       const { done, value } = await reader.read();
       if (done) break;
-      text += decoder.decode(value, { stream: true });
+      const part = decoder.decode(value, { stream: true });
+      onOutput?.(part.slice(0, Math.max(0, max - text.length)));
+      text += part;
     }
   } finally {
     await reader.cancel().catch(() => {});
@@ -199,7 +213,8 @@ async function runHttp(
     }
     let head: string;
     try {
-      head = await readHead(res.body, MAX_OUTPUT_CHARS);
+      ctx.onOutput?.(`HTTP ${res.status} ${res.statusText}\n`);
+      head = await readHead(res.body, MAX_OUTPUT_CHARS, ctx.onOutput);
     } catch (e) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       if (deadline.aborted) throw noAnswer(action, timeoutMs);
@@ -276,6 +291,21 @@ function tailBuffer(max: number) {
   };
 }
 
+/** A sink that also tells `onOutput` (the live output) what it takes. */
+function liveSink(
+  sink: { push(s: string): void; toString(): string },
+  onOutput?: (text: string) => void,
+) {
+  if (!onOutput) return sink;
+  return {
+    push(s: string) {
+      sink.push(s);
+      onOutput(s);
+    },
+    toString: () => sink.toString(),
+  };
+}
+
 async function pump(
   stream: ReadableStream<Uint8Array>,
   sink: { push(s: string): void },
@@ -327,7 +357,7 @@ async function spawnShell(
   } catch (e) {
     throw new ActionError(`cannot start ${program}: ${(e as Error).message}`);
   }
-  const out = tailBuffer(MAX_OUTPUT_CHARS);
+  const out = liveSink(tailBuffer(MAX_OUTPUT_CHARS), ctx.onOutput);
   const pumps = Promise.all([
     pump(child.stdout, out, ""),
     pump(child.stderr, out, "[stderr] "),
@@ -367,12 +397,34 @@ async function runFunction(
 ): Promise<ActionResult> {
   const fn = ctx.functions.get(action.name);
   if (!fn) throw new ActionError(`no function named "${action.name}"`);
-  const value = await fn(action.params ?? {}, ctx.signal);
+  // What it logs is its output: live while it runs, the tail kept after.
+  const logged = liveSink(tailBuffer(MAX_OUTPUT_CHARS), ctx.onOutput);
+  let wrote = false;
+  const log = (...parts: unknown[]) => {
+    const line = parts.map((p) =>
+      typeof p === "string" ? p : JSON.stringify(p) ?? String(p)
+    ).join(" ");
+    wrote = true;
+    logged.push(line.endsWith("\n") ? line : line + "\n");
+  };
+  let value: unknown;
+  try {
+    value = await fn(action.params ?? {}, ctx.signal, { log });
+  } catch (e) {
+    if (!wrote || ctx.signal.aborted || e instanceof ActionError) throw e;
+    throw new ActionError(
+      e instanceof Error ? e.message : String(e),
+      logged.toString(),
+    );
+  }
   if (ctx.signal.aborted) throw ctx.signal.reason;
   const message = value === undefined || value === null
     ? "ok"
     : typeof value === "string"
     ? value
     : JSON.stringify(value);
-  return { message: message.slice(0, 1000), output: null };
+  return {
+    message: message.slice(0, 1000),
+    output: wrote ? logged.toString() : null,
+  };
 }

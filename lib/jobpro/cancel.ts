@@ -28,7 +28,7 @@
  * @module
  */
 import { JobproError } from "./errors.ts";
-import type { Run } from "./run.ts";
+import { endRun, type Run } from "./run.ts";
 import { Abort, type EngineState, entryOf, notFound } from "./state.ts";
 
 /** How much longer than the kill grace a cancel waits for the run's end. */
@@ -74,6 +74,9 @@ export async function cancelRun(
     const now = state.entries.get(jobId)?.running.get(runId)?.run ??
       await state.store.getRun(jobId, runId);
     if (!now) throw noRun(jobId, runId);
+    if (how === "timeout" && now.status === "queued") {
+      return { run: await endQueuedHere(state, now, by), ended: true };
+    }
     if (how === "timeout" && now.status === "running") {
       return { run: now, ended: false };
     }
@@ -109,6 +112,8 @@ async function goingElsewhere(
   await state.writer.settle();
   const run = await state.store.getRun(jobId, runId);
   if (!run) throw noRun(jobId, runId);
+  // A queued run (queue.ts) waits in the store for its job's owner: any node may cancel it.
+  if (run.status === "queued") return run;
   if (run.status !== "running") throw endedAlready(run, run, false);
   const node = state.node;
   if (node && run.node && !node.live.some((n) => n.name === run.node)) {
@@ -118,6 +123,25 @@ async function goingElsewhere(
     );
   }
   return run;
+}
+
+/**
+ * A queued run no node held (its job between owners): it ends here, in the
+ * store (a finish takes only while the run is still in flight).
+ */
+async function endQueuedHere(
+  state: EngineState,
+  run: Run,
+  by: string,
+): Promise<Run> {
+  const ended = endRun(
+    run,
+    { status: "cancelled", error: `cancelled by ${by}` },
+    state.clock.now(),
+  );
+  state.writer.runFinished(ended);
+  await state.writer.flush();
+  return ended;
 }
 
 const noRun = (jobId: string, runId: number) =>

@@ -30,6 +30,9 @@ import type { NodeLease, NodeRecord } from "./lease.ts";
 import { ownerOf } from "./ownership.ts";
 import { fetchSpare } from "./run_ids.ts";
 import { disarm } from "./planner.ts";
+import { shelve } from "./queue.ts";
+import { rebooted } from "./recovery.ts";
+import { isReboot } from "./schedule.ts";
 import { type EngineState, type NodeState } from "./state.ts";
 import type { OwnerMove } from "./store.ts";
 
@@ -58,6 +61,8 @@ interface Maintenance {
   /** Ownership is looked at on the next pass (members changed, or it is time). */
   rebalance: boolean;
   draining: boolean;
+  /** Not yet through a pass as a live member: the `@reboot` jobs it then owns run once (recovery.ts). */
+  booting: boolean;
 }
 
 /**
@@ -78,6 +83,7 @@ export async function joinCluster(
     members: "",
     rebalance: true,
     draining: false,
+    booting: true,
   };
   const maintain = (): Promise<void> => {
     if (m.busy) {
@@ -153,6 +159,10 @@ async function pass(
         const live = node.live.filter((n) => !gone.includes(n.epoch));
         await rebalance(state, node.epoch, live);
         await follower.caughtUp();
+        if (m.booting && live.some((n) => n.epoch === node.epoch)) {
+          m.booting = false;
+          bootJobs(state);
+        }
       }
       // No tick fires before this node has run ids to give its runs.
       if (state.nextRunId >= node.runIdsEnd) await fetchSpare(state);
@@ -165,6 +175,15 @@ async function pass(
       state.log("warn", `cluster maintenance failed: ${(e as Error).message}`);
     }
   } while (m.again);
+}
+
+/** This node's start, for the `@reboot` jobs it owns: each runs once. */
+function bootJobs(state: EngineState) {
+  const now = state.clock.now();
+  for (const id of state.node!.owned) {
+    const e = state.entries.get(id);
+    if (e && isReboot(e.job.schedule)) rebooted(state, e, now);
+  }
 }
 
 /** Ends dead nodes' leases (and their runs); returns their epochs. */
@@ -210,7 +229,7 @@ async function rebalance(
     if (owner === me) {
       // A job with a run going here moves once the run has ended: its new
       // owner then plans from the run's end (overlap, one-time outcome).
-      const going = (state.entries.get(id)?.running.size ?? 0) > 0;
+      const going = goingHere(state, id);
       if (want !== me && want !== null) {
         if (!going) give.push({ jobId: id, from: me, to: want });
       } else if (!node.owned.has(id)) adopt.push(id);
@@ -237,6 +256,7 @@ async function handOff(state: EngineState, give: OwnerMove[]) {
     node.owned.delete(g.jobId);
     const e = state.entries.get(g.jobId);
     if (e) disarm(state, e);
+    shelve(state, g.jobId); // its queued runs are stored: the new owner's
   }
   await state.writer.flush();
   const moved = await node.store.moveOwners(give);
@@ -244,6 +264,12 @@ async function handOff(state: EngineState, give: OwnerMove[]) {
   if (kept.length) await reload(state, kept);
   const n = moved.filter(Boolean).length;
   if (n) state.log("info", `handed ${n} job(s) to other nodes`);
+}
+
+/** Whether a run of the job is going here (queued ones are stored: they move with it). */
+function goingHere(state: EngineState, id: string): boolean {
+  const e = state.entries.get(id);
+  return e !== undefined && e.running.size - e.queuedRuns > 0;
 }
 
 /** At a drain: every owned job to the other live nodes (none: they stay, for whoever comes). */
@@ -255,7 +281,7 @@ async function handOffAll(state: EngineState, live: readonly NodeRecord[]) {
   // Those with a run going here wait until it has ended (the shutdown
   // calls again once runs are done).
   const give = [...node.owned]
-    .filter((id) => (state.entries.get(id)?.running.size ?? 0) === 0)
+    .filter((id) => !goingHere(state, id))
     .map((id) => ({ jobId: id, from: me, to: ownerOf(id, others)! }));
   // Tried twice: a busy database is not a reason to leave jobs to the reaper.
   for (let attempt = 1; give.length && attempt <= 2; attempt++) {

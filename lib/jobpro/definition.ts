@@ -10,6 +10,10 @@
  * @module
  */
 import { checkAction } from "./actions.ts";
+import { refuseRedacted } from "./redacted.ts";
+import { invalid } from "./errors.ts";
+import { heartbeatProblem, withPingKey } from "./heartbeat.ts";
+import { checkChains } from "./chains.ts";
 import type { Job, JobInput, JobPatch, JobType } from "./job.ts";
 import { keepNotifySecrets } from "./notify.ts";
 import { isPeriodic, scheduleZone } from "./schedule.ts";
@@ -39,13 +43,23 @@ export function defineJob(
     now,
   );
   checkAction(input.action, state.settings);
+  // A hidden secret sent back with nothing stored to keep: never stored as the text.
+  refuseRedacted(input.action, input.notify);
+  const heartbeat = heartbeatProblem(input, type === "periodic");
+  if (heartbeat) throw invalid(heartbeat.field, heartbeat.message);
+  const chains = {
+    onSuccess: input.onSuccess ?? [],
+    onFailure: input.onFailure ?? [],
+  };
+  checkChains(state.entries, id, chains);
   return {
     id,
     name: input.name,
+    description: input.description ?? null,
     type,
     schedule: input.schedule.trim(),
     timezone: scheduleZone(input.schedule) ?? input.timezone ?? null,
-    action: input.action,
+    action: withPingKey(input.action),
     timeoutMs: input.timeoutMs ?? null,
     retries: input.retries,
     retryDelayMs: input.retryDelayMs,
@@ -54,6 +68,8 @@ export function defineJob(
     autoStart: input.autoStart,
     tags: input.tags ?? [],
     notify: input.notify ?? [],
+    ...chains,
+    concurrencyKey: input.concurrencyKey ?? null,
     status: prev?.status ?? "created",
     nextRunAt: prev?.nextRunAt ?? null,
     createdAt: prev?.createdAt ?? now,
@@ -76,6 +92,7 @@ export function mergePatch(job: Job, patch: JobPatch): JobInput {
   return {
     id: job.id,
     name: m.name,
+    description: m.description ?? null,
     schedule: m.schedule,
     timezone: m.timezone,
     action: m.action,
@@ -87,6 +104,9 @@ export function mergePatch(job: Job, patch: JobPatch): JobInput {
     autoStart: m.autoStart,
     tags: m.tags ?? [],
     notify: m.notify ?? [],
+    onSuccess: m.onSuccess ?? [],
+    onFailure: m.onFailure ?? [],
+    concurrencyKey: m.concurrencyKey ?? null,
   };
 }
 

@@ -32,6 +32,17 @@ const DELIVERY_COLUMNS = `id VARCHAR PRIMARY KEY, job_id VARCHAR NOT NULL,
   error VARCHAR, created_at TIMESTAMP NOT NULL, next_attempt_at TIMESTAMP NOT NULL,
   claimed_until TIMESTAMP, sent_at TIMESTAMP`;
 
+/**
+ * The columns of a staged put, in the order appendPut appends them: the
+ * staging table is made with exactly these, whatever order a file's jobs
+ * table has its columns in (added ones follow in the order they were added).
+ */
+const STAGED_JOB_COLUMNS = `id, name, type, schedule, timezone, action,
+  timeout_ms, retries, retry_delay_ms, overlap, catch_up, auto_start, status,
+  next_run_at, created_at, updated_at, run_count, success_count, last_run, key,
+  version, tags, notify, concurrency_key, description, last_success_at,
+  last_failure_at, on_success, on_failure`;
+
 export const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS jobs (
     id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, type VARCHAR NOT NULL,
@@ -49,16 +60,51 @@ export const SCHEMA = [
   `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS tags VARCHAR DEFAULT '[]'`,
   // Files written before alerts: no job has rules (notify.ts). JSON, as action is.
   `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS notify VARCHAR DEFAULT '[]'`,
+  // Files written before concurrency limits: no job has a key (concurrency.ts).
+  `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS concurrency_key VARCHAR`,
+  // Files written before descriptions: no job has one.
+  `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS description VARCHAR`,
+  // When its last run succeeded and when one last failed (the metrics'
+  // last_success/last_failure): unknown for runs finished before.
+  `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS last_success_at TIMESTAMP`,
+  `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS last_failure_at TIMESTAMP`,
+  // Files written before chains: no job chains to another (chains.ts). JSON arrays.
+  `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS on_success VARCHAR DEFAULT '[]'`,
+  `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS on_failure VARCHAR DEFAULT '[]'`,
+  `CREATE TABLE IF NOT EXISTS concurrency_limits (key VARCHAR PRIMARY KEY,
+    max_runs INTEGER NOT NULL)`,
   // The alerts' outbox (notifier.ts): one row per run, event and target (its id).
   `CREATE TABLE IF NOT EXISTS deliveries (${DELIVERY_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS runs (${RUN_COLUMNS})`,
+  // A file from before last_success_at: the times as far as its runs say
+  // (once: a job with runs and neither time is one from before).
+  `UPDATE jobs SET last_success_at = r.ok_at, last_failure_at = r.failed_at
+    FROM (SELECT job_id,
+        max(ended_at) FILTER (WHERE status = 'complete') AS ok_at,
+        max(ended_at) FILTER (WHERE status = 'failed') AS failed_at
+      FROM runs WHERE job_id IN (SELECT id FROM jobs WHERE run_count > 0
+        AND last_success_at IS NULL AND last_failure_at IS NULL)
+      GROUP BY job_id) r
+    WHERE jobs.id = r.job_id
+      AND (r.ok_at IS NOT NULL OR r.failed_at IS NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS runs_running (${RUN_COLUMNS})`,
+  // Files written before chains: no run was chained (appendRun appends these last).
+  ...["runs", "runs_running"].flatMap((t) => [
+    `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS parent_job_id VARCHAR`,
+    `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS parent_run_id BIGINT`,
+  ]),
+  // The chains' outbox (chainer.ts): one row per parent run and child job.
+  `CREATE TABLE IF NOT EXISTS chain_triggers (parent_run_id BIGINT NOT NULL,
+    job_id VARCHAR NOT NULL, parent_job_id VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+    consumed_at TIMESTAMP, run_id BIGINT, note VARCHAR,
+    PRIMARY KEY (parent_run_id, job_id))`,
   `CREATE TABLE IF NOT EXISTS events (seq BIGINT NOT NULL, logged_at TIMESTAMP NOT NULL,
     type VARCHAR NOT NULL, job_id VARCHAR NOT NULL, run_id BIGINT)`,
   // One row, rewritten to find out whether writing works again.
   `CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, probed_at TIMESTAMP NOT NULL)`,
   // Staging tables of a batch, filled by the appender, emptied at its end.
-  `CREATE TEMP TABLE puts AS SELECT * FROM jobs LIMIT 0`,
+  `CREATE TEMP TABLE puts AS SELECT ${STAGED_JOB_COLUMNS} FROM jobs LIMIT 0`,
   `ALTER TABLE temp.puts ADD COLUMN expected BIGINT`,
   `CREATE TEMP TABLE claims (job_id VARCHAR, tick TIMESTAMP, next TIMESTAMP)`,
   `CREATE TEMP TABLE statuses (job_id VARCHAR, status VARCHAR, updated_at TIMESTAMP)`,
@@ -66,12 +112,14 @@ export const SCHEMA = [
   `CREATE TEMP TABLE new_deliveries (${
     DELIVERY_COLUMNS.replace(" PRIMARY KEY", "")
   })`,
+  // Runs' output so far (live_output.ts), for their running rows.
+  `CREATE TEMP TABLE outputs (id BIGINT, output VARCHAR)`,
 ];
 
 const JOB_COLUMNS = `id, name, type, schedule, timezone, action, timeout_ms,
   retries, retry_delay_ms, overlap, catch_up, auto_start, status, next_run_at,
   created_at, updated_at, run_count, success_count, last_run, key, version,
-  tags, notify`;
+  tags, notify, concurrency_key, description, on_success, on_failure`;
 
 // An operation's put: a create where no job has the id; an update where the
 // stored version is the one the operation was planned from. Counters and the
@@ -91,7 +139,9 @@ export const UPDATE_PUTS = `UPDATE jobs SET name = p.name, type = p.type,
   timeout_ms = p.timeout_ms, retries = p.retries, retry_delay_ms = p.retry_delay_ms,
   overlap = p.overlap, catch_up = p.catch_up, auto_start = p.auto_start,
   status = p.status, next_run_at = p.next_run_at, updated_at = p.updated_at,
-  version = p.version, tags = p.tags, notify = p.notify
+  version = p.version, tags = p.tags, notify = p.notify,
+  concurrency_key = p.concurrency_key, description = p.description,
+  on_success = p.on_success, on_failure = p.on_failure
   FROM temp.puts p WHERE jobs.id = p.id AND jobs.version = p.expected`;
 export const CLAIMABLE =
   `SELECT c.job_id AS id FROM temp.claims c JOIN jobs ON jobs.id = c.job_id
@@ -102,10 +152,20 @@ export const STATUSES =
   `UPDATE jobs SET status = s.status, updated_at = s.updated_at
   FROM temp.statuses s WHERE jobs.id = s.job_id`;
 // Counters move by what this batch ended, whatever the process remembers.
+// The last success and failure move only forward (from the summaries' times).
 export const COUNT_ENDED = `UPDATE jobs SET run_count = run_count + e.n,
-  success_count = success_count + e.ok, last_run = e.last
+  success_count = success_count + e.ok, last_run = e.last,
+  last_success_at = greatest(coalesce(last_success_at, e.ok_at),
+    coalesce(e.ok_at, last_success_at)),
+  last_failure_at = greatest(coalesce(last_failure_at, e.failed_at),
+    coalesce(e.failed_at, last_failure_at))
   FROM (SELECT job_id, count(*) AS n, count(*) FILTER (WHERE ok) AS ok,
-    arg_max(summary, run_id) AS last FROM temp.ended GROUP BY job_id) e
+    arg_max(summary, run_id) AS last,
+    epoch_ms(max(json_extract_string(summary, '$.endedAt')::BIGINT)
+      FILTER (WHERE json_extract_string(summary, '$.status') = 'complete')) AS ok_at,
+    epoch_ms(max(json_extract_string(summary, '$.endedAt')::BIGINT)
+      FILTER (WHERE json_extract_string(summary, '$.status') = 'failed')) AS failed_at
+    FROM temp.ended GROUP BY job_id) e
   WHERE jobs.id = e.job_id`;
 
 export const JOB_SELECT =
@@ -116,13 +176,16 @@ export const JOB_SELECT =
   epoch_ms(created_at)::DOUBLE AS created_at,
   epoch_ms(updated_at)::DOUBLE AS updated_at,
   run_count::DOUBLE AS run_count, success_count::DOUBLE AS success_count,
-  last_run, tags, notify FROM jobs`;
+  last_run, tags, notify, concurrency_key, description, on_success, on_failure,
+  epoch_ms(last_success_at)::DOUBLE AS last_success_at,
+  epoch_ms(last_failure_at)::DOUBLE AS last_failure_at FROM jobs`;
 
 export const RUN_FIELDS = `id::DOUBLE AS id, job_id, trigger, attempt,
   epoch_ms(scheduled_for)::DOUBLE AS scheduled_for,
   epoch_ms(started_at)::DOUBLE AS started_at,
   epoch_ms(ended_at)::DOUBLE AS ended_at,
-  duration_ms::DOUBLE AS duration_ms, status, message, error`;
+  duration_ms::DOUBLE AS duration_ms, status, message, error,
+  parent_job_id, parent_run_id::DOUBLE AS parent_run_id`;
 
 export const ts = (ms: number) =>
   new DuckDBTimestampValue(BigInt(Math.round(ms)) * 1000n);
@@ -171,6 +234,12 @@ export function appendPut(
   a.appendBigInt(BigInt(j.version));
   a.appendVarchar(JSON.stringify(j.tags));
   a.appendVarchar(JSON.stringify(j.notify ?? []));
+  appendText(a, j.concurrencyKey ?? null);
+  appendText(a, j.description ?? null);
+  a.appendNull(); // last_success_at: the database's, as the counters are
+  a.appendNull(); // last_failure_at
+  a.appendVarchar(JSON.stringify(j.onSuccess ?? []));
+  a.appendVarchar(JSON.stringify(j.onFailure ?? []));
   appendBig(a, expected);
   a.endRow();
 }
@@ -189,6 +258,8 @@ export function appendRun(a: DuckDBAppender, r: Run, key: number) {
   appendText(a, r.message);
   appendText(a, r.error);
   appendText(a, r.output);
+  appendText(a, r.parentJobId ?? null);
+  appendBig(a, r.parentRunId ?? null);
   a.endRow();
 }
 
@@ -233,8 +304,13 @@ export const CLEAR_STAGING = [
   "statuses",
   "ended",
   "new_deliveries",
+  "outputs",
 ]
   .map((t) => `DELETE FROM temp.${t}`).join(";\n");
+
+/** Runs' output so far, into the rows of those still running (live_output.ts). */
+export const WRITE_OUTPUTS = `UPDATE runs_running SET output = o.output
+  FROM temp.outputs o WHERE runs_running.id = o.id`;
 
 /** Aggregates over one job's finished runs ($1: its key). */
 export const STATS = `SELECT count(*)::DOUBLE AS runs,
@@ -280,3 +356,51 @@ export function appendDelivery(a: DuckDBAppender, d: Delivery) {
   a.appendNull(); // claimed_until
   appendTs(a, d.sentAt);
 }
+
+/**
+ * The runs of a key ($1) that hold a slot, or are queued ahead of the
+ * queued run $2 (store.ts `startQueued`).
+ */
+export const KEY_AHEAD = `SELECT count(*)::DOUBLE AS n FROM runs_running r
+  JOIN jobs j ON j.key = r.job_key,
+  (SELECT started_at AS t FROM runs_running WHERE id = $2) me
+  WHERE j.concurrency_key = $1 AND (r.status = 'running' OR (r.status = 'queued'
+    AND (r.started_at < me.t OR (r.started_at = me.t AND r.id < $2))))`;
+
+/** A queued run ($1) with its job's key and that key's limit (null: none). */
+export const QUEUED_RUN = `SELECT j.concurrency_key AS key,
+  l.max_runs::DOUBLE AS max_runs
+  FROM runs_running r JOIN jobs j ON j.key = r.job_key
+  LEFT JOIN concurrency_limits l ON l.key = j.concurrency_key
+  WHERE r.id = $1 AND r.status = 'queued'`;
+
+/** Every key's limit with its runs in flight. */
+export const KEY_USAGE = `SELECT l.key, l.max_runs::DOUBLE AS max_runs,
+  (SELECT count(*) FROM runs_running r JOIN jobs j ON j.key = r.job_key
+    WHERE j.concurrency_key = l.key AND r.status = 'running')::DOUBLE AS running,
+  (SELECT count(*) FROM runs_running r JOIN jobs j ON j.key = r.job_key
+    WHERE j.concurrency_key = l.key AND r.status = 'queued')::DOUBLE AS queued
+  FROM concurrency_limits l ORDER BY l.key`;
+
+/** A chain trigger's columns as the engine reads them (rows.ts `toChainTrigger`). */
+export const CHAIN_FIELDS = `parent_run_id::DOUBLE AS parent_run_id, job_id,
+  parent_job_id, outcome, epoch_ms(created_at)::DOUBLE AS created_at`;
+
+/** A trigger still pending ($1: parent run, $2: child job). */
+export const CHAIN_PENDING = `SELECT parent_run_id FROM chain_triggers
+  WHERE parent_run_id = $1 AND job_id = $2 AND consumed_at IS NULL`;
+
+/** Consumes a pending trigger ($3: when, $4: the run it started, $5: why none). */
+export const CHAIN_CONSUME = `UPDATE chain_triggers SET consumed_at = $3,
+  run_id = $4, note = $5 WHERE parent_run_id = $1 AND job_id = $2
+  AND consumed_at IS NULL`;
+
+/** New triggers, `n` rows of 5 parameters; a key stored already is kept. */
+export const insertTriggers = (n: number) =>
+  `INSERT INTO chain_triggers (parent_run_id, job_id, parent_job_id, outcome,
+  created_at) VALUES ${
+    Array.from({ length: n }, (_, i) =>
+      `(${
+        [1, 2, 3, 4, 5].map((k) => `$${i * 5 + k}`).join(", ")
+      })`).join(", ")
+  } ON CONFLICT DO NOTHING`;

@@ -29,6 +29,9 @@ import {
   appendPut,
   appendRun,
   appendTs,
+  CHAIN_CONSUME,
+  CHAIN_FIELDS,
+  CHAIN_PENDING,
   CLAIM,
   CLAIMABLE,
   claimableDeliveries,
@@ -38,8 +41,12 @@ import {
   CREATE_PUTS,
   DELIVERY_FIELDS,
   INSERT_DELIVERIES,
+  insertTriggers,
   JOB_SELECT,
+  KEY_AHEAD,
+  KEY_USAGE,
   lastEventSeqOf,
+  QUEUED_RUN,
   rows,
   rowsOf,
   RUN_FIELDS,
@@ -49,13 +56,16 @@ import {
   ts,
   UPDATABLE,
   UPDATE_PUTS,
+  WRITE_OUTPUTS,
 } from "./duckdb_sql.ts";
+import { encodeLiveOutput } from "./live_output.ts";
 import { JobproError } from "./errors.ts";
 import {
   DEFAULT_MAX_EVENTS,
   eventTypeText,
   interrupted,
   type Row,
+  toChainTrigger,
   toDelivery,
   toEvent,
   toRun,
@@ -63,11 +73,13 @@ import {
   toStoredJob,
 } from "./rows.ts";
 import type { Delivery, DeliveryOutcome } from "./notify.ts";
+import type { ChainTrigger } from "./chains.ts";
 import { type Run, summarize } from "./run.ts";
-import { emptyBatch } from "./store.ts";
+import { emptyBatch, requireAllApplied } from "./store.ts";
 import type {
   Batch,
   JobStats,
+  KeyUsage,
   LoggedEvent,
   PruneRule,
   RunQuery,
@@ -386,6 +398,16 @@ class DuckDBStore implements Store {
     return finished.filter((r) => this.#going.has(r.id)).map((r) => r.id);
   }
 
+  /** Runs' output so far, into their running rows (live_output.ts). */
+  async #writeOutputs(batch: Batch) {
+    if (!batch.outputs?.length) return;
+    await this.#stage("outputs", batch.outputs, (a, o) => {
+      a.appendBigInt(BigInt(o.runId));
+      a.appendVarchar(encodeLiveOutput(o));
+    });
+    await this.#writer.run(WRITE_OUTPUTS);
+  }
+
   /** The batch's alerts (an id stored already is kept); a deleted job's go with it. */
   async #writeDeliveries(batch: Batch, deleted: Set<string>) {
     if (deleted.size) {
@@ -408,13 +430,23 @@ class DuckDBStore implements Store {
     let won = new Set<string>();
     let put = new Set<string>();
     let ended: number[] = [];
+    let chains = { chained: [] as boolean[], refused: new Set<number>() };
+    const refused = (r: Run) => chains.refused.has(r.id);
     await this.#writer.run("BEGIN TRANSACTION");
     try {
       deleted = await this.#deleteJobs(batch);
       won = await this.#moveJobs(batch);
       put = await this.#putJobs(batch);
-      ended = await this.#writeRuns(batch, deleted);
+      requireAllApplied(batch, put, deleted);
+      chains = await this.#writeChains(batch, deleted);
+      ended = await this.#writeRuns(
+        chains.refused.size
+          ? { ...batch, started: batch.started.filter((r) => !refused(r)) }
+          : batch,
+        deleted,
+      );
       await this.#writeDeliveries(batch, deleted);
+      await this.#writeOutputs(batch);
       await this.#appendEvents(batch.events, firstSeq, Date.now());
       // The rest in one call: each statement is a round trip to DuckDB's thread.
       const tail: string[] = [];
@@ -433,7 +465,7 @@ class DuckDBStore implements Store {
       throw e;
     }
     for (const r of batch.started) {
-      if (!deleted.has(r.jobId)) this.#going.add(r.id);
+      if (!deleted.has(r.jobId) && !refused(r)) this.#going.add(r.id);
     }
     for (const id of ended) this.#going.delete(id);
     // A job created again under the same id gets a fresh key; forgotten only
@@ -444,8 +476,65 @@ class DuckDBStore implements Store {
       puts: batch.puts.map((p) => put.has(p.job.id)),
       deletes: batch.deletes.map((d) => deleted.has(d.id)),
       claims: batch.claims.map((c) => won.has(c.jobId)),
+      ...(chains.refused.size > 0 &&
+        { started: batch.started.map((r) => !refused(r)) }),
+      ...(batch.chained?.length ? { chained: chains.chained } : {}),
       firstSeq,
     };
+  }
+
+  /**
+   * The batch's chain triggers: a deleted job's go with it; each consumption
+   * a compare-and-set (the runs of those that lost are refused); new ones
+   * written unless their parent or child was deleted, a stored key kept.
+   */
+  async #writeChains(batch: Batch, deleted: Set<string>) {
+    const w = this.#writer;
+    if (deleted.size) {
+      await w.run(
+        `DELETE FROM chain_triggers WHERE job_id IN (${
+          [...deleted].map((_, i) => `$${i + 1}`).join(",")
+        })`,
+        [...deleted],
+      );
+    }
+    const chained: boolean[] = [];
+    const refused = new Set<number>();
+    for (const c of batch.chained ?? []) {
+      const key = [c.parentRunId, c.jobId];
+      const ok = !deleted.has(c.jobId) &&
+        (await rows(w, CHAIN_PENDING, key)).length > 0;
+      if (ok) {
+        await w.run(CHAIN_CONSUME, [...key, ts(c.at), c.runId, c.note]);
+      } else if (c.runId !== null) refused.add(c.runId);
+      chained.push(ok);
+    }
+    const fresh = new Map(
+      (batch.triggers ?? []).filter((t) =>
+        !deleted.has(t.jobId) && !deleted.has(t.parentJobId)
+      ).map((t) => [`${t.parentRunId}|${t.jobId}`, t]),
+    );
+    if (fresh.size) {
+      await w.run(
+        insertTriggers(fresh.size),
+        [...fresh.values()].flatMap((t) => [
+          t.parentRunId,
+          t.jobId,
+          t.parentJobId,
+          t.on,
+          ts(t.createdAt),
+        ]),
+      );
+    }
+    return { chained, refused };
+  }
+
+  pendingTriggers(limit = 1000): Promise<ChainTrigger[]> {
+    const n = Math.min(Math.max(Math.floor(limit), 1), 100_000);
+    return this.#read(
+      `SELECT ${CHAIN_FIELDS} FROM chain_triggers WHERE consumed_at IS NULL
+      ORDER BY created_at, parent_run_id, job_id LIMIT ${n}`,
+    ).then((found) => found.map(toChainTrigger));
   }
 
   async #appendEvents(events: LoggedEvent[], first: number, at: number) {
@@ -526,13 +615,17 @@ class DuckDBStore implements Store {
 
   recoverInterrupted(now: number): Promise<Run[]> {
     return this.#onWriter(async () => {
-      const left = (await rows(
+      const going = (await rows(
         this.#writer,
-        `SELECT ${RUN_FIELDS}, output FROM runs_running ORDER BY id`,
+        // Queued runs wait on (queuedRuns); only those going were interrupted.
+        `SELECT ${RUN_FIELDS}, output FROM runs_running
+        WHERE status <> 'queued' ORDER BY id`,
       )).map(toRun);
-      if (!left.length) return [];
       // Written by an earlier process: mark them ours so write() moves them.
-      for (const r of left) this.#going.add(r.id);
+      for (const r of going) this.#going.add(r.id);
+      // A ping's run goes on elsewhere: its finish ping or a check ends it.
+      const left = going.filter((r) => r.trigger !== "ping");
+      if (!left.length) return [];
       const ended = interrupted(left, now);
       // Counted on their jobs (a delta), as a finished run would have been.
       await this.#write({
@@ -636,6 +729,13 @@ class DuckDBStore implements Store {
         [ts(rule.before)],
       )
     );
+    // So do chain triggers consumed.
+    await this.#onWriter(() =>
+      this.#writer.run(
+        "DELETE FROM chain_triggers WHERE consumed_at IS NOT NULL AND created_at < $1",
+        [ts(rule.before)],
+      )
+    );
     const over = await this.#read(
       `SELECT job_key FROM runs GROUP BY job_key HAVING count(*) > $1`,
       [rule.maxPerJob],
@@ -727,6 +827,121 @@ class DuckDBStore implements Store {
       ORDER BY created_at DESC, id DESC LIMIT ${n}`,
       [jobId],
     )).map(toDelivery);
+  }
+
+  async lastPing(jobId: string): Promise<number | null> {
+    const ping = `job_key = $1 AND trigger = 'ping'`;
+    const [r] = await this.#read(
+      `SELECT epoch_ms(greatest(
+        (SELECT max(started_at) FROM runs WHERE ${ping}),
+        (SELECT max(started_at) FROM runs_running WHERE ${ping})))::DOUBLE AS at`,
+      [this.#keys.get(jobId) ?? -1],
+    );
+    return r?.at === null || r?.at === undefined ? null : Number(r.at);
+  }
+
+  startQueued(
+    runs: Run[],
+  ): Promise<{ started: boolean[]; firstSeq: number }> {
+    return this.#onWriter(async () => {
+      const w = this.#writer;
+      const firstSeq = this.#lastSeq + 1;
+      const out: boolean[] = [];
+      const events: LoggedEvent[] = [];
+      await w.run("BEGIN TRANSACTION");
+      try {
+        // One at a time, in order: each start counts for the next one's check.
+        for (const r of runs) {
+          const [q] = await rows(w, QUEUED_RUN, [r.id]);
+          let ok = q !== undefined;
+          if (ok && q.key !== null && q.max_runs !== null) {
+            const [{ n }] = await rows(w, KEY_AHEAD, [String(q.key), r.id]);
+            ok = Number(n) < Number(q.max_runs);
+          }
+          if (ok) {
+            await w.run(
+              "UPDATE runs_running SET status = 'running', started_at = $2 WHERE id = $1",
+              [r.id, ts(r.startedAt)],
+            );
+            events.push({ type: "run-started", jobId: r.jobId, runId: r.id });
+          }
+          out.push(ok);
+        }
+        await this.#appendEvents(events, firstSeq, Date.now());
+        await w.run("COMMIT");
+      } catch (e) {
+        await w.run("ROLLBACK").catch(() => {});
+        throw e;
+      }
+      this.#lastSeq += events.length;
+      return { started: out, firstSeq };
+    });
+  }
+
+  queuedRuns(jobIds?: readonly string[]): Promise<Run[]> {
+    return this.#onWriter(async () => {
+      const keys = jobIds?.map((id) => this.#keys.get(id) ?? -1);
+      if (keys && !keys.length) return [];
+      const found = (await rows(
+        this.#writer,
+        // Keys are integers this store assigned: safe to inline.
+        `SELECT ${RUN_FIELDS}, output FROM runs_running WHERE status = 'queued'
+        ${keys ? `AND job_key IN (${keys.join(",")})` : ""}
+        ORDER BY started_at, id`,
+      )).map(toRun);
+      // Written by an earlier process, maybe: ours now, so a finish moves them.
+      for (const r of found) this.#going.add(r.id);
+      return found;
+    });
+  }
+
+  async concurrency(): Promise<KeyUsage[]> {
+    return (await this.#read(KEY_USAGE)).map((r) => ({
+      key: String(r.key),
+      limit: Number(r.max_runs),
+      running: Number(r.running),
+      queued: Number(r.queued),
+    }));
+  }
+
+  setLimits(
+    limits: Record<string, number | null>,
+    onlyMissing = false,
+  ): Promise<void> {
+    return this.#onWriter(async () => {
+      const w = this.#writer;
+      const entries = Object.entries(limits);
+      if (!entries.length) return;
+      await w.run("BEGIN TRANSACTION");
+      try {
+        for (const [key, n] of entries) {
+          if (n === null) {
+            if (!onlyMissing) {
+              await w.run("DELETE FROM concurrency_limits WHERE key = $1", [
+                key,
+              ]);
+            }
+          } else {
+            await w.run(
+              `INSERT OR ${
+                onlyMissing ? "IGNORE" : "REPLACE"
+              } INTO concurrency_limits VALUES ($1, $2)`,
+              [key, n],
+            );
+          }
+        }
+        await this.#appendEvents(
+          [{ type: "limits-update", jobId: "" }],
+          this.#lastSeq + 1,
+          Date.now(),
+        );
+        await w.run("COMMIT");
+      } catch (e) {
+        await w.run("ROLLBACK").catch(() => {});
+        throw e;
+      }
+      this.#lastSeq += 1;
+    });
   }
 
   async ping(): Promise<void> {

@@ -16,17 +16,22 @@ import { type Clock, systemClock } from "./clock.ts";
 import { createEventBus } from "./events.ts";
 import { createHealth } from "./health.ts";
 import { createLimiter } from "./limiter.ts";
+import type { Limits } from "./concurrency.ts";
+import { createQueue } from "./queue.ts";
 import type { NotifyRule } from "./notify.ts";
 import type { NotifierOptions } from "./notifier.ts";
 import { onDue } from "./planner.ts";
+import { onStartDeadline, PING_KEY } from "./ping.ts";
 import { runView } from "./run.ts";
 import { onRetry } from "./runner.ts";
+import { endOutput, feedOutput } from "./output_feed.ts";
 import { type EngineState, type Log, RETRY_KEY } from "./state.ts";
 import type { Store } from "./store.ts";
 import { escapeControl } from "./text.ts";
 import type { NodeLease } from "./lease.ts";
 import { createTimerQueue } from "./timer.ts";
 import { viewOf } from "./views.ts";
+import { setDefaultZone } from "./default_zone.ts";
 import { type Committed, createWriter } from "./writer.ts";
 
 /** How the manager is set up. */
@@ -63,6 +68,17 @@ export interface ManagerOptions {
   lease?: NodeLease;
   /** Alerts: server-wide rules and how the outbox is sent (notifier.ts). */
   notify?: NotifierOptions & { defaults?: NotifyRule[] };
+  /** The most runs going at once in this process (JOBPRO_MAX_CONCURRENT_RUNS; default none): more wait, queued. */
+  maxConcurrentRuns?: number | null;
+  /** Concurrency limits by key written at start for keys that have none stored (JOBPRO_CONCURRENCY). */
+  concurrency?: Limits;
+  /** A run's live output is written (and sent) at most this often, ms (default 250). */
+  outputIntervalMs?: number;
+  /**
+   * The IANA zone jobs without their own are scheduled in (JOBPRO_TIMEZONE,
+   * default "UTC"); the process's (default_zone.ts), set at assembly.
+   */
+  timezone?: string;
   log?: Log;
 }
 
@@ -74,6 +90,7 @@ const defaultLog: Log = (level, msg) =>
 
 /** The state every part of the engine shares, from the options, with its health service. */
 export async function assemble(opts: ManagerOptions) {
+  setDefaultZone(opts.timezone ?? "UTC"); // before any job is restored
   const store = opts.store;
   const allowShell = opts.allowShell ?? false;
   const lease = store.cluster && opts.lease;
@@ -95,6 +112,8 @@ export async function assemble(opts: ManagerOptions) {
         [...(opts.reservedIds ?? [])].map((s) => s.toLowerCase()),
       ),
       lateGraceMs: lease ? 2 * lease.leaseMs : 0,
+      outputIntervalMs: opts.outputIntervalMs,
+      maxConcurrentRuns: opts.maxConcurrentRuns ?? null,
       notifyDefaults: opts.notify?.defaults ?? [],
     },
     events: createEventBus({ lastId: await store.lastEventSeq() }),
@@ -102,6 +121,7 @@ export async function assemble(opts: ManagerOptions) {
     processes: createLimiter(opts.shellMaxConcurrent ?? 64),
     httpClient: Deno.createHttpClient({ poolMaxIdlePerHost: 0 }),
     entries: new Map(),
+    queue: createQueue(),
     creating: new Set(),
     ticks: new Map(),
     nextRunId: 1,
@@ -129,6 +149,8 @@ export async function assemble(opts: ManagerOptions) {
   const timers = createTimerQueue((key, at) => {
     if (key.startsWith(RETRY_KEY)) {
       onRetry(state, key.slice(RETRY_KEY.length), at);
+    } else if (key.startsWith(PING_KEY)) {
+      onStartDeadline(state, key.slice(PING_KEY.length));
     } else void onDue(state, key, at);
   }, state.clock);
   const writer = createWriter({
@@ -147,6 +169,7 @@ export async function assemble(opts: ManagerOptions) {
     onCommit: (c) => {
       health.writeWorked();
       if (c.deliveries) state.notifier?.wake();
+      if (c.triggers) state.chainer?.wake();
       // A node of a cluster publishes every node's events from the log, in
       // its order (follower.ts); this one's are among them.
       if (!state.node) publish(state, c);
@@ -176,9 +199,15 @@ function publish(state: EngineState, c: Committed) {
       }
       case "run-started":
       case "run-finished":
+        if (e.type === "run-finished") endOutput(state, e.runId);
         if (e.run) {
           state.events.publish({ type: e.type, run: runView(e.run) }, e.seq);
         }
+        break;
+      case "run-output": {
+        const out = c.outputs?.find((o) => o.runId === e.runId);
+        if (out) feedOutput(state, out, e.seq);
+      }
     }
   }
 }

@@ -15,13 +15,16 @@
  */
 import type { JobView } from "./job.ts";
 import type { RunView } from "./run.ts";
+import type { RunOutputChunk } from "./live_output.ts";
 
 /** What changed. */
 export type JobEvent =
   | { type: "job-update"; job: JobView }
   | { type: "job-deleted"; id: string }
   | { type: "run-started"; run: RunView }
-  | { type: "run-finished"; run: RunView };
+  | { type: "run-finished"; run: RunView }
+  /** A piece of a run's live output, at its offset (live_output.ts). */
+  | { type: "run-output"; output: RunOutputChunk };
 
 /** An event as delivered: with its sequence number and publish time (epoch ms). */
 export type Delivered = JobEvent & { seq: number; at: number };

@@ -13,7 +13,9 @@
  * takes another node's change (a newer version) as an operation; a job owned
  * elsewhere is released (its timers stop) and mirrors the row. A
  * `run-cancel` event is acted on by the node running the run it names
- * (cancel.ts), whichever node was asked.
+ * (cancel.ts), whichever node was asked. A `run-output` event sends this
+ * node's watchers the part of the run's output (read from its row) they
+ * have not had yet (output_feed.ts), whichever node runs it.
  *
  * @example
  * ```ts
@@ -27,6 +29,8 @@ import { arm, disarm, isMine } from "./planner.ts";
 import { restoreEntry } from "./recovery.ts";
 import { abortRuns } from "./runner.ts";
 import { cancelHere } from "./cancel.ts";
+import { adopted, heard } from "./queue.ts";
+import { endOutput, feedOutput, outputOfRow } from "./output_feed.ts";
 import { type Run, runView } from "./run.ts";
 import { Abort, type EngineState, type Entry, newEntry } from "./state.ts";
 import { isArmed } from "./status.ts";
@@ -140,6 +144,12 @@ async function readPage(state: EngineState, r: Reading): Promise<boolean> {
   for (const e of events) {
     // A cancel asked of any node: the one running the run aborts it.
     if (e.type === "run-cancel") cancelHere(state, e.jobId, e.runId, e.by);
+    // A slot freed (or limits changed) anywhere: queued runs here may start.
+    heard(state, e, "runId" in e ? runById.get(e.runId) : undefined);
+    // A run with chains ended (anywhere): its triggers may be this node's.
+    if (e.type === "run-finished" && hasChains(state, e.jobId)) {
+      state.chainer?.wake();
+    }
     publish(state, e, runById);
   }
   r.lastSeq = events[events.length - 1].seq;
@@ -183,13 +193,30 @@ export function apply(
     // A draining node takes nothing new (what it still owns, it hands
     // over): what the rows give it goes to the others after it has left.
     if (!node.draining) adopt(state, e);
-  } else if (stored.job.version > e.job.version) {
+  } else {
+    mergeCounts(e, stored);
+    if (stored.job.version <= e.job.version) return;
     if (state.writer.isPending(id)) {
       // This node's own claim is still being written: the row is read
       // again once it is, so the change is planned from where it ends.
       void state.writer.flush().then(() => reload(state, [id]), () => {});
     } else changedElsewhere(state, e, stored);
   }
+}
+
+/**
+ * A job this node owns, as its row counts its runs: a run another node went
+ * (a run-now asked of it runs there) is counted in the row only, so the row
+ * is taken when it has counted more; ticks skipped and missed are this
+ * node's own.
+ */
+function mergeCounts(e: Entry, stored: StoredJob) {
+  if (stored.counts.runs <= e.counts.runs) return;
+  e.counts = {
+    ...stored.counts,
+    skipped: e.counts.skipped,
+    missed: e.counts.missed,
+  };
 }
 
 /** Takes a job over: restored as after a restart (its runs ended elsewhere), then armed. */
@@ -199,6 +226,15 @@ export function adopt(state: EngineState, e: Entry): void {
   // The recovery alert follows the row's last run, not this node's memory.
   e.failing = e.counts.lastRun?.status === "failed";
   if (e.job.nextRunAt !== null) arm(state, e);
+  adopted(state, e.job.id); // its queued runs are this node's now (queue.ts)
+  // Triggers for it left pending (by a node gone) are this node's now.
+  state.chainer?.wake();
+}
+
+/** Whether the job chains to others. */
+function hasChains(state: EngineState, id: string): boolean {
+  const job = state.entries.get(id)?.job;
+  return !!(job?.onSuccess?.length || job?.onFailure?.length);
 }
 
 /**
@@ -223,7 +259,13 @@ function publish(state: EngineState, e: StoredEvent, runs: Map<number, Run>) {
   else if (e.type === "job-update") {
     const entry = state.entries.get(e.jobId);
     if (entry) event = { type: "job-update", job: viewOf(entry) };
+  } else if (e.type === "run-output") {
+    // The row has the output as it is now: what this node has not sent.
+    const row = runs.get(e.runId);
+    const out = row && outputOfRow(row);
+    if (out) feedOutput(state, out, e.seq);
   } else if (e.type === "run-started" || e.type === "run-finished") {
+    if (e.type === "run-finished") endOutput(state, e.runId);
     const run = runs.get(e.runId) ??
       state.entries.get(e.jobId)?.running.get(e.runId)?.run;
     if (run) event = { type: e.type, run: runView(run) };

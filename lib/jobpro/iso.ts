@@ -27,7 +27,10 @@ const DAY_MS = 86_400_000;
  * isoString(Date.UTC(2024, 0, 15, 14, 30)); // "2024-01-15T14:30:00.000Z"
  * ```
  */
-export function isoString(ms: number): string {
+export function isoString(at: number): string {
+  // A cluster's clock (the database's) has fractions of a millisecond: they
+  // would print as a second fraction ("...:54.494.608Z"), which no parser reads.
+  const ms = Math.floor(at);
   const days = Math.floor(ms / DAY_MS);
   let rest = ms - days * DAY_MS;
   if (days < -719_528 || days > 2_932_896 || !Number.isFinite(ms)) {

@@ -13,6 +13,7 @@
  * @module
  */
 import { isoString } from "./iso.ts";
+import { effectiveZone } from "./default_zone.ts";
 import { z } from "zod";
 import { invalid } from "./errors.ts";
 import type { JobStatus } from "./status.ts";
@@ -26,6 +27,19 @@ import {
   tagsProblem,
 } from "./tags.ts";
 import { type NotifyRule, NotifySchema, redactNotify } from "./notify.ts";
+import { ChainSchema } from "./chains.ts";
+
+/** A chain field as the API documents it (chains.ts). */
+const chainField = (on: string) =>
+  ChainSchema.meta({
+    description:
+      `Jobs to run (trigger "chain") when a run of this job ends with ${on} on its final attempt: ids of existing jobs, no cycles`,
+    examples: [["report"]],
+  });
+import { keyProblem } from "./concurrency.ts";
+
+/** The longest description a job may have, in characters. */
+export const MAX_DESCRIPTION_LENGTH = 2000;
 
 /** An HTTP header name: a token (RFC 9110 §5.6.2). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -90,11 +104,33 @@ export const FunctionActionSchema = z.object({
   ).optional(),
 }).strict();
 
+/** What a heartbeat job's ping key may be: URL-safe, 16-128 characters. */
+export const PING_KEY_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+
+/**
+ * Runs nothing: expects pings (ping.ts) at the ticks of its schedule, and
+ * records a failed run "missed heartbeat" when none came within `graceMs`
+ * of a tick (heartbeat.ts). `pingKey` is generated when left out.
+ */
+export const HeartbeatActionSchema = z.object({
+  type: z.literal("heartbeat"),
+  graceMs: z.number().int().min(100).max(7 * 86_400_000),
+  // "[redacted]" (a view sent back) keeps the key the job has.
+  pingKey: z.string().regex(
+    /^(?:[A-Za-z0-9_-]{16,128}|\[redacted\])$/,
+    "must be 16-128 letters, digits, '_' or '-'",
+  ).optional(),
+}).strict().meta({
+  description:
+    'Runs nothing: expects a ping at each tick of the (cron) schedule; a tick with no ping within graceMs is a failed run, "missed heartbeat". pingKey (generated when left out; [redacted] to the read-only token) lets an outside cron ping without a token',
+});
+
 /** What a run does. */
 export const ActionSchema = z.discriminatedUnion("type", [
   HttpActionSchema,
   ShellActionSchema,
   FunctionActionSchema,
+  HeartbeatActionSchema,
 ]);
 
 /** One tag; the message names it and says what is wrong (tags.ts). */
@@ -127,8 +163,24 @@ export const TagsSchema = z.array(TagSchema).max(MAX_TAGS, {
   examples: [["billing", "nightly"]],
 });
 
+/** A job's concurrency key (concurrency.ts); null: none. */
+const ConcurrencyKeySchema = z.string().refine((k) => keyProblem(k) === null, {
+  error: (issue) =>
+    `${JSON.stringify(String(issue.input))} ${keyProblem(String(issue.input))}`,
+}).nullable().meta({
+  description:
+    "Runs of all jobs with this key share its limit (the concurrency limits, set by key): over it, a run waits `queued`. 1-64 lowercase letters, digits, '_', '.' or '-'; null: none",
+  examples: ["backups"],
+});
+
 const fields = {
   name: z.string().trim().min(1, "must not be empty").max(200),
+  description: z.string().max(MAX_DESCRIPTION_LENGTH).nullable().optional()
+    .meta({
+      description:
+        `What the job is for, in the owner's words (shown on its page); at most ${MAX_DESCRIPTION_LENGTH} characters; null: none`,
+      examples: ["Sends the nightly billing report to finance"],
+    }),
   schedule: z.string().max(256).default(""),
   timezone: z.string().max(64).nullable().optional(),
   action: ActionSchema,
@@ -141,6 +193,9 @@ const fields = {
   autoStart: z.boolean().default(true),
   tags: TagsSchema.default([]),
   notify: NotifySchema.default([]),
+  onSuccess: chainField("success").default([]),
+  onFailure: chainField("failure").default([]),
+  concurrencyKey: ConcurrencyKeySchema.optional(),
 };
 
 /** A job's definition, as a client creates it. */
@@ -155,6 +210,7 @@ export const JobInputSchema = z.object({
 /** An edit of a job's definition: any subset of the editable fields. */
 export const JobPatchSchema = z.object({
   name: fields.name,
+  description: fields.description,
   schedule: z.string().max(256),
   timezone: fields.timezone,
   action: ActionSchema,
@@ -166,12 +222,16 @@ export const JobPatchSchema = z.object({
   autoStart: z.boolean(),
   tags: TagsSchema,
   notify: NotifySchema,
+  onSuccess: chainField("success"),
+  onFailure: chainField("failure"),
+  concurrencyKey: ConcurrencyKeySchema,
 }).partial().strict();
 
 export type Action = z.infer<typeof ActionSchema>;
 export type HttpAction = z.infer<typeof HttpActionSchema>;
 export type ShellAction = z.infer<typeof ShellActionSchema>;
 export type FunctionAction = z.infer<typeof FunctionActionSchema>;
+export type HeartbeatAction = z.infer<typeof HeartbeatActionSchema>;
 export type JobInput = z.infer<typeof JobInputSchema>;
 export type JobPatch = z.infer<typeof JobPatchSchema>;
 export type JobType = "periodic" | "onetime";
@@ -182,6 +242,8 @@ export type CatchUp = "skip" | "once";
 export interface Job {
   id: string;
   name: string;
+  /** What the job is for, as its owner wrote it; absent or null: none. */
+  description?: string | null;
   type: JobType;
   schedule: string;
   timezone: string | null;
@@ -196,6 +258,12 @@ export interface Job {
   tags: string[];
   /** Alert rules (notify.ts); absent or [] when none. */
   notify?: NotifyRule[];
+  /** Jobs to run when a run of it completes (chains.ts); absent or [] when none. */
+  onSuccess?: string[];
+  /** Jobs to run when a run of it fails on its last attempt; absent or [] when none. */
+  onFailure?: string[];
+  /** Runs of jobs with this key share its limit (concurrency.ts); absent or null: none. */
+  concurrencyKey?: string | null;
   status: JobStatus;
   /** When the next run is due; for a periodic job, the tick it has claimed. */
   nextRunAt: number | null;
@@ -213,6 +281,10 @@ export interface JobCounts {
   runs: number;
   successes: number;
   lastRun: RunSummary | null;
+  /** When a run of it last succeeded (its end); absent or null: never, as far as the store knows. */
+  lastSuccessAt?: number | null;
+  /** When a run of it last failed (its end); absent or null: never. */
+  lastFailureAt?: number | null;
   /** Ticks skipped because the previous run was still going (overlap "skip"); since start. */
   skipped: number;
   /** Ticks that could not be fired in time (the scheduler was late or its claim failed); since start. */
@@ -223,19 +295,43 @@ export interface JobCounts {
  * A job as the API shows it: its definition and status as the engine keeps
  * them (the version aside), ISO times, plus its last run and counts.
  */
-export interface JobView
-  extends
-    Omit<Job, "nextRunAt" | "createdAt" | "updatedAt" | "version" | "notify"> {
+export interface JobView extends
+  Omit<
+    Job,
+    | "nextRunAt"
+    | "createdAt"
+    | "updatedAt"
+    | "version"
+    | "notify"
+    | "onSuccess"
+    | "onFailure"
+  > {
   /** Alert rules (notify.ts); [] when none. */
   notify: NotifyRule[];
+  /** Jobs run when a run of it completes (chains.ts); [] when none. */
+  onSuccess: string[];
+  /** Jobs run when a run of it fails on its last attempt; [] when none. */
+  onFailure: string[];
+  /** What the job is for, as its owner wrote it; null: none. */
+  description: string | null;
   /** The schedule in English: "Every 15 seconds", "manual", "Once at ...". */
-  description: string;
+  scheduleText: string;
+  /** The zone its schedule runs in: `timezone`, or the server's default (JOBPRO_TIMEZONE) when that is null. */
+  effectiveTimezone: string;
   nextRunAt: string | null;
   lastRun: RunSummaryView | null;
+  /** When a run last succeeded (ended complete); null: never. */
+  lastSuccessAt: string | null;
+  /** When a run last failed; null: never. */
+  lastFailureAt: string | null;
   runCount: number;
   successCount: number;
-  /** Runs going right now (a manual run can go while the job is paused or created). */
+  /** Runs going right now (a manual run can go while the job is paused or created), queued ones included. */
   activeRuns: number;
+  /** Of those, the runs waiting `queued` for a concurrency slot. */
+  queuedRuns: number;
+  /** The concurrency key its runs share a limit under; null: none. */
+  concurrencyKey: string | null;
   /** Ticks skipped since the server started because a run was still going. */
   skippedRuns: number;
   /** Ticks due since the server started that could not be fired in time (a frozen disk, an overloaded process). */
@@ -273,8 +369,9 @@ export function iso(ms: number | null | undefined): string | null {
 export function jobView(
   job: Job,
   counts: JobCounts,
-  description: string,
+  scheduleText: string,
   activeRuns = 0,
+  queuedRuns = 0,
 ): JobView {
   const last = counts.lastRun;
   const { version: _version, ...shown } = job;
@@ -282,7 +379,12 @@ export function jobView(
     ...shown,
     action: redactAction(job.action),
     notify: redactNotify(job.notify ?? []),
-    description,
+    onSuccess: job.onSuccess ?? [],
+    onFailure: job.onFailure ?? [],
+    concurrencyKey: job.concurrencyKey ?? null,
+    description: job.description ?? null,
+    scheduleText,
+    effectiveTimezone: effectiveZone(job),
     nextRunAt: iso(job.nextRunAt),
     lastRun: last && {
       id: last.id,
@@ -293,9 +395,12 @@ export function jobView(
       durationMs: last.durationMs,
       error: last.error,
     },
+    lastSuccessAt: iso(counts.lastSuccessAt),
+    lastFailureAt: iso(counts.lastFailureAt),
     runCount: counts.runs,
     successCount: counts.successes,
     activeRuns,
+    queuedRuns,
     skippedRuns: counts.skipped,
     missedRuns: counts.missed,
     successRate: counts.runs

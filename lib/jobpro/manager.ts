@@ -16,7 +16,14 @@
  * @module
  */
 import type { FunctionInfo } from "../jobs/registry.ts";
+import { type ApplyAnswer, applyJobs, type ApplyOptions } from "./apply.ts";
 import { type BulkAnswer, parseBulk, runBulk } from "./bulk.ts";
+import {
+  type CrontabAnswer,
+  type CrontabImportOptions,
+  importCrontab,
+} from "./crontab_import.ts";
+import { exportJobs, type JobsDocument } from "./export.ts";
 import { cancelRun } from "./cancel.ts";
 import { type Cleaner, startCleaner } from "./cleaner.ts";
 import { type ClusterNode, joinCluster } from "./cluster_node.ts";
@@ -58,7 +65,12 @@ import {
 import { recover } from "./recovery.ts";
 import { type DeliveryView, deliveryView, redactNotify } from "./notify.ts";
 import { startNotifier } from "./notifier.ts";
+import * as limits from "./limits.ts";
+import { pingCalls, type PingKind } from "./ping.ts";
+import { startChainer } from "./chainer.ts";
+import { upstreamOf } from "./chains.ts";
 import { type Run, type RunView, runView } from "./run.ts";
+import { withOutputSoFar } from "./output_feed.ts";
 import { redactAction } from "./secrets.ts";
 import { shutdown as stopEngine } from "./shutdown.ts";
 import { type EngineState, entryOf } from "./state.ts";
@@ -92,6 +104,17 @@ export interface Manager {
     by: string,
   ): Promise<{ run: RunView; ended: boolean }>;
   delete(id: string): Promise<void>;
+  /** The concurrency limits and runs now; set or removed (null) by `{ limits: { key: n } }` (limits.ts). */
+  concurrency(): Promise<limits.ConcurrencyView>;
+  setConcurrency(body: unknown): Promise<limits.ConcurrencyView>;
+  /** Records a heartbeat job's ping (ping.ts); resolves with its run once committed. */
+  ping(id: string, kind: PingKind, body: string | null): Promise<RunView>;
+  /** Whether `key` is the heartbeat job's ping key (false for an unknown job: nothing leaks). */
+  pingKeyMatches(id: string, key: string): boolean;
+  /** Gives the heartbeat job a new ping key (the old one stops working); the job then. */
+  rotatePingKey(id: string): Promise<JobView>;
+  /** When the heartbeat job's last ping came (ISO), null before the first. */
+  lastPing(id: string): Promise<string | null>;
   /**
    * Pauses, resumes, runs now or deletes many jobs (by ids, or by the
    * list's filters), each through the operation above; every job's outcome.
@@ -103,8 +126,23 @@ export interface Manager {
   /** The view with its action in clear (for callers allowed to see secrets); the same object when nothing is hidden. */
   revealed(view: JobView): JobView;
   stats(id: string): Promise<JobStats>;
+  /** The jobs that chain to this one (their onSuccess/onFailure name it), in creation order. */
+  chainedFrom(id: string): { jobId: string; on: "success" | "failure" }[];
   /** The job's alert deliveries, newest first (at most `limit`, default 20). */
   deliveries(id: string, limit?: number): Promise<DeliveryView[]>;
+  /** Every job's definition, as apply takes it (secrets in clear only with `reveal`). */
+  exportJobs(opts: { reveal: boolean }): JobsDocument;
+  /**
+   * Makes a document of definitions true by id, all or nothing: created,
+   * configured, unchanged, and with `prune` the jobs it does not list
+   * deleted; `dryRun` only answers what it would do (apply.ts).
+   */
+  apply(doc: unknown, opts: ApplyOptions): Promise<ApplyAnswer>;
+  /** A crontab's lines as shell jobs, applied as a document (crontab_import.ts). */
+  importCrontab(
+    text: string,
+    opts: CrontabImportOptions,
+  ): Promise<CrontabAnswer>;
   /** Upserts a definition by id (job sources); keeps runtime status. */
   upsert(input: JobInput & { id: string }): Promise<JobView>;
   /** The functions a `function` action may call: names, descriptions, params. */
@@ -139,12 +177,14 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   // A node follows the log from before it loads the jobs: nothing another
   // node commits in between is missed.
   const fromSeq = state.node ? await state.store.lastEventSeq() : 0;
+  await limits.initLimits(state, opts.concurrency); // before queued runs are restored
   await recover(state);
   const node = state.node && opts.lease
     ? await joinCluster(state, opts.lease, fromSeq)
     : null;
   const cleaner = startCleaner(state);
   startNotifier(state, opts.notify);
+  startChainer(state);
   return facade(state, health, cleaner, node);
 }
 
@@ -162,6 +202,16 @@ function facade(
 
     delete: (id) => deleteJob(state, id),
 
+    chainedFrom(id) {
+      entryOf(state, id);
+      return upstreamOf(state.entries, id);
+    },
+
+    concurrency: () => limits.concurrencyView(state),
+    setConcurrency: (body) => limits.setConcurrency(state, body),
+
+    ...pingCalls(state),
+
     bulk: async (body) => await runBulk(state, parseBulk(body), manager),
 
     revealed(view) {
@@ -177,6 +227,12 @@ function facade(
       const { id: _id, ...definition } = input;
       return await manager.update(input.id, definition);
     },
+
+    exportJobs: (o) => exportJobs(state.entries.values(), o),
+
+    apply: (doc, o) => applyJobs(state, doc, o),
+
+    importCrontab: (text, o) => importCrontab(state, text, o),
 
     functions: () => state.settings.functions.describe(),
 
@@ -294,7 +350,7 @@ function runCalls(state: EngineState) {
       const going = entryOf(state, id).running.get(runId);
       if (!going) await state.writer.settle();
       const found = going
-        ? here(state, going.run)
+        ? here(state, withOutputSoFar(going))
         : await state.store.getRun(id, runId);
       if (!found) {
         throw new JobproError("not_found", `job "${id}" has no run ${runId}`);

@@ -26,9 +26,12 @@ import {
   notFound,
 } from "./state.ts";
 import { JobproError } from "./errors.ts";
+import { heartbeatOf } from "./heartbeat.ts";
 import { reload } from "./follower.ts";
 import { ownerOf } from "./ownership.ts";
 import { CHANGED } from "./writer.ts";
+import { enqueueRecorded, wouldQueue } from "./queue.ts";
+import { checkDeletable } from "./chains.ts";
 
 /** What an operation does to a job: the row to commit, and what follows once it is. */
 export interface Change {
@@ -38,13 +41,16 @@ export interface Change {
 }
 
 /** Marks the entry busy while `p` is being committed. */
-function serially<T>(e: Entry, p: Promise<T>): Promise<T> {
+export function serially<T>(e: Entry, p: Promise<T>): Promise<T> {
   e.busy = p.then(() => {}, () => {}).finally(() => (e.busy = null));
   return p;
 }
 
 /** Waits for the job's operation in progress; the entry if the job is still there. */
-async function settled(state: EngineState, id: string): Promise<Entry> {
+export async function settled(
+  state: EngineState,
+  id: string,
+): Promise<Entry> {
   const e = entryOf(state, id);
   while (e.busy) await e.busy;
   if (state.entries.get(id) !== e) throw notFound(id);
@@ -108,7 +114,7 @@ async function changeOnce(
 }
 
 /** `next` applied onto `current`: the fields the operation changed from `base`. */
-function merged(base: Job, next: Job, current: Job): Job {
+export function merged(base: Job, next: Job, current: Job): Job {
   if (current === base) return next;
   const out = { ...current } as Record<string, unknown>;
   for (const k of Object.keys(next) as (keyof Job)[]) {
@@ -121,7 +127,7 @@ function merged(base: Job, next: Job, current: Job): Job {
  * A run ended while the operation was being committed: what is true now
  * differs from what was written, so write the difference too.
  */
-function resync(state: EngineState, e: Entry, written: Job) {
+export function resync(state: EngineState, e: Entry, written: Job) {
   if (e.job.nextRunAt !== written.nextRunAt) {
     void state.writer.claim(e.job.id, written.nextRunAt, e.job.nextRunAt);
   }
@@ -176,14 +182,25 @@ export async function createJob(state: EngineState, job: Job): Promise<Entry> {
  */
 export async function runJobNow(state: EngineState, id: string): Promise<Run> {
   const e = await settled(state, id);
+  if (heartbeatOf(e.job)) {
+    throw new JobproError(
+      "conflict",
+      `job "${id}" is a heartbeat job: it runs nothing (its runs come from its pings)`,
+    );
+  }
   if (state.closing) {
     throw new JobproError("unavailable", "the server is shutting down");
   }
-  const run = nextRun(state, e, "manual", null, 1);
+  const fresh = nextRun(state, e, "manual", null, 1);
+  // Over a concurrency limit it is committed queued, and waits (queue.ts).
+  const queued = wouldQueue(state, e);
+  const run: Run = queued ? { ...fresh, status: "queued" } : fresh;
   await serially(
     e,
     state.writer.commit({ started: [run] }, () => {
-      if (state.entries.get(id) === e) begin(state, e, run);
+      if (state.entries.get(id) !== e) return;
+      if (queued) enqueueRecorded(state, e, run);
+      else begin(state, e, run);
     }),
   );
   return run;
@@ -192,6 +209,8 @@ export async function runJobNow(state: EngineState, id: string): Promise<Run> {
 /** Deletes the job and its history; its runs going are cancelled once committed. */
 export async function deleteJob(state: EngineState, id: string): Promise<void> {
   const e = await settled(state, id);
+  // A job others chain to stays until they no longer do (chains.ts).
+  checkDeletable(state.entries, id);
   await serially(
     e,
     state.writer.commit(

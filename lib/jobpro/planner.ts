@@ -23,6 +23,7 @@
 import type { Job } from "./job.ts";
 import { resyncNext } from "./follower.ts";
 import { deliveriesFor } from "./notify.ts";
+import { checkDelay, heartbeatOf, onDeadline } from "./heartbeat.ts";
 import { fire } from "./runner.ts";
 import { nextRun, nextTickAfter } from "./schedule.ts";
 import { type EngineState, type Entry, RETRY_KEY } from "./state.ts";
@@ -72,7 +73,8 @@ export function arm(state: EngineState, e: Entry): void {
   if (nextRunAt === null || !isArmed(status) || !isMine(state, id)) {
     return state.timers.delete(id);
   }
-  state.timers.set(id, nextRunAt);
+  // A heartbeat job's timer is its tick's check, a grace after it (heartbeat.ts).
+  state.timers.set(id, nextRunAt + checkDelay(e.job));
 }
 
 /** Whether this process plans the job: always, but on a node of a cluster only the jobs it owns. */
@@ -129,6 +131,7 @@ export async function onDue(
   at: number,
 ): Promise<void> {
   const e = state.entries.get(id);
+  if (e && heartbeatOf(e.job)) return await onDeadline(state, id, at);
   if (!e || !due(state, e, at)) return;
   // An operation being committed decides first (it may pause, stop or
   // re-plan the job); then the tick is looked at again.

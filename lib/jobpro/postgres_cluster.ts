@@ -163,7 +163,8 @@ function clusterStatements(s: string) {
     // run at every renewal without a transaction each time.
     reapDue: `SELECT EXISTS (SELECT 1 FROM ${s}.nodes n WHERE ${DYING})
       OR EXISTS (SELECT 1 FROM ${s}.runs r JOIN ${s}.nodes n
-        ON n.epoch = r.node_epoch WHERE r.running AND n.left_at IS NOT NULL)
+        ON n.epoch = r.node_epoch WHERE r.running AND r.status <> 'queued'
+          AND n.left_at IS NOT NULL)
       OR EXISTS (SELECT 1 FROM ${s}.jobs j JOIN ${s}.nodes n
         ON n.epoch = j.owner_epoch WHERE n.left_at IS NOT NULL) AS due`,
     reapNodes: `WITH dying AS (
@@ -183,10 +184,12 @@ function clusterStatements(s: string) {
         WHERE running AND node_epoch IN ${left})
       ORDER BY id FOR UPDATE`,
     // (2) Their running runs (locked: a second reaper waits, then finds
-    // them finished and skips them).
+    // them finished and skips them). Queued ones are not interrupted: they
+    // wait on for their jobs' new owners (queue.ts).
     reapRuns: `SELECT ${RUN_FIELDS}, output, n.name AS node
       FROM ${s}.runs r JOIN ${s}.nodes n ON n.epoch = r.node_epoch
-      WHERE r.running AND n.left_at IS NOT NULL ORDER BY r.id FOR UPDATE OF r`,
+      WHERE r.running AND r.status <> 'queued' AND n.left_at IS NOT NULL
+      ORDER BY r.id FOR UPDATE OF r`,
     // (3) Their jobs, released.
     release: `UPDATE ${s}.jobs SET owner_epoch = NULL
       WHERE owner_epoch IN ${left} RETURNING id`,

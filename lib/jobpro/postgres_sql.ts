@@ -21,6 +21,7 @@
 import { JobproError } from "./errors.ts";
 import { eventTypeText, type Row } from "./rows.ts";
 import type { Delivery } from "./notify.ts";
+import type { ChainStart, ChainTrigger } from "./chains.ts";
 import { type Run, summarize } from "./run.ts";
 import type { Claim, Delete, LoggedEvent, Put, StatusChange } from "./store.ts";
 
@@ -165,6 +166,52 @@ const MIGRATIONS: string[][] = [
       WHERE status = 'pending'`,
     `CREATE INDEX deliveries_by_job ON $S.deliveries (job_id, created_at DESC)`,
   ],
+  [
+    // Chains (chains.ts): each job's onSuccess/onFailure (job ids), each
+    // chained run's parent, and the outbox of triggers (chainer.ts), one
+    // row per parent run and child job, consumed once (consumed_at).
+    `ALTER TABLE $S.jobs ADD COLUMN on_success text[] NOT NULL DEFAULT '{}'`,
+    `ALTER TABLE $S.jobs ADD COLUMN on_failure text[] NOT NULL DEFAULT '{}'`,
+    `ALTER TABLE $S.runs ADD COLUMN parent_job_id text`,
+    `ALTER TABLE $S.runs ADD COLUMN parent_run_id bigint`,
+    `CREATE TABLE $S.chain_triggers (parent_run_id bigint NOT NULL,
+      job_id text NOT NULL, parent_job_id text NOT NULL, outcome text NOT NULL,
+      created_at timestamptz NOT NULL, consumed_at timestamptz, run_id bigint,
+      note text, PRIMARY KEY (parent_run_id, job_id))`,
+    `CREATE INDEX chain_triggers_pending ON $S.chain_triggers (created_at)
+      WHERE consumed_at IS NULL`,
+  ],
+  [
+    // Concurrency (concurrency.ts): each job's key (null: none) and the
+    // limits by key, shared by every node; the starts of a key are checked
+    // against its limit under a lock of the key's (startQueued).
+    `ALTER TABLE $S.jobs ADD COLUMN concurrency_key text`,
+    `CREATE INDEX jobs_by_concurrency_key ON $S.jobs (concurrency_key)
+      WHERE concurrency_key IS NOT NULL`,
+    `CREATE TABLE $S.concurrency_limits (key text PRIMARY KEY,
+      max_runs integer NOT NULL)`,
+  ],
+  [
+    // Heartbeat checks (heartbeat.ts): each check reads the job's last
+    // ping, the newest run a ping recorded.
+    `CREATE INDEX runs_pings ON $S.runs (job_id, started_at DESC)
+      WHERE trigger = 'ping'`,
+  ],
+  [
+    // Descriptions: what a job is for, in its owner's words (null: none).
+    `ALTER TABLE $S.jobs ADD COLUMN description text`,
+    // When its last run succeeded and when one last failed (the metrics'
+    // last_success/last_failure), moved by each finish; unknown before.
+    `ALTER TABLE $S.jobs ADD COLUMN last_success_at timestamptz`,
+    `ALTER TABLE $S.jobs ADD COLUMN last_failure_at timestamptz`,
+    // ... as far as the runs kept say, for the runs finished before.
+    `UPDATE $S.jobs j SET last_success_at = r.ok_at, last_failure_at = r.failed_at
+      FROM (SELECT job_id,
+          max(ended_at) FILTER (WHERE status = 'complete') AS ok_at,
+          max(ended_at) FILTER (WHERE status = 'failed') AS failed_at
+        FROM $S.runs WHERE NOT running GROUP BY job_id) r
+      WHERE j.id = r.job_id`,
+  ],
 ];
 
 /**
@@ -265,13 +312,17 @@ export const JOB_FIELDS = `id, name, type, schedule, timezone, action,
   ${ms("next_run_at")} AS next_run_at, ${ms("created_at")} AS created_at,
   ${ms("updated_at")} AS updated_at,
   run_count::float8 AS run_count, success_count::float8 AS success_count, last_run,
-  tags, notify`;
+  tags, notify, concurrency_key, description,
+  ${ms("last_success_at")} AS last_success_at,
+  ${ms("last_failure_at")} AS last_failure_at,
+  on_success, on_failure`;
 
 /** A run's columns as the engine reads them (output aside). */
 export const RUN_FIELDS = `id::float8 AS id, job_id, trigger, attempt,
   ${ms("scheduled_for")} AS scheduled_for, ${ms("started_at")} AS started_at,
   ${ms("ended_at")} AS ended_at, duration_ms::float8 AS duration_ms,
-  status, message, error`;
+  status, message, error, parent_job_id,
+  parent_run_id::float8 AS parent_run_id`;
 
 /** A delivery's columns as the engine reads them (rows.ts `toDelivery`). */
 const DELIVERY_FIELDS = `id, job_id, run_id::float8 AS run_id, event, target,
@@ -283,22 +334,24 @@ const PUT_INPUT = `json_to_recordset($1::json) AS p(id text, name text,
   type text, schedule text, timezone text, action text, timeout_ms bigint,
   retries integer, retry_delay_ms bigint, overlap text, catch_up text,
   auto_start boolean, status text, next_run_at bigint, created_at bigint,
-  updated_at bigint, version bigint, tags text[], notify text, expected bigint, owner bigint,
+  updated_at bigint, version bigint, tags text[], notify text,
+  concurrency_key text, description text, on_success text[], on_failure text[], expected bigint, owner bigint,
   check_next boolean, expected_next bigint)`;
 
 /** A batch's runs, as {@link runsJson} sends them. */
 const RUN_INPUT = `json_to_recordset($1::json) AS r(id bigint, job_id text,
   trigger text, attempt integer, scheduled_for bigint, started_at bigint,
   ended_at bigint, duration_ms bigint, status text, message text, error text,
-  output text, summary text)`;
+  output text, summary text, parent_job_id text, parent_run_id bigint)`;
 
 const RUN_VALUES = `r.id, r.job_id, r.trigger, r.attempt, ${
   ts("r.scheduled_for")
 }, ${ts("r.started_at")}, ${ts("r.ended_at")}, r.duration_ms, r.status,
-  r.message, r.error, r.output`;
+  r.message, r.error, r.output, r.parent_job_id, r.parent_run_id`;
 
 const RUN_COLUMNS = `id, job_id, trigger, attempt, scheduled_for, started_at,
-  ended_at, duration_ms, status, message, error, output, running`;
+  ended_at, duration_ms, status, message, error, output, parent_job_id,
+  parent_run_id, running`;
 
 /**
  * The statements a batch writes with (see {@link statementsFor}).
@@ -320,6 +373,7 @@ export function batchStatements(s: string) {
         DELETE FROM ${s}.jobs j USING unnest($1::text[], $2::bigint[]) AS x(id, expected)
         WHERE j.id = x.id AND j.version = x.expected RETURNING j.id),
       r AS (DELETE FROM ${s}.runs WHERE job_id IN (SELECT id FROM d)),
+      t AS (DELETE FROM ${s}.chain_triggers WHERE job_id IN (SELECT id FROM d)),
       n AS (DELETE FROM ${s}.deliveries WHERE job_id IN (SELECT id FROM d))
       SELECT id FROM d`,
     // The compare-and-set of next_run_at. Under READ COMMITTED a claimant
@@ -343,19 +397,24 @@ export function batchStatements(s: string) {
         AND (x.version IS NULL OR j.version = x.version)))`,
     // A create where no job has the id; counters start at zero.
     createJobs:
-      `INSERT INTO ${s}.jobs (id, name, type, schedule, timezone, action,
+      `INSERT INTO ${s}.jobs (id, on_success, on_failure, name, type, schedule, timezone, action,
         timeout_ms, retries, retry_delay_ms, overlap, catch_up, auto_start, status,
-        next_run_at, created_at, updated_at, version, owner_epoch, tags, notify)
-      SELECT p.id, p.name, p.type, p.schedule, p.timezone, p.action, p.timeout_ms,
+        next_run_at, created_at, updated_at, version, owner_epoch, tags, notify,
+        concurrency_key, description)
+      SELECT p.id, coalesce(p.on_success, '{}'), coalesce(p.on_failure, '{}'),
+        p.name, p.type, p.schedule, p.timezone, p.action, p.timeout_ms,
         p.retries, p.retry_delay_ms, p.overlap, p.catch_up, p.auto_start, p.status,
         ${ts("p.next_run_at")}, ${ts("p.created_at")}, ${ts("p.updated_at")},
-        p.version, p.owner, p.tags, coalesce(p.notify, '[]')
+        p.version, p.owner, p.tags, coalesce(p.notify, '[]'), p.concurrency_key,
+        p.description
       FROM ${PUT_INPUT} WHERE p.expected IS NULL
       ON CONFLICT (id) DO NOTHING RETURNING id`,
     // An update where the stored version is the one planned from (and,
     // fenced, next_run_at the one planned from: another node's claim may
     // have moved it); the counters are the database's, never overwritten.
-    updateJobs: `UPDATE ${s}.jobs j SET name = p.name, type = p.type,
+    updateJobs: `UPDATE ${s}.jobs j SET
+        on_success = coalesce(p.on_success, '{}'),
+        on_failure = coalesce(p.on_failure, '{}'), name = p.name, type = p.type,
         schedule = p.schedule, timezone = p.timezone, action = p.action,
         timeout_ms = p.timeout_ms, retries = p.retries,
         retry_delay_ms = p.retry_delay_ms, overlap = p.overlap,
@@ -363,7 +422,8 @@ export function batchStatements(s: string) {
         next_run_at = ${ts("p.next_run_at")}, updated_at = ${
       ts("p.updated_at")
     },
-        version = p.version, tags = p.tags, notify = coalesce(p.notify, '[]')
+        version = p.version, tags = p.tags, notify = coalesce(p.notify, '[]'),
+        concurrency_key = p.concurrency_key, description = p.description
       FROM ${PUT_INPUT}
       WHERE j.id = p.id AND p.expected IS NOT NULL AND j.version = p.expected
         AND (p.check_next IS NOT TRUE
@@ -373,12 +433,12 @@ export function batchStatements(s: string) {
       SELECT ${RUN_VALUES}, true FROM ${RUN_INPUT}
       ON CONFLICT (id) DO NOTHING`,
     // Fenced by epoch $2: a run is recorded only for a job the epoch owns
-    // (a manual run: any job; the node asked runs it), with its epoch, and
-    // never twice for one tick (runs_one_per_tick) or one id.
+    // (a manual run or a ping's: any job), with its epoch (a ping's: none, it
+    // goes on elsewhere and no reaper ends it), never twice for a tick or id.
     startedFenced: `INSERT INTO ${s}.runs (${RUN_COLUMNS}, node_epoch)
-      SELECT ${RUN_VALUES}, true, $2::bigint FROM ${RUN_INPUT}
+      SELECT ${RUN_VALUES}, true, CASE r.trigger WHEN 'ping' THEN NULL ELSE $2::bigint END FROM ${RUN_INPUT}
       WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = r.job_id
-        AND (r.trigger = 'manual' OR j.owner_epoch = $2::bigint))
+        AND (r.trigger IN ('manual', 'ping') OR j.owner_epoch = $2::bigint))
       ON CONFLICT DO NOTHING RETURNING id`,
     // A finish leaves `running` once (a run already finished, or recovered
     // as interrupted, is not counted again), and its job's counters move by
@@ -405,12 +465,16 @@ export function batchStatements(s: string) {
           message = excluded.message, error = excluded.error,
           output = excluded.output, running = false
         WHERE x.running AND x.job_id = excluded.job_id
-        RETURNING x.id, x.job_id, x.status),
+        RETURNING x.id, x.job_id, x.status, x.ended_at),
       counts AS (SELECT job_id, count(*) AS n,
-          count(*) FILTER (WHERE status = 'complete') AS ok
+          count(*) FILTER (WHERE status = 'complete') AS ok,
+          max(ended_at) FILTER (WHERE status = 'complete') AS ok_at,
+          max(ended_at) FILTER (WHERE status = 'failed') AS failed_at
         FROM ended GROUP BY job_id)
       UPDATE ${s}.jobs j SET run_count = j.run_count + c.n,
         success_count = j.success_count + c.ok,
+        last_success_at = greatest(j.last_success_at, c.ok_at),
+        last_failure_at = greatest(j.last_failure_at, c.failed_at),
         last_run = coalesce((SELECT summary FROM input
           WHERE input.job_id = c.job_id AND input.summary IS NOT NULL
             AND input.id IN (SELECT id FROM ended) LIMIT 1), j.last_run)
@@ -442,6 +506,63 @@ export function batchStatements(s: string) {
 }
 
 /**
+ * Runs' output so far (live_output.ts), into the rows still running; fenced
+ * by epoch $3, only those of runs this node started.
+ *
+ * @example
+ * ```ts
+ * await client.query(writeOutputs("jobpro"), [ids, texts, epoch]);
+ * ```
+ */
+export const writeOutputs = (s: string) =>
+  `UPDATE ${s}.runs r SET output = x.output
+  FROM unnest($1::bigint[], $2::text[]) AS x(id, output)
+  WHERE r.id = x.id AND r.running
+    AND ($3::bigint IS NULL OR r.node_epoch = $3::bigint)`;
+
+/**
+ * The statements of job chains (chains.ts): a batch's triggers and their
+ * consumption, the pending ones, and the pruning of consumed ones.
+ *
+ * @example
+ * ```ts
+ * const { chainConsume } = chainStatements("jobpro");
+ * ```
+ */
+export function chainStatements(s: string) {
+  return {
+    // A batch's chain triggers: a key stored already stays as it is, and a
+    // child deleted meanwhile (no row) gets none.
+    chainTriggers: `INSERT INTO ${s}.chain_triggers (parent_run_id, job_id,
+        parent_job_id, outcome, created_at)
+      SELECT t.parent_run_id, t.job_id, t.parent_job_id, t.outcome,
+        ${ts("t.created_at")}
+      FROM json_to_recordset($1::json) AS t(parent_run_id bigint, job_id text,
+        parent_job_id text, outcome text, created_at bigint)
+      WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = t.job_id)
+      ON CONFLICT DO NOTHING`,
+    // Consumes pending triggers (a compare-and-set: of two nodes, the second
+    // finds it consumed); fenced by epoch $6, only those of jobs it owns
+    // (or of none left).
+    chainConsume: `UPDATE ${s}.chain_triggers t
+      SET consumed_at = ${ts("c.at")}, run_id = c.run_id, note = c.note
+      FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[],
+        $5::text[]) AS c(parent_run_id, job_id, at, run_id, note)
+      WHERE t.parent_run_id = c.parent_run_id AND t.job_id = c.job_id
+        AND t.consumed_at IS NULL
+        AND ($6::bigint IS NULL OR NOT EXISTS (SELECT 1 FROM ${s}.jobs j
+          WHERE j.id = t.job_id AND j.owner_epoch IS DISTINCT FROM $6::bigint))
+      RETURNING t.parent_run_id::float8 AS parent_run_id, t.job_id`,
+    pendingTriggers: `SELECT parent_run_id::float8 AS parent_run_id, job_id,
+        parent_job_id, outcome, ${ms("created_at")} AS created_at
+      FROM ${s}.chain_triggers WHERE consumed_at IS NULL
+      ORDER BY created_at, parent_run_id, job_id LIMIT $1`,
+    pruneTriggers: `DELETE FROM ${s}.chain_triggers
+      WHERE consumed_at IS NOT NULL AND created_at < ${ts("$1::bigint")}`,
+  };
+}
+
+/**
  * Every statement the store runs, with the schema filled in.
  *
  * @example
@@ -455,11 +576,15 @@ export function statementsFor(s: string) {
     setVersion: `INSERT INTO ${s}.schema_version (id, version) VALUES (1, $1)
       ON CONFLICT (id) DO UPDATE SET version = $1, migrated_at = now()`,
     ...batchStatements(s),
+    ...chainStatements(s),
+    outputs: writeOutputs(s),
     nextSeq: `SELECT (last_seq + 1)::float8 AS first FROM ${s}.event_seq`,
     lastSeq: `SELECT last_seq::float8 AS seq FROM ${s}.event_seq`,
     // $1 (a fenced store): only runs no node started; the others are the reaper's.
+    // Queued runs are not going: they wait on (queuedRuns).
     running: `SELECT ${RUN_FIELDS}, output FROM ${s}.runs
-      WHERE running AND (NOT $1::boolean OR node_epoch IS NULL)
+      WHERE running AND status <> 'queued' AND trigger <> 'ping'
+        AND (NOT $1::boolean OR node_epoch IS NULL)
       ORDER BY id FOR UPDATE`,
     loadJobs: `SELECT ${JOB_FIELDS}, created_at::text AS page_key FROM ${s}.jobs
       WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::text)
@@ -527,10 +652,19 @@ export function statementsFor(s: string) {
         next_attempt_at = coalesce(${ts("$5::bigint")}, next_attempt_at),
         sent_at = ${ts("$6::bigint")}, claimed_until = NULL
       WHERE id = $1 AND attempts = $2 RETURNING id`,
+    // A heartbeat job's last ping (heartbeat.ts): runs_pings finds it.
+    lastPing: `SELECT ${ms("max(started_at)")} AS at FROM ${s}.runs
+      WHERE job_id = $1 AND trigger = 'ping'`,
     listDeliveries: `SELECT ${DELIVERY_FIELDS} FROM ${s}.deliveries
       WHERE job_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
     pruneDeliveries: `DELETE FROM ${s}.deliveries
       WHERE status <> 'pending' AND created_at < ${ts("$1::bigint")}`,
+    // Nodes that left before the runs' retention and that no run or job
+    // names any more (a run's page shows its node's name while it is kept).
+    pruneNodes: `DELETE FROM ${s}.nodes n
+      WHERE n.left_at < ${ts("$1::bigint")}
+        AND NOT EXISTS (SELECT 1 FROM ${s}.runs r WHERE r.node_epoch = n.epoch)
+        AND NOT EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.owner_epoch = n.epoch)`,
     probe: `INSERT INTO ${s}.write_probe VALUES (1, now())
       ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at`,
   };
@@ -643,6 +777,10 @@ export function putsJson(puts: Put[], fenced = false): string {
       version: j.version,
       tags: j.tags,
       notify: JSON.stringify(j.notify ?? []),
+      on_success: j.onSuccess ?? [],
+      on_failure: j.onFailure ?? [],
+      concurrency_key: j.concurrencyKey ?? null,
+      description: j.description ?? null,
       expected,
       owner: owner ?? null,
       check_next: fenced && expectedNext !== undefined,
@@ -681,6 +819,8 @@ export function runsJson(runs: Run[]): string {
     error: r.error,
     output: r.output,
     summary: newest.get(r.jobId) === r ? JSON.stringify(summarize(r)) : null,
+    parent_job_id: r.parentJobId ?? null,
+    parent_run_id: r.parentRunId ?? null,
   })));
 }
 
@@ -724,3 +864,38 @@ export function deliveriesJson(ds: Delivery[]): string {
     sent_at: time(d.sentAt, `delivery ${d.id}: sentAt`),
   })));
 }
+
+/**
+ * The parameter of {@link Statements.chainTriggers}.
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.chainTriggers, [triggersJson(batch.triggers)]);
+ * ```
+ */
+export function triggersJson(ts: ChainTrigger[]): string {
+  return JSON.stringify(ts.map((t) => ({
+    parent_run_id: t.parentRunId,
+    job_id: t.jobId,
+    parent_job_id: t.parentJobId,
+    outcome: t.on,
+    created_at: time(t.createdAt, `trigger ${t.parentRunId}: createdAt`),
+  })));
+}
+
+/**
+ * Parameters of {@link Statements.chainConsume}.
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.chainConsume, chainParams(batch.chained, epoch));
+ * ```
+ */
+export const chainParams = (cs: ChainStart[], epoch: number | null) => [
+  cs.map((c) => c.parentRunId),
+  cs.map((c) => c.jobId),
+  cs.map((c) => t(c.at)),
+  cs.map((c) => c.runId),
+  cs.map((c) => c.note),
+  epoch,
+];

@@ -54,6 +54,7 @@ import {
   DEFAULT_MAX_EVENTS,
   interrupted,
   type Row,
+  toChainTrigger,
   toDelivery,
   toEvent,
   toRun,
@@ -61,6 +62,7 @@ import {
   toStoredJob,
 } from "./rows.ts";
 import {
+  chainParams,
   claimParams,
   deleteParams,
   deliveriesJson,
@@ -72,18 +74,29 @@ import {
   type Statements,
   statementsFor,
   statusParams,
+  triggersJson,
 } from "./postgres_sql.ts";
 import type { Run } from "./run.ts";
+import { encodeLiveOutput } from "./live_output.ts";
 import type { Delivery, DeliveryOutcome } from "./notify.ts";
-import type {
-  Batch,
-  JobStats,
-  PruneRule,
-  RunQuery,
-  Store,
-  StoredEvent,
-  StoredJob,
-  Written,
+import type { ChainStart, ChainTrigger } from "./chains.ts";
+import {
+  queuedRunsOn,
+  setLimitsOn,
+  startQueuedOn,
+  usageOn,
+} from "./postgres_queue.ts";
+import {
+  type Batch,
+  type JobStats,
+  type KeyUsage,
+  type PruneRule,
+  requireAllApplied,
+  type RunQuery,
+  type Store,
+  type StoredEvent,
+  type StoredJob,
+  type Written,
 } from "./store.ts";
 
 /**
@@ -387,7 +400,12 @@ class PostgresStore implements Store {
       return out;
     } catch (e) {
       if (!broken && !settled) {
-        if (e instanceof pg.DatabaseError && e.severity === "ERROR") {
+        // A plain ERROR, or a refusal of the batch's own (an all-or-nothing
+        // batch that would not apply whole), leaves the session up.
+        if (
+          (e instanceof pg.DatabaseError && e.severity === "ERROR") ||
+          e instanceof JobproError
+        ) {
           await c.query("ROLLBACK").catch((r) => broken = asError(r));
         } else broken = asError(e);
       }
@@ -481,8 +499,13 @@ class PostgresStore implements Store {
         ? await ids(sql.updateJobs, [putsJson(updates, epoch !== null)])
         : [],
     ]);
+    requireAllApplied(batch, put, deleted);
     const alive = (r: Run) => !deleted.has(r.jobId);
-    const started = batch.started.filter(alive);
+    const chains = batch.chained?.length
+      ? await consumeChains(c, sql, batch.chained, epoch)
+      : null;
+    const refused = (r: Run) => chains?.refused.has(r.id) ?? false;
+    const started = batch.started.filter((r) => alive(r) && !refused(r));
     const finished = batch.finished.filter(alive);
     const recorded = await recordStarted(c, sql, started, epoch);
     if (finished.length) {
@@ -494,6 +517,19 @@ class PostgresStore implements Store {
     if (deliveries.length) {
       await c.query(sql.deliveries, [deliveriesJson(deliveries)]);
     }
+    const triggers = (batch.triggers ?? []).filter((t) =>
+      !deleted.has(t.jobId) && !deleted.has(t.parentJobId)
+    );
+    if (triggers.length) {
+      await c.query(sql.chainTriggers, [triggersJson(triggers)]);
+    }
+    if (batch.outputs?.length) {
+      await c.query(sql.outputs, [
+        batch.outputs.map((o) => o.runId),
+        batch.outputs.map(encodeLiveOutput),
+        epoch,
+      ]);
+    }
     // Last: the event counter's row lock is held from here to the commit.
     const { rows: [seq] } = batch.events.length
       ? await c.query(sql.events, eventParams(batch.events, Date.now()))
@@ -502,7 +538,12 @@ class PostgresStore implements Store {
       puts: batch.puts.map((p) => put.has(p.job.id)),
       deletes: batch.deletes.map((d) => deleted.has(d.id)),
       claims: batch.claims.map((cl) => won.has(cl.jobId)),
-      ...recorded && { started: batch.started.map((r) => recorded.has(r.id)) },
+      ...(recorded || chains?.refused.size) && {
+        started: batch.started.map((r) =>
+          !refused(r) && (recorded?.has(r.id) ?? true)
+        ),
+      },
+      ...chains && { chained: chains.chained },
       firstSeq: Number(seq.first),
     };
   }
@@ -655,6 +696,8 @@ class PostgresStore implements Store {
       }
       if (rule.signal?.aborted) return total;
       await this.#pool.query(sql.pruneDeliveries, [Math.round(rule.before)]);
+      await this.#pool.query(sql.pruneNodes, [Math.round(rule.before)]);
+      await this.#pool.query(sql.pruneTriggers, [Math.round(rule.before)]);
       for (
         const { job_id } of await this.#query(sql.overfull, [rule.maxPerJob])
       ) {
@@ -696,12 +739,59 @@ class PostgresStore implements Store {
     );
   }
 
+  pendingTriggers(limit = 1000): Promise<ChainTrigger[]> {
+    const n = Math.min(Math.max(Math.floor(limit), 1), 100_000);
+    return this.#run(async () =>
+      (await this.#query(this.#sql.pendingTriggers, [n])).map(toChainTrigger)
+    );
+  }
+
   listDeliveries(jobId: string, limit = 20): Promise<Delivery[]> {
     const n = Math.min(Math.max(Math.floor(limit), 1), 1000);
     return this.#run(async () =>
       (await this.#query(this.#sql.listDeliveries, [jobId, n])).map(
         toDelivery,
       )
+    );
+  }
+
+  lastPing(jobId: string): Promise<number | null> {
+    return this.#run(async () => {
+      const [r] = await this.#query(this.#sql.lastPing, [jobId]);
+      return r?.at === null || r?.at === undefined ? null : Number(r.at);
+    });
+  }
+
+  startQueued(
+    runs: Run[],
+  ): Promise<{ started: boolean[]; firstSeq: number }> {
+    return this.#run(
+      () =>
+        this.#retrying((c, epoch) =>
+          startQueuedOn(c, this.#schema, runs, epoch)
+        ),
+      true,
+    );
+  }
+
+  queuedRuns(jobIds?: readonly string[]): Promise<Run[]> {
+    return this.#run(() => queuedRunsOn(this.#pool, this.#schema, jobIds));
+  }
+
+  concurrency(): Promise<KeyUsage[]> {
+    return this.#run(() => usageOn(this.#pool, this.#schema));
+  }
+
+  setLimits(
+    limits: Record<string, number | null>,
+    onlyMissing = false,
+  ): Promise<void> {
+    return this.#run(
+      () =>
+        this.#retrying((c) =>
+          setLimitsOn(c, this.#schema, limits, onlyMissing)
+        ),
+      true,
     );
   }
 
@@ -721,4 +811,25 @@ class PostgresStore implements Store {
       await this.#pool.end();
     })();
   }
+}
+
+/**
+ * Consumes a batch's chain triggers (compare-and-set, fenced by `epoch`):
+ * per trigger whether it was, and the runs of those that were not.
+ */
+async function consumeChains(
+  c: PoolClient,
+  sql: Statements,
+  chained: ChainStart[],
+  epoch: number | null,
+): Promise<{ chained: boolean[]; refused: Set<number> }> {
+  const { rows } = await c.query(sql.chainConsume, chainParams(chained, epoch));
+  const won = new Set(
+    rows.map((r) => `${Number(r.parent_run_id)}|${r.job_id}`),
+  );
+  const ok = chained.map((x) => won.has(`${x.parentRunId}|${x.jobId}`));
+  const refused = new Set(
+    chained.flatMap((x, i) => !ok[i] && x.runId !== null ? [x.runId] : []),
+  );
+  return { chained: ok, refused };
 }

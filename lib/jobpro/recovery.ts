@@ -15,10 +15,13 @@
  * @module
  */
 import { arm, countMissed, moveNext, nextTick } from "./planner.ts";
+import { heartbeatOf } from "./heartbeat.ts";
 import { fire, setStatus } from "./runner.ts";
+import { restoreQueued } from "./queue.ts";
 import type { StoredJob } from "./store.ts";
 import { type EngineState, type Entry, newEntry, RETRY_KEY } from "./state.ts";
 import { isArmed, transition } from "./status.ts";
+import { isReboot } from "./schedule.ts";
 
 /**
  * Restores every stored job into `state`; returns how many runs were
@@ -45,6 +48,8 @@ export async function recover(state: EngineState): Promise<number> {
   for (const stored of await state.store.loadJobs()) {
     restore(state, stored, now);
   }
+  // Runs that were queued wait on, and start once they may (queue.ts).
+  await restoreQueued(state);
   await state.writer.flush();
   return interrupted.length;
 }
@@ -61,6 +66,23 @@ function restore(state: EngineState, { job, counts }: StoredJob, now: number) {
   const e = newEntry(job, counts);
   state.entries.set(job.id, e);
   restoreEntry(state, e, now);
+  if (isReboot(job.schedule)) rebooted(state, e, now);
+}
+
+/**
+ * An `@reboot` job runs once at each start: one started before (its last
+ * run ended, or it waits for its first) is started again now. One paused,
+ * stopped, cancelled or never started stays as it is. (On a cluster, each
+ * node does this for the jobs it owns once it has joined: cluster_node.ts.)
+ */
+export function rebooted(state: EngineState, e: Entry, now: number) {
+  const status = e.job.status;
+  if (status !== "complete" && status !== "failed" && status !== "scheduled") {
+    return;
+  }
+  if (status !== "scheduled") setStatus(state, e, transition(e.job, "start"));
+  if (e.job.nextRunAt === null) void moveNext(state, e, now);
+  arm(state, e);
 }
 
 /**
@@ -83,7 +105,9 @@ export function restoreEntry(state: EngineState, e: Entry, now: number) {
   const due = e.job.nextRunAt;
   if (e.job.type === "periodic") {
     const late = now - state.settings.lateGraceMs;
-    if (due === null || due <= late) {
+    // A heartbeat job's stored tick is its first check not yet done: it is
+    // done once armed, however late (heartbeat.ts).
+    if (due === null || (due <= late && !heartbeatOf(e.job))) {
       const next = nextTick(state, e.job, due ?? now, late);
       // Taken over from a node gone longer than the grace: the ticks it
       // left are counted missed (and logged), never passed over silently.

@@ -17,6 +17,8 @@
 import type { Job } from "./job.ts";
 import type { Delivery, NotifyRule } from "./notify.ts";
 import type { Run } from "./run.ts";
+import type { ChainTrigger } from "./chains.ts";
+import { decodeLiveOutput } from "./live_output.ts";
 import type { JobStats, LoggedEvent, StoredEvent, StoredJob } from "./store.ts";
 
 /**
@@ -96,6 +98,7 @@ export function toStoredJob(r: Row): StoredJob {
     job: {
       id: String(r.id),
       name: String(r.name),
+      description: str(r.description),
       type: r.type as Job["type"],
       schedule: String(r.schedule),
       timezone: str(r.timezone),
@@ -108,6 +111,9 @@ export function toStoredJob(r: Row): StoredJob {
       autoStart: Boolean(r.auto_start),
       tags: tagsOf(r.tags),
       notify: notifyOf(r.notify),
+      onSuccess: tagsOf(r.on_success),
+      onFailure: tagsOf(r.on_failure),
+      concurrencyKey: str(r.concurrency_key),
       status: r.status as Job["status"],
       version: Number(r.version ?? 1),
       nextRunAt: num(r.next_run_at),
@@ -118,6 +124,8 @@ export function toStoredJob(r: Row): StoredJob {
       runs: Number(r.run_count),
       successes: Number(r.success_count),
       lastRun: r.last_run ? JSON.parse(String(r.last_run)) : null,
+      lastSuccessAt: num(r.last_success_at),
+      lastFailureAt: num(r.last_failure_at),
       skipped: 0,
       missed: 0,
     },
@@ -147,9 +155,41 @@ export function toRun(r: Row): Run {
     status: r.status as Run["status"],
     message: str(r.message),
     error: str(r.error),
-    output: str(r.output),
+    ...outputOf(r),
     ...("node" in r ? { node: str(r.node) } : {}),
+    ...(r.parent_run_id != null
+      ? { parentJobId: str(r.parent_job_id), parentRunId: num(r.parent_run_id) }
+      : {}),
   };
+}
+
+/**
+ * A chain_triggers row as a pending trigger.
+ *
+ * @example
+ * ```ts
+ * const t = toChainTrigger(row);
+ * ```
+ */
+export function toChainTrigger(r: Row): ChainTrigger {
+  return {
+    parentRunId: Number(r.parent_run_id),
+    parentJobId: String(r.parent_job_id),
+    jobId: String(r.job_id),
+    on: String(r.outcome) as ChainTrigger["on"],
+    createdAt: Number(r.created_at),
+  };
+}
+
+/**
+ * A runs row's output: a running row's is the output so far behind its
+ * offset (live_output.ts), read back as both.
+ */
+function outputOf(r: Row): Pick<Run, "output" | "outputOffset"> {
+  const output = str(r.output);
+  if (r.status !== "running" || output === null) return { output };
+  const live = decodeLiveOutput(output);
+  return { output: live.text, outputOffset: live.offset };
 }
 
 /**
@@ -171,7 +211,9 @@ export function toEvent(r: Row): StoredEvent {
     const by = text.slice(CANCEL_PREFIX.length);
     return { ...base, type: "run-cancel", runId: Number(r.run_id), by };
   }
-  return text === "run-started" || text === "run-finished"
+  if (text === "limits-update") return { ...base, type: text, jobId: "" };
+  return text === "run-started" || text === "run-finished" ||
+      text === "run-output"
     ? { ...base, type: text, runId: Number(r.run_id) }
     : { ...base, type: text as "job-update" | "job-deleted" };
 }
@@ -230,10 +272,14 @@ export function toStats(r: Row): JobStats {
  * ```
  */
 export function interrupted(runs: Run[], now: number): Run[] {
-  return runs.map((r) => ({
+  return runs.map(({ outputOffset, ...r }) => ({
     ...r,
     status: "failed" as const,
     error: "interrupted",
+    // The output so far, cut as a finished run's is (run.ts `tail`).
+    output: outputOffset && r.output !== null
+      ? "…" + r.output.slice(1)
+      : r.output,
     endedAt: Math.max(now, r.startedAt),
     durationMs: Math.max(0, now - r.startedAt),
   }));

@@ -11,7 +11,14 @@ import { isoString } from "./iso.ts";
 import type { RunStatus } from "./status.ts";
 
 /** Why a run happened. */
-export type Trigger = "schedule" | "manual" | "retry" | "startup";
+export type Trigger =
+  | "schedule"
+  | "manual"
+  | "retry"
+  | "startup"
+  | "chain"
+  /** Recorded from a heartbeat job's ping (ping.ts), not run here. */
+  | "ping";
 export type { RunStatus };
 
 /** A run as the engine keeps and stores it; times are epoch milliseconds. */
@@ -30,8 +37,16 @@ export interface Run {
   error: string | null;
   /** The captured tail of the action's output (response body, stdout/stderr). */
   output: string | null;
+  /**
+   * While it is going: where `output` (the output so far) starts in all the
+   * run wrote, so how much was dropped before it (live_output.ts).
+   */
+  outputOffset?: number;
   /** The name of the node that ran it (a cluster's runs only). */
   node?: string | null;
+  /** A chained run (trigger "chain"): the job and run whose end started it (chains.ts). */
+  parentJobId?: string | null;
+  parentRunId?: number | null;
 }
 
 /** The fields of a run that its summary keeps, in the order it keeps them. */
@@ -64,7 +79,16 @@ export interface RunView {
   error: string | null;
   /** The name of the node that ran it: only on a cluster's runs (absent otherwise). */
   node?: string;
+  /** A chained run: the job and run whose end started it; null otherwise. */
+  parentJobId: string | null;
+  parentRunId: number | null;
   output?: string | null;
+  /**
+   * A run going, read with its output: where `output` (the output so far)
+   * starts in all it wrote; characters before it were dropped. The next
+   * `run-output` event continues from `outputOffset + output.length`.
+   */
+  outputOffset?: number;
 }
 
 /** Output kept per run, at most (bytes of UTF-16, roughly characters). */
@@ -115,7 +139,7 @@ export function newRun(
 export function endRun(
   run: Run,
   result: {
-    status: Exclude<RunStatus, "running">;
+    status: Exclude<RunStatus, "running" | "queued">;
     message?: string | null;
     error?: string | null;
     output?: string | null;
@@ -176,8 +200,13 @@ export function runView(
     status: run.status,
     message: run.message,
     error: run.error,
+    parentJobId: run.parentJobId ?? null,
+    parentRunId: run.parentRunId ?? null,
   };
   if (typeof run.node === "string") view.node = run.node;
   if (opts.withOutput) view.output = run.output;
+  if (opts.withOutput && run.status === "running") {
+    view.outputOffset = run.outputOffset ?? 0;
+  }
   return view;
 }

@@ -7,7 +7,8 @@
  * `cancelled`; the runner is what moves it: the action's end, a timeout
  * (failed), a stop, a delete, a replacing run or the shutdown (cancelled).
  * One that was running when the process died is moved by recovery.ts
- * (failed, "interrupted"), never run again.
+ * (failed, "interrupted"), never run again. A run over a concurrency limit
+ * waits `queued` first (queue.ts), and comes back here when it may start.
  *
  * A run's action starts only once its start is committed. On a node of a
  * cluster that commit goes through the store's fence (this node still holds
@@ -37,11 +38,15 @@ import {
   type Going,
   RETRY_KEY,
 } from "./state.ts";
-import { redactOutput } from "./secrets.ts";
+import { redactOutput, secretValues } from "./secrets.ts";
+import { createLiveOutput, type LiveOutput } from "./live_output.ts";
+import type { Action } from "./job.ts";
 import { isArmed, type JobStatus, transition } from "./status.ts";
 import { moveNext } from "./planner.ts";
 import { takeRunId } from "./run_ids.ts";
 import { deliveriesFor, type Delivery, runEvents, runFacts } from "./notify.ts";
+import { triggersFor } from "./chains.ts";
+import { enqueue, slotFreed, wouldQueue } from "./queue.ts";
 
 /** A status change the engine makes itself, written with the next batch. */
 export function setStatus(state: EngineState, e: Entry, status: JobStatus) {
@@ -118,6 +123,8 @@ export function fire(
     );
     return null;
   }
+  // Over a concurrency limit it waits, queued (queue.ts).
+  if (wouldQueue(state, e)) return enqueue(state, e, run, claim);
   // The action waits for its start to be committed, so a crash never
   // leaves an execution without its run (and, on a cluster's node, the
   // fenced start says the tick is this node's).
@@ -165,11 +172,14 @@ function start(
   let resolveDone: (() => void) | undefined;
   let done: Promise<void> | undefined;
   const action = e.job.action;
+  // Made when the action first writes (most write nothing while they run).
+  let live: LiveOutput | undefined;
   const end = (result: Parameters<typeof endRun>[1]) => {
     if (ended) return;
     ended = true;
     clearTimeout(timeout);
     clearTimeout(grace);
+    live?.finish(); // its last part goes out before the end
     // Output is kept with the secrets of the action it ran blanked out (an
     // endpoint that echoes its request would show them to every reader).
     const output = redactOutput(result.output ?? null, action);
@@ -204,6 +214,8 @@ function start(
       httpClient: state.httpClient,
       httpTimeoutMs: s.httpTimeoutMs,
       shellEnv: s.shellEnv,
+      onOutput: (text) =>
+        (live ??= liveOutputOf(state, run, action)).push(text),
     }).then(
       (r) => end({ status: "complete", message: r.message, output: r.output }),
       (err) => end(failure(err, controller.signal)),
@@ -240,11 +252,25 @@ function start(
   return {
     run,
     cancel,
+    get output() {
+      return live;
+    },
     get done() {
       if (ended) return Promise.resolve();
       return done ??= new Promise<void>((resolve) => (resolveDone = resolve));
     },
   };
+}
+
+/** A run's live output, handed to the writer (live_output.ts). */
+function liveOutputOf(state: EngineState, run: Run, action: Action) {
+  return createLiveOutput({
+    jobId: run.jobId,
+    runId: run.id,
+    secrets: secretValues(action),
+    hand: (o) => state.writer.runOutput(o),
+    intervalMs: state.settings.outputIntervalMs,
+  });
 }
 
 /** How a run that threw (or was aborted) ends. */
@@ -281,8 +307,9 @@ function drop(state: EngineState, e: Entry, run: Run) {
 }
 
 /** A run ended: count it, record it, plan a retry, move the job on. */
-function settle(state: EngineState, e: Entry, run: Run) {
+export function settle(state: EngineState, e: Entry, run: Run) {
   if (e.running.delete(run.id)) state.activeRuns--;
+  slotFreed(state); // a queued run may start (queue.ts)
   if (state.entries.get(run.jobId) !== e) return; // deleted meanwhile
   const ok = run.status === "complete";
   e.counts = {
@@ -290,12 +317,22 @@ function settle(state: EngineState, e: Entry, run: Run) {
     runs: e.counts.runs + 1,
     successes: e.counts.successes + (ok ? 1 : 0),
     lastRun: summarize(run),
+    // To the millisecond, as the stores keep it (a cluster's clock has
+    // fractions): every node then shows the same time.
+    lastSuccessAt: ok ? Math.round(run.endedAt!) : e.counts.lastSuccessAt,
+    lastFailureAt: run.status === "failed"
+      ? Math.round(run.endedAt!)
+      : e.counts.lastFailureAt,
   };
   const job = e.job;
   const retry = run.status === "failed" && run.attempt <= job.retries &&
     !state.closing &&
     (job.status === "running" || job.status === "scheduled");
-  state.writer.runFinished(run, alertsOf(state, e, run, retry));
+  state.writer.runFinished(
+    run,
+    alertsOf(state, e, run, retry),
+    triggersFor(job, run, retry, state.clock.now()),
+  );
   if (ok) state.log("info", `job ${run.jobId} run ${run.id}: ${run.message}`);
   else {
     state.log(
@@ -305,7 +342,7 @@ function settle(state: EngineState, e: Entry, run: Run) {
   }
   if (retry) scheduleRetry(state, e, run.attempt + 1);
   if (job.status === "running" && e.running.size === 0) {
-    const outcome = run.status as Exclude<RunStatus, "running">;
+    const outcome = run.status as Exclude<RunStatus, "running" | "queued">;
     setStatus(
       state,
       e,

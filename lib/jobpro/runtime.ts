@@ -23,6 +23,12 @@ export {
 } from "./status.ts";
 export type { Action, JobType, JobView } from "./job.ts";
 export type { RunView, Trigger } from "./run.ts";
+export { MAX_OUTPUT_CHARS } from "./run.ts";
+export {
+  mergeOutput,
+  type OutputSoFar,
+  type RunOutputChunk,
+} from "./live_output.ts";
 export {
   hasTags,
   MAX_TAG_LENGTH,
@@ -33,7 +39,10 @@ export {
   tagsProblem,
 } from "./tags.ts";
 export type { BulkAction, BulkAnswer, BulkResult } from "./bulk.ts";
-export type { JobStats } from "./store.ts";
+export type { ApplyAnswer, ApplyItem } from "./apply.ts";
+export type { CrontabAnswer } from "./crontab_import.ts";
+export type { JobStats, KeyUsage } from "./store.ts";
+export type { ConcurrencyView } from "./limits.ts";
 export type { DeliveryView, NotifyRule } from "./notify.ts";
 export type { Preview } from "./schedule.ts";
 export type { ErrorCode } from "./errors.ts";

@@ -28,6 +28,7 @@ import { isEvery, parseEvery } from "./every.ts";
 import { isRelativeTime, parseOnce } from "./onetime.ts";
 import { splitWords } from "./text.ts";
 import { validateTimezone } from "./zones.ts";
+import { defaultZone } from "./default_zone.ts";
 import { describeSchedule } from "./describe.ts";
 
 /** A parsed schedule; plain data, safe to store and compare. */
@@ -46,11 +47,26 @@ export const MAX_SCHEDULE_LENGTH = MAX_CRON_LENGTH;
 
 /** Options for {@link parseSchedule}. */
 export type ParseOptions = {
-  /** The job's IANA zone (default "UTC"): cron runs in it, a zoneless absolute time is read in it. */
+  /** The job's IANA zone (default: the server's, default_zone.ts): cron runs in it, a zoneless absolute time is read in it. */
   timezone?: string;
   /** What relative times count from (default: the current time). */
   now?: Date;
 };
+
+/** cron's `@reboot`: a job that runs when started and once at each server start (recovery.ts). */
+export const REBOOT = "@reboot";
+
+/**
+ * Whether a schedule is `@reboot` (any case).
+ *
+ * @example
+ * ```ts
+ * isReboot("@reboot"); // true
+ * ```
+ */
+export function isReboot(expr: string): boolean {
+  return typeof expr === "string" && expr.trim().toLowerCase() === REBOOT;
+}
 
 /** robfig/cron's zone prefix: `CRON_TZ=Europe/Berlin 0 0 * * *` (or `TZ=`). */
 const ZONE_PREFIX = /^(CRON_TZ|TZ)=(\S*)(?:\s+|$)/;
@@ -106,6 +122,7 @@ function withoutPrefix(text: string): string {
 export function isPeriodic(expr: string): boolean {
   if (typeof expr !== "string") return false;
   const text = expr.trim();
+  if (isReboot(text)) return false;
   if (ZONE_PREFIX.test(text)) return true;
   return !isRelativeTime(text) && isCronExpression(text);
 }
@@ -142,7 +159,7 @@ function parseWithWarnings(
   }
   const given = opts.timezone ? validateTimezone(opts.timezone) : undefined;
   let text = splitWords(expr).join(" ");
-  if (text === "") {
+  if (text === "" || isReboot(text)) {
     return { schedule: { kind: "manual", expr: "" }, warnings: [] };
   }
   const prefixed = scheduleZone(text);
@@ -165,7 +182,7 @@ function parseWithWarnings(
       );
     }
   }
-  const timezone = prefixed ?? given ?? "UTC";
+  const timezone = prefixed ?? given ?? defaultZone();
   if (isEvery(text)) {
     const { everyMs, warnings } = parseEvery(text);
     return { schedule: { kind: "every", expr: text, everyMs }, warnings };
@@ -281,7 +298,7 @@ export function nextRuns(s: Schedule, after: Date, count: number): Date[] {
 
 /** Options for {@link previewSchedule}. */
 export type PreviewOptions = {
-  /** The job's IANA zone (default "UTC"). */
+  /** The job's IANA zone (default: the server's, default_zone.ts). */
   timezone?: string;
   /** List cron times strictly after this (default: `now`). */
   from?: Date;

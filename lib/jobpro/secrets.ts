@@ -154,6 +154,9 @@ function redactHttp(a: HttpAction): HttpAction {
  */
 export function redactAction(action: Action): Action {
   if (action.type === "http") return redactHttp(action);
+  if (action.type === "heartbeat" && action.pingKey !== undefined) {
+    return { ...action, pingKey: REDACTED };
+  }
   if (action.type === "shell" && action.env && Object.keys(action.env).length) {
     return {
       ...action,
@@ -175,6 +178,11 @@ export function redactAction(action: Action): Action {
  * ```
  */
 export function keepSecrets(next: Action, prev: Action): Action {
+  if (next.type === "heartbeat" && prev.type === "heartbeat") {
+    // Left out or sent back redacted: the job keeps its ping key.
+    const keep = next.pingKey === undefined || isRedacted(next.pingKey);
+    return keep ? { ...next, pingKey: prev.pingKey } : next;
+  }
   if (next.type === "http" && prev.type === "http") {
     const old = prev.headers ?? {};
     const out: HttpAction = { ...next, url: restoreUrl(next.url, prev.url) };
@@ -203,7 +211,7 @@ export function keepSecrets(next: Action, prev: Action): Action {
 }
 
 /** The secret values of an action (those worth blanking out of output). */
-function secretValues(action: Action): string[] {
+export function secretValues(action: Action): string[] {
   const out: string[] = [];
   const add = (v: string | undefined) => {
     if (v && v.length >= 4) out.push(v);

@@ -13,6 +13,7 @@ import type { Cleaner } from "./cleaner.ts";
 import type { ClusterNode } from "./cluster_node.ts";
 import type { HealthService } from "./health.ts";
 import { abortRuns } from "./runner.ts";
+import { shelve } from "./queue.ts";
 import { Abort, type EngineState } from "./state.ts";
 
 /** Resolves when `p` does, or after `ms`, whichever comes first. */
@@ -38,6 +39,9 @@ export async function shutdown(
   health.stop();
   const cleaning = cleaner.stop();
   state.timers.close(); // no new runs from here on
+  // Queued runs stay queued in the store: the next start (or owner) runs them.
+  await state.queue.busy?.catch(() => {});
+  shelve(state);
   // The next ticks fire on the other nodes, on time; runs going here
   // finish here, under this node's lease, which it keeps until they are written.
   await node?.handOver();
@@ -62,6 +66,7 @@ export async function shutdown(
   // Sends going finish (their timeout at most); what is left pending is
   // sent after the next start.
   await state.notifier?.stop();
+  await state.chainer?.stop();
   await state.writer.close();
   await node?.leave();
   await state.store.close();

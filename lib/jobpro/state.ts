@@ -19,10 +19,12 @@ import type { Job, JobCounts, JobView } from "./job.ts";
 import type { Limiter } from "./limiter.ts";
 import type { NotifyRule } from "./notify.ts";
 import type { Run } from "./run.ts";
+import type { LiveOutput } from "./live_output.ts";
 import type { Schedule } from "./schedule.ts";
 import type { Cluster, Store } from "./store.ts";
 import type { TimerQueue } from "./timer.ts";
 import type { Writer } from "./writer.ts";
+import type { RunQueue } from "./queue.ts";
 
 /** Where the engine says what happened. */
 export type Log = (level: "info" | "warn" | "error", message: string) => void;
@@ -41,6 +43,10 @@ export interface Going {
   cancel(reason: Abort): void;
   /** Resolves once the run has ended. */
   readonly done: Promise<void>;
+  /** Its output so far, while its action runs (live_output.ts). */
+  readonly output?: LiveOutput;
+  /** Waiting for a concurrency slot (queue.ts): no action yet, not counted in `activeRuns`. */
+  readonly queued?: boolean;
 }
 
 /** A job in memory. */
@@ -59,8 +65,16 @@ export interface Entry {
   missingSince: number | null;
   /** The job's last final outcome was a failure: its next success is a recovery (notify.ts). */
   failing: boolean;
+  /** How many of `running` are queued (queue.ts). */
+  queuedRuns: number;
   /** The last view made of it, and of what. */
-  view?: { job: Job; counts: JobCounts; active: number; value: JobView };
+  view?: {
+    job: Job;
+    counts: JobCounts;
+    active: number;
+    queued?: number;
+    value: JobView;
+  };
 }
 
 /** How the engine runs (what ManagerOptions resolve to). */
@@ -82,8 +96,12 @@ export interface Settings {
    * dead node left unstarted run on the node that takes its jobs over).
    */
   lateGraceMs: number;
+  /** A run's live output is written at most this often (live_output.ts; default 250 ms). */
+  outputIntervalMs?: number;
   /** Server-wide alert rules, for every job besides its own (JOBPRO_NOTIFY_URL). */
   notifyDefaults: NotifyRule[];
+  /** The most runs going at once in this process (JOBPRO_MAX_CONCURRENT_RUNS); null: no cap. */
+  maxConcurrentRuns: number | null;
 }
 
 /** A node of a cluster (a store several nodes share): what it owns and its lease. */
@@ -146,8 +164,12 @@ export interface EngineState {
   /** Writing to the store fails (since the last failure, until a commit or probe works). */
   writeFailing: boolean;
   lastWriteError: string;
+  /** Runs waiting for a concurrency slot, and the limits by key (queue.ts). */
+  readonly queue: RunQueue;
   /** Sends the alerts' outbox (notifier.ts); absent until started. */
   notifier?: { wake(): void; stop(): Promise<void> };
+  /** Consumes the pending chain triggers (chainer.ts); absent until started. */
+  chainer?: { wake(): void; stop(): Promise<void> };
 }
 
 /** Timer keys of retries: the job's id after this prefix. */
@@ -182,5 +204,6 @@ export function newEntry(job: Job, counts: JobCounts): Entry {
     busy: null,
     missingSince: null,
     failing: counts.lastRun?.status === "failed",
+    queuedRuns: 0,
   };
 }

@@ -34,8 +34,20 @@ export const JOB_STATUSES = [
 ] as const;
 export type JobStatus = typeof JOB_STATUSES[number];
 
-/** Where a run is: `running` until it ends one of the other ways. */
+/**
+ * Where a run is: `running` until it ends one of the other ways, or first
+ * `queued` when a concurrency limit holds it back (concurrency.ts). Who
+ * moves a run out of `queued`: queue.ts, to `running` once a slot frees
+ * (the server-wide cap on its node, its key's limit checked and taken in
+ * the store), on whichever node owns its job (after a restart, or a
+ * take-over of a dead node's jobs, it is still queued); or to `cancelled`
+ * by a cancel, a stop, a delete or a replacing run. The shutdown leaves it
+ * queued (stored; the next start runs it). Who moves a run out of
+ * `running`: runner.ts (the action's end, a timeout, a cancel) and
+ * recovery.ts or the reaper (failed, "interrupted").
+ */
 export const RUN_STATUSES = [
+  "queued",
   "running",
   "complete",
   "failed",

@@ -37,10 +37,13 @@
  * ```
  * @module
  */
+import { JobproError } from "./errors.ts";
 import type { Job, JobCounts } from "./job.ts";
 import type { Run, RunStatus } from "./run.ts";
 import type { JobStatus } from "./status.ts";
 import type { Delivery, DeliveryOutcome } from "./notify.ts";
+import type { RunOutput } from "./live_output.ts";
+import type { ChainStart, ChainTrigger } from "./chains.ts";
 
 /** A job as stored: its definition and state, its run counters, its version. */
 export interface StoredJob {
@@ -103,7 +106,25 @@ export type LoggedEvent =
    * node running it aborts it when it reads this. Stored with who asked in
    * its type text (see rows.ts `eventTypeText`).
    */
-  | { type: "run-cancel"; jobId: string; runId: number; by: string };
+  | { type: "run-cancel"; jobId: string; runId: number; by: string }
+  /**
+   * A run going wrote output: its running row has the output so far
+   * (live_output.ts); each node's watchers get the part they lack.
+   */
+  | { type: "run-output"; jobId: string; runId: number }
+  /**
+   * The concurrency limits changed (concurrency.ts): every node reads them
+   * again. It names no job (its `jobId` is "").
+   */
+  | { type: "limits-update"; jobId: "" };
+
+/** A key's limit and its runs now (store.ts {@link Store.concurrency}). */
+export interface KeyUsage {
+  key: string;
+  limit: number;
+  running: number;
+  queued: number;
+}
 
 /** A logged event with its place in the log. */
 export type StoredEvent = LoggedEvent & { seq: number; at: number };
@@ -126,6 +147,52 @@ export interface Batch {
    * target). Those of a job deleted in the same batch are dropped.
    */
   deliveries?: Delivery[];
+  /**
+   * Chain triggers (chains.ts), written with the finishes that caused them:
+   * one row per (parent run, child job), a key already stored is kept as it
+   * is. Those of a job deleted in the same batch (parent or child) are
+   * dropped.
+   */
+  triggers?: ChainTrigger[];
+  /**
+   * Pending triggers consumed, each a compare-and-set (applied only while
+   * the trigger is pending and, fenced, its job is this epoch's or gone);
+   * a started run whose consumption did not apply is not recorded.
+   */
+  chained?: ChainStart[];
+  /**
+   * All or nothing (an apply of many jobs, apply.ts): every put and delete
+   * must apply, or the batch throws a `conflict` ({@link NOT_ALL_APPLIED})
+   * having changed nothing. The writer gives such an operation a batch of
+   * its own.
+   */
+  atomic?: boolean;
+  /**
+   * The output so far of runs going (live_output.ts), written to their
+   * running rows; a run no longer running is left as it is.
+   */
+  outputs?: RunOutput[];
+}
+
+/** What an all-or-nothing batch throws when one of its puts or deletes would not apply. */
+export const NOT_ALL_APPLIED =
+  "one of the batch's jobs was changed (or deleted) at the same time; nothing was written";
+
+/**
+ * Throws (`conflict`, {@link NOT_ALL_APPLIED}) when the batch is atomic and
+ * some put or delete did not apply: the store's transaction then rolls back.
+ */
+export function requireAllApplied(
+  batch: Batch,
+  put: ReadonlySet<string>,
+  deleted: ReadonlySet<string>,
+): void {
+  if (!batch.atomic) return;
+  if (
+    batch.puts.every((p) => put.has(p.job.id)) &&
+    batch.deletes.every((d) => deleted.has(d.id))
+  ) return;
+  throw new JobproError("conflict", NOT_ALL_APPLIED);
 }
 
 /** What a batch did: per put, delete and claim whether it was applied. */
@@ -141,6 +208,8 @@ export interface Written {
    * not own the job, so the run must not start). Absent: all were.
    */
   started?: boolean[];
+  /** Per chained: consumed (false: not pending any more, or another node's). Absent: none asked. */
+  chained?: boolean[];
   /** The sequence number of the batch's first event (the rest follow it). */
   firstSeq: number;
 }
@@ -322,6 +391,47 @@ export interface Store {
   settleDelivery(outcome: DeliveryOutcome): Promise<boolean>;
   /** A job's deliveries, newest first, at most `limit` (default 20). */
   listDeliveries(jobId: string, limit?: number): Promise<Delivery[]>;
+  /**
+   * When the job's newest run recorded from a ping (trigger `ping`, any
+   * status) started, or null (heartbeat.ts reads it for its checks).
+   */
+  lastPing(jobId: string): Promise<number | null>;
+  /** Chain triggers not yet consumed, oldest first, at most `limit` (default 1000). */
+  pendingTriggers(limit?: number): Promise<ChainTrigger[]>;
+  /**
+   * Concurrency (concurrency.ts, queue.ts). A run recorded among a batch's
+   * `started` with status `queued` waits: it is in flight (a restart finds
+   * it with {@link queuedRuns}, neither {@link recoverInterrupted} nor a
+   * cluster's reaper ends it), and only this moves it to `running`: per
+   * run, in order, if it is still queued and its job has no key, or its
+   * key has a free slot. A slot is free while the runs `running` of jobs
+   * with that key, and the key's runs queued before this one (by
+   * `startedAt`, then id: first come, first served, whichever node queued
+   * them), are fewer than the key's stored limit (none: no limit). The
+   * check and the start are one transaction, taken one key at a time (on a
+   * store several nodes share, under a lock per key), so two nodes never
+   * start more than the limit between them. A run moved gets the
+   * `startedAt` given (its real start) and a `run-started` event; fenced
+   * (a {@link Cluster}), only runs of jobs the epoch owns, recording the
+   * epoch. Per run, whether it was moved; `firstSeq` numbers the first of
+   * the events (one per run moved, in order).
+   */
+  startQueued(
+    runs: Run[],
+  ): Promise<{ started: boolean[]; firstSeq: number }>;
+  /** The runs queued, of these jobs (all when absent), in the order they queued. */
+  queuedRuns(jobIds?: readonly string[]): Promise<Run[]>;
+  /** Every stored key's limit, with its runs running and queued now. */
+  concurrency(): Promise<KeyUsage[]>;
+  /**
+   * Sets limits by key (null: removes the key's limit), logging a
+   * `limits-update` event; with `onlyMissing`, only keys that have none
+   * (the environment's defaults at start).
+   */
+  setLimits(
+    limits: Record<string, number | null>,
+    onlyMissing?: boolean,
+  ): Promise<void>;
   /** Flushes and closes; the store is unusable afterwards. */
   close(): Promise<void>;
 }

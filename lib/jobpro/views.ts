@@ -12,8 +12,9 @@
  */
 import { type Job, type JobView, jobView } from "./job.ts";
 import { describeSchedule } from "./describe.ts";
-import { parseSchedule } from "./schedule.ts";
+import { isReboot, parseSchedule } from "./schedule.ts";
 import type { Entry } from "./state.ts";
+import { effectiveZone } from "./default_zone.ts";
 
 const HOUR = 3_600_000;
 
@@ -33,7 +34,7 @@ const descriptions = new Map<string, string>();
 /** The schedule in English; periodic ones memoized, as 10,000 jobs share few schedules. */
 export function describe(job: Job): string {
   if (job.type === "onetime") return describeOnce(job);
-  const key = `${job.timezone ?? ""}\u0000${job.schedule}`;
+  const key = `${effectiveZone(job)}\u0000${job.schedule}`;
   let text = descriptions.get(key);
   if (text === undefined) {
     text = describeSchedule(scheduleOf(job, job.createdAt));
@@ -45,6 +46,7 @@ export function describe(job: Job): string {
 
 function describeOnce(job: Job): string {
   if (!job.schedule) return "manual";
+  if (isReboot(job.schedule)) return "At each server start (@reboot)";
   const stamp = (ms: number) =>
     `${new Date(ms).toISOString().replace("T", " ").slice(0, 19)} UTC`;
   if (job.nextRunAt !== null) return `Once at ${stamp(job.nextRunAt)}`;
@@ -62,13 +64,26 @@ function describeOnce(job: Job): string {
  */
 export function viewOf(e: Entry): JobView {
   const c = e.view;
+  const active = e.running.size;
   if (
-    c && c.job === e.job && c.counts === e.counts &&
-    c.active === e.running.size
+    c && c.job === e.job && c.counts === e.counts && c.active === active &&
+    c.queued === e.queuedRuns
   ) {
     return c.value;
   }
-  const value = jobView(e.job, e.counts, describe(e.job), e.running.size);
-  e.view = { job: e.job, counts: e.counts, active: e.running.size, value };
+  const value = jobView(
+    e.job,
+    e.counts,
+    describe(e.job),
+    e.running.size,
+    e.queuedRuns,
+  );
+  e.view = {
+    job: e.job,
+    counts: e.counts,
+    active,
+    queued: e.queuedRuns,
+    value,
+  };
   return value;
 }

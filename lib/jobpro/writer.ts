@@ -30,7 +30,9 @@
  */
 import { JobproError } from "./errors.ts";
 import type { Delivery } from "./notify.ts";
+import type { ChainStart, ChainTrigger } from "./chains.ts";
 import type { Run } from "./run.ts";
+import type { RunOutput } from "./live_output.ts";
 import {
   type Batch,
   type Claim,
@@ -51,6 +53,21 @@ export interface Operation {
   started?: Run[];
   /** Events no row change of it tells of (a cancel asked of a run), logged with it. */
   events?: LoggedEvent[];
+  /** Runs it ends (a heartbeat's ping, ping.ts), with the alerts they cause. */
+  finished?: Run[];
+  deliveries?: Delivery[];
+  /**
+   * Chain triggers it consumes (chainer.ts): if any is no longer pending
+   * (or not this node's), it rejects `conflict` and its started runs were
+   * not recorded.
+   */
+  chained?: ChainStart[];
+  /**
+   * All or nothing (apply.ts): written in a batch of its own, which the
+   * store commits only if every put and delete applies; else it rejects
+   * `conflict` and nothing of it is written.
+   */
+  atomic?: boolean;
 }
 
 /** A committed event: with its sequence number, and the run a run event tells of. */
@@ -61,6 +78,10 @@ export interface Committed {
   events: CommittedEvent[];
   /** How many alert deliveries it wrote to the outbox (notifier.ts sends them). */
   deliveries?: number;
+  /** How many chain triggers it wrote (chainer.ts consumes them). */
+  triggers?: number;
+  /** The output so far it wrote (of the runs its `run-output` events name). */
+  outputs?: RunOutput[];
 }
 
 /** The queue in front of the store. */
@@ -81,9 +102,19 @@ export interface Writer {
    */
   recordStart(run: Run, then: (ok: boolean) => void): void;
   /** A run ended; `deliveries` (the alerts it causes) are written in the same batch. */
-  runFinished(run: Run, deliveries?: Delivery[]): void;
+  runFinished(
+    run: Run,
+    deliveries?: Delivery[],
+    triggers?: ChainTrigger[],
+  ): void;
   /** Alerts no run's finish carries (missed ticks), written with the next batch. */
   deliver(deliveries: Delivery[]): void;
+  /**
+   * A run's output so far (live_output.ts), written to its running row with
+   * a `run-output` event in the next batch; a newer one of the same run
+   * queued before that batch replaces it.
+   */
+  runOutput(output: RunOutput): void;
   /**
    * Writes an operation in the next batch; runs `apply` once it is committed
    * (and before that batch's events), or rejects — `unavailable` when the
@@ -112,7 +143,7 @@ export interface Writer {
   readonly queued: number;
 }
 
-interface PendingOp extends Required<Operation> {
+interface PendingOp extends Required<Omit<Operation, "atomic">> {
   apply: () => void;
   resolve(): void;
   reject(e: unknown): void;
@@ -131,6 +162,10 @@ interface Queue {
   finished: Map<number, Run>;
   /** Alerts to write, with the finishes that caused them. */
   deliveries: Delivery[];
+  /** Chain triggers to write, with the finishes that caused them. */
+  triggers: ChainTrigger[];
+  /** Runs' output so far, the newest per run. */
+  outputs: Map<number, RunOutput>;
   ops: PendingOp[];
   waiters: { resolve(): void; reject(e: unknown): void }[];
   /** When its first change was queued (performance.now()), or null while empty. */
@@ -144,6 +179,8 @@ const emptyQueue = (): Queue => ({
   recorded: new Map(),
   finished: new Map(),
   deliveries: [],
+  triggers: [],
+  outputs: new Map(),
   ops: [],
   waiters: [],
   since: null,
@@ -151,7 +188,7 @@ const emptyQueue = (): Queue => ({
 
 const size = (x: Queue) =>
   x.claims.size + x.statuses.size + x.started.size + x.finished.size +
-  x.deliveries.length + x.ops.length;
+  x.deliveries.length + x.triggers.length + x.ops.length + x.outputs.size;
 
 /** Takes a queue's claims and starts out, telling whoever waits that they were not written. */
 function dropFenced(q: Queue) {
@@ -199,8 +236,10 @@ function batchOf(
   }
   const started = [...q.started.values(), ...q.ops.flatMap((o) => o.started)];
   b.started = started.filter((r) => !q.finished.has(r.id));
-  b.finished = [...q.finished.values()];
-  b.deliveries = [...q.deliveries];
+  b.finished = [...q.finished.values(), ...q.ops.flatMap((o) => o.finished)];
+  b.deliveries = [...q.deliveries, ...q.ops.flatMap((o) => o.deliveries)];
+  b.triggers = [...q.triggers];
+  b.chained = q.ops.flatMap((o) => o.chained);
   const deleted = new Set(b.deletes.map((d) => d.id));
   const touched = new Set<string>();
   const runs: (Run | undefined)[] = [];
@@ -212,6 +251,11 @@ function batchOf(
   for (const r of started) {
     add({ type: "run-started", jobId: r.jobId, runId: r.id }, r);
     touched.add(r.jobId);
+  }
+  // A run's last output goes out before its end.
+  b.outputs = [...q.outputs.values()];
+  for (const o of b.outputs) {
+    add({ type: "run-output", jobId: o.jobId, runId: o.runId });
   }
   for (const r of b.finished) {
     add({ type: "run-finished", jobId: r.jobId, runId: r.id }, r);
@@ -254,6 +298,10 @@ export function createWriter(opts: WriterOptions): Writer {
 export const CHANGED =
   "the job was changed (or deleted) at the same time; look at it again and retry";
 
+/** Why a chain run was not started: its trigger was consumed already (chainer.ts). */
+export const CHAIN_TAKEN =
+  "the chain trigger was consumed already (by another node, or before a restart)";
+
 const shuttingDown = () =>
   new JobproError("unavailable", "the server is shutting down");
 
@@ -263,6 +311,8 @@ class GroupWriter implements Writer {
   #q = emptyQueue();
   /** The batch being written. */
   #inFlight: Queue | null = null;
+  /** All-or-nothing operations, each written in a batch of its own before the queue's next. */
+  #solo: PendingOp[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Someone waits: write as soon as the batch in flight is done. */
   #urgent = false;
@@ -300,6 +350,7 @@ class GroupWriter implements Writer {
   async #write() {
     this.#timer = undefined;
     this.#urgent = false;
+    if (this.#solo.length) return await this.#writeSolo(this.#solo.shift()!);
     if (!size(this.#q)) {
       for (const w of this.#q.waiters.splice(0)) w.resolve();
       this.#q.since = null;
@@ -320,6 +371,29 @@ class GroupWriter implements Writer {
       this.#failed(batch, stored, e);
     }
     if (size(this.#q) || this.#q.waiters.length) this.#schedule(this.#urgent);
+  }
+
+  /** An all-or-nothing operation, alone in its batch: committed whole, or refused. */
+  async #writeSolo(op: PendingOp) {
+    const batch = emptyQueue();
+    batch.ops.push(op);
+    const { batch: stored, runs } = batchOf(batch, () => undefined);
+    stored.atomic = true;
+    this.#inFlight = batch;
+    try {
+      const written = await this.#opts.store.write(stored);
+      this.#inFlight = null;
+      this.#committed(batch, stored, written, runs);
+    } catch (e) {
+      this.#inFlight = null;
+      if (e instanceof JobproError && e.code === "conflict") {
+        op.reject(new JobproError("conflict", CHANGED));
+      } else this.#failed(batch, stored, e);
+    }
+    const more = this.#solo.length > 0;
+    if (more || size(this.#q) || this.#q.waiters.length) {
+      this.#schedule(more || this.#urgent);
+    }
   }
 
   #failed(batch: Queue, stored: Batch, e: unknown) {
@@ -349,10 +423,18 @@ class GroupWriter implements Writer {
       }
     }
     // The operations' effects first, so the events below show them.
-    let put = 0, del = 0;
+    let put = 0, del = 0, chained = 0;
     for (const op of batch.ops) {
       const puts = written.puts.slice(put, put += op.puts.length);
       const dels = written.deletes.slice(del, del += op.deletes.length);
+      const chains = (written.chained ?? []).slice(
+        chained,
+        chained += op.chained.length,
+      );
+      if (chains.includes(false)) {
+        op.reject(new JobproError("conflict", CHAIN_TAKEN));
+        continue;
+      }
       if (puts.includes(false) || dels.includes(false)) {
         op.reject(new JobproError("conflict", CHANGED));
         continue;
@@ -372,6 +454,8 @@ class GroupWriter implements Writer {
         run: runs[i],
       })),
       deliveries: stored.deliveries?.length ?? 0,
+      triggers: stored.triggers?.length ?? 0,
+      outputs: stored.outputs,
     });
   }
 
@@ -388,6 +472,8 @@ class GroupWriter implements Writer {
     q.recorded = new Map([...old.recorded, ...q.recorded]);
     q.finished = new Map([...old.finished, ...q.finished]);
     q.deliveries = [...old.deliveries, ...q.deliveries];
+    q.outputs = new Map([...old.outputs, ...q.outputs]);
+    q.triggers = [...old.triggers, ...q.triggers];
     q.since = Math.min(old.since ?? Infinity, q.since ?? Infinity);
     if (!size(q)) q.since = null;
   }
@@ -415,10 +501,21 @@ class GroupWriter implements Writer {
     this.#schedule(true);
   }
 
-  runFinished(run: Run, deliveries: Delivery[] = []) {
+  runFinished(
+    run: Run,
+    deliveries: Delivery[] = [],
+    triggers: ChainTrigger[] = [],
+  ) {
     if (this.#closed) return;
     this.#q.finished.set(run.id, run);
     this.#q.deliveries.push(...deliveries);
+    this.#q.triggers.push(...triggers);
+    this.#queued();
+  }
+
+  runOutput(output: RunOutput) {
+    if (this.#closed) return;
+    this.#q.outputs.set(output.runId, output);
     this.#queued();
   }
 
@@ -431,11 +528,14 @@ class GroupWriter implements Writer {
   commit(op: Operation, apply: () => void): Promise<void> {
     if (this.#closed) return Promise.reject(shuttingDown());
     return new Promise<void>((resolve, reject) => {
-      this.#q.ops.push({
+      (op.atomic ? this.#solo : this.#q.ops).push({
         puts: op.puts ?? [],
         deletes: op.deletes ?? [],
         started: op.started ?? [],
         events: op.events ?? [],
+        finished: op.finished ?? [],
+        deliveries: op.deliveries ?? [],
+        chained: op.chained ?? [],
         apply,
         resolve,
         reject,
@@ -484,15 +584,20 @@ class GroupWriter implements Writer {
     // New operations are refused from here; what is queued (an operation
     // queued while the last batch is written included) is drained.
     this.#closed = true;
-    for (let i = 0; i < 3 && (size(this.#q) || this.#inFlight); i++) {
+    for (
+      let i = 0;
+      i < 3 && (size(this.#q) || this.#solo.length || this.#inFlight);
+      i++
+    ) {
       const ok = await this.flush().then(() => true, () => false);
       if (!ok) break; // the store refuses: what is left stays unwritten
     }
     for (const op of this.#q.ops.splice(0)) op.reject(shuttingDown());
+    for (const op of this.#solo.splice(0)) op.reject(shuttingDown());
     clearTimeout(this.#timer);
   }
 
   get queued(): number {
-    return size(this.#q);
+    return size(this.#q) + this.#solo.length;
   }
 }

@@ -18,6 +18,7 @@ import { registerBuiltins } from "./builtins.ts";
 import { createRegistry, type Registry } from "./registry.ts";
 
 export type {
+  FunctionContext,
   FunctionInfo,
   FunctionSpec,
   JobFunction,

@@ -17,13 +17,26 @@
 /** Params as given in the job's action: plain JSON. */
 export type Params = Record<string, unknown>;
 
+/** What a job function may use besides its params and signal. */
+export interface FunctionContext {
+  /**
+   * Writes a line to the run's output: watchers of the run see it at once
+   * (live output), and the last 64 KiB stay with the run once it ends.
+   * Strings go as they are, anything else as JSON, joined by spaces.
+   */
+  log(...parts: unknown[]): void;
+}
+
 /**
  * A job function. Its return value (a string, or anything JSON) becomes the
- * run's message; a throw fails the run. Long work must honor `signal`.
+ * run's message; a throw fails the run. Long work must honor `signal`;
+ * `ctx.log` writes to the run's output.
  */
 export type JobFunction = (
   params: Params,
   signal: AbortSignal,
+  /** Always given when the engine runs it (optional for direct callers). */
+  ctx?: FunctionContext,
 ) => unknown | Promise<unknown>;
 
 /** The JSON type of a function's parameter. */

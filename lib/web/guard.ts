@@ -26,6 +26,7 @@ import type { Context } from "fresh";
 import { ApiError, errorResponse } from "./api.ts";
 import { hostParts, isLoopback, sameAuthority } from "./auth.ts";
 import type { Config } from "../config.ts";
+import { isPing } from "./ping.ts";
 
 const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -76,6 +77,9 @@ function crossSite(req: Request, host: string): string | null {
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 const SEED_RESCHEDULE = /^\/jobs\/reschedule\/[^/]+\/?$/;
+/** A crontab import may send the crontab as it is (text/plain). */
+const CRONTAB_IMPORT = /^\/jobs\/import\/crontab\/?$/;
+const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
 
 /** Whether the request carries a body (a length over zero, or chunks). */
 function hasBody(req: Request): boolean {
@@ -94,6 +98,8 @@ function badBodyType(req: Request, path: string): string | null {
       : "send the sign-in form (application/x-www-form-urlencoded)";
   }
   if (type === null && SEED_RESCHEDULE.test(path)) return null; // read as JSON
+  if (type && TEXT_TYPE.test(type) && CRONTAB_IMPORT.test(path)) return null;
+  if (isPing(req.method, path)) return null; // any text: a fail ping's output
   return type && JSON_TYPE.test(type)
     ? null
     : "the body must be JSON (Content-Type: application/json)";

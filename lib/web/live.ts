@@ -4,7 +4,9 @@
  * what it missed from the engine's bounded replay log, or a `reset` event
  * when it is too far behind and must refetch. Each client has its own short
  * queue where bursts of `job-update`s for the same job collapse into the
- * newest; `run-*` events are all kept. Events wait in that queue while the
+ * newest; `run-*` events are all kept (a `run-output` chunk is never
+ * coalesced away: a reader that falls behind is dropped and reconnects, or
+ * reads the run's output so far again). Events wait in that queue while the
  * client's stream buffer is full, and a client whose buffer stays full is
  * dropped, so memory stays bounded.
  *
@@ -21,8 +23,13 @@ import { concat } from "./bytes.ts";
 
 /** How one client's stream behaves. */
 export interface LiveOptions {
-  /** Event types to forward; all by default. */
+  /**
+   * Event types to forward; all by default but `run-output`, which goes
+   * only to a stream that names it here or asks for a job's with `output`.
+   */
   only?: Delivered["type"][];
+  /** Also forward the `run-output` events of this job's runs (its live output). */
+  output?: string;
   /** Sends every event under this name instead of its type (the seed's `job-update`). */
   rename?: string;
   /** Interval of `: ping` comments, ms (default 15 000). */
@@ -100,6 +107,8 @@ function payload(e: Delivered, renamed: boolean): unknown {
     case "run-started":
     case "run-finished":
       return e.run;
+    case "run-output":
+      return e.output;
   }
 }
 
@@ -324,7 +333,12 @@ export function jobEvents(
   manager: Manager,
   opts: LiveOptions = {},
 ): Response {
-  const wanted = (e: Delivered) => !opts.only || opts.only.includes(e.type);
+  const wanted = (e: Delivered) =>
+    e.type !== "run-output"
+      ? !opts.only || opts.only.includes(e.type)
+      : opts.output !== undefined
+      ? e.output.jobId === opts.output
+      : opts.only?.includes(e.type) === true;
   const bus = manager.events;
   const maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
   return sse(req, (stream) => {
@@ -365,7 +379,9 @@ export function jobEvents(
       queue,
       wanted,
       rename: opts.rename,
-      group: `${opts.only?.join(",") ?? "*"}|${opts.rename ?? ""}`,
+      group: `${opts.only?.join(",") ?? "*"}|${opts.rename ?? ""}|${
+        opts.output ?? ""
+      }`,
       roomBytes: maxBufferedBytes / 2,
     };
     const hub = hubOf(manager);

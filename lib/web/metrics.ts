@@ -17,6 +17,7 @@ import {
   type Delivered,
   JOB_STATUSES,
   type Manager,
+  MAX_PAGE,
   type RunView,
 } from "../jobpro/mod.ts";
 import { sseClients } from "./live.ts";
@@ -140,6 +141,7 @@ export function createMetrics(manager: Manager): Metrics {
           lateness,
         ),
         jobsText(manager),
+        lastOutcomesText(manager),
         missedText(missed),
         gauge(
           "jobpro_sse_clients",
@@ -241,6 +243,41 @@ function jobsText(manager: Manager): string {
     out += `jobpro_jobs{status="${status}"} ${n}\n`;
   }
   return out;
+}
+
+/**
+ * When each job's runs last succeeded and last failed, as the store keeps
+ * them beside the job (so a restart, or another node of a cluster, answers
+ * the same). A job that never succeeded (or failed) has no sample.
+ */
+function lastOutcomesText(manager: Manager): string {
+  const success = "jobpro_job_last_success_timestamp_seconds";
+  const failure = "jobpro_job_last_failure_timestamp_seconds";
+  let ok = header(
+    success,
+    "When a run of the job last succeeded (its end), in Unix seconds.",
+    "gauge",
+  );
+  let failed = header(
+    failure,
+    "When a run of the job last failed (its end), in Unix seconds.",
+    "gauge",
+  );
+  const seconds = (iso: string) => Date.parse(iso) / 1000;
+  for (let offset = 0;; offset += MAX_PAGE) {
+    const { jobs } = manager.list({ limit: MAX_PAGE, offset });
+    for (const j of jobs) {
+      const job = `{job="${label(j.id)}"}`;
+      if (j.lastSuccessAt) {
+        ok += `${success}${job} ${seconds(j.lastSuccessAt)}\n`;
+      }
+      if (j.lastFailureAt) {
+        failed += `${failure}${job} ${seconds(j.lastFailureAt)}\n`;
+      }
+    }
+    if (jobs.length < MAX_PAGE) break;
+  }
+  return ok + failed;
 }
 
 /** On a node of a cluster only: which node answered, its jobs, the live nodes. */

@@ -3,7 +3,10 @@
  * Operations are one table of plain data below; body and answer schemas come
  * from lib/web/schemas.ts through zod's `toJSONSchema`, so they are the schemas
  * the server checks with. A test calls every documented operation on a real
- * server and checks each answer against this document.
+ * server and checks each answer against this document; another lints it with
+ * Redocly's `recommended` rules and builds a typed client from it
+ * (tests/api/openapi_lint_test.ts), so new operations get their 4xx answers,
+ * security and media types from the rules here, not by hand.
  *
  * @example
  * ```ts
@@ -17,6 +20,7 @@ import { QUERY } from "../client/query.ts";
 import type { Config } from "../config.ts";
 import { MAX_BULK } from "../jobpro/mod.ts";
 import { type ComponentName, COMPONENTS } from "./schemas.ts";
+import { VERSION } from "../version.ts";
 
 type Json = Record<string, unknown>;
 /** How an answer is encoded. */
@@ -45,7 +49,7 @@ export interface Param {
 /** One operation of the API. */
 export interface Operation {
   operationId: string;
-  method: "get" | "post" | "patch" | "delete";
+  method: "get" | "post" | "put" | "patch" | "delete";
   path: string;
   summary: string;
   tag: "jobs" | "runs" | "live" | "service" | "seed aliases";
@@ -53,11 +57,15 @@ export interface Operation {
   deprecated?: boolean;
   params?: Param[];
   body?: { schema: ComponentName; example: unknown };
+  /** The body may also be text/plain (the text itself, as this example). */
+  textBody?: string;
   ok: Answer;
   /** Other answers this operation can give besides 400/401/403/404/413/415. */
   more?: Answer[];
   /** Open even when a token is configured. */
   open?: boolean;
+  /** Takes a heartbeat job's ping key instead of a token (ping.ts). */
+  pingKey?: boolean;
   /** A browser (Accept preferring text/html) gets a page instead. */
   page?: boolean;
 }
@@ -134,6 +142,14 @@ const JOB_LIST_PARAMS: Param[] = [
   limit(QUERY.jobLimit),
 ];
 
+/** A yes/no query parameter (lib/web/query_flags.ts). */
+const FLAG = (name: string, description: string): Param => ({
+  name,
+  in: "query",
+  description: `${description} (1 or 0)`,
+  schema: enumSchema(["1", "0", "true", "false"]),
+});
+
 const json = (
   status: number,
   schema: Schema,
@@ -155,6 +171,7 @@ const HTML_ROWS = (description: string): Answer => ({
 const JOB_INPUT_EXAMPLE = {
   id: "nightly-report",
   name: "Nightly report",
+  description: "Sends the day's billing report to finance",
   schedule: "0 30 2 * * *",
   timezone: "Europe/Berlin",
   action: { type: "function", name: "noop" },
@@ -225,6 +242,64 @@ const RESCHEDULE: Operation = {
   more: [CONFLICT],
 };
 
+const PING_KEY_PARAM: Param = {
+  name: "key",
+  in: "query",
+  description:
+    "The job's ping key (or send it as the X-Ping-Key header): with it, no token is needed. A key that is not the job's is a 403, for an unknown job too",
+  schema: { type: "string" },
+};
+
+/** A heartbeat job's ping route. */
+function ping(
+  operationId: string,
+  suffix: string,
+  summary: string,
+): Operation {
+  return {
+    operationId,
+    method: "post",
+    path: `/jobs/{id}/ping${suffix}`,
+    summary:
+      `${summary}. Any body (any type, at most 1 MiB) is the run's output, its last 64 KiB kept`,
+    tag: "runs",
+    params: [ID, PING_KEY_PARAM],
+    pingKey: true,
+    ok: json(200, "Run", "The run the ping recorded or ended"),
+    more: [json(409, "Error", "The job is not a heartbeat job")],
+  };
+}
+
+/** The pings of heartbeat jobs and their key. */
+const PING_OPERATIONS: Operation[] = [
+  ping(
+    "pingJob",
+    "",
+    "A heartbeat job's success ping: ends its ping-started run going as complete, or records a complete run",
+  ),
+  ping(
+    "pingJobStart",
+    "/start",
+    "A heartbeat job's start ping: records a run going until the success or fail ping (failed without one within the job's timeoutMs, default its grace)",
+  ),
+  ping(
+    "pingJobFail",
+    "/fail",
+    "A heartbeat job's failure ping: ends its ping-started run going as failed, or records a failed run; the body's first line goes in the error",
+  ),
+  {
+    operationId: "rotatePingKey",
+    method: "post",
+    path: "/jobs/{id}/ping-key",
+    summary:
+      "A new ping key for a heartbeat job (the old one stops working); the job with the new key in its action",
+    tag: "jobs",
+    params: [ID],
+    ok: JOB_OK,
+    more: [json(409, "Error", "The job is not a heartbeat job")],
+  },
+];
+
 /** Every operation of the API, aliases included. */
 export const OPERATIONS: Operation[] = [
   {
@@ -262,6 +337,83 @@ export const OPERATIONS: Operation[] = [
     ok: json(200, "BulkAnswer", "Each job's result (a refusal is a result)"),
   },
   {
+    operationId: "exportJobs",
+    method: "get",
+    path: "/jobs/export",
+    summary:
+      "Every job's definition, as `POST /jobs/apply` takes it (ids included; no status, counters or versions); secrets in clear for the full token, `[redacted]` for the read-only one",
+    tag: "jobs",
+    params: [
+      FLAG("download", "Answer as a file, jobs.json (Content-Disposition)"),
+    ],
+    ok: json(200, "JobsDocument", "The definitions, in creation order"),
+  },
+  {
+    operationId: "applyJobs",
+    method: "post",
+    path: "/jobs/apply",
+    summary:
+      "Make a document of definitions true, by id, all or nothing: each job created, configured (field by field) or unchanged, and with `prune` the jobs it does not list deleted. A bad job is a 400 naming its place, id and field, and nothing changes; a second apply of the same document changes nothing. Also takes an array, a `GET /jobs` answer and the Go service's job file; a secret given as `[redacted]` keeps the stored one. At most JOBPRO_MAX_APPLY_BYTES",
+    tag: "jobs",
+    params: [
+      FLAG("dryRun", "Answer what would be done; change nothing"),
+      FLAG("prune", "Delete the jobs the document does not list"),
+      FLAG(
+        "createOnly",
+        "Only create (`jobs add --file`): ids may be left out, an id that exists is a 409",
+      ),
+    ],
+    body: {
+      schema: "JobsDocument",
+      example: { jobs: [{ ...JOB_INPUT_EXAMPLE, id: "applied-report" }] },
+    },
+    ok: json(200, "ApplyAnswer", "What happened to each job"),
+    more: [
+      json(409, "Error", "A job changed meanwhile, or (createOnly) exists"),
+    ],
+  },
+  {
+    operationId: "importCrontab",
+    method: "post",
+    path: "/jobs/import/crontab",
+    summary:
+      "Turn a crontab (text/plain, or JSON `{ crontab }`) into shell jobs run through /bin/sh -c (the server needs JOBPRO_ALLOW_SHELL=1): each line's schedule and command, `VAR=value` lines as env, `CRON_TZ=` as zone, `MAILTO=` as an email alert on failure, `@reboot` as a job run at each start; applied as a document, so ids come from the commands and a second import is unchanged. A line that cannot be converted is a 400 naming it (nothing imported) unless `partial`",
+    tag: "jobs",
+    params: [
+      FLAG("dryRun", "Answer what would be done; change nothing"),
+      FLAG("partial", "Import the lines that convert; list the others"),
+    ],
+    body: {
+      schema: "CrontabImport",
+      example: { crontab: "0 2 * * * echo nightly\n" },
+    },
+    textBody: "0 3 * * * echo nightly\n",
+    ok: json(200, "CrontabAnswer", "What each line became"),
+    more: [json(409, "Error", "A job changed meanwhile")],
+  },
+  {
+    operationId: "getConcurrency",
+    method: "get",
+    path: "/jobs/concurrency",
+    summary:
+      "The concurrency limits: this node's cap of runs at once, and each key's limit with its runs running and queued across the cluster",
+    tag: "jobs",
+    ok: json(200, "Concurrency", "The limits and the runs now"),
+  },
+  {
+    operationId: "setConcurrency",
+    method: "put",
+    path: "/jobs/concurrency",
+    summary:
+      "Set (or remove, null) the limits of keys; stored, so they survive restarts and every node of a cluster shares them. Runs over a limit wait `queued`, in order",
+    tag: "jobs",
+    body: {
+      schema: "ConcurrencyLimits",
+      example: { limits: { backups: 1, reports: 2 } },
+    },
+    ok: json(200, "Concurrency", "The limits after the change"),
+  },
+  {
     operationId: "getJob",
     method: "get",
     path: "/jobs/{id}",
@@ -285,10 +437,14 @@ export const OPERATIONS: Operation[] = [
     operationId: "deleteJob",
     method: "delete",
     path: "/jobs/{id}",
-    summary: "Delete the job and its runs",
+    summary:
+      "Delete the job and its runs (refused while other jobs chain to it: remove it from their onSuccess/onFailure first)",
     tag: "jobs",
     params: [ID],
     ok: { status: 204, description: "Deleted" },
+    more: [
+      json(409, "Error", "Other jobs chain to it; the message names them"),
+    ],
   },
   START,
   STOP,
@@ -360,6 +516,7 @@ export const OPERATIONS: Operation[] = [
     params: [ID, limit(20)],
     ok: json(200, "DeliveryList", "The deliveries"),
   },
+  ...PING_OPERATIONS,
   {
     operationId: "previewSchedule",
     method: "get",
@@ -378,7 +535,8 @@ export const OPERATIONS: Operation[] = [
       {
         name: "timezone",
         in: "query",
-        description: "IANA zone for cron (default UTC)",
+        description:
+          "IANA zone for cron and zoneless times (default: the server's, JOBPRO_TIMEZONE, itself UTC by default)",
         schema: { type: "string" },
       },
       {
@@ -410,14 +568,21 @@ export const OPERATIONS: Operation[] = [
     method: "get",
     path: "/jobs/events",
     summary:
-      "Server-Sent Events: hello on connect; job-update (data: Job), job-deleted ({id}), run-started and run-finished (data: Run), each with an id for Last-Event-ID; reset (refetch) when too far behind; a `: ping` comment every 15 s",
+      "Server-Sent Events: hello on connect; job-update (data: Job), job-deleted ({id}), run-started and run-finished (data: Run), and, when asked for (`output` or `types`), run-output (data: RunOutput: a piece of a running run's live output with its offset), each with an id for Last-Event-ID; reset (refetch) when too far behind; a `: ping` comment every 15 s",
     tag: "live",
     params: [
       {
         name: "types",
         in: "query",
         description:
-          "Comma-separated event types to receive (job-update, job-deleted, run-started, run-finished); all by default",
+          "Comma-separated event types to receive (job-update, job-deleted, run-started, run-finished, run-output); all but run-output by default",
+        schema: { type: "string" },
+      },
+      {
+        name: "output",
+        in: "query",
+        description:
+          "A job id: also send the run-output events of its runs (their live output, see the RunOutput schema), whatever `types` says. A viewer connects first, then reads the run (GET /jobs/{id}/runs/{runId}: its output so far and outputOffset) and appends the chunks past it",
         schema: { type: "string" },
       },
     ],
@@ -542,17 +707,26 @@ export function answersOf(op: Operation, config: DocConfig): Answer[] {
   }
   if (config.token && !op.open) {
     out.push(error(401, "No token, or a wrong one"));
-    if (op.method !== "get") {
-      out.push(
-        error(403, "The read-only token, or a cookie write from another site"),
-      );
-    }
+  }
+  if (op.method !== "get") {
+    // The cross-site guard refuses such writes with or without a token.
+    out.push(error(
+      403,
+      config.token
+        ? "The read-only token, or a write from another site (its Origin or Sec-Fetch-Site)"
+        : "A write from another site (its Origin or Sec-Fetch-Site)",
+    ));
   }
   if (op.path.includes("{id}")) out.push(error(404, "No such job (or run)"));
   if (op.body) {
     out.push(error(413, `The body is over ${config.maxBodyBytes} bytes`));
     out.push(error(415, "The body is not JSON"));
   }
+  // The Host guard answers every route, before anything else.
+  out.push(error(
+    421,
+    "The Host header names a host this server does not answer for (see JOBPRO_ALLOWED_HOSTS)",
+  ));
   return out.sort((a, b) => a.status - b.status);
 }
 
@@ -578,17 +752,71 @@ function componentSchemas(): Record<string, Json> {
   return components;
 }
 
+const REF = "#/components/schemas/";
 const ref = (schema: Schema): Json =>
-  typeof schema === "string"
-    ? { $ref: `#/components/schemas/${schema}` }
-    : schema;
+  typeof schema === "string" ? { $ref: `${REF}${schema}` } : schema;
 
-function responseObject(a: Answer, page: boolean): Json {
+/** The components `value` refers to, and those they refer to. */
+function referenced(
+  value: unknown,
+  schemas: Record<string, Json>,
+): Set<string> {
+  const out = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (!v || typeof v !== "object") return;
+    const r = (v as Json).$ref;
+    const name = typeof r === "string" && r.startsWith(REF)
+      ? r.slice(REF.length)
+      : null;
+    if (name !== null && !out.has(name)) {
+      out.add(name);
+      visit(schemas[name]);
+    }
+    Object.values(v).forEach(visit);
+  };
+  visit(value);
+  return out;
+}
+
+/** `value` with each reference to a component not in `keep` replaced by it. */
+function inlineRefs(
+  value: unknown,
+  keep: Set<string>,
+  schemas: Record<string, Json>,
+  depth = 0,
+): unknown {
+  if (depth > 64) throw new Error("openapi: a component refers to itself");
+  const inline = (v: unknown) => inlineRefs(v, keep, schemas, depth + 1);
+  if (Array.isArray(value)) return value.map(inline);
+  if (!value || typeof value !== "object") return value;
+  const r = (value as Json).$ref;
+  if (
+    typeof r === "string" && r.startsWith(REF) && !keep.has(r.slice(REF.length))
+  ) {
+    return inline(schemas[r.slice(REF.length)]);
+  }
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, inline(v)]),
+  );
+}
+
+function responseObject(a: Answer): Json {
   if (!a.content) return { description: a.description };
   const content: Json = { [MEDIA[a.content]]: { schema: ref(a.schema ?? {}) } };
-  if (page) content["text/html"] = { schema: { type: "string" } };
   return { description: a.description, content };
 }
+
+/**
+ * The page a browser gets from an operation that answers JSON otherwise:
+ * kept out of `responses`, so a generated client types the JSON alone
+ * (openapi-fetch would type the answer as JSON-or-string).
+ */
+const HTML_PAGE = {
+  description:
+    "The answer when Accept prefers text/html (a browser): the page, with the same status",
+  content: { "text/html": { schema: { type: "string" } } },
+};
 
 function operationObject(op: Operation, config: DocConfig): Json {
   const out: Json = {
@@ -612,25 +840,38 @@ function operationObject(op: Operation, config: DocConfig): Json {
       required: true,
       content: {
         "application/json": {
-          schema: ref(op.body.schema),
+          // Written out in place: generators (openapi-typescript) make a
+          // component's defaulted fields required, but not a body's.
+          schema: inlineRefs(
+            ref(op.body.schema),
+            new Set(),
+            componentSchemas(),
+          ),
           example: op.body.example,
+        },
+        ...op.textBody !== undefined && {
+          "text/plain": { schema: { type: "string" }, example: op.textBody },
         },
       },
     };
   }
   out.responses = Object.fromEntries(
-    answersOf(op, config).map((a) => [
-      String(a.status),
-      responseObject(a, a === op.ok && op.page === true),
-    ]),
+    answersOf(op, config).map((a) => [String(a.status), responseObject(a)]),
   );
-  if (config.token && op.open) out.security = [];
+  if (op.page) out["x-html-response"] = HTML_PAGE;
+  if (op.open) out.security = [];
+  if (op.pingKey && config.token) {
+    out.security = [{ bearer: [] }, { session: [] }, { pingKey: [] }, {
+      pingKeyHeader: [],
+    }];
+  }
   return out;
 }
 
 /**
- * The whole document for a configuration (security and 401/403 answers
- * appear only when a token is set).
+ * The whole document for a configuration (the security requirement and
+ * 401 answers appear only when a token is set). The seed's alias routes are
+ * under `x-seed-aliases`, in the shape of `paths`.
  *
  * @example
  * ```ts
@@ -639,24 +880,38 @@ function operationObject(op: Operation, config: DocConfig): Json {
  */
 export function openApiDocument(config: DocConfig) {
   const paths: Record<string, Record<string, Json>> = {};
+  // The seed's spellings (`/jobs/start/{id}`) clash with the API's
+  // (`/jobs/{id}/start`) for a router or generator: they are listed apart.
+  const aliases: Record<string, Record<string, Json>> = {};
   for (const op of OPERATIONS) {
-    paths[op.path] ??= {};
-    paths[op.path][op.method] = operationObject(op, config);
+    const into = op.tag === "seed aliases" ? aliases : paths;
+    into[op.path] ??= {};
+    into[op.path][op.method] = operationObject(op, config);
   }
+  // Components only the aliases use are written into them: the API's
+  // components are all used (a generator or linter sees only `paths`).
+  const all = componentSchemas();
+  const keep = referenced(paths, all);
+  const schemas = Object.fromEntries(
+    Object.entries(all).filter(([name]) => keep.has(name)),
+  );
   return {
     openapi: "3.1.0",
     info: {
       title: "jobpro",
-      version: "1.0.0",
+      version: VERSION,
       description:
         "A job scheduler: periodic (cron) and one-time jobs, their runs, and live events. Errors are { error: { code, message, field? } }.",
     },
+    servers: [{ url: "/", description: "This server" }],
     paths,
+    "x-seed-aliases": inlineRefs(aliases, keep, all),
     components: {
-      schemas: componentSchemas(),
+      schemas,
       ...(config.token ? { securitySchemes: SECURITY_SCHEMES } : {}),
     },
-    ...(config.token ? { security: [{ bearer: [] }, { session: [] }] } : {}),
+    // Without JOBPRO_TOKEN every route is open: `{}` says no credentials.
+    security: config.token ? [{ bearer: [] }, { session: [] }] : [{}],
   };
 }
 
@@ -666,6 +921,19 @@ const SECURITY_SCHEMES = {
     scheme: "bearer",
     description:
       "JOBPRO_TOKEN (everything) or JOBPRO_READ_TOKEN (GET and event streams)",
+  },
+  pingKey: {
+    type: "apiKey",
+    in: "query",
+    name: "key",
+    description:
+      "A heartbeat job's ping key (its action's pingKey): only its ping routes take it",
+  },
+  pingKeyHeader: {
+    type: "apiKey",
+    in: "header",
+    name: "X-Ping-Key",
+    description: "The ping key as a header",
   },
   session: {
     type: "apiKey",

@@ -34,6 +34,9 @@ import {
   type RunView,
 } from "../jobpro/mod.ts";
 import type { FunctionInfo } from "../jobs/mod.ts";
+import type { ConcurrencyView } from "../jobpro/limits.ts";
+import type { ApplyAnswer } from "../jobpro/apply.ts";
+import type { CrontabAnswer } from "../jobpro/crontab_import.ts";
 
 export {
   ActionSchema,
@@ -54,7 +57,14 @@ export const RescheduleSchema = z.strictObject({
 const isoTime = z.iso.datetime();
 const nullableTime = isoTime.nullable();
 const RUN_STATUS = z.enum(RUN_STATUSES);
-const TRIGGER = z.enum(["schedule", "manual", "retry", "startup"]);
+const TRIGGER = z.enum([
+  "schedule",
+  "manual",
+  "retry",
+  "startup",
+  "ping",
+  "chain",
+]);
 
 /** A run as the API shows it; `output` only on `GET /jobs/:id/runs/:runId`. */
 export const RunSchema = z.strictObject({
@@ -69,12 +79,37 @@ export const RunSchema = z.strictObject({
   status: RUN_STATUS,
   message: z.string().nullable(),
   error: z.string().nullable(),
+  parentJobId: z.string().nullable().meta({
+    description:
+      'A chained run (trigger "chain"): the job whose run\'s end started it; null otherwise',
+  }),
+  parentRunId: z.int().nullable().meta({
+    description: "A chained run: the run whose end started it; null otherwise",
+  }),
   node: z.string().optional().meta({
     description:
       "The name of the node that ran it; only on a cluster's runs (several nodes on one PostgreSQL)",
   }),
   output: z.string().nullable().optional().meta({
-    description: "The captured tail of the action's output",
+    description:
+      "The captured tail of the action's output; of a run going, its output so far (the last 64 KiB)",
+  }),
+  outputOffset: z.int().min(0).optional().meta({
+    description:
+      "Only on a run going, read with its output: where `output` starts in all the run wrote (how many characters were dropped before it). Live `run-output` events go on from `outputOffset + output.length`",
+  }),
+});
+
+/** A `run-output` event's data: a piece of a run's live output and where it starts. */
+export const RunOutputSchema = z.strictObject({
+  jobId: z.string(),
+  runId: z.int(),
+  offset: z.int().min(0).meta({
+    description:
+      "Where `chunk` starts in all the run wrote. A reader that has the output up to here appends the chunk; one that has part of it skips that part; one that has less missed the characters between (the run printed faster than they were sent) and may read the run again (`GET /jobs/{id}/runs/{runId}`) for the last 64 KiB",
+  }),
+  chunk: z.string().meta({
+    description: "What the run wrote next (at most 16 KiB per event)",
   }),
 });
 
@@ -95,10 +130,21 @@ export const JobSchema = z.strictObject({
   name: z.string(),
   type: z.enum(["periodic", "onetime"]),
   schedule: z.string(),
-  description: z.string().meta({
+  description: z.string().nullable().meta({
+    description: "What the job is for, as its owner wrote it; null: none",
+  }),
+  scheduleText: z.string().meta({
     description: 'The schedule in English: "Every 15 seconds", "manual"',
   }),
-  timezone: z.string().nullable(),
+  timezone: z.string().nullable().meta({
+    description:
+      "The job's own IANA zone, as set (or by a CRON_TZ= prefix); null: it runs in the server's default zone",
+  }),
+  effectiveTimezone: z.string().meta({
+    description:
+      "The zone its schedule runs in: `timezone`, or the server's default (JOBPRO_TIMEZONE, default UTC) when that is null",
+    examples: ["Europe/Berlin"],
+  }),
   action: ActionSchema,
   timeoutMs: z.int().nullable(),
   retries: z.int(),
@@ -108,12 +154,36 @@ export const JobSchema = z.strictObject({
   autoStart: z.boolean(),
   tags: z.array(z.string()),
   notify: NotifySchema,
+  onSuccess: z.array(z.string()).meta({
+    description: 'Jobs run (trigger "chain") when a run of this job completes',
+  }),
+  onFailure: z.array(z.string()).meta({
+    description:
+      "Jobs run when a run of this job fails on its last attempt (a failure that will be retried starts nothing yet)",
+  }),
   status: z.enum(JOB_STATUSES),
   nextRunAt: nullableTime,
   lastRun: RunSummarySchema.nullable(),
+  lastSuccessAt: nullableTime.meta({
+    description:
+      "When a run of it last succeeded (its end), from the stored runs; null: never",
+  }),
+  lastFailureAt: nullableTime.meta({
+    description: "When a run of it last failed (its end); null: never",
+  }),
   runCount: z.int(),
   successCount: z.int(),
-  activeRuns: z.int(),
+  activeRuns: z.int().meta({
+    description:
+      "Runs going now, those waiting `queued` for a concurrency slot included",
+  }),
+  queuedRuns: z.int().meta({
+    description: "Of `activeRuns`, those waiting `queued` (concurrency limits)",
+  }),
+  concurrencyKey: z.string().nullable().meta({
+    description:
+      "The concurrency key whose limit its runs share (GET /jobs/concurrency); null: none",
+  }),
   skippedRuns: z.int(),
   missedRuns: z.int().describe(
     "ticks due since the server started that could not be fired in time",
@@ -167,6 +237,70 @@ export const BulkAnswerSchema = z.strictObject({
   failed: z.int(),
   results: z.array(BulkResultSchema).meta({
     description: "One per job, in the order named (or the list's order)",
+  }),
+});
+
+/** `GET /jobs/export`, and the body `POST /jobs/apply` takes: job definitions with their ids. */
+export const JobsDocumentSchema = z.strictObject({
+  jobs: z.array(JobInputSchema.required({ id: true })).meta({
+    description:
+      "Each job as `POST /jobs` takes it, with its id; no status, counters or versions. Apply also takes an array of them, a `GET /jobs` answer (its read-only fields ignored) and the Go service's job file",
+  }),
+});
+
+/** One job's outcome in an apply (or a crontab import). */
+export const ApplyItemSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  action: z.enum(["created", "configured", "unchanged", "pruned"]),
+  changes: z.array(z.strictObject({
+    field: z.string(),
+    old: z.unknown(),
+    new: z.unknown(),
+  })).optional().meta({
+    description:
+      "configured: each definition field that changes, its old and new value (secrets redacted)",
+  }),
+  keptSecrets: z.array(z.string()).optional().meta({
+    description:
+      "Fields the document gave as `[redacted]` whose stored secret was kept",
+  }),
+});
+
+/** `POST /jobs/apply`. */
+export const ApplyAnswerSchema = z.strictObject({
+  dryRun: z.boolean().meta({
+    description: "Nothing was changed (`?dryRun=1`)",
+  }),
+  created: z.int(),
+  configured: z.int(),
+  unchanged: z.int(),
+  pruned: z.int(),
+  jobs: z.array(ApplyItemSchema).meta({
+    description: "The document's jobs in its order, then the pruned ones",
+  }),
+});
+
+/** The JSON body of `POST /jobs/import/crontab` (text/plain takes the crontab as it is). */
+export const CrontabImportSchema = z.strictObject({
+  crontab: z.string().meta({
+    description: "The crontab's text, as `crontab -l` prints it",
+    examples: ["MAILTO=ops@example.com\n0 2 * * * /usr/local/bin/backup\n"],
+  }),
+});
+
+/** `POST /jobs/import/crontab`. */
+export const CrontabAnswerSchema = ApplyAnswerSchema.extend({
+  lines: z.array(z.strictObject({ line: z.int(), id: z.string() })).meta({
+    description: "The job each converted line became",
+  }),
+  problems: z.array(z.strictObject({
+    line: z.int(),
+    text: z.string(),
+    reason: z.string(),
+  })).meta({
+    description:
+      "With `?partial=1`: the lines left out and why (without it, such a line is a 400)",
   }),
 });
 
@@ -237,6 +371,10 @@ export const FunctionListSchema = z.strictObject({
 export const HealthSchema = z.strictObject({
   status: z.enum(["ok", "unavailable"]),
   ok: z.boolean(),
+  version: z.string().meta({
+    description: "The jobpro release that answered",
+    examples: ["1.0.0"],
+  }),
   jobs: z.int(),
   running: z.int(),
   reason: z.string().optional().describe("why it is unavailable"),
@@ -307,6 +445,41 @@ export const DeliveryListSchema = z.strictObject({
   deliveries: z.array(DeliverySchema),
 });
 
+/** One concurrency key: its limit, and its runs now (on every node). */
+export const KeyUsageSchema = z.strictObject({
+  key: z.string(),
+  limit: z.int().meta({
+    description: "The most runs of the key going at once, across the cluster",
+  }),
+  running: z.int(),
+  queued: z.int(),
+});
+
+/** `GET /jobs/concurrency` (and the answer of PUT). */
+export const ConcurrencySchema = z.strictObject({
+  maxConcurrentRuns: z.int().nullable().meta({
+    description:
+      "The most runs going at once on the node that answered (JOBPRO_MAX_CONCURRENT_RUNS, per node: it protects that machine); null: no cap",
+  }),
+  activeRuns: z.int().meta({ description: "Runs going on this node now" }),
+  queuedRuns: z.int().meta({ description: "Runs queued on this node now" }),
+  keys: z.array(KeyUsageSchema).meta({
+    description: "Each key with a limit (stored, shared by every node), by key",
+  }),
+});
+
+/** The body of `PUT /jobs/concurrency`: limits to set (null removes one); other keys stay. */
+export const ConcurrencyLimitsSchema = z.strictObject({
+  limits: z.record(
+    z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/),
+    z.int().min(1).max(10_000).nullable(),
+  ).meta({
+    description:
+      "Key to limit: the most runs of jobs with that `concurrencyKey` going at once, 1-10000; null removes the key's limit",
+    examples: [{ backups: 1, reports: 2 }],
+  }),
+});
+
 /** Schemas the OpenAPI document lists under `components.schemas`, by name. */
 export const COMPONENTS = {
   JobInput: JobInputSchema,
@@ -321,6 +494,7 @@ export const COMPONENTS = {
   BulkAnswer: BulkAnswerSchema,
   BulkResult: BulkResultSchema,
   Run: RunSchema,
+  RunOutput: RunOutputSchema,
   RunSummary: RunSummarySchema,
   RunList: RunListSchema,
   RunArray: RunArraySchema,
@@ -334,6 +508,14 @@ export const COMPONENTS = {
   Health: HealthSchema,
   Error: ErrorSchema,
   SeedAnswer: SeedAnswerSchema,
+  Concurrency: ConcurrencySchema,
+  ConcurrencyLimits: ConcurrencyLimitsSchema,
+  KeyUsage: KeyUsageSchema,
+  JobsDocument: JobsDocumentSchema,
+  ApplyAnswer: ApplyAnswerSchema,
+  ApplyItem: ApplyItemSchema,
+  CrontabImport: CrontabImportSchema,
+  CrontabAnswer: CrontabAnswerSchema,
 } as const;
 
 /** A name in {@link COMPONENTS}. */
@@ -346,7 +528,13 @@ const agree = <_ extends true>() => {};
 agree<Same<z.output<typeof JobSchema>, JobView>>();
 agree<Same<z.output<typeof RunSchema>, RunView>>();
 agree<Same<z.output<typeof BulkAnswerSchema>, BulkAnswer>>();
+agree<Same<z.output<typeof ApplyAnswerSchema>, ApplyAnswer>>();
+agree<Same<z.output<typeof CrontabAnswerSchema>, CrontabAnswer>>();
 agree<Same<z.output<typeof StatsSchema>, JobStats>>();
+agree<Same<z.output<typeof ConcurrencySchema>, ConcurrencyView>>();
 agree<Same<z.output<typeof DeliverySchema>, DeliveryView>>();
 agree<Same<z.output<typeof FunctionInfoSchema>, FunctionInfo>>();
-agree<Same<Omit<z.output<typeof HealthSchema>, "status">, Health>>();
+// status and version are the route's (routes/healthz.ts), not the engine's.
+agree<
+  Same<Omit<z.output<typeof HealthSchema>, "status" | "version">, Health>
+>();

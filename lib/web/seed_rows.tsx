@@ -32,7 +32,7 @@ export function jobRows(jobs: JobView[]): string {
           <td class="id">
             <code>{job.id}</code>
           </td>
-          <td class="frequency" title={job.description}>
+          <td class="frequency" title={job.scheduleText}>
             {job.schedule || "manual"}
           </td>
           <td class="status">

@@ -51,6 +51,15 @@ export interface ServeOptions {
   idleTimeoutMs?: number;
   /** Largest request body, in bytes (default 64 KiB); larger ones are a 413. */
   maxBodyBytes?: number;
+  /**
+   * Paths whose bodies may be larger (a document of many jobs to apply),
+   * and their limit; `variable` names the setting in the 413's message.
+   */
+  largeBodies?: {
+    paths: readonly string[];
+    maxBytes: number;
+    variable: string;
+  };
   /** Where problems are reported (a handler that threw, an accept error). */
   log?: (message: string) => void;
 }
@@ -109,6 +118,7 @@ export function defaultMaxConnections(
 interface Serving {
   handler: Handler;
   maxBodyBytes: number;
+  largeBodies?: ServeOptions["largeBodies"];
   log: (m: string) => void;
   /** The body being received on a socket: told when the socket's parser fails. */
   receiving: WeakMap<Socket, (why: string) => void>;
@@ -134,6 +144,7 @@ export function serve(handler: Handler, opts: ServeOptions): Promise<Server> {
   const serving: Serving = {
     handler,
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
+    largeBodies: opts.largeBodies,
     log: opts.log ?? ((m) => console.error(`[jobpro] ${m}`)),
     receiving: new WeakMap(),
   };
@@ -159,7 +170,7 @@ export function serve(handler: Handler, opts: ServeOptions): Promise<Server> {
   });
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     respond(serving, req, res).catch((e) => {
-      serving.log(`request ${req.method} ${req.url} failed: ${e}`);
+      serving.log(`request ${req.method} ${loggedUrl(req.url)} failed: ${e}`);
       res.destroy();
     });
   });
@@ -333,11 +344,17 @@ function receive(
   serving: Serving,
   req: IncomingMessage,
 ): Promise<Uint8Array<ArrayBuffer> | Refusal> {
-  const max = serving.maxBodyBytes;
+  const path = (req.url ?? "/").replace(/[?#].*$/, "").replace(/\/+$/, "");
+  const large = serving.largeBodies?.paths.includes(path)
+    ? serving.largeBodies
+    : undefined;
+  const max = large?.maxBytes ?? serving.maxBodyBytes;
   const tooLarge: Refusal = {
     status: 413,
     code: "too_large",
-    message: `the body is larger than ${max} bytes (JOBPRO_MAX_BODY_BYTES)`,
+    message: `the body is larger than ${max} bytes (${
+      large?.variable ?? "JOBPRO_MAX_BODY_BYTES"
+    })`,
   };
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > max) return Promise.resolve(tooLarge);
@@ -451,7 +468,9 @@ async function respond(
       response = await serving.handler(request, infoOf(req, res));
     } catch (e) {
       serving.log(
-        `request ${req.method} ${req.url} failed: ${(e as Error).message}`,
+        `request ${req.method} ${loggedUrl(req.url)} failed: ${
+          (e as Error).message
+        }`,
       );
       response = new Response("internal error\n", { status: 500 });
     }
@@ -461,7 +480,9 @@ async function respond(
   } catch (e) {
     if (!res.destroyed) {
       serving.log(
-        `writing the answer to ${req.method} ${req.url} failed: ${e}`,
+        `writing the answer to ${req.method} ${
+          loggedUrl(req.url)
+        } failed: ${e}`,
       );
       res.destroy();
     }
@@ -578,4 +599,17 @@ function drained(res: ServerResponse): Promise<void> {
     res.once("drain", go);
     res.once("close", go);
   });
+}
+
+/**
+ * A request's target as logs show it: a ping key in the query (`?key=`,
+ * which lets anyone ping that job) is blanked out.
+ *
+ * @example
+ * ```ts
+ * loggedUrl("/jobs/a/ping?key=s3cret"); // "/jobs/a/ping?key=[redacted]"
+ * ```
+ */
+export function loggedUrl(url: string | undefined): string {
+  return (url ?? "/").replace(/([?&]key=)[^&#]*/gi, "$1[redacted]");
 }

@@ -17,6 +17,7 @@ import { openPostgresStore } from "@/lib/jobpro/postgres_store.ts";
 import { createApp } from "@/main.ts";
 import { manualJob, waitFor } from "./helpers.ts";
 import { query, sharedPostgres, testSchema } from "../pg/server.ts";
+import { VERSION } from "@/lib/version.ts";
 
 // Started before any test, so that no test's sanitizers count it as theirs.
 await sharedPostgres().catch(() => {});
@@ -254,7 +255,13 @@ Deno.test("cluster health: a single node's /healthz and /metrics name no node, a
     const res = await call("GET", "/healthz");
     const body = await res.json();
     assertEquals(res.status, 200);
-    assertEquals(body, { status: "ok", ok: true, jobs: 0, running: 0 });
+    assertEquals(body, {
+      status: "ok",
+      ok: true,
+      jobs: 0,
+      running: 0,
+      version: VERSION,
+    });
     const metrics = await (await call("GET", "/metrics")).text();
     assert(!metrics.includes("jobpro_node_"), metrics);
     assert(!metrics.includes("jobpro_cluster_"), metrics);

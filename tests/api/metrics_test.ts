@@ -3,10 +3,24 @@
  * status, the run-duration and fire-lateness histograms, jobs by status and
  * open event streams.
  */
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+} from "@std/assert";
+import { readConfig } from "@/lib/config.ts";
+import { startJobpro } from "@/main.ts";
 import { label, latenessOf, METRICS_CONTENT_TYPE } from "@/lib/web/metrics.ts";
 import type { Jobpro } from "@/main.ts";
-import { call, manualJob, openSse, waitFor, withServer } from "./helpers.ts";
+import {
+  call,
+  manualJob,
+  openSse,
+  tempDb,
+  waitFor,
+  withServer,
+} from "./helpers.ts";
 
 async function scrape(jp: Jobpro): Promise<Map<string, number>> {
   const res = await fetch(`${jp.url}/metrics`);
@@ -211,12 +225,23 @@ Deno.test("the whole /metrics text keeps the exposition format's rules, process_
     });
     await call(jp, "POST", "/jobs/plain/run");
     await call(jp, "POST", "/jobs/bad/run");
-    await waitFor(async () =>
-      (await scrape(jp)).get('jobpro_runs_total{job="plain",status="complete"}')
-    );
+    await waitFor(async () => {
+      const m = await scrape(jp);
+      return m.get('jobpro_runs_total{job="plain",status="complete"}') &&
+        m.get('jobpro_runs_total{job="bad",status="failed"}');
+    });
     const text = await (await fetch(`${jp.url}/metrics`)).text();
     assertEquals(expositionProblems(text), []);
     const values = await scrape(jp);
+    // Per job: when it last succeeded and last failed; never: no sample.
+    const success = "jobpro_job_last_success_timestamp_seconds";
+    const failure = "jobpro_job_last_failure_timestamp_seconds";
+    const plainAt = values.get(`${success}{job="plain"}`)!;
+    assert(Math.abs(plainAt - Date.now() / 1000) < 600, `${plainAt}`);
+    assert(values.get(`${failure}{job="bad"}`)! > 0);
+    assert(!values.has(`${success}{job="bad"}`), "bad never succeeded");
+    assert(!values.has(`${failure}{job="plain"}`), "plain never failed");
+    assertStringIncludes(text, `# TYPE ${success} gauge\n`);
     const rss = values.get("process_resident_memory_bytes")!;
     assert(rss > 1_000_000, `rss ${rss}`);
     const start = values.get("process_start_time_seconds")!;
@@ -240,4 +265,48 @@ Deno.test("the whole /metrics text keeps the exposition format's rules, process_
       'duplicate series y{a="b"}',
     ],
   );
+});
+
+Deno.test("last success and failure times per job survive a restart (they are the store's)", async () => {
+  const db = await tempDb();
+  const start = () =>
+    startJobpro(readConfig({ PORT: "0", JOBPRO_DB: db.path }), {
+      quiet: true,
+    });
+  const success = 'jobpro_job_last_success_timestamp_seconds{job="flaky"}';
+  const failure = 'jobpro_job_last_failure_timestamp_seconds{job="flaky"}';
+  try {
+    let jp = await start();
+    let before: Map<string, number>;
+    try {
+      await call(jp, "POST", "/jobs", manualJob("flaky"));
+      await call(jp, "POST", "/jobs/flaky/run");
+      await waitFor(async () => (await scrape(jp)).has(success));
+      // A failure after the success: both kept, each its own time.
+      await call(jp, "PATCH", "/jobs/flaky", {
+        action: { type: "function", name: "fail", params: { message: "x" } },
+      });
+      await call(jp, "POST", "/jobs/flaky/run");
+      before = await waitFor(async () => {
+        const m = await scrape(jp);
+        return m.has(failure) && m;
+      });
+      assert(before.get(failure)! >= before.get(success)!);
+      const view = (await call(jp, "GET", "/jobs/flaky")).body;
+      assertEquals(Date.parse(view.lastSuccessAt) / 1000, before.get(success));
+      assertEquals(Date.parse(view.lastFailureAt) / 1000, before.get(failure));
+    } finally {
+      await jp.close();
+    }
+    jp = await start();
+    try {
+      const after = await scrape(jp);
+      assertEquals(after.get(success), before.get(success));
+      assertEquals(after.get(failure), before.get(failure));
+    } finally {
+      await jp.close();
+    }
+  } finally {
+    await db.cleanup();
+  }
 });

@@ -189,6 +189,8 @@ Deno.test("bursts of job-update for one job are coalesced per client; run events
         status: "running" as const,
         message: null,
         error: null,
+        parentJobId: null,
+        parentRunId: null,
       };
       // One synchronous burst, as a busy engine publishes it.
       bus.publish({ type: "job-update", job: { ...job, name: "v1" } });

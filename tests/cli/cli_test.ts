@@ -457,9 +457,10 @@ Deno.test("add from flags, list, show, edit, delete: tables and --json", async (
         2,
         /--body: only for http actions/,
       );
+      // --start sets autoStart and starts the job (issue 15).
       const plain = await jobs(jp.url, ["edit", "ping", "--start"]);
       assertExit(plain, 0);
-      assertMatch(plain.stdout, /^updated ping {2}created/);
+      assertMatch(plain.stdout, /^updated ping {2}(scheduled|running) /);
       assertEquals((await api(jp, "GET", "/jobs/ping")).autoStart, true);
       const viaFile = await jobsJson(jp.url, ["edit", "ping", "--file", "-"], {
         stdin: '{"retries":4}',
@@ -486,7 +487,7 @@ Deno.test("add from flags, list, show, edit, delete: tables and --json", async (
   }
 });
 
-Deno.test("add --file: one job, an array, { jobs }, stdin; failures reported, first failure's exit code", async () => {
+Deno.test("add --file: one job, an array, { jobs }, stdin; all or nothing, the bad job named", async () => {
   await withServer(async (jp) => {
     const dir = await Deno.makeTempDir({ prefix: "jobpro-cli-" });
     try {
@@ -527,20 +528,19 @@ Deno.test("add --file: one job, an array, { jobs }, stdin; failures reported, fi
           },
         ]),
       );
+      // A bad second job: nothing of the file is created.
       const r = await jobs(jp.url, ["add", "--file", many, "--json"]);
       assertExit(r, 4);
-      assertEquals(JSON.parse(r.stdout).map((j: { id: string }) => j.id), [
-        "two",
-        "three",
-      ]);
+      assertEquals(r.stdout.trim(), "");
       const err = JSON.parse(r.stderr);
       assertEquals([err.error.code, err.error.field, err.error.exitCode], [
         "invalid",
-        "schedule",
+        "jobs.1.schedule",
         4,
       ]);
       const human = await jobs(jp.url, ["add", "--file", many]);
-      assertExit(human, 4, /jobs add: job "two": .*already/);
+      assertExit(human, 4, /jobs add: jobs\.1 \(id "bad"\): schedule: /);
+      assertEquals((await api(jp, "GET", "/jobs")).total, 1);
 
       const wrapped = await jobsJson<{ id: string }[]>(jp.url, [
         "add",
@@ -566,7 +566,7 @@ Deno.test("add --file: one job, an array, { jobs }, stdin; failures reported, fi
         2,
         /--file and job flags/,
       );
-      assertEquals((await api(jp, "GET", "/jobs")).total, 4);
+      assertEquals((await api(jp, "GET", "/jobs")).total, 2);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

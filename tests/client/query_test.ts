@@ -32,7 +32,7 @@ Deno.test("runs query: each bad value is named, and read as its default", () => 
     {
       name: "status",
       message:
-        'status: must be one of running, complete, failed, cancelled, got "done"',
+        'status: must be one of queued, running, complete, failed, cancelled, got "done"',
     },
     {
       name: "offset",

@@ -54,8 +54,11 @@ Deno.test("the run view names the node only when a node of a cluster ran it", ()
       "status",
       "message",
       "error",
+      "parentJobId",
+      "parentRunId",
       "node",
       "output",
+      "outputOffset",
     ],
   );
 });

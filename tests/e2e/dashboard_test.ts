@@ -368,6 +368,8 @@ Deno.test({
             status: i % 5 ? "complete" as const : "failed" as const,
             message: "ok",
             error: null,
+            parentJobId: null,
+            parentRunId: null,
           };
           jp.manager.events.publish({
             type: "run-started",

@@ -57,7 +57,7 @@ Deno.test({
         await first.locator(".run-link").click();
         await page.waitForURL(/\?run=\d+$/);
         const detail = page.locator(".run-detail");
-        await detail.getByText("the output is captured when the run ends")
+        await detail.getByText("its output appears here as it is written")
           .waitFor();
         answer();
         // The run ends: the detail refreshes itself from its run-finished event.

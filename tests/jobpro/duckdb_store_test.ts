@@ -79,3 +79,124 @@ Deno.test("duckdb store: a file from before tags opens, its jobs have tags [], a
     await db.cleanup();
   }
 });
+
+Deno.test("duckdb store: a file from before last success/failure times gets them from the runs it kept", async () => {
+  const db = await tempDb();
+  try {
+    let store = await openDuckDBStore(db.path);
+    const ran = (
+      id: number,
+      status: "complete" | "failed",
+      endedAt: number,
+    ) => ({
+      id,
+      jobId: "a",
+      trigger: "manual" as const,
+      attempt: 1,
+      scheduledFor: null,
+      startedAt: endedAt - 5,
+      endedAt,
+      durationMs: 5,
+      status,
+      message: null,
+      error: status === "failed" ? "boom" : null,
+      output: null,
+    });
+    const t = Date.UTC(2024, 0, 1);
+    await store.write({
+      ...emptyBatch(),
+      puts: [{ job: job("a"), expected: null }, {
+        job: job("b"),
+        expected: null,
+      }],
+    });
+    await store.write({
+      ...emptyBatch(),
+      finished: [
+        ran(1, "complete", t),
+        ran(2, "failed", t + 10),
+        ran(3, "complete", t + 20),
+      ],
+    });
+    await store.close();
+    // As the release before these columns left the file: no times.
+    const instance = await DuckDBInstance.create(db.path);
+    const c = await instance.connect();
+    await c.run(
+      `UPDATE jobs SET last_success_at = NULL, last_failure_at = NULL`,
+    );
+    c.closeSync();
+    instance.closeSync();
+
+    store = await openDuckDBStore(db.path);
+    const counts = new Map(
+      (await store.loadJobs()).map((s) => [s.job.id, s.counts]),
+    );
+    assertEquals(
+      [counts.get("a")?.lastSuccessAt, counts.get("a")?.lastFailureAt],
+      [t + 20, t + 10],
+    );
+    assertEquals(
+      [counts.get("b")?.lastSuccessAt, counts.get("b")?.lastFailureAt],
+      [null, null],
+    );
+    await store.close();
+  } finally {
+    await db.cleanup();
+  }
+});
+
+Deno.test("duckdb store: a file whose jobs table got its added columns in another order stores each field in its own column", async () => {
+  const db = await tempDb();
+  try {
+    // A jobs table as an in-between build could have left it: the added
+    // columns in another order than a fresh file has them.
+    const instance = await DuckDBInstance.create(db.path);
+    const c = await instance.connect();
+    await c.run(`CREATE TABLE jobs (
+      id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, type VARCHAR NOT NULL,
+      schedule VARCHAR NOT NULL, timezone VARCHAR, action VARCHAR NOT NULL,
+      timeout_ms BIGINT, retries INTEGER NOT NULL, retry_delay_ms BIGINT NOT NULL,
+      overlap VARCHAR NOT NULL, catch_up VARCHAR NOT NULL,
+      auto_start BOOLEAN NOT NULL, status VARCHAR NOT NULL,
+      next_run_at TIMESTAMP, created_at TIMESTAMP NOT NULL,
+      updated_at TIMESTAMP NOT NULL,
+      run_count BIGINT NOT NULL DEFAULT 0, success_count BIGINT NOT NULL DEFAULT 0,
+      last_run VARCHAR, key INTEGER NOT NULL UNIQUE)`);
+    for (
+      const col of [
+        "on_failure VARCHAR DEFAULT '[]'",
+        "description VARCHAR",
+        "version BIGINT DEFAULT 1",
+        "on_success VARCHAR DEFAULT '[]'",
+        "notify VARCHAR DEFAULT '[]'",
+        "concurrency_key VARCHAR",
+        "tags VARCHAR DEFAULT '[]'",
+      ]
+    ) await c.run(`ALTER TABLE jobs ADD COLUMN ${col}`);
+    c.closeSync();
+    instance.closeSync();
+
+    let store = await openDuckDBStore(db.path);
+    const want = job("a", {
+      tags: ["t"],
+      description: "nightly export",
+      concurrencyKey: "backups",
+    });
+    const w = await store.write({
+      ...emptyBatch(),
+      puts: [{ job: want, expected: null }],
+    });
+    assertEquals(w.puts, [true]);
+    await store.close();
+    store = await openDuckDBStore(db.path);
+    const [got] = await store.loadJobs();
+    assertEquals(
+      [got.job.tags, got.job.description, got.job.concurrencyKey],
+      [["t"], "nightly export", "backups"],
+    );
+    await store.close();
+  } finally {
+    await db.cleanup();
+  }
+});

@@ -747,6 +747,40 @@ Deno.test("cluster: listRuns and getRun name the node that started each run, on 
   });
 });
 
+Deno.test("cluster: pruning drops the nodes that left before the retention and that no run or job names; live ones and named ones stay", async () => {
+  await withSchema(async (s, opened) => {
+    const a = await join(s, "node-a");
+    const b = await join(s, "node-b");
+    const c = await join(s, "node-c");
+    const d = await join(s, "node-d");
+    opened.push(a, b, c, d);
+    await create(a.store, a.epoch, "j");
+    await create(a.store, d.epoch, "k");
+    // a's run is still running; b's finished one is older than the retention.
+    await a.store.write(batch({
+      claims: [{ jobId: "j", tick: T0 + MIN, next: T0 + 2 * MIN }],
+      started: [tick("j", 1)],
+    }));
+    await b.store.write(batch({ finished: [done(manual("j", 2))] }));
+    for (const n of [a, b, c, d]) await n.members.leave(n.epoch);
+    const live = await join(s, "node-e");
+    opened.push(live);
+    const epochs = async () =>
+      (await rows(s, "SELECT epoch::float8 AS e FROM $S.nodes ORDER BY epoch"))
+        .map((r) => r.e);
+    assertEquals(await epochs(), [a, b, c, d, live].map((n) => n.epoch));
+    // Left before the cut-off: a keeps its running run's name, d owns k;
+    // b's only run is pruned with the old runs, so b goes, and c (no run).
+    await live.store.prune({ before: Date.now() + MIN, maxPerJob: 1000 });
+    assertEquals(await epochs(), [a.epoch, d.epoch, live.epoch]);
+    assertEquals((await live.store.getRun("j", 1))?.node, "node-a");
+    // A cut-off before they left keeps every node.
+    await live.members.leave(live.epoch);
+    await live.store.prune({ before: T0, maxPerJob: 1000 });
+    assertEquals(await epochs(), [a.epoch, d.epoch, live.epoch]);
+  });
+});
+
 Deno.test("cluster: an owner's status reached from an older version does not undo another node's pause", async () => {
   const s = await testSchema();
   const a = await join(s, "a");

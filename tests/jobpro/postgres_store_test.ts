@@ -132,6 +132,65 @@ Deno.test("postgres store: a schema from before tags (version 3) migrates: its j
   }
 });
 
+Deno.test("postgres store: the migration to last success/failure times takes them from the runs kept", async () => {
+  const s = await testSchema();
+  try {
+    // The schema as the release before those columns left it (the version
+    // found, not assumed: versions may be renumbered).
+    let before = 0;
+    while (
+      !migrationsFrom(s.schema, before, before + 1).join().includes(
+        "last_success_at",
+      )
+    ) before++;
+    assert(before < SCHEMA_VERSION);
+    const t = "2024-01-01 00:00:00+00";
+    await sql(
+      s.url,
+      [
+        ...bootstrap(s.schema),
+        ...migrationsFrom(s.schema, 0, before),
+        `INSERT INTO ${s.schema}.schema_version (id, version) VALUES (1, ${before})`,
+        ...["a", "b"].map((id) =>
+          `INSERT INTO ${s.schema}.jobs (id, name, type, schedule, action,
+            retries, retry_delay_ms, overlap, catch_up, auto_start, status,
+            created_at, updated_at, version)
+            VALUES ('${id}', '${id}', 'onetime', '',
+              '{"type":"function","name":"noop"}', 0, 1000, 'skip', 'skip',
+              false, 'created', now(), now(), 1)`
+        ),
+        ...[[1, "complete", 0], [2, "failed", 10], [3, "complete", 20]].map((
+          [id, status, ms],
+        ) =>
+          `INSERT INTO ${s.schema}.runs (id, job_id, trigger, attempt,
+            started_at, ended_at, status, running)
+            VALUES (${id}, 'a', 'manual', 1, timestamptz '${t}',
+              timestamptz '${t}' + interval '${ms} ms', '${status}', false)`
+        ),
+      ].join(";\n"),
+    );
+    const store = await openPostgresStore(s.url, { schema: s.schema });
+    try {
+      const counts = new Map(
+        (await store.loadJobs()).map((j) => [j.job.id, j.counts]),
+      );
+      const at = Date.parse("2024-01-01T00:00:00Z");
+      assertEquals(
+        [counts.get("a")?.lastSuccessAt, counts.get("a")?.lastFailureAt],
+        [at + 20, at + 10],
+      );
+      assertEquals(
+        [counts.get("b")?.lastSuccessAt, counts.get("b")?.lastFailureAt],
+        [null, null],
+      );
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await s.drop();
+  }
+});
+
 Deno.test("postgres store: opening again migrates nothing and keeps the data; concurrent opens agree", async () => {
   const s = await testSchema();
   try {

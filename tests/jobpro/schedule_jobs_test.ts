@@ -95,7 +95,7 @@ Deno.test("@every 2s runs every 2 s on whole seconds, counted from its start, an
       action: noop,
     });
     assertEquals(job.type, "periodic");
-    assertEquals(job.description, "Every 2 seconds");
+    assertEquals(job.scheduleText, "Every 2 seconds");
     const first = Date.parse(job.nextRunAt!);
     assertEquals(first % 1000, 0);
     const expected = Math.floor(started / 1000) * 1000 + 2000;

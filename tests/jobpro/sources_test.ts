@@ -34,7 +34,7 @@ Deno.test("the seed's job file loads: types, statuses and actions as the Go serv
       "manualJob",
     ]);
     const p = m.get("periodicJob1");
-    assertEquals([p.type, p.status, p.schedule, p.description], [
+    assertEquals([p.type, p.status, p.schedule, p.scheduleText], [
       "periodic",
       "scheduled",
       "*/14 * * * * *",
@@ -45,7 +45,7 @@ Deno.test("the seed's job file loads: types, statuses and actions as the Go serv
     const due = Date.parse(once.nextRunAt!) - Date.now();
     assertEquals(due > 25_000 && due <= 30_000, true, `due in ${due} ms`);
     const manual = m.get("manualJob");
-    assertEquals([manual.type, manual.status, manual.description], [
+    assertEquals([manual.type, manual.status, manual.scheduleText], [
       "onetime",
       "created",
       "manual",
@@ -202,7 +202,7 @@ Deno.test("JOBPRO_JOBS_URL: definitions fetched from the seed's { success, error
       { backendUrl: backend.url },
     );
     assertEquals(report.loaded, ["remote"]);
-    assertEquals(m.get("remote").description, "Every 20 seconds");
+    assertEquals(m.get("remote").scheduleText, "Every 20 seconds");
     await assertRejects(
       () => fetchJobs(`${down.url}/jobs/config`),
       JobproError,
@@ -248,7 +248,7 @@ Deno.test("the Go service's robfig schedules load as they are: @every, CRON_TZ=,
         `${id}: ${status}`,
       );
     }
-    assertEquals(m.get("every90m").description, "Every 1 hour 30 minutes");
+    assertEquals(m.get("every90m").scheduleText, "Every 1 hour 30 minutes");
     assertEquals(m.get("berlin").timezone, "Europe/Berlin");
     assertEquals(m.get("tokyo").timezone, "Asia/Tokyo");
     assertEquals(new Date(m.get("january").nextRunAt!).getUTCMonth(), 0);

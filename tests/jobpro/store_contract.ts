@@ -14,6 +14,9 @@ import type { Job } from "@/lib/jobpro/job.ts";
 import { newRun, type Run } from "@/lib/jobpro/run.ts";
 import { type Batch, emptyBatch, type Store } from "@/lib/jobpro/store.ts";
 import type { Delivery } from "@/lib/jobpro/notify.ts";
+import { chainsContract } from "./chains_contract.ts";
+import { heartbeatContract } from "./heartbeat_contract.ts";
+import { outputContract } from "./output_contract.ts";
 
 /** A store to test, and how to open it again (after a restart) and throw it away. */
 export interface OpenedStore {
@@ -32,6 +35,7 @@ export function job(id: string, extra: Partial<Job> = {}): Job {
   return {
     id,
     name: id,
+    description: null,
     type: "periodic",
     schedule: "* * * * *",
     timezone: null,
@@ -49,6 +53,9 @@ export function job(id: string, extra: Partial<Job> = {}): Job {
     createdAt: T0,
     updatedAt: T0,
     version: 1,
+    onSuccess: [],
+    onFailure: [],
+    concurrencyKey: null,
     ...extra,
   };
 }
@@ -107,6 +114,9 @@ export function storeContract(
         }
       },
     });
+  chainsContract(test);
+  heartbeatContract(test);
+  outputContract(test);
 
   test("a create expects no such job; a second create of the id is refused and changes nothing", async ({ store }) => {
     const w = await store.write(
@@ -286,6 +296,53 @@ export function storeContract(
     assertEquals([a?.counts.runs, a?.counts.successes], [3, 2]);
     assertEquals(a?.counts.lastRun?.id, 3);
     assertEquals(a?.job.name, "again");
+  });
+
+  test("a description round-trips through a create, an update and a reopen; none is null", async (o) => {
+    const text = "Sends the report.\nTwo lines, «quotes» and 'apostrophes'";
+    await o.store.write(batch({
+      puts: [
+        { job: job("a", { description: text }), expected: null },
+        { job: job("b"), expected: null },
+      ],
+    }));
+    assertEquals((await stored(o.store, "a"))?.job.description, text);
+    assertEquals((await stored(o.store, "b"))?.job.description, null);
+    await o.store.write(batch({
+      puts: [
+        { job: job("a", { description: null, version: 2 }), expected: 1 },
+        { job: job("b", { description: "now one", version: 2 }), expected: 1 },
+      ],
+    }));
+    const again = await o.reopen();
+    assertEquals(
+      (await again.loadJobs()).map((s) => [s.job.id, s.job.description]),
+      [["a", null], ["b", "now one"]],
+    );
+  });
+
+  test("each finish moves a job's last success and last failure forward only, and no put overwrites them", async (o) => {
+    await o.store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    const none = await stored(o.store, "a");
+    assertEquals(
+      [none?.counts.lastSuccessAt, none?.counts.lastFailureAt],
+      [null, null],
+    );
+    const ok = ended(run(1, "a"));
+    const bad = { ...ended(run(2, "a"), "failed"), endedAt: ok.endedAt! + 10 };
+    await o.store.write(batch({ finished: [ok, bad] }));
+    // A success that ended earlier, written later, moves nothing back.
+    const older = { ...ended(run(3, "a")), endedAt: ok.endedAt! - 1000 };
+    await o.store.write(batch({
+      finished: [older],
+      puts: [{ job: job("a", { name: "renamed", version: 2 }), expected: 1 }],
+    }));
+    const again = await o.reopen();
+    const a = (await again.loadJobs()).find((s) => s.job.id === "a");
+    assertEquals(
+      [a?.counts.lastSuccessAt, a?.counts.lastFailureAt],
+      [ok.endedAt, bad.endedAt],
+    );
   });
 
   test("started runs are recorded until they end; those a dead process left are recovered as interrupted, counted once", async (o) => {

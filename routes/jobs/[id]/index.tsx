@@ -6,6 +6,8 @@ import { define, type State } from "@/utils.ts";
 import { type JobView, previewSchedule } from "@/lib/jobpro/mod.ts";
 import JobDetail from "@/islands/JobDetail.tsx";
 import { LastDelivery } from "@/components/LastDelivery.tsx";
+import { type PingInfo, PingUrls } from "@/components/PingUrls.tsx";
+import { REDACTED } from "@/lib/jobpro/secrets.ts";
 import { readRunsView } from "@/lib/client/query.ts";
 import { toPoint } from "@/lib/dashboard/run_points.ts";
 
@@ -55,6 +57,7 @@ async function jobPage(ctx: Context<State>, job: JobView) {
     manager.deliveries(job.id, 1).catch(() => []),
   ]);
   if (run === null) view.run = null;
+  const pings = await pingInfo(ctx, job);
   return page({
     job,
     runs: list.runs,
@@ -68,7 +71,27 @@ async function jobPage(ctx: Context<State>, job: JobView) {
     run,
     allowShell: ctx.state.config.allowShell,
     delivery: deliveries[0] ?? null,
+    upstream: manager.chainedFrom(job.id),
+    pings,
   });
+}
+
+/** A heartbeat job's ping URLs, grace and last ping; null for other jobs. */
+async function pingInfo(
+  ctx: Context<State>,
+  job: JobView,
+): Promise<PingInfo | null> {
+  if (job.action.type !== "heartbeat") return null;
+  const key = job.action.pingKey;
+  const keyShown = key !== undefined && key !== REDACTED;
+  const path = `${ctx.url.origin}/jobs/${encodeURIComponent(job.id)}/ping`;
+  return {
+    url: `${path}?key=${keyShown ? key : "PING_KEY"}`,
+    keyShown,
+    graceMs: job.action.graceMs,
+    lastPing: await ctx.state.manager.lastPing(job.id).catch(() => null),
+    schedule: job.schedule,
+  };
 }
 
 /** The schedule's next five times; a one-time job's one time. */
@@ -85,13 +108,14 @@ function upcoming(job: JobView): string[] {
 }
 
 export default define.page<typeof handler>(function JobPage({ data }) {
-  const { delivery, ...detail } = data;
+  const { delivery, pings, ...detail } = data;
   return (
     <main class="page job-page" id="main">
       <Head>
         <title>{`${data.job.name} · jobpro`}</title>
       </Head>
       <JobDetail {...detail} />
+      {pings && <PingUrls info={pings} />}
       <LastDelivery delivery={delivery} rules={data.job.notify?.length ?? 0} />
     </main>
   );
