@@ -32,6 +32,7 @@ import { watchLauncher } from "@/lib/launcher.ts";
 import { metricsOf } from "@/lib/web/metrics.ts";
 import { requestGuard } from "@/lib/web/guard.ts";
 import { compress } from "@/lib/web/compress.ts";
+import { MAX_PING_BODY, PING_PATH } from "@/lib/web/ping.ts";
 import { RESERVED_IDS } from "@/lib/web/reserved_ids.ts";
 import { defaultMaxConnections, serve, type Server } from "@/lib/web/server.ts";
 import type { State } from "@/utils.ts";
@@ -202,12 +203,13 @@ export async function startJobpro(
       headersTimeoutMs: config.headersTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       maxBodyBytes: config.maxBodyBytes,
-      // A document of many jobs (an export) is larger than a request body.
-      largeBodies: {
+      // A document of many jobs (an export) is larger than a request body,
+      // and so may a fail ping's output be (its route keeps the tail).
+      largeBodies: [{
         paths: ["/jobs/apply", "/jobs/import/crontab"],
         maxBytes: config.maxApplyBytes,
         variable: "JOBPRO_MAX_APPLY_BYTES",
-      },
+      }, { paths: [PING_PATH], maxBytes: MAX_PING_BODY }],
       log: opts.quiet ? () => {} : undefined,
     });
   } catch (e) {

@@ -32,6 +32,7 @@ import { reload } from "./follower.ts";
 import type { Job, JobCounts } from "./job.ts";
 import { merged, resync } from "./operations.ts";
 import { ownerOf } from "./ownership.ts";
+import { leftHeartbeat } from "./ping.ts";
 import { arm, disarm } from "./planner.ts";
 import { abortRuns } from "./runner.ts";
 import { Abort, type EngineState, type Entry, newEntry } from "./state.ts";
@@ -242,6 +243,7 @@ function effects(
       if (state.entries.get(item.id) !== entry) continue;
       entry.job = merged(bases.get(item.id)!, job, entry.job);
       resync(state, entry, job);
+      leftHeartbeat(state, entry, bases.get(item.id)!);
       arm(state, entry);
     } else if (item.action === "pruned" && entry) {
       state.entries.delete(item.id);

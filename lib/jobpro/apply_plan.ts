@@ -207,6 +207,12 @@ export function planApply(
   opts: PlanOptions,
   now: number,
 ): Planned[] {
+  if (opts.createOnly && opts.prune) {
+    throw invalid(
+      "prune",
+      "cannot go with createOnly: a create-only apply deletes nothing",
+    );
+  }
   const inputs = defs.map((def, i) => {
     if (!isObj(def)) {
       throw invalid(`jobs.${i}`, "must be a job object, as a create takes");

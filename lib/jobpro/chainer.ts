@@ -29,7 +29,7 @@ import type { ChainStart, ChainTrigger } from "./chains.ts";
 import { JobproError } from "./errors.ts";
 import { serially, settled } from "./operations.ts";
 import { abortRuns, begin, nextRun } from "./runner.ts";
-import { enqueueRecorded, wouldQueue } from "./queue.ts";
+import { enqueueRecorded, holdSlot, wouldQueue } from "./queue.ts";
 import type { Run } from "./run.ts";
 import { Abort, type EngineState, type Entry } from "./state.ts";
 
@@ -161,13 +161,19 @@ async function consume(state: EngineState, t: ChainTrigger): Promise<boolean> {
   const e = await settled(state, t.jobId);
   if (state.closing) return false; // left pending: the next start consumes it
   const { run, note } = decide(state, e, t);
-  await serially(
-    e,
-    state.writer.commit(
-      { started: run ? [run] : [], chained: [taken(run?.id ?? null, note)] },
-      () => applied(state, e, run),
-    ),
-  );
+  // Its slot of the cap is held from the decision on (queue.ts).
+  const release = run && run.status !== "queued" ? holdSlot(state) : null;
+  try {
+    await serially(
+      e,
+      state.writer.commit(
+        { started: run ? [run] : [], chained: [taken(run?.id ?? null, note)] },
+        () => applied(state, e, run, release),
+      ),
+    );
+  } finally {
+    release?.(false);
+  }
   if (note) state.log("info", `${describe(t)} ${note}`);
   return true;
 }
@@ -202,7 +208,12 @@ function decide(
 }
 
 /** Once the consumption is committed: the run goes (or the skip is counted). */
-function applied(state: EngineState, e: Entry, run: Run | null) {
+function applied(
+  state: EngineState,
+  e: Entry,
+  run: Run | null,
+  release: ((begun: boolean) => void) | null,
+) {
   if (state.entries.get(e.job.id) !== e) return;
   if (!run) {
     if (e.running.size > 0 && e.job.overlap === "skip") {
@@ -215,5 +226,6 @@ function applied(state: EngineState, e: Entry, run: Run | null) {
     abortRuns(e, new Abort("cancelled", "replaced by a newer run"));
   }
   if (run.status === "queued") return enqueueRecorded(state, e, run);
+  release?.(true);
   begin(state, e, run);
 }

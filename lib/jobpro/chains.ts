@@ -93,15 +93,19 @@ export function chainsOf(job: Pick<Job, "onSuccess" | "onFailure">): Chains {
 }
 
 /**
- * Refuses a chain that names an unknown job or leads back to `id` (a
- * cycle, a self-reference included), naming the field and the path:
- * `onSuccess: job "b" leads back to "a" (a -> b -> a)`.
+ * Refuses a chain that names an unknown job, a heartbeat job (it runs
+ * nothing) or leads back to `id` (a cycle, a self-reference included),
+ * naming the field and the path: `onSuccess: job "b" leads back to "a"
+ * (a -> b -> a)`. With `heartbeat` (the job `id` is to be a heartbeat
+ * job), refuses it while another job chains to it.
  */
 export function checkChains(
   jobs: ReadonlyMap<string, { job: Job }>,
   id: string,
   chains: Chains,
+  heartbeat = false,
 ): void {
+  if (heartbeat) refuseChainedTo(jobs, id);
   const chainOf = (jobId: string): Chains | undefined =>
     jobId === id
       ? chains
@@ -112,6 +116,12 @@ export function checkChains(
     for (const child of chains[field]) {
       if (child !== id && !jobs.has(child)) {
         throw invalid(field, `no job "${child}"`);
+      }
+      if (child !== id && jobs.get(child)!.job.action.type === "heartbeat") {
+        throw invalid(
+          field,
+          `job "${child}" is a heartbeat job: it runs nothing`,
+        );
       }
       const path = pathBack(chainOf, child, id);
       if (path) {
@@ -125,6 +135,24 @@ export function checkChains(
       }
     }
   }
+}
+
+/** Refuses making `id` a heartbeat job while others chain to it, naming them. */
+function refuseChainedTo(
+  jobs: ReadonlyMap<string, { job: Job }>,
+  id: string,
+): void {
+  const from = upstreamOf(jobs, id);
+  if (!from.length) return;
+  const names = from.map((f) =>
+    `"${f.jobId}" (${f.on === "success" ? "onSuccess" : "onFailure"})`
+  );
+  throw invalid(
+    "action",
+    `a heartbeat job runs nothing, and ${names.join(", ")} chain${
+      from.length === 1 ? "s" : ""
+    } to "${id}": remove it from their onSuccess/onFailure first`,
+  );
 }
 
 /** The path from `from` to `to` along chains (both ends included), or null. */

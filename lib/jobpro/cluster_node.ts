@@ -30,7 +30,7 @@ import type { NodeLease, NodeRecord } from "./lease.ts";
 import { ownerOf } from "./ownership.ts";
 import { fetchSpare } from "./run_ids.ts";
 import { disarm } from "./planner.ts";
-import { shelve } from "./queue.ts";
+import { shelve, startingHere } from "./queue.ts";
 import { rebooted } from "./recovery.ts";
 import { isReboot } from "./schedule.ts";
 import { type EngineState, type NodeState } from "./state.ts";
@@ -266,10 +266,15 @@ async function handOff(state: EngineState, give: OwnerMove[]) {
   if (n) state.log("info", `handed ${n} job(s) to other nodes`);
 }
 
-/** Whether a run of the job is going here (queued ones are stored: they move with it). */
+/**
+ * Whether a run of the job is going here (queued ones are stored: they
+ * move with it), or being started here (its start may be committed under
+ * this node's epoch already: it runs here).
+ */
 function goingHere(state: EngineState, id: string): boolean {
   const e = state.entries.get(id);
-  return e !== undefined && e.running.size - e.queuedRuns > 0;
+  return e !== undefined &&
+    (e.running.size - e.queuedRuns > 0 || startingHere(state, id));
 }
 
 /** At a drain: every owned job to the other live nodes (none: they stay, for whoever comes). */

@@ -20,6 +20,7 @@ import {
   parseCrontab,
 } from "./crontab.ts";
 import { invalid, JobproError } from "./errors.ts";
+import { parseJobInput } from "./job.ts";
 import type { EngineState } from "./state.ts";
 
 /** How to import. */
@@ -67,7 +68,25 @@ export async function importCrontab(
       "a crontab's lines become shell jobs (/bin/sh -c), and this server does not run shell jobs; start it with JOBPRO_ALLOW_SHELL=1 to import a crontab",
     );
   }
-  const { jobs, problems } = parseCrontab(text);
+  const parsed = parseCrontab(text);
+  const { problems } = parsed;
+  // A partial import leaves out the jobs a create would refuse too (too
+  // many MAILTO addresses, a name too long), each named by its line.
+  const rows = opts.partial ? text.split(/\r?\n/) : [];
+  const jobs = opts.partial
+    ? parsed.jobs.filter((j) => {
+      try {
+        parseJobInput(j.definition);
+        return true;
+      } catch (e) {
+        if (!(e instanceof JobproError)) throw e;
+        const line = (rows[j.line - 1] ?? "").trim().slice(0, 200);
+        problems.push({ line: j.line, text: line, reason: e.message });
+        return false;
+      }
+    })
+    : parsed.jobs;
+  problems.sort((a, b) => a.line - b.line);
   if (problems.length && !opts.partial) {
     const lines = problems.map((p) => `line ${p.line}: ${p.reason}`);
     throw new JobproError(

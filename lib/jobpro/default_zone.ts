@@ -42,5 +42,5 @@ export function setDefaultZone(tz: string): void {
  * ```
  */
 export function effectiveZone(job: { timezone: string | null }): string {
-  return job.timezone ?? zone;
+  return job.timezone || zone;
 }

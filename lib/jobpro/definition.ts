@@ -39,7 +39,7 @@ export function defineJob(
   // CRON_TZ= prefix and a different timezone) is refused before anything
   // changes. The prefix sets the job's zone.
   scheduleOf(
-    { schedule: input.schedule, timezone: input.timezone ?? null },
+    { schedule: input.schedule, timezone: input.timezone || null },
     now,
   );
   checkAction(input.action, state.settings);
@@ -51,14 +51,14 @@ export function defineJob(
     onSuccess: input.onSuccess ?? [],
     onFailure: input.onFailure ?? [],
   };
-  checkChains(state.entries, id, chains);
+  checkChains(state.entries, id, chains, input.action.type === "heartbeat");
   return {
     id,
     name: input.name,
     description: input.description ?? null,
     type,
     schedule: input.schedule.trim(),
-    timezone: scheduleZone(input.schedule) ?? input.timezone ?? null,
+    timezone: scheduleZone(input.schedule) ?? (input.timezone || null),
     action: withPingKey(input.action),
     timeoutMs: input.timeoutMs ?? null,
     retries: input.retries,

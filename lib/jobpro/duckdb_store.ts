@@ -74,7 +74,7 @@ import {
 } from "./rows.ts";
 import type { Delivery, DeliveryOutcome } from "./notify.ts";
 import type { ChainTrigger } from "./chains.ts";
-import { type Run, summarize } from "./run.ts";
+import { PINGED_END, type Run, summarize } from "./run.ts";
 import { emptyBatch, requireAllApplied } from "./store.ts";
 import type {
   Batch,
@@ -382,9 +382,18 @@ class DuckDBStore implements Store {
     return put;
   }
 
+  /**
+   * Whether a job is stored once this batch is written: not deleted by it,
+   * nor before (a finish queued before its job was deleted must not get the
+   * id a fresh key, or a job created again under it would show the run).
+   */
+  #exists(jobId: string, deleted: Set<string>): boolean {
+    return this.#keys.has(jobId) && !deleted.has(jobId);
+  }
+
   /** Started and finished runs; returns the ids that leave runs_running. */
   async #writeRuns(batch: Batch, deleted: Set<string>): Promise<number[]> {
-    const alive = (r: Run) => !deleted.has(r.jobId);
+    const alive = (r: Run) => this.#exists(r.jobId, deleted);
     const started = batch.started.filter(alive);
     const finished = batch.finished.filter(alive);
     await this.#appendAll("runs_running", started, appendRun, (r) => r.jobId);
@@ -395,7 +404,8 @@ class DuckDBStore implements Store {
       a.appendBoolean(r.status === "complete");
       a.appendVarchar(JSON.stringify(summarize(r)));
     });
-    return finished.filter((r) => this.#going.has(r.id)).map((r) => r.id);
+    // Those of a deleted job too: its running rows went with it.
+    return batch.finished.filter((r) => this.#going.has(r.id)).map((r) => r.id);
   }
 
   /** Runs' output so far, into their running rows (live_output.ts). */
@@ -418,7 +428,9 @@ class DuckDBStore implements Store {
         [...deleted],
       );
     }
-    const fresh = (batch.deliveries ?? []).filter((d) => !deleted.has(d.jobId));
+    const fresh = (batch.deliveries ?? []).filter((d) =>
+      this.#exists(d.jobId, deleted)
+    );
     if (!fresh.length) return;
     await this.#stage("new_deliveries", fresh, appendDelivery);
     await this.#writer.run(INSERT_DELIVERIES);
@@ -511,7 +523,7 @@ class DuckDBStore implements Store {
     }
     const fresh = new Map(
       (batch.triggers ?? []).filter((t) =>
-        !deleted.has(t.jobId) && !deleted.has(t.parentJobId)
+        this.#exists(t.jobId, deleted) && this.#exists(t.parentJobId, deleted)
       ).map((t) => [`${t.parentRunId}|${t.jobId}`, t]),
     );
     if (fresh.size) {
@@ -623,8 +635,20 @@ class DuckDBStore implements Store {
       )).map(toRun);
       // Written by an earlier process: mark them ours so write() moves them.
       for (const r of going) this.#going.add(r.id);
-      // A ping's run goes on elsewhere: its finish ping or a check ends it.
-      const left = going.filter((r) => r.trigger !== "ping");
+      // A ping's run goes on elsewhere while its job is a heartbeat job:
+      // its finish ping or a check ends it (ping.ts).
+      const pinged = going.some((r) => r.trigger === "ping")
+        ? new Set(
+          (await rows(
+            this.#writer,
+            `SELECT id FROM jobs
+            WHERE json_extract_string(action, '$.type') = 'heartbeat'`,
+          )).map((j) => String(j.id)),
+        )
+        : new Set<string>();
+      const left = going.filter((r) =>
+        r.trigger !== "ping" || !pinged.has(r.jobId)
+      );
       if (!left.length) return [];
       const ended = interrupted(left, now);
       // Counted on their jobs (a delta), as a finished run would have been.
@@ -831,9 +855,12 @@ class DuckDBStore implements Store {
 
   async lastPing(jobId: string): Promise<number | null> {
     const ping = `job_key = $1 AND trigger = 'ping'`;
+    // A run a success or fail ping ended was pinged when it ended too (an
+    // expired start's end is no ping): ping.ts's messages tell them apart.
     const [r] = await this.#read(
       `SELECT epoch_ms(greatest(
-        (SELECT max(started_at) FROM runs WHERE ${ping}),
+        (SELECT max(greatest(started_at, CASE WHEN ${PINGED_END}
+          THEN ended_at END)) FROM runs WHERE ${ping}),
         (SELECT max(started_at) FROM runs_running WHERE ${ping})))::DOUBLE AS at`,
       [this.#keys.get(jobId) ?? -1],
     );

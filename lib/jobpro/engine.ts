@@ -139,6 +139,7 @@ export async function assemble(opts: ManagerOptions) {
       }
       : null,
     activeRuns: 0,
+    awaitingStart: new Map(),
     closing: false,
     writeFailing: false,
     lastWriteError: "",

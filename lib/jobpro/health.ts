@@ -95,6 +95,8 @@ export function createHealth(state: EngineState): HealthService {
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
   let pingedAt = -Infinity;
   let pinged = Promise.resolve(true);
+  /** The stalled starts already logged (each is logged once). */
+  const logged = new Set<number>();
 
   function probeLater() {
     if (probeTimer !== undefined || state.closing) return;
@@ -142,13 +144,14 @@ export function createHealth(state: EngineState): HealthService {
         ? NO_LEASE
         : state.writeFailing
         ? `writing to the database fails: ${state.lastWriteError}`
-        : pending > limit
-        ? `a database commit has been pending for ${
-          Math.round(pending)
-        } ms (more than ${limit} ms, JOBPRO_HEALTH_COMMIT_MS)`
-        : !await pinged
-        ? "the database does not answer"
-        : undefined;
+        : stalledStart(state, limit, logged) ??
+          (pending > limit
+            ? `a database commit has been pending for ${
+              Math.round(pending)
+            } ms (more than ${limit} ms, JOBPRO_HEALTH_COMMIT_MS)`
+            : !await pinged
+            ? "the database does not answer"
+            : undefined);
       const base = {
         jobs: state.entries.size,
         running: state.activeRuns,
@@ -163,4 +166,32 @@ export function createHealth(state: EngineState): HealthService {
     },
   };
   return service;
+}
+
+/**
+ * Why health fails when the oldest run waiting to hear whether its start
+ * was committed has waited longer than `limit` ms (logged once per run),
+ * with what the writer holds, so the log tells a stuck write from a lost
+ * answer; undefined when none has.
+ */
+function stalledStart(
+  state: EngineState,
+  limit: number,
+  logged: Set<number>,
+): string | undefined {
+  const [oldest] = state.awaitingStart;
+  if (!oldest) return undefined;
+  const [runId, { jobId, since }] = oldest;
+  const waited = Math.round(performance.now() - since);
+  if (waited <= limit) return undefined;
+  const reason =
+    `job ${jobId} run ${runId} has waited ${waited} ms to hear whether its start was committed (${state.awaitingStart.size} run(s) waiting; the writer holds ${state.writer.queued} change(s), the oldest pending ${
+      Math.round(state.writer.pendingMs())
+    } ms)`;
+  if (!logged.has(runId)) {
+    logged.add(runId);
+    if (logged.size > 1000) logged.clear();
+    state.log("warn", reason);
+  }
+  return reason;
 }

@@ -74,10 +74,18 @@ export function withPingKey(action: Action): Action {
 
 /**
  * The definition's problem as a heartbeat job, or null: it needs a
- * periodic schedule (when pings are due) and has nothing to retry.
+ * periodic schedule (when pings are due), and has nothing to retry, no
+ * concurrency slot to take and no chain to start (its runs are pings and
+ * checks, not runs of anything).
  */
 export function heartbeatProblem(
-  def: { action: Action; retries: number },
+  def: {
+    action: Action;
+    retries: number;
+    concurrencyKey?: string | null;
+    onSuccess?: string[];
+    onFailure?: string[];
+  },
   periodic: boolean,
 ): { field: string; message: string } | null {
   if (def.action.type !== "heartbeat") return null;
@@ -93,6 +101,22 @@ export function heartbeatProblem(
       field: "retries",
       message: "must be 0 for a heartbeat job: it runs nothing to retry",
     };
+  }
+  if (def.concurrencyKey != null) {
+    return {
+      field: "concurrencyKey",
+      message:
+        "a heartbeat job runs nothing, so it takes no concurrency slot: leave concurrencyKey out",
+    };
+  }
+  for (const field of ["onSuccess", "onFailure"] as const) {
+    if (def[field]?.length) {
+      return {
+        field,
+        message:
+          "a heartbeat job runs nothing; chains start from jobs that run",
+      };
+    }
   }
   return null;
 }
@@ -183,6 +207,11 @@ export function countEnded(e: Entry, run: Run): void {
     runs: e.counts.runs + 1,
     successes: e.counts.successes + (ok ? 1 : 0),
     lastRun: summarize(run),
+    // As runner.ts settle has them: to the millisecond, as the stores keep it.
+    lastSuccessAt: ok ? Math.round(run.endedAt!) : e.counts.lastSuccessAt,
+    lastFailureAt: run.status === "failed"
+      ? Math.round(run.endedAt!)
+      : e.counts.lastFailureAt,
   };
   if (ok) e.failing = false;
   else if (run.status === "failed") e.failing = true;

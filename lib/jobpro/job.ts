@@ -67,12 +67,18 @@ export const HttpActionSchema = z.object({
   expectStatus: z.number().int().min(100).max(599).optional(),
 }).strict();
 
+/** Text a process can be given: no NUL, which no argv, path or env holds. */
+const ProcessText = z.string().refine(
+  (s) => !s.includes("\0"),
+  "must not contain a NUL character (no program can be given one)",
+);
+
 /** Runs a program (argv, no shell parsing); a non-zero exit fails the run. */
 export const ShellActionSchema = z.object({
   type: z.literal("shell"),
-  command: z.array(z.string()).min(1, "needs at least the program name"),
-  cwd: z.string().optional(),
-  env: z.record(z.string(), z.string()).optional(),
+  command: z.array(ProcessText).min(1, "needs at least the program name"),
+  cwd: ProcessText.optional(),
+  env: z.record(ProcessText, ProcessText).optional(),
 }).strict();
 
 /** How deep a function's params may nest (deeper JSON overflows the stack when stringified). */

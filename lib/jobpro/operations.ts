@@ -27,10 +27,11 @@ import {
 } from "./state.ts";
 import { JobproError } from "./errors.ts";
 import { heartbeatOf } from "./heartbeat.ts";
+import { leftHeartbeat } from "./ping.ts";
 import { reload } from "./follower.ts";
 import { ownerOf } from "./ownership.ts";
 import { CHANGED } from "./writer.ts";
-import { enqueueRecorded, wouldQueue } from "./queue.ts";
+import { enqueueRecorded, holdSlot, wouldQueue } from "./queue.ts";
 import { checkDeletable } from "./chains.ts";
 
 /** What an operation does to a job: the row to commit, and what follows once it is. */
@@ -105,6 +106,7 @@ async function changeOnce(
         if (state.entries.get(id) !== e) return;
         e.job = merged(base, written, e.job);
         resync(state, e, written);
+        leftHeartbeat(state, e, base);
         change.after?.(e);
         arm(state, e);
       },
@@ -195,14 +197,21 @@ export async function runJobNow(state: EngineState, id: string): Promise<Run> {
   // Over a concurrency limit it is committed queued, and waits (queue.ts).
   const queued = wouldQueue(state, e);
   const run: Run = queued ? { ...fresh, status: "queued" } : fresh;
-  await serially(
-    e,
-    state.writer.commit({ started: [run] }, () => {
-      if (state.entries.get(id) !== e) return;
-      if (queued) enqueueRecorded(state, e, run);
-      else begin(state, e, run);
-    }),
-  );
+  // Its slot is held from the decision on (other runs now decide meanwhile).
+  const release = queued ? null : holdSlot(state);
+  try {
+    await serially(
+      e,
+      state.writer.commit({ started: [run] }, () => {
+        if (state.entries.get(id) !== e) return;
+        if (queued) return enqueueRecorded(state, e, run);
+        release!(true);
+        begin(state, e, run);
+      }),
+    );
+  } finally {
+    release?.(false);
+  }
   return run;
 }
 

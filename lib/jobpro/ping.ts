@@ -10,7 +10,9 @@
  * - `start`: records a run going (trigger `ping`); it ends with the next
  *   success or fail ping, or, with none within the job's `timeoutMs`
  *   (default: its grace), failed. The node that took the start ends it
- *   then; the owner's next check does if that node is gone.
+ *   then; the owner's next check does if that node is gone. A change that
+ *   takes the job off heartbeat ends its starts going at once (no finish
+ *   ping can come), and a restart finds any left and ends them interrupted.
  * - `fail`: like success, but the run fails; the request's body (its tail,
  *   at most 64 KiB) is the run's output, its first line the error's detail.
  *
@@ -33,8 +35,16 @@ import type { Manager } from "./manager.ts";
 import { deliveriesFor, type Delivery, runEvents, runFacts } from "./notify.ts";
 import { changeJob, serially, settled } from "./operations.ts";
 import { updatePlan } from "./plans.ts";
-import { endRun, type Run, runView, summarize, tail } from "./run.ts";
+import {
+  endRun,
+  PING_FAILURE,
+  type Run,
+  runView,
+  summarize,
+  tail,
+} from "./run.ts";
 import { nextRun } from "./runner.ts";
+import { redactOutput } from "./secrets.ts";
 import { type EngineState, type Entry, entryOf } from "./state.ts";
 import { viewOf } from "./views.ts";
 
@@ -87,7 +97,10 @@ async function pingOnce(
   kind: PingKind,
   body: string | null,
 ): Promise<Run> {
-  const output = body ? tail(body) : null;
+  // What the pinging script sent, its ping key blanked out (a script's
+  // log often quotes its own ping URL).
+  const text = body ? redactOutput(body, e.job.action) : null;
+  const output = text ? tail(text) : null;
   const here = () => state.entries.get(e.job.id) === e;
   if (kind === "start") {
     const run = nextRun(state, e, "ping", null, 1);
@@ -104,7 +117,7 @@ async function pingOnce(
     open ?? nextRun(state, e, "ping", null, 1),
     kind === "success"
       ? { status: "complete", message: "ping", output }
-      : { status: "failed", error: failError(body), output },
+      : { status: "failed", error: failError(text), output },
     now,
   );
   const deliveries = pingAlerts(state, e, ended);
@@ -116,9 +129,7 @@ async function pingOnce(
 
 function failError(body: string | null): string {
   const line = body?.trim().split(/\r?\n/, 1)[0]?.slice(0, 200);
-  return line
-    ? `failure reported by ping: ${line}`
-    : "failure reported by ping";
+  return line ? `${PING_FAILURE}: ${line}` : PING_FAILURE;
 }
 
 /** The alerts of a run a ping ended, as for any run (no retries follow). */
@@ -160,10 +171,22 @@ function armExpiry(state: EngineState, e: Entry, startedAt: number) {
   if (armed === undefined || at < armed) state.timers.set(key, at);
 }
 
-/** A ping-started run's deadline came (the timer of {@link PING_KEY}). */
+/**
+ * A change took the job off heartbeat (`before` was a heartbeat job, the
+ * entry's job is not): pings are refused now, so its ping-started runs
+ * going can get no finish ping; they end at once. Called on the node that
+ * commits the change (the runs are read from the store, any node's).
+ */
+export function leftHeartbeat(state: EngineState, e: Entry, before: Job) {
+  if (heartbeatOf(before) && !heartbeatOf(e.job)) {
+    state.timers.set(PING_KEY + e.job.id, state.clock.now());
+  }
+}
+
+/** A ping-started run's deadline came (the timer of {@link PING_KEY}), whatever the job is now. */
 export function onStartDeadline(state: EngineState, id: string): void {
   const e = state.entries.get(id);
-  if (!e || state.closing || !heartbeatOf(e.job)) return;
+  if (!e || state.closing) return;
   if (e.busy) return void e.busy.then(() => onStartDeadline(state, id));
   void serially(e, expireStarts(state, e, state.clock.now())).catch((err) =>
     state.log("warn", `job ${id}: cannot end its overdue pinged runs: ${err}`)
@@ -172,25 +195,29 @@ export function onStartDeadline(state: EngineState, id: string): void {
 
 /**
  * Ends the job's ping-started runs whose finish ping is overdue, as failed
- * (with the alerts of a failed run); re-arms for the next one due.
+ * (with the alerts of a failed run); re-arms for the next one due. Once the
+ * job is no longer a heartbeat job, every one is overdue.
  */
 export async function expireStarts(
   state: EngineState,
   e: Entry,
   now: number,
 ): Promise<void> {
-  const limit = startLimit(e.job);
   const open = await openStarts(state, e.job.id);
   if (state.entries.get(e.job.id) !== e) return;
+  const pinged = heartbeatOf(e.job) !== null;
+  const limit = startLimit(e.job);
   let next = Infinity;
   for (const r of open) {
-    if (now < r.startedAt + limit) {
+    if (pinged && now < r.startedAt + limit) {
       next = Math.min(next, r.startedAt + limit);
       continue;
     }
     const ended = endRun(r, {
       status: "failed",
-      error: `no finish ping within ${limit} ms of its start`,
+      error: pinged
+        ? `no finish ping within ${limit} ms of its start`
+        : "no finish ping: the job is no longer a heartbeat job",
     }, now);
     const deliveries = pingAlerts(state, e, ended);
     countEnded(e, ended);

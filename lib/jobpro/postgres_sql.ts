@@ -22,7 +22,7 @@ import { JobproError } from "./errors.ts";
 import { eventTypeText, type Row } from "./rows.ts";
 import type { Delivery } from "./notify.ts";
 import type { ChainStart, ChainTrigger } from "./chains.ts";
-import { type Run, summarize } from "./run.ts";
+import { PINGED_END, type Run, summarize } from "./run.ts";
 import type { Claim, Delete, LoggedEvent, Put, StatusChange } from "./store.ts";
 
 /**
@@ -429,8 +429,10 @@ export function batchStatements(s: string) {
         AND (p.check_next IS NOT TRUE
           OR j.next_run_at IS NOT DISTINCT FROM ${ts("p.expected_next")})
       RETURNING j.id`,
+    // Only of a job still stored (one deleted in an earlier batch keeps none).
     started: `INSERT INTO ${s}.runs (${RUN_COLUMNS})
       SELECT ${RUN_VALUES}, true FROM ${RUN_INPUT}
+      WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = r.job_id)
       ON CONFLICT (id) DO NOTHING`,
     // Fenced by epoch $2: a run is recorded only for a job the epoch owns
     // (a manual run or a ping's: any job), with its epoch (a ping's: none, it
@@ -446,7 +448,9 @@ export function batchStatements(s: string) {
     // a finish that changed nothing leaves the job's last run alone too.
     // Fenced by epoch $2, a run whose start was never recorded gets the
     // epoch, unless another run holds its tick's key (then it stays unkeyed
-    // rather than fail the batch).
+    // rather than fail the batch). A finish of a job deleted meanwhile (in
+    // an earlier batch: no row) records nothing, or a job created again
+    // under the id would show the run.
     finished: `WITH input AS (SELECT * FROM ${RUN_INPUT}),
       ended AS (
         INSERT INTO ${s}.runs AS x (${RUN_COLUMNS}, node_epoch)
@@ -458,6 +462,7 @@ export function batchStatements(s: string) {
               AND y.id <> r.id) THEN NULL
           ELSE $2::bigint END
         FROM input AS r
+        WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = r.job_id)
         ON CONFLICT (id) DO UPDATE SET trigger = excluded.trigger,
           attempt = excluded.attempt, scheduled_for = excluded.scheduled_for,
           started_at = excluded.started_at, ended_at = excluded.ended_at,
@@ -532,7 +537,7 @@ export const writeOutputs = (s: string) =>
 export function chainStatements(s: string) {
   return {
     // A batch's chain triggers: a key stored already stays as it is, and a
-    // child deleted meanwhile (no row) gets none.
+    // child or parent deleted meanwhile (no row) gets none.
     chainTriggers: `INSERT INTO ${s}.chain_triggers (parent_run_id, job_id,
         parent_job_id, outcome, created_at)
       SELECT t.parent_run_id, t.job_id, t.parent_job_id, t.outcome,
@@ -540,6 +545,7 @@ export function chainStatements(s: string) {
       FROM json_to_recordset($1::json) AS t(parent_run_id bigint, job_id text,
         parent_job_id text, outcome text, created_at bigint)
       WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = t.job_id)
+        AND EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = t.parent_job_id)
       ON CONFLICT DO NOTHING`,
     // Consumes pending triggers (a compare-and-set: of two nodes, the second
     // finds it consumed); fenced by epoch $6, only those of jobs it owns
@@ -581,9 +587,12 @@ export function statementsFor(s: string) {
     nextSeq: `SELECT (last_seq + 1)::float8 AS first FROM ${s}.event_seq`,
     lastSeq: `SELECT last_seq::float8 AS seq FROM ${s}.event_seq`,
     // $1 (a fenced store): only runs no node started; the others are the reaper's.
-    // Queued runs are not going: they wait on (queuedRuns).
+    // Queued runs are not going: they wait on (queuedRuns). A ping's run
+    // goes on elsewhere while its job is a heartbeat job (ping.ts).
     running: `SELECT ${RUN_FIELDS}, output FROM ${s}.runs
-      WHERE running AND status <> 'queued' AND trigger <> 'ping'
+      WHERE running AND status <> 'queued'
+        AND (trigger <> 'ping' OR NOT EXISTS (SELECT 1 FROM ${s}.jobs j
+          WHERE j.id = runs.job_id AND j.action::jsonb ->> 'type' = 'heartbeat'))
         AND (NOT $1::boolean OR node_epoch IS NULL)
       ORDER BY id FOR UPDATE`,
     loadJobs: `SELECT ${JOB_FIELDS}, created_at::text AS page_key FROM ${s}.jobs
@@ -652,9 +661,12 @@ export function statementsFor(s: string) {
         next_attempt_at = coalesce(${ts("$5::bigint")}, next_attempt_at),
         sent_at = ${ts("$6::bigint")}, claimed_until = NULL
       WHERE id = $1 AND attempts = $2 RETURNING id`,
-    // A heartbeat job's last ping (heartbeat.ts): runs_pings finds it.
-    lastPing: `SELECT ${ms("max(started_at)")} AS at FROM ${s}.runs
-      WHERE job_id = $1 AND trigger = 'ping'`,
+    // A heartbeat job's last ping (heartbeat.ts), among its runs a ping
+    // recorded (runs_pings finds them): a start, or a success or fail ping
+    // ending one (an expired start's end is no ping; ping.ts's messages).
+    lastPing: `SELECT ${
+      ms(`max(greatest(started_at, CASE WHEN ${PINGED_END} THEN ended_at END))`)
+    } AS at FROM ${s}.runs WHERE job_id = $1 AND trigger = 'ping'`,
     listDeliveries: `SELECT ${DELIVERY_FIELDS} FROM ${s}.deliveries
       WHERE job_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
     pruneDeliveries: `DELETE FROM ${s}.deliveries

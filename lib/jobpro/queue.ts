@@ -29,9 +29,11 @@
  * @module
  */
 import { type Run, runView } from "./run.ts";
-import { begin, settle } from "./runner.ts";
+import { begin, setStatus, settle } from "./runner.ts";
 import { endRun } from "./run.ts";
 import { isMine } from "./planner.ts";
+import { endLeftRunning } from "./recovery.ts";
+import { transition } from "./status.ts";
 import type { Abort, EngineState, Entry, Going } from "./state.ts";
 
 /** A run waiting here. */
@@ -44,6 +46,8 @@ interface Waiting {
   starting: boolean;
   /** Ended (cancelled) or started: nothing more happens to it here. */
   gone: boolean;
+  /** Gone because it ended here (its end is written), not shelved. */
+  ended?: boolean;
   resolve?: () => void;
 }
 
@@ -59,7 +63,14 @@ export interface RunQueue {
   adopted: Set<string>;
   /** Runs that ended here while queued, until the log shows their end (never held again). */
   ended: Set<number>;
+  /** Slots of the cap held for runs decided to start, their start being committed ({@link holdSlot}). */
+  reserved: number;
+  /** A pass that failed (the store, a flush) is tried again by this timer. */
+  retry?: ReturnType<typeof setTimeout>;
 }
+
+/** How long after a failed pass the queue is tried again. */
+const RETRY_MS = 1_000;
 
 /** An empty queue. */
 export function createQueue(): RunQueue {
@@ -70,6 +81,7 @@ export function createQueue(): RunQueue {
     again: false,
     adopted: new Set(),
     ended: new Set(),
+    reserved: 0,
   };
 }
 
@@ -88,8 +100,27 @@ export function wouldQueue(state: EngineState, e: Entry): boolean {
   if (keyed(state, e)) return true;
   const cap = state.settings.maxConcurrentRuns;
   if (cap === null) return false;
-  return state.activeRuns >= cap ||
+  return state.activeRuns + state.queue.reserved >= cap ||
     state.queue.waiting.some((w) => !w.gone && !keyed(state, w.e));
+}
+
+/**
+ * Holds a slot of the cap for a run decided to start, not queued, whose
+ * start is still being committed (a run now, a chained run): runs decided
+ * meanwhile count it ({@link wouldQueue}), so the cap holds. Given back
+ * with `begun` just before the run begins (it then counts as going), or
+ * without once it never will: a run queued meanwhile may then take it.
+ */
+export function holdSlot(state: EngineState): (begun: boolean) => void {
+  const q = state.queue;
+  q.reserved++;
+  let held = true;
+  return (begun) => {
+    if (!held) return;
+    held = false;
+    q.reserved--;
+    if (!begun) slotFreed(state);
+  };
 }
 
 /**
@@ -111,7 +142,7 @@ export function enqueue(
       void drain(state);
     });
   if (claim) {
-    claim.then((won) => won ? record() : forget(state, w));
+    claim.then((won) => won ? record() : forget(state, w, true));
   } else record();
   return queued;
 }
@@ -127,7 +158,11 @@ export function enqueueRecorded(state: EngineState, e: Entry, run: Run) {
   void drain(state);
 }
 
-/** Counts the queued run among the job's runs going, and in the queue. */
+/**
+ * Counts the queued run among the job's runs going, and in the queue. It
+ * fires its job as a run that starts does (runner.ts `begin`): a one-time
+ * job is then running, cannot be paused, and ends with its run's end.
+ */
 function hold(
   state: EngineState,
   e: Entry,
@@ -144,6 +179,9 @@ function hold(
       return new Promise<void>((r) => (w.resolve = r));
     },
   };
+  if (e.job.status === "scheduled") {
+    setStatus(state, e, transition(e.job, "fire"));
+  }
   e.running.set(run.id, going);
   e.queuedRuns++;
   state.queue.waiting.push(w);
@@ -166,14 +204,26 @@ function release(state: EngineState, w: Waiting) {
   return true;
 }
 
-/** A queued run that was never this node's (a claim lost, a start refused): nothing recorded. */
-function forget(state: EngineState, w: Waiting) {
-  if (release(state, w)) state.writer.touchStatus(w.e.job.id);
+/**
+ * A queued run that was never this node's (a claim lost, a start refused):
+ * nothing recorded; the job it fired ends as runner.ts does it for a run
+ * going: its claim `lost`, as cancelled; its start refused, a periodic one
+ * is scheduled again (`drop`).
+ */
+function forget(state: EngineState, w: Waiting, lost = false) {
+  if (!release(state, w)) return;
+  const e = w.e;
+  if (
+    state.entries.get(e.job.id) === e && e.job.status === "running" &&
+    e.running.size === 0 && (lost || e.job.type === "periodic")
+  ) setStatus(state, e, transition(e.job, "finish", "cancelled"));
+  else state.writer.touchStatus(e.job.id);
 }
 
 /** Cancelled (or otherwise aborted) while queued: it ends so, at once. */
 function end(state: EngineState, w: Waiting, reason: Abort) {
   if (!release(state, w)) return;
+  w.ended = true;
   if (state.node) state.queue.ended.add(w.run.id);
   const ended = endRun(
     w.run,
@@ -188,6 +238,7 @@ function end(state: EngineState, w: Waiting, reason: Abort) {
  * leave memory but stay queued in the store, for the next start or owner.
  */
 export function shelve(state: EngineState, jobId?: string): void {
+  if (jobId === undefined) clearTimeout(state.queue.retry); // the shutdown
   for (const w of [...state.queue.waiting]) {
     if (jobId === undefined || w.run.jobId === jobId) release(state, w);
   }
@@ -199,7 +250,22 @@ export function shelve(state: EngineState, jobId?: string): void {
  */
 export function slotFreed(state: EngineState): void {
   if (!state.queue.waiting.length || state.closing) return;
-  state.writer.flush().then(() => drain(state), () => {});
+  state.writer.flush().then(() => drain(state), (err) => {
+    state.log("warn", `queued runs could not start yet: ${err}`);
+    retryLater(state);
+  });
+}
+
+/** Tries the queue again in a while (once: later failures push it on). */
+function retryLater(state: EngineState) {
+  const q = state.queue;
+  if (state.closing) return;
+  clearTimeout(q.retry);
+  q.retry = setTimeout(() => {
+    q.retry = undefined;
+    if (!state.closing) slotFreed(state);
+  }, RETRY_MS);
+  Deno.unrefTimer(q.retry);
 }
 
 /** Tries the queued runs in order (one pass at a time; a call meanwhile makes another). */
@@ -212,9 +278,10 @@ export function drain(state: EngineState): Promise<void> {
   q.busy = (async () => {
     do {
       q.again = false;
-      await pass(state).catch((err) =>
-        state.log("warn", `queued runs could not start yet: ${err}`)
-      );
+      await pass(state).catch((err) => {
+        state.log("warn", `queued runs could not start yet: ${err}`);
+        retryLater(state);
+      });
     } while (q.again && !state.closing);
   })().finally(() => (q.busy = null));
   return q.busy;
@@ -227,7 +294,7 @@ async function pass(state: EngineState): Promise<void> {
   const refused = new Set<Waiting>();
   for (;;) {
     if (state.closing) return;
-    let room = cap === null ? Infinity : cap - state.activeRuns;
+    let room = cap === null ? Infinity : cap - state.activeRuns - q.reserved;
     const pick: Waiting[] = [];
     for (const w of [...q.waiting]) {
       if (!w.recorded || w.starting || refused.has(w)) continue;
@@ -263,10 +330,21 @@ async function pass(state: EngineState): Promise<void> {
       if (!answer.started[i]) return void refused.add(w);
       const at = seq++;
       // Cancelled meanwhile: its end is written; the store's start is moot.
-      if (!release(state, w)) return;
+      // Shelved meanwhile, it is still this node's: the row is running
+      // under this node's epoch, and nobody else runs it.
+      if (!release(state, w) && w.ended) return;
       start(state, w.e, runs[i], at);
     });
   }
+}
+
+/**
+ * Whether the store is being asked to start a queued run of the job here:
+ * the job stays until the answer is in (cluster_node.ts hands off nothing
+ * whose start this node may yet have to run).
+ */
+export function startingHere(state: EngineState, jobId: string): boolean {
+  return state.queue.waiting.some((w) => w.starting && w.run.jobId === jobId);
 }
 
 /** A queued run the store started: it runs now, as any other. */
@@ -307,7 +385,9 @@ export function adopted(state: EngineState, jobId: string): void {
     const ids = [...q.adopted];
     q.adopted.clear();
     if (state.closing) return;
-    restoreQueued(state, ids).catch((err) =>
+    restoreQueued(state, ids).then(() => endLeftRunning(state, ids)).catch((
+      err,
+    ) =>
       state.log(
         "warn",
         `cannot load the queued runs of taken-over jobs: ${err}`,

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { arm, countMissed, moveNext, nextTick } from "./planner.ts";
+import { arm, countMissed, isMine, moveNext, nextTick } from "./planner.ts";
 import { heartbeatOf } from "./heartbeat.ts";
 import { fire, setStatus } from "./runner.ts";
 import { restoreQueued } from "./queue.ts";
@@ -50,6 +50,7 @@ export async function recover(state: EngineState): Promise<number> {
   }
   // Runs that were queued wait on, and start once they may (queue.ts).
   await restoreQueued(state);
+  endLeftRunning(state, [...state.entries.keys()]);
   await state.writer.flush();
   return interrupted.length;
 }
@@ -86,6 +87,22 @@ export function rebooted(state: EngineState, e: Entry, now: number) {
 }
 
 /**
+ * Once the queued runs of these jobs are loaded (queue.ts): a one-time job
+ * left running with no run going or queued here died mid-run (its run was
+ * marked interrupted), so it ends failed.
+ */
+export function endLeftRunning(state: EngineState, ids: readonly string[]) {
+  for (const id of ids) {
+    const e = state.entries.get(id);
+    const job = e?.job;
+    if (!e || job?.status !== "running" || e.running.size > 0) continue;
+    if (job.type !== "onetime" || (state.node && !isMine(state, id))) continue;
+    setStatus(state, e, transition(job, "finish", "failed"));
+    if (job.nextRunAt !== null) void moveNext(state, e, null);
+  }
+}
+
+/**
  * A job whose runs ended with the process (or node) that ran them, made
  * ready to run again here: a job left running goes back to scheduled
  * (periodic) or failed (one-time); ticks in the past are passed over (but
@@ -95,11 +112,11 @@ export function rebooted(state: EngineState, e: Entry, now: number) {
 export function restoreEntry(state: EngineState, e: Entry, now: number) {
   const job = e.job;
   if (job.status === "running" && e.running.size === 0) {
+    // A one-time job's run may be queued (stored; it fired the job): it
+    // ends, if it has no run, once those are loaded (endLeftRunning).
+    if (job.type === "onetime") return;
     // It died mid-run: the run was marked interrupted (failed).
     setStatus(state, e, transition(job, "finish", "failed"));
-    if (job.type === "onetime" && job.nextRunAt !== null) {
-      void moveNext(state, e, null);
-    }
   }
   if (!isArmed(e.job.status)) return;
   const due = e.job.nextRunAt;

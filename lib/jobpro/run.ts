@@ -94,6 +94,17 @@ export interface RunView {
 /** Output kept per run, at most (bytes of UTF-16, roughly characters). */
 export const MAX_OUTPUT_CHARS = 64 * 1024;
 
+/** How the error of a run a fail ping ended begins (ping.ts). */
+export const PING_FAILURE = "failure reported by ping";
+
+/**
+ * SQL true of a ping-recorded run whose end came with a ping (a success
+ * ping completes it, a fail ping fails it with {@link PING_FAILURE}), not
+ * with its deadline: the stores' `lastPing` counts its `ended_at`.
+ */
+export const PINGED_END =
+  `(status = 'complete' OR error LIKE '${PING_FAILURE}%')`;
+
 /**
  * A fresh run in status `running`.
  *

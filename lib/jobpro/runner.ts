@@ -225,6 +225,7 @@ function start(
   // runs, and a start the store refused is not this node's to run.
   const epoch = state.node?.epoch;
   const decide = (won: boolean, ours: boolean) => {
+    state.awaitingStart.delete(run.id);
     if (ended) return;
     // A node that lost its lease meanwhile starts nothing (the reaper
     // records the run interrupted).
@@ -241,6 +242,12 @@ function start(
       end({ status: "cancelled", error: "its tick was claimed by another" });
     }
   };
+  if (claim || record) {
+    state.awaitingStart.set(run.id, {
+      jobId: run.jobId,
+      since: performance.now(),
+    });
+  }
   if (claim && record) {
     const recorded = new Promise<boolean>((r) =>
       state.writer.recordStart(run, r)
@@ -292,6 +299,7 @@ function failure(
  */
 function drop(state: EngineState, e: Entry, run: Run) {
   if (e.running.delete(run.id)) state.activeRuns--;
+  slotFreed(state); // its slot of the cap was held: a queued run may start
   if (state.entries.get(run.jobId) !== e) return;
   state.log(
     "info",

@@ -184,13 +184,16 @@ export function keepSecrets(next: Action, prev: Action): Action {
     return keep ? { ...next, pingKey: prev.pingKey } : next;
   }
   if (next.type === "http" && prev.type === "http") {
+    // A secret goes only where it went: sent back hidden for another
+    // origin, it is not restored (and the [redacted] left is refused).
+    if (originOf(next.url) !== originOf(prev.url)) return next;
     const old = prev.headers ?? {};
     const out: HttpAction = { ...next, url: restoreUrl(next.url, prev.url) };
     if (next.headers) {
       out.headers = Object.fromEntries(
         Object.entries(next.headers).map((
           [k, v],
-        ) => [k, isRedacted(v) && k in old ? old[k] : v]),
+        ) => [k, isRedacted(v) && Object.hasOwn(old, k) ? old[k] : v]),
       );
     }
     if (next.body !== undefined && isRedacted(next.body)) out.body = prev.body;
@@ -203,11 +206,20 @@ export function keepSecrets(next: Action, prev: Action): Action {
       env: Object.fromEntries(
         Object.entries(next.env).map((
           [k, v],
-        ) => [k, isRedacted(v) && k in old ? old[k] : v]),
+        ) => [k, isRedacted(v) && Object.hasOwn(old, k) ? old[k] : v]),
       ),
     };
   }
   return next;
+}
+
+/** A URL's scheme, host and port (null when it is not one). */
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
 }
 
 /** The secret values of an action (those worth blanking out of output). */
@@ -238,6 +250,8 @@ export function secretValues(action: Action): string[] {
     }
   } else if (action.type === "shell") {
     for (const v of Object.values(action.env ?? {})) add(v);
+  } else if (action.type === "heartbeat") {
+    add(action.pingKey); // a script's log may quote its own ping URL
   }
   // Each also as it reads inside a JSON string or a URL (an echo of the request).
   const all = out.flatMap((v) => [

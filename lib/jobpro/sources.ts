@@ -57,17 +57,29 @@ export function fromSeed(def: Obj, backendUrl: string): Obj {
     ? def.TriggerEndpoint.trim()
     : "";
   const maxRun = Number(def.MaxRunTime ?? 0);
+  let url = "";
+  if (endpoint) {
+    try {
+      url = new URL(endpoint, backendUrl).href;
+    } catch {
+      throw new JobproError(
+        "invalid",
+        `TriggerEndpoint: "${
+          endpoint.slice(0, 200)
+        }" is not a URL or a path of ${backendUrl}`,
+        "TriggerEndpoint",
+      );
+    }
+  }
   return {
     id,
     name: def.Name,
     schedule,
-    action: endpoint
-      ? { type: "http", method: "GET", url: new URL(endpoint, backendUrl).href }
-      : {
-        type: "function",
-        name: "log",
-        params: { message: `${def.Name} ran` },
-      },
+    action: endpoint ? { type: "http", method: "GET", url } : {
+      type: "function",
+      name: "log",
+      params: { message: `${def.Name} ran` },
+    },
     timeoutMs: maxRun > 0 ? Math.round(maxRun * 1000) : null,
     retries: Number(def.RetryCount ?? 0),
     autoStart: def.AutoStart === true,

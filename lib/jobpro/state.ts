@@ -159,6 +159,13 @@ export interface EngineState {
   node: NodeState | null;
   /** Runs going, across all jobs. */
   activeRuns: number;
+  /**
+   * Runs whose action waits to hear that their claim and start were
+   * committed, by run id (oldest first), with when the wait began
+   * (performance.now()): one waiting long means writes are stuck, or an
+   * answer was lost (health.ts says so).
+   */
+  readonly awaitingStart: Map<number, { jobId: string; since: number }>;
   /** Set at shutdown: no new runs from then on. */
   closing: boolean;
   /** Writing to the store fails (since the last failure, until a commit or probe works). */

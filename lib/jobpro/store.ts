@@ -348,7 +348,8 @@ export interface Store {
   write(batch: Batch): Promise<Written>;
   /**
    * Runs left `running` by a process that died become `failed` with error
-   * "interrupted", counted on their jobs; returns them.
+   * "interrupted", counted on their jobs; returns them. A ping's run (trigger
+   * `ping`) goes on elsewhere and is left, while its job is a heartbeat job.
    */
   recoverInterrupted(now: number): Promise<Run[]>;
   /** A job's runs, newest first, with the total that match. */
@@ -392,8 +393,10 @@ export interface Store {
   /** A job's deliveries, newest first, at most `limit` (default 20). */
   listDeliveries(jobId: string, limit?: number): Promise<Delivery[]>;
   /**
-   * When the job's newest run recorded from a ping (trigger `ping`, any
-   * status) started, or null (heartbeat.ts reads it for its checks).
+   * When the job's last ping came, or null (heartbeat.ts reads it for its
+   * checks): the newest start of a run recorded from a ping (trigger
+   * `ping`, any status), or end of one a success or fail ping ended
+   * (`PINGED_END` in run.ts; an expired start's end is no ping).
    */
   lastPing(jobId: string): Promise<number | null>;
   /** Chain triggers not yet consumed, oldest first, at most `limit` (default 1000). */

@@ -149,6 +149,18 @@ interface PendingOp extends Required<Omit<Operation, "atomic">> {
   reject(e: unknown): void;
 }
 
+/**
+ * An all-or-nothing operation, with the queue that held what was queued
+ * before it (written first) and how many of that queue's flushes came before
+ * it (the later ones wait for it).
+ */
+interface PendingSolo extends PendingOp {
+  after: Queue;
+  flushes: number;
+  /** When it was committed (performance.now()): how long it waits counts for health. */
+  since: number;
+}
+
 interface PendingClaim extends Claim {
   waiters: ((won: boolean) => void)[];
 }
@@ -311,8 +323,8 @@ class GroupWriter implements Writer {
   #q = emptyQueue();
   /** The batch being written. */
   #inFlight: Queue | null = null;
-  /** All-or-nothing operations, each written in a batch of its own before the queue's next. */
-  #solo: PendingOp[] = [];
+  /** All-or-nothing operations, each written in a batch of its own, after what was queued before it. */
+  #solo: PendingSolo[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Someone waits: write as soon as the batch in flight is done. */
   #urgent = false;
@@ -350,7 +362,11 @@ class GroupWriter implements Writer {
   async #write() {
     this.#timer = undefined;
     this.#urgent = false;
-    if (this.#solo.length) return await this.#writeSolo(this.#solo.shift()!);
+    const solo = this.#solo[0];
+    // Never ahead of what was queued before it: a finish written after an
+    // apply that deleted its job would outlive the job.
+    const ahead = solo?.after === this.#q && size(this.#q) > 0;
+    if (solo && !ahead) return await this.#writeSolo(this.#solo.shift()!);
     if (!size(this.#q)) {
       for (const w of this.#q.waiters.splice(0)) w.resolve();
       this.#q.since = null;
@@ -359,6 +375,7 @@ class GroupWriter implements Writer {
     const batch = this.#q;
     this.#inFlight = batch;
     this.#q = emptyQueue();
+    if (ahead) this.#q.waiters = batch.waiters.splice(solo.flushes);
     const { batch: stored, runs } = batchOf(batch, this.#opts.statusOf);
     const era = this.#era;
     try {
@@ -370,13 +387,17 @@ class GroupWriter implements Writer {
       if (era !== this.#era) dropFenced(batch);
       this.#failed(batch, stored, e);
     }
-    if (size(this.#q) || this.#q.waiters.length) this.#schedule(this.#urgent);
+    if (this.#solo.length) this.#schedule(true);
+    else if (size(this.#q) || this.#q.waiters.length) {
+      this.#schedule(this.#urgent);
+    }
   }
 
   /** An all-or-nothing operation, alone in its batch: committed whole, or refused. */
-  async #writeSolo(op: PendingOp) {
+  async #writeSolo(op: PendingSolo) {
     const batch = emptyQueue();
     batch.ops.push(op);
+    batch.since = op.since;
     const { batch: stored, runs } = batchOf(batch, () => undefined);
     stored.atomic = true;
     this.#inFlight = batch;
@@ -392,7 +413,8 @@ class GroupWriter implements Writer {
     }
     const more = this.#solo.length > 0;
     if (more || size(this.#q) || this.#q.waiters.length) {
-      this.#schedule(more || this.#urgent);
+      // Who waits (a flush after the operation included) hears at once.
+      this.#schedule(more || this.#urgent || this.#q.waiters.length > 0);
     }
   }
 
@@ -402,7 +424,11 @@ class GroupWriter implements Writer {
       "unavailable",
       `could not write to the database: ${(e as Error).message}`,
     );
-    for (const op of batch.ops) op.reject(err);
+    // An all-or-nothing operation queued behind it is not written either
+    // (it must not overtake what goes back in the queue).
+    const behind = this.#solo.filter((s) => s.after === batch);
+    this.#solo = this.#solo.filter((s) => s.after !== batch);
+    for (const op of [...batch.ops, ...behind]) op.reject(err);
     for (const w of batch.waiters) w.reject(err);
     this.#opts.onError?.(e, stored);
   }
@@ -528,7 +554,7 @@ class GroupWriter implements Writer {
   commit(op: Operation, apply: () => void): Promise<void> {
     if (this.#closed) return Promise.reject(shuttingDown());
     return new Promise<void>((resolve, reject) => {
-      (op.atomic ? this.#solo : this.#q.ops).push({
+      const pending: PendingOp = {
         puts: op.puts ?? [],
         deletes: op.deletes ?? [],
         started: op.started ?? [],
@@ -539,8 +565,20 @@ class GroupWriter implements Writer {
         apply,
         resolve,
         reject,
-      });
-      this.#queued();
+      };
+      if (!op.atomic) {
+        this.#q.ops.push(pending);
+        this.#queued();
+      } else {
+        // In a batch of its own: the queue's age is not its.
+        const { waiters } = this.#q;
+        this.#solo.push({
+          ...pending,
+          after: this.#q,
+          flushes: waiters.length,
+          since: performance.now(),
+        });
+      }
       this.#schedule(true);
     });
   }
@@ -575,6 +613,7 @@ class GroupWriter implements Writer {
     const since = Math.min(
       this.#inFlight?.since ?? Infinity,
       this.#q.since ?? Infinity,
+      this.#solo[0]?.since ?? Infinity,
     );
     return since === Infinity ? 0 : Math.max(0, now - since);
   }

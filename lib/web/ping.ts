@@ -24,15 +24,26 @@ import type { PingKind } from "../jobpro/ping.ts";
 import { ApiError, json, readText } from "./api.ts";
 import { credentials } from "./auth.ts";
 import type { State } from "../../utils.ts";
+import { RESERVED_IDS } from "./reserved_ids.ts";
 
-/** The paths the ping routes answer. */
-const PING_PATH = /^\/jobs\/[^/]+\/ping(?:\/(?:start|fail))?$/;
+/**
+ * The paths the ping routes answer: `/jobs/:id/ping[/start|/fail]` where
+ * the id can be a job's. A reserved id's segment is another route's (the
+ * seed's `/jobs/pause/:id` answers `/jobs/pause/ping`), never a ping.
+ */
+export const PING_PATH = new RegExp(
+  `^/jobs/(?!(?:${
+    RESERVED_IDS.map((id) => id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join("|")
+  })/)[^/]+/ping(?:/(?:start|fail))?$`,
+  "i",
+);
 
 /** The header a ping key may come in instead of `?key=`. */
 export const PING_KEY_HEADER = "x-ping-key";
 
-/** Bodies of pings above this are refused. */
-const MAX_PING_BODY = 1024 * 1024;
+/** Bodies of pings above this are refused (main.ts lets the server take them). */
+export const MAX_PING_BODY = 1024 * 1024;
 
 /**
  * Whether the request is a ping (a POST to a ping route): the token check

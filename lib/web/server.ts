@@ -52,16 +52,21 @@ export interface ServeOptions {
   /** Largest request body, in bytes (default 64 KiB); larger ones are a 413. */
   maxBodyBytes?: number;
   /**
-   * Paths whose bodies may be larger (a document of many jobs to apply),
-   * and their limit; `variable` names the setting in the 413's message.
+   * Paths whose bodies may be larger (a document of many jobs to apply, a
+   * ping's output), and their limits; the first that matches counts.
    */
-  largeBodies?: {
-    paths: readonly string[];
-    maxBytes: number;
-    variable: string;
-  };
+  largeBodies?: readonly LargeBodies[];
   /** Where problems are reported (a handler that threw, an accept error). */
   log?: (message: string) => void;
+}
+
+/** Paths whose bodies may be larger than the request limit, and their limit. */
+export interface LargeBodies {
+  /** Paths (no trailing slash), or patterns a path must match. */
+  paths: readonly (string | RegExp)[];
+  maxBytes: number;
+  /** The setting named in the 413's message (absent: the limit is fixed). */
+  variable?: string;
 }
 
 /** A listening server. */
@@ -345,16 +350,17 @@ function receive(
   req: IncomingMessage,
 ): Promise<Uint8Array<ArrayBuffer> | Refusal> {
   const path = (req.url ?? "/").replace(/[?#].*$/, "").replace(/\/+$/, "");
-  const large = serving.largeBodies?.paths.includes(path)
-    ? serving.largeBodies
-    : undefined;
+  const large = serving.largeBodies?.find((l) =>
+    l.paths.some((p) => typeof p === "string" ? p === path : p.test(path))
+  );
   const max = large?.maxBytes ?? serving.maxBodyBytes;
+  const setting = large ? large.variable : "JOBPRO_MAX_BODY_BYTES";
   const tooLarge: Refusal = {
     status: 413,
     code: "too_large",
-    message: `the body is larger than ${max} bytes (${
-      large?.variable ?? "JOBPRO_MAX_BODY_BYTES"
-    })`,
+    message: `the body is larger than ${max} bytes${
+      setting ? ` (${setting})` : ""
+    }`,
   };
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > max) return Promise.resolve(tooLarge);

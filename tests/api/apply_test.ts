@@ -351,6 +351,14 @@ Deno.test("export and apply: round trip, idempotence, dry run, all or nothing, p
           j.id === seed[0].ID
         );
         assertExists(one);
+        // A job of that format whose endpoint is no URL: a 400 naming it.
+        for (const endpoint of ["http://[", "http://a b/", "https://:0/"]) {
+          const bad = await apply(b.jp, [
+            { ...seed[0], TriggerEndpoint: endpoint },
+          ], "?dryRun=1");
+          assertEquals(bad.status, 400, bad.text);
+          assertEquals(bad.body.error.field, "jobs.0.TriggerEndpoint");
+        }
       },
     );
 
@@ -371,6 +379,20 @@ Deno.test("export and apply: round trip, idempotence, dry run, all or nothing, p
           (await call(b.jp, "GET", "/jobs/another-new", undefined, AUTH))
             .status,
           404,
+        );
+        // Create only deletes nothing: with prune it is refused, whole.
+        const jobsBefore = (await call(b.jp, "GET", "/jobs", undefined, AUTH))
+          .body.total;
+        const pruning = await apply(b.jp, [
+          { ...manual, id: "only-new" },
+        ], "?createOnly=1&prune=1");
+        assertEquals([pruning.status, pruning.body.error.field], [
+          400,
+          "prune",
+        ]);
+        assertEquals(
+          (await call(b.jp, "GET", "/jobs", undefined, AUTH)).body.total,
+          jobsBefore,
         );
       },
     );

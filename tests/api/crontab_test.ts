@@ -150,6 +150,24 @@ Deno.test("crontab import: shell jobs that run as cron would, @reboot at each st
         const p = await importText(jp, text, "?partial=1");
         assertEquals([p.status, p.body.created], [200, 1]);
         assertEquals(p.body.problems.map((x: { line: number }) => x.line), [2]);
+        // A line whose job a create would refuse (21 MAILTO addresses) is
+        // left out by a partial import too, named by its line.
+        const mails = Array.from({ length: 21 }, (_, i) => `u${i}@example.com`);
+        const crowded = [
+          "0 3 * * * /bin/echo first",
+          `MAILTO=${mails.join(",")}`,
+          "0 4 * * * /bin/echo crowded",
+          "MAILTO=",
+          "0 5 * * * /bin/echo last",
+        ].join("\n");
+        const whole = await importText(jp, crowded, "?dryRun=1");
+        assertEquals([whole.status, whole.body.error.field], [400, "line.3"]);
+        const part = await importText(jp, crowded, "?dryRun=1&partial=1");
+        assertEquals([part.status, part.body.created], [200, 2]);
+        assertEquals(
+          part.body.problems.map((x: { line: number }) => x.line),
+          [3],
+        );
         const none = await call(jp, "POST", "/jobs/import/crontab", {
           text: "",
         });

@@ -82,9 +82,26 @@ Deno.test("ping routes: key auth, admin token, read-only token, 409 for other jo
     assertEquals(read.status, 403);
     const byAdmin = await curl(jp, "/jobs/backup/ping", { headers: admin });
     assertEquals(byAdmin.status, 200);
-    // Nothing the refused pings did was recorded: 3 runs (ok, fail, admin).
+    // A fail ping whose text quotes the ping URL (curl's own error line in
+    // a script's log): the key is blanked in the run, for every reader.
+    const quoting = await curl(jp, `/jobs/backup/ping/fail?key=${key}`, {
+      body: `curl: (22) POST https://jobs.example/jobs/backup/ping?key=${key}`,
+    });
+    assertEquals(quoting.status, 200);
+    for (const who of [admin, reader]) {
+      const r = await call(
+        jp,
+        "GET",
+        `/jobs/backup/runs/${quoting.body.id}`,
+        undefined,
+        who,
+      );
+      assertEquals(r.text.includes(key), false, r.text);
+      assertMatch(r.body.error, /key=\[redacted\]/);
+    }
+    // Nothing the refused pings did was recorded: 4 runs (ok, fail, admin, quoting).
     const job = await call(jp, "GET", "/jobs/backup", undefined, admin);
-    assertEquals(job.body.runCount, 3);
+    assertEquals(job.body.runCount, 4);
     // The key opens only the ping routes.
     const other = await call(jp, "POST", `/jobs/backup/pause?key=${key}`, {});
     assertEquals(other.status, 401);
@@ -141,8 +158,67 @@ Deno.test("ping routes: key auth, admin token, read-only token, 409 for other jo
     }, admin);
     assertEquals(noGrace.status, 400);
     assertEquals(noGrace.body.error.field, "action.graceMs");
+    const keyed = await call(jp, "POST", "/jobs", {
+      name: "x",
+      schedule: "* * * * *",
+      action: { type: "heartbeat", graceMs: 1000 },
+      concurrencyKey: "db",
+    }, admin);
+    assertEquals(keyed.status, 400);
+    assertEquals(keyed.body.error.field, "concurrencyKey");
+    assertMatch(keyed.body.error.message, /takes no concurrency slot/);
+    const keyedLater = await call(jp, "PATCH", "/jobs/backup", {
+      concurrencyKey: "db",
+    }, admin);
+    assertEquals(keyedLater.status, 400);
+    assertEquals(keyedLater.body.error.field, "concurrencyKey");
     const runNow = await call(jp, "POST", "/jobs/backup/run", {}, admin);
     assertEquals(runNow.status, 409);
     assert(runNow.body.error.message.includes("heartbeat"));
+  }, { JOBPRO_TOKEN: TOKEN, JOBPRO_READ_TOKEN: READ_TOKEN });
+});
+
+Deno.test("ping routes: a body over the request limit (64 KiB), up to 1 MiB, is taken on every ping path; beyond, a 413", async () => {
+  await withServer(async (jp) => {
+    const made = await call(jp, "POST", "/jobs", {
+      id: "big",
+      name: "Big output",
+      schedule: "0 3 * * *",
+      action: { type: "heartbeat", graceMs: 600_000 },
+    }, admin);
+    assertEquals(made.status, 201, made.text);
+    const key = made.body.action.pingKey;
+    const log = "line of a long log\n".repeat(11_000); // ~200 KB
+    const start = await curl(jp, `/jobs/big/ping/start?key=${key}`, {
+      body: log,
+    });
+    assertEquals(start.status, 200, JSON.stringify(start.body));
+    const fail = await curl(jp, `/jobs/big/ping/fail?key=${key}`, {
+      body: "tar: disk full\n" + log,
+    });
+    assertEquals(fail.status, 200, JSON.stringify(fail.body));
+    assertEquals(fail.body.id, start.body.id);
+    assertEquals(fail.body.error, "failure reported by ping: tar: disk full");
+    const ok = await curl(jp, `/jobs/big/ping?key=${key}`, { body: log });
+    assertEquals(ok.status, 200, JSON.stringify(ok.body));
+    // The output kept is the tail of the body.
+    const run = await call(
+      jp,
+      "GET",
+      `/jobs/big/runs/${fail.body.id}`,
+      undefined,
+      admin,
+    );
+    assertEquals(run.status, 200, run.text);
+    assert(log.endsWith(run.body.output.slice(1)), "the body's tail");
+    const tooBig = await curl(jp, `/jobs/big/ping/fail?key=${key}`, {
+      body: "x".repeat(1024 * 1024 + 1),
+    });
+    assertEquals(tooBig.status, 413);
+    // Other routes keep the request limit.
+    const other = await call(jp, "PATCH", "/jobs/big", {
+      description: "x".repeat(100_000),
+    }, admin);
+    assertEquals(other.status, 413);
   }, { JOBPRO_TOKEN: TOKEN, JOBPRO_READ_TOKEN: READ_TOKEN });
 });

@@ -44,6 +44,19 @@ Deno.test("JOBPRO_TIMEZONE: jobs without a zone run in it and say which applied;
     assertEquals(plain.body.effectiveTimezone, "Europe/Berlin");
     assertEquals(wall(plain.body.nextRunAt, "Europe/Berlin"), "02:30");
     assertStringIncludes(plain.body.scheduleText, "Europe/Berlin");
+    // An empty zone is no zone: the default applies, and says so.
+    const blank = await call(
+      jp,
+      "POST",
+      "/jobs",
+      nightly({ id: "blank", timezone: "" }),
+    );
+    assertEquals(blank.status, 201, blank.text);
+    assertEquals(
+      [blank.body.timezone, blank.body.effectiveTimezone],
+      [null, "Europe/Berlin"],
+    );
+    assertEquals(wall(blank.body.nextRunAt, "Europe/Berlin"), "02:30");
 
     const tokyo = await call(
       jp,

@@ -6,79 +6,10 @@
  * taking a list's output and the Go service's file, and `import-crontab`
  * (re-import unchanged, bad lines named, --partial, shell disabled said).
  */
-import { assert, assertEquals, assertMatch } from "@std/assert";
-import { readConfig } from "@/lib/config.ts";
-import { type Jobpro, startJobpro } from "@/main.ts";
-import { tempDb } from "../helpers.ts";
+import { assertEquals, assertMatch } from "@std/assert";
+import { api, assertExit, jobs, startServer } from "./helpers.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const SEED = new URL("../fixtures/seed_jobs.json", import.meta.url).pathname;
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function server(env: Record<string, string> = {}) {
-  const db = await tempDb();
-  const jp = await startJobpro(
-    readConfig({
-      PORT: "0",
-      JOBPRO_DB: db.path,
-      JOBPRO_SHUTDOWN_GRACE_MS: "0",
-      ...env,
-    }),
-    { quiet: true },
-  );
-  return {
-    jp,
-    async close() {
-      await jp.close();
-      await db.cleanup();
-    },
-  };
-}
-
-async function jobs(url: string, args: string[]): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "cli/jobs.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { JOBPRO_URL: url, JOBPRO_TOKEN: "", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
-
-function assertExit(r: Result, code: number, stderr?: RegExp) {
-  assertEquals(r.code, code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  if (stderr) assertMatch(r.stderr, stderr);
-}
-
-async function api(jp: Jobpro, method: string, path: string, body?: unknown) {
-  const res = await fetch(jp.url + path, {
-    method,
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
 
 const secret = {
   id: "billing",
@@ -99,8 +30,8 @@ const noop = {
 };
 
 Deno.test("cli: export > file, apply -f (created, unchanged, dry run field by field, prune), add --file with list --json and the Go file", async () => {
-  const a = await server();
-  const b = await server();
+  const a = await startServer();
+  const b = await startServer();
   const dir = await Deno.makeTempDir({ prefix: "jobpro-apply-cli-" });
   try {
     await api(a.jp, "POST", "/jobs", secret);
@@ -207,8 +138,8 @@ GREETING="hello there"
 `;
 
 Deno.test("cli: import-crontab creates shell jobs, a re-import is unchanged, a bad line imports nothing unless --partial, shell disabled is said", async () => {
-  const shell = await server({ JOBPRO_ALLOW_SHELL: "1" });
-  const plain = await server();
+  const shell = await startServer({ JOBPRO_ALLOW_SHELL: "1" });
+  const plain = await startServer();
   const dir = await Deno.makeTempDir({ prefix: "jobpro-crontab-cli-" });
   try {
     const file = `${dir}/crontab`;

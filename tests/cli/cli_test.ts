@@ -9,139 +9,20 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "@std/assert";
-import { readConfig } from "@/lib/config.ts";
-import { type Jobpro, startJobpro } from "@/main.ts";
-import { localServer, tempDb, waitFor } from "../helpers.ts";
+import type { Jobpro } from "@/main.ts";
+import { localServer, waitFor } from "../helpers.ts";
+import {
+  assertExit,
+  jobs,
+  jobsJson,
+  request,
+  spawnJobs,
+  withServer,
+} from "./helpers.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const CLI_ARGS = [
-  "run",
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "cli/jobs.ts",
-];
-
-/** What one CLI run printed and returned. */
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function withServer(
-  fn: (jp: Jobpro) => Promise<void>,
-  env: Record<string, string> = {},
-) {
-  const db = await tempDb();
-  const jp = await startJobpro(
-    readConfig({
-      PORT: "0",
-      JOBPRO_DB: db.path,
-      JOBPRO_SHUTDOWN_GRACE_MS: "0",
-      ...env,
-    }),
-    { quiet: true },
-  );
-  try {
-    await fn(jp);
-  } finally {
-    await jp.close();
-    await db.cleanup();
-  }
-}
-
-function command(url: string, args: string[], env: Record<string, string>) {
-  return new Deno.Command(Deno.execPath(), {
-    args: [...CLI_ARGS, ...args],
-    cwd: ROOT,
-    env: { JOBPRO_URL: url, JOBPRO_TOKEN: "", NO_COLOR: "1", ...env },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-/** Runs `jobs <args>` to the end. */
-async function jobs(
-  url: string,
-  args: string[],
-  opts: { stdin?: string; env?: Record<string, string> } = {},
-): Promise<Result> {
-  const child = command(url, args, opts.env ?? {}).spawn();
-  const writer = child.stdin.getWriter();
-  if (opts.stdin) await writer.write(new TextEncoder().encode(opts.stdin));
-  await writer.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
-
-/** Runs `jobs <args> --json`, expects exit 0 and returns the parsed stdout. */
-async function jobsJson<T = Record<string, unknown>>(
-  url: string,
-  args: string[],
-  opts: { stdin?: string } = {},
-): Promise<T> {
-  const r = await jobs(url, [...args, "--json"], opts);
-  assertEquals(r.code, 0, `jobs ${args.join(" ")}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
-
-function assertExit(r: Result, code: number, stderr?: RegExp) {
-  assertEquals(r.code, code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  if (stderr) assertMatch(r.stderr, stderr);
-}
-
-/** A long-running `jobs` process whose output is collected as it comes. */
-function spawnJobs(
-  url: string,
-  args: string[],
-  env: Record<string, string> = {},
-) {
-  const child = command(url, args, env).spawn();
-  void child.stdin.close();
-  const seen = { stdout: "", stderr: "" };
-  const pump = async (
-    s: ReadableStream<Uint8Array>,
-    key: keyof typeof seen,
-  ) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of s) {
-      seen[key] += decoder.decode(chunk, { stream: true });
-    }
-  };
-  const pumped = Promise.all([
-    pump(child.stdout, "stdout"),
-    pump(child.stderr, "stderr"),
-  ]);
-  return {
-    seen,
-    /** Waits until stdout (or stderr) matches, with a deadline. */
-    until: (re: RegExp, key: keyof typeof seen = "stdout") =>
-      waitFor(() => seen[key].match(re), {
-        what: `${re} in ${key}: ${JSON.stringify(seen)}`,
-      }),
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await pumped;
-    },
-  };
-}
-
+/** The API's parsed body, whatever the status. */
 async function api(jp: Jobpro, method: string, path: string, body?: unknown) {
-  const res = await fetch(jp.url + path, {
-    method,
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return text ? JSON.parse(text) : null;
+  return (await request(jp, method, path, body)).body;
 }
 
 Deno.test("help prints usage; usage errors exit 2 and send nothing", async () => {
@@ -1052,7 +933,7 @@ Deno.test("against a server with JOBPRO_TOKEN: no token exits 6, the token works
     assertExit(ran, 0);
     assertMatch(ran.stdout, /^t #\d+ complete/);
     assertExit(await jobs(jp.url, ["watch"]), 6);
-    const watch = spawnJobs(jp.url, ["watch", "t"], env);
+    const watch = spawnJobs(jp.url, ["watch", "t"], { env });
     try {
       await watch.until(/connected to /, "stderr");
       await fetch(`${jp.url}/jobs/t/run`, {

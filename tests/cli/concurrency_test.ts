@@ -6,45 +6,11 @@
  * lets it go, so a second run really waits queued.
  */
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { readConfig } from "@/lib/config.ts";
-import { startJobpro } from "@/main.ts";
-import { localServer, tempDb, waitFor } from "../helpers.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `jobs <args>` to the end. */
-async function jobs(url: string, args: string[]): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "cli/jobs.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { JOBPRO_URL: url, JOBPRO_TOKEN: "", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+import { localServer, waitFor } from "../helpers.ts";
+import { assertExit, jobs, type Result, startServer } from "./helpers.ts";
 
 function ok(r: Result): string {
-  assertEquals(r.code, 0, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  assertExit(r, 0);
   return r.stdout;
 }
 
@@ -55,16 +21,8 @@ Deno.test("cli: --concurrency-key on add and edit; jobs concurrency shows and se
       held.push(() => resolve(new Response("ok")))
     )
   );
-  const db = await tempDb();
-  const jp = await startJobpro(
-    readConfig({
-      PORT: "0",
-      JOBPRO_DB: db.path,
-      JOBPRO_SHUTDOWN_GRACE_MS: "0",
-      JOBPRO_CONCURRENCY: "backups=1",
-    }),
-    { quiet: true },
-  );
+  const server = await startServer({ JOBPRO_CONCURRENCY: "backups=1" });
+  const jp = server.jp;
   try {
     for (const id of ["b1", "b2"]) {
       const made = JSON.parse(ok(
@@ -138,8 +96,7 @@ Deno.test("cli: --concurrency-key on add and edit; jobs concurrency shows and se
     assertStringIncludes(help, "KEY=N");
   } finally {
     for (const go of held.splice(0)) go();
-    await jp.close();
+    await server.close();
     await target.close();
-    await db.cleanup();
   }
 });

@@ -5,49 +5,10 @@
  * tests/cli/cli_test.ts does).
  */
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { readConfig } from "@/lib/config.ts";
-import { startJobpro } from "@/main.ts";
-import { tempDb } from "../helpers.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-/** Runs `jobs <args>` to the end. */
-async function jobs(url: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "cli/jobs.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { JOBPRO_URL: url, JOBPRO_TOKEN: "", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+import { jobs, withServer } from "./helpers.ts";
 
 Deno.test("cli: --description on add and edit (an empty one clears it), shown by show with the zone that applies", async () => {
-  const db = await tempDb();
-  const jp = await startJobpro(
-    readConfig({
-      PORT: "0",
-      JOBPRO_DB: db.path,
-      JOBPRO_TIMEZONE: "Europe/Berlin",
-      JOBPRO_SHUTDOWN_GRACE_MS: "0",
-    }),
-    { quiet: true },
-  );
-  try {
+  await withServer(async (jp) => {
     const help = await jobs(jp.url, ["add", "--help"]);
     assertStringIncludes(help.stdout, "--description TEXT");
     const add = await jobs(jp.url, [
@@ -91,8 +52,5 @@ Deno.test("cli: --description on add and edit (an empty one clears it), shown by
     const cleared = await jobs(jp.url, ["edit", "digest", "--description", ""]);
     assertEquals(cleared.code, 0, cleared.stderr);
     assertEquals(jp.manager.get("digest").description, null);
-  } finally {
-    await jp.close();
-    await db.cleanup();
-  }
+  }, { JOBPRO_TIMEZONE: "Europe/Berlin" });
 });

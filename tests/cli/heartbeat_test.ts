@@ -6,49 +6,12 @@
  * (start, then success), a wrong key exits 6, `--help` documents it.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { readConfig } from "@/lib/config.ts";
-import { startJobpro } from "@/main.ts";
-import { tempDb } from "../helpers.ts";
+import { jobs, withServer } from "./helpers.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const TOKEN = "cli-heartbeat-token-0123456789";
 
-async function jobs(url: string, args: string[], token = "") {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "cli/jobs.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { JOBPRO_URL: url, JOBPRO_TOKEN: token, NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
-
 Deno.test("cli: add --heartbeat, ping with the key (start, success), a wrong key, --help", async () => {
-  const db = await tempDb();
-  const jp = await startJobpro(
-    readConfig({
-      PORT: "0",
-      JOBPRO_DB: db.path,
-      JOBPRO_TOKEN: TOKEN,
-      JOBPRO_SHUTDOWN_GRACE_MS: "0",
-    }),
-    { quiet: true },
-  );
-  try {
+  await withServer(async (jp) => {
     const added = await jobs(jp.url, [
       "add",
       "--json",
@@ -58,7 +21,7 @@ Deno.test("cli: add --heartbeat, ping with the key (start, success), a wrong key
       "0 3 * * *",
       "--heartbeat",
       "10m",
-    ], TOKEN);
+    ], { env: { JOBPRO_TOKEN: TOKEN } });
     assertEquals(added.code, 0, added.stderr);
     const job = JSON.parse(added.stdout);
     assertEquals(job.action.type, "heartbeat");
@@ -84,8 +47,5 @@ Deno.test("cli: add --heartbeat, ping with the key (start, success), a wrong key
     assertMatch(help.stdout, /--start/);
     const addHelp = await jobs(jp.url, ["add", "--help"]);
     assert(addHelp.stdout.includes("--heartbeat GRACE"));
-  } finally {
-    await jp.close();
-    await db.cleanup();
-  }
+  }, { JOBPRO_TOKEN: TOKEN });
 });

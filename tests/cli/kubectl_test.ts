@@ -9,30 +9,24 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import fc from "fast-check";
 import { load } from "js-yaml";
-import { readConfig } from "@/lib/config.ts";
-import { type Jobpro, startJobpro } from "@/main.ts";
+import type { Jobpro } from "@/main.ts";
 import { VERSION } from "@/lib/version.ts";
 import { main } from "@/cli/jobs.ts";
 import { COMMANDS } from "@/cli/commands.ts";
 import { EXIT } from "@/cli/errors.ts";
 import { toYaml } from "@/cli/yaml.ts";
-import { tempDb } from "../helpers.ts";
+import {
+  api,
+  assertExit,
+  CLI_ARGS,
+  jobs as jobsProcess,
+  type Result,
+  result,
+  ROOT,
+  withServer,
+} from "./helpers.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const TOKEN = "cli-kubectl-token-0123456789";
-const CLI = [
-  "run",
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "cli/jobs.ts",
-];
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** `jobs <argv>` in-process, with the environment a user would have. */
 async function jobs(
@@ -51,64 +45,6 @@ async function jobs(
   return { code, stdout: out.join("\n"), stderr: err.join("\n") };
 }
 
-/** `jobs <argv>` as a real child process. */
-async function jobsProcess(url: string, argv: string[]): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...CLI, ...argv],
-    cwd: ROOT,
-    env: { JOBPRO_URL: url, JOBPRO_TOKEN: TOKEN, NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
-
-function assertExit(r: Result, code: number, stderr?: RegExp) {
-  assertEquals(r.code, code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  if (stderr) assertMatch(r.stderr, stderr);
-}
-
-/** Starts one jobpro (with a token) for `fn`, and always stops it. */
-async function withServer(fn: (jp: Jobpro) => Promise<void>) {
-  const db = await tempDb();
-  const jp = await startJobpro(
-    readConfig({
-      PORT: "0",
-      JOBPRO_DB: db.path,
-      JOBPRO_SHUTDOWN_GRACE_MS: "0",
-      JOBPRO_TOKEN: TOKEN,
-    }),
-    { quiet: true },
-  );
-  try {
-    await fn(jp);
-  } finally {
-    await jp.close();
-    await db.cleanup();
-  }
-}
-
-async function api(jp: Jobpro, method: string, path: string, body?: unknown) {
-  const res = await fetch(jp.url + path, {
-    method,
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json",
-      authorization: `Bearer ${TOKEN}`,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
 /** A port nothing listens on. */
 function closedUrl(): string {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -118,7 +54,9 @@ function closedUrl(): string {
 }
 
 async function versionStep(jp: Jobpro) {
-  const r = await jobsProcess(jp.url, ["version"]);
+  const r = await jobsProcess(jp.url, ["version"], {
+    env: { JOBPRO_TOKEN: TOKEN },
+  });
   assertExit(r, 0);
   assertEquals(
     r.stdout.trim(),
@@ -152,13 +90,13 @@ async function outputStep(jp: Jobpro) {
     action: { type: "function", name: "noop", params: { ms: 1 } },
     tags: ["billing", "nightly"],
     autoStart: false,
-  });
+  }, TOKEN);
   await api(jp, "POST", "/jobs", {
     id: "o-ping",
     name: "yes",
     action: { type: "http", url: "http://127.0.0.1:1/ping" },
     autoStart: false,
-  });
+  }, TOKEN);
   const filter = ["--q", "o-"];
   const json = await jobs(jp.url, ["list", ...filter, "-o", "json"]);
   assertExit(json, 0);
@@ -264,8 +202,11 @@ async function editStartStep(jp: Jobpro) {
     schedule: "0 0 * * *",
     action: { type: "function", name: "noop" },
     autoStart: false,
-  });
-  assertEquals((await api(jp, "GET", "/jobs/e-start")).status, "created");
+  }, TOKEN);
+  assertEquals(
+    (await api(jp, "GET", "/jobs/e-start", undefined, TOKEN)).status,
+    "created",
+  );
   const started = await jobs(jp.url, ["edit", "e-start", "--start", "--json"]);
   assertExit(started, 0);
   const job = JSON.parse(started.stdout);
@@ -277,7 +218,7 @@ async function editStartStep(jp: Jobpro) {
   assertExit(again, 0);
   assertMatch(again.stdout, /^updated e-start {2}scheduled {2}next run in /);
 
-  await api(jp, "POST", "/jobs/e-start/pause");
+  await api(jp, "POST", "/jobs/e-start/pause", undefined, TOKEN);
   const resumed = await jobs(jp.url, ["edit", "e-start", "--start", "--json"]);
   assertEquals(JSON.parse(resumed.stdout).status, "scheduled");
 
@@ -320,7 +261,7 @@ async function helpAndErrorsStep(jp: Jobpro) {
     name: "Codes",
     schedule: "0 0 * * *",
     action: { type: "function", name: "noop" },
-  });
+  }, TOKEN);
   const cases: [string[], number, RegExp, Record<string, string>?][] = [
     [["show", "nope"], EXIT.notFound, /^jobs show: .*nope/],
     [["start", "x-codes"], EXIT.rejected, /^jobs start: cannot start/],
@@ -391,12 +332,7 @@ async function bash(script: string): Promise<Result> {
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+  return result(out);
 }
 
 function assertSuggestions(stdout: string) {
@@ -413,7 +349,7 @@ function assertSuggestions(stdout: string) {
 
 Deno.test("completion bash, sourced in a real bash, completes commands, flags and their values", async () => {
   const r = await bash(bashDriver(
-    `source <("$DENO" ${CLI.join(" ")} completion bash)`,
+    `source <("$DENO" ${CLI_ARGS.join(" ")} completion bash)`,
   ));
   assertExit(r, 0);
   assertSuggestions(r.stdout);
@@ -479,5 +415,5 @@ Deno.test("kubectl habits against one real server", async (t) => {
       "completion zsh runs the same completion through zsh's bash layer; fish lists every command and flag",
       () => zshFishStep(jp),
     );
-  });
+  }, { JOBPRO_TOKEN: TOKEN });
 });

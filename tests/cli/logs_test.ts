@@ -8,66 +8,8 @@
  * output. Waiting polls with deadlines.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { readConfig } from "@/lib/config.ts";
-import { type Jobpro, startJobpro } from "@/main.ts";
-import { tempDb, waitFor } from "../helpers.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-function jobsCommand(url: string, args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "cli/jobs.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { JOBPRO_URL: url, JOBPRO_TOKEN: "", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-/** A `jobs` process whose output is collected as it comes. */
-function spawnJobs(url: string, args: string[]) {
-  const child = jobsCommand(url, args).spawn();
-  const seen = { stdout: "", stderr: "" };
-  const pump = async (
-    s: ReadableStream<Uint8Array>,
-    key: keyof typeof seen,
-  ) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of s) {
-      seen[key] += decoder.decode(chunk, { stream: true });
-    }
-  };
-  const pumped = Promise.all([
-    pump(child.stdout, "stdout"),
-    pump(child.stderr, "stderr"),
-  ]);
-  return {
-    seen,
-    async exit() {
-      const { code } = await child.status;
-      await pumped;
-      return code;
-    },
-  };
-}
-
-async function api(jp: Jobpro, method: string, path: string, body?: unknown) {
-  const res = await fetch(jp.url + path, {
-    method,
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+import { waitFor } from "../helpers.ts";
+import { request, spawnJobs, withServer } from "./helpers.ts";
 
 const shell = (script: string, ...args: string[]) => ({
   type: "shell",
@@ -75,19 +17,9 @@ const shell = (script: string, ...args: string[]) => ({
 });
 
 Deno.test("jobs logs --follow streams a running program, then exits 0 (complete) or 5 (failed)", async () => {
-  const db = await tempDb();
-  const jp = await startJobpro(
-    readConfig({
-      PORT: "0",
-      JOBPRO_DB: db.path,
-      JOBPRO_SHUTDOWN_GRACE_MS: "0",
-      JOBPRO_ALLOW_SHELL: "1",
-    }),
-    { quiet: true },
-  );
-  try {
-    const gate = `${db.dir}/go`;
-    const made = await api(jp, "POST", "/jobs", {
+  await withServer(async (jp, { dir }) => {
+    const gate = `${dir}/go`;
+    const made = await request(jp, "POST", "/jobs", {
       id: "chatty",
       name: "Chatty",
       schedule: "",
@@ -98,7 +30,7 @@ Deno.test("jobs logs --follow streams a running program, then exits 0 (complete)
       ),
     });
     assertEquals(made.status, 201, JSON.stringify(made.body));
-    const ran = await api(jp, "POST", "/jobs/chatty/run");
+    const ran = await request(jp, "POST", "/jobs/chatty/run");
     const runId = ran.body.run.id;
     // No RUN_ID: the job's latest run.
     const follow = spawnJobs(jp.url, ["logs", "chatty", "--follow"]);
@@ -113,14 +45,14 @@ Deno.test("jobs logs --follow streams a running program, then exits 0 (complete)
     assertEquals(await plain.exit(), 0, plain.seen.stderr);
     assertEquals(plain.seen.stdout, "one\ntwo\n");
 
-    await api(jp, "POST", "/jobs", {
+    await request(jp, "POST", "/jobs", {
       id: "broken",
       name: "Broken",
       schedule: "",
       autoStart: false,
       action: shell(`echo bad; exit 3`),
     });
-    const bad = await api(jp, "POST", "/jobs/broken/run");
+    const bad = await request(jp, "POST", "/jobs/broken/run");
     const failed = spawnJobs(jp.url, [
       "logs",
       "broken",
@@ -137,8 +69,5 @@ Deno.test("jobs logs --follow streams a running program, then exits 0 (complete)
     assertEquals(await help.exit(), 0);
     assertStringIncludes(help.seen.stdout, "--follow");
     assert(/0 the run\s+completed, 5 it failed/.test(help.seen.stdout));
-  } finally {
-    await jp.close();
-    await db.cleanup();
-  }
+  }, { JOBPRO_ALLOW_SHELL: "1" });
 });

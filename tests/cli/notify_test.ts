@@ -8,32 +8,7 @@
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { notifyFlag } from "@/cli/args.ts";
 import { call, withServer } from "../api/helpers.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-async function jobs(url: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "cli/jobs.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { JOBPRO_URL: url, JOBPRO_TOKEN: "", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+import { jobs } from "./helpers.ts";
 
 Deno.test("cli --notify: EVENTS=TARGET, an email or a webhook; '' alone is none", () => {
   assertEquals(

@@ -4,74 +4,8 @@
  * port with a temp DuckDB file (as tests/cli/cli_test.ts does).
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { readConfig } from "@/lib/config.ts";
-import { type Jobpro, startJobpro } from "@/main.ts";
-import { tempDb, waitFor } from "../helpers.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function withServer(fn: (jp: Jobpro) => Promise<void>) {
-  const db = await tempDb();
-  const jp = await startJobpro(
-    readConfig({
-      PORT: "0",
-      JOBPRO_DB: db.path,
-      JOBPRO_SHUTDOWN_GRACE_MS: "0",
-    }),
-    { quiet: true },
-  );
-  try {
-    await fn(jp);
-  } finally {
-    await jp.close();
-    await db.cleanup();
-  }
-}
-
-/** Runs `jobs <args>` to the end. */
-async function jobs(url: string, args: string[]): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "cli/jobs.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { JOBPRO_URL: url, JOBPRO_TOKEN: "", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
-
-function assertExit(r: Result, code: number, stderr?: RegExp) {
-  assertEquals(r.code, code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  if (stderr) assertMatch(r.stderr, stderr);
-}
-
-async function jobsJson<T = Record<string, unknown>>(
-  url: string,
-  args: string[],
-): Promise<T> {
-  const r = await jobs(url, [...args, "--json"]);
-  assertExit(r, 0);
-  return JSON.parse(r.stdout) as T;
-}
+import { waitFor } from "../helpers.ts";
+import { assertExit, jobs, jobsJson, withServer } from "./helpers.ts";
 
 const add = (url: string, id: string, ...more: string[]) =>
   jobsJson<{ tags: string[] }>(url, [

@@ -572,6 +572,16 @@ export class Scenario {
             `${r.job} run ${r.id} by ${r.node ?? "?"}`
           ).join("; ")
         }`,
+        // What each node says of itself: a run whose start was never
+        // answered is named there (and logged by the node).
+        ...await Promise.all(
+          this.live().map(async (n) => {
+            const h = await api(n, "GET", "/healthz", undefined, {
+              timeoutMs: 2000,
+            }).catch((e) => ({ status: 0, body: String(e) }));
+            return `${n.name} /healthz ${h.status}: ${JSON.stringify(h.body)}`;
+          }),
+        ),
       );
     }
     if (report.unrecorded.length) {

@@ -159,6 +159,70 @@ Deno.test("chains: an unknown id, a self-reference or a cycle is refused naming 
   });
 });
 
+Deno.test("chains: heartbeat jobs run nothing, so none is in a chain: as parent, as child, nor made one while chained to", async () => {
+  await withManager(async (m) => {
+    const heartbeat = { type: "heartbeat", graceMs: 60_000 } as const;
+    const yearly = "0 0 1 1 *";
+    await m.create({ id: "child", name: "child", action: noop, ...manual });
+    await refused(
+      () =>
+        m.create({
+          id: "hb",
+          name: "hb",
+          schedule: yearly,
+          action: heartbeat,
+          onSuccess: ["child"],
+        }),
+      "onSuccess",
+      "a heartbeat job runs nothing; chains start from jobs that run",
+    );
+    await m.create({
+      id: "hb",
+      name: "hb",
+      schedule: yearly,
+      action: heartbeat,
+    });
+    await refused(
+      () => m.update("hb", { onFailure: ["child"] }),
+      "onFailure",
+      "a heartbeat job runs nothing; chains start from jobs that run",
+    );
+    await refused(
+      () =>
+        m.create({
+          id: "p",
+          name: "p",
+          action: noop,
+          onSuccess: ["hb"],
+          ...manual,
+        }),
+      "onSuccess",
+      'job "hb" is a heartbeat job: it runs nothing',
+    );
+    await m.create({
+      id: "p",
+      name: "p",
+      action: noop,
+      onFailure: ["child"],
+      ...manual,
+    });
+    await refused(
+      () => m.update("p", { onFailure: ["child", "hb"] }),
+      "onFailure",
+      'job "hb" is a heartbeat job: it runs nothing',
+    );
+    // The child others chain to cannot become a heartbeat job.
+    await refused(
+      () => m.update("child", { schedule: yearly, action: heartbeat }),
+      "action",
+      'a heartbeat job runs nothing, and "p" (onFailure) chains to "child": remove it from their onSuccess/onFailure first',
+    );
+    assertEquals(m.get("child").action.type, "function");
+    assertEquals(m.get("hb").onFailure, []);
+    assertEquals(m.get("p").onFailure, ["child"]);
+  });
+});
+
 Deno.test("chains: a job others chain to cannot be deleted (409 naming them) until they no longer do", async () => {
   await withManager(async (m) => {
     await m.create({ id: "b", name: "b", action: noop, ...manual });

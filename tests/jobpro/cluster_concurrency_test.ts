@@ -26,8 +26,16 @@ interface Node {
   cut(): Promise<void>;
 }
 
-async function startNode(url: string, schema: string, name: string) {
+type Store = Awaited<ReturnType<typeof openPostgresStore>>;
+
+async function startNode(
+  url: string,
+  schema: string,
+  name: string,
+  wrap?: (store: Store) => void,
+) {
   const store = await openPostgresStore(url, { schema, leaseMs: LEASE_MS });
+  wrap?.(store);
   const membership = openPostgresMembership(url, { schema, leaseMs: LEASE_MS });
   const lease = new NodeLease(membership, { name, leaseMs: LEASE_MS });
   const manager = await createManager({
@@ -266,6 +274,85 @@ Deno.test("cluster concurrency: a queued run cancelled on the node that does not
   } finally {
     await a.manager.shutdown({ graceMs: 1000 });
     await b.manager.shutdown({ graceMs: 1000 });
+    await t.close();
+  }
+});
+
+Deno.test("cluster concurrency: a queued run whose start is committed while its job would be handed off runs, on the node that started it", async () => {
+  const s = await testSchema();
+  const t = target();
+  // Once armed, a's answers to startQueued are held after their commit
+  // (a slow network, a pause) until the test lets them through.
+  let armed = false;
+  let committed = false;
+  let asked = 0; // the most runs one start asked for and was refused
+  let letThrough!: () => void;
+  const gate = new Promise<void>((r) => (letThrough = r));
+  const a = await startNode(s.url, s.schema, "a", (store) => {
+    const startQueued = store.startQueued.bind(store);
+    store.startQueued = async (runs) => {
+      const answer = await startQueued(runs);
+      if (!answer.started.some(Boolean)) asked = Math.max(asked, runs.length);
+      if (armed && answer.started.some(Boolean)) {
+        committed = true;
+        await gate;
+      }
+      return answer;
+    };
+  });
+  let b: Node | null = null;
+  try {
+    await waitFor(() => a.lease.live().length === 1, { what: "a live" });
+    await a.manager.create(job("hold", t.url));
+    const ids = Array.from({ length: 10 }, (_, i) => `q${i}`);
+    const idle = Array.from({ length: 10 }, (_, i) => `idle${i}`);
+    for (const id of [...ids, ...idle]) {
+      await a.manager.create({
+        ...job(id, t.url),
+        action: { type: "http", url: `${t.url}/?auto&job=${id}` },
+      });
+    }
+    await a.manager.runNow("hold"); // takes the key's only slot
+    await waitFor(() => t.seen.includes("hold"), { what: "hold running" });
+    for (const id of ids) {
+      assertEquals((await a.manager.runNow(id)).status, "queued");
+    }
+    // Every pass from now on asks for all ten at once (and the store
+    // starts all or none: one limit read per start).
+    await waitFor(() => asked === ids.length, { what: "all ten refused" });
+    // Room for all: one start of the ten, committed, its answer held.
+    armed = true;
+    await a.manager.setConcurrency({ limits: { backups: 20 } });
+    await waitFor(() => committed, { what: "the start committed" });
+    // b joins: a's next rebalance hands b its share of the jobs (an idle
+    // one moving says that pass has looked at every job).
+    b = await startNode(s.url, s.schema, "b");
+    await waitFor(
+      () => a.lease.live().length === 2 && b!.lease.live().length === 2,
+      { what: "both nodes live" },
+    );
+    await waitFor(async () => {
+      for (const id of idle) {
+        if (await ownerOf(s.url, s.schema, id) === b!.lease.epoch) return true;
+      }
+      return false;
+    }, { what: "a handed b a job", timeoutMs: 10_000 });
+    letThrough();
+    t.release("hold");
+    const done = await waitFor(async () => {
+      const all = await Promise.all(
+        ids.map(async (id) => (await a.manager.runs(id)).runs[0]),
+      );
+      return all.every((r) => r?.status === "complete") && all;
+    }, { what: "every started run complete", timeoutMs: 20_000 });
+    assert(done.every((r) => r.node === "a"), "each ran where it started");
+    for (const id of ids) {
+      assertEquals(t.seen.filter((j) => j === id).length, 1, id);
+    }
+  } finally {
+    letThrough();
+    await a.manager.shutdown({ graceMs: 1000 });
+    await b?.manager.shutdown({ graceMs: 1000 });
     await t.close();
   }
 });

@@ -138,6 +138,78 @@ Deno.test("heartbeat: start and fail pings make one failed run with the body as 
   }
 });
 
+Deno.test("heartbeat: pings move the job's last success and failure times, as any run's end does", async () => {
+  const db = await tempDb();
+  const m = await open(db.path);
+  try {
+    await m.create({
+      id: "hb",
+      name: "hb",
+      schedule: YEARLY,
+      action: { type: "heartbeat", graceMs: 60_000 },
+    });
+    assertEquals(m.get("hb").lastSuccessAt, null);
+    const ok = await m.ping("hb", "success", null);
+    assertEquals(m.get("hb").lastSuccessAt, ok.endedAt);
+    assertEquals(m.get("hb").lastFailureAt, null);
+    const bad = await m.ping("hb", "fail", "boom");
+    assertEquals(m.get("hb").lastFailureAt, bad.endedAt);
+    assertEquals(m.get("hb").lastSuccessAt, ok.endedAt);
+  } finally {
+    await m.shutdown({ graceMs: 500 });
+    await db.cleanup();
+  }
+});
+
+Deno.test("heartbeat: a change that takes the job off heartbeat ends its ping-started runs at once (update and apply); a restart finds none going", async () => {
+  const db = await tempDb();
+  let m = await open(db.path);
+  try {
+    // A timeout far off: only the change can end the starts in time.
+    for (const id of ["upd", "app"]) {
+      await m.create({
+        id,
+        name: id,
+        schedule: YEARLY,
+        timeoutMs: 3_600_000,
+        action: { type: "heartbeat", graceMs: 60_000 },
+      });
+    }
+    const upd = await m.ping("upd", "start", null);
+    const app = await m.ping("app", "start", null);
+    const noop = { type: "function", name: "noop" } as const;
+    await m.update("upd", { action: noop });
+    await m.apply({
+      jobs: [{
+        id: "app",
+        name: "app",
+        schedule: YEARLY,
+        action: noop,
+      }],
+    }, {});
+    for (const [id, run] of [["upd", upd], ["app", app]] as const) {
+      const ended = await waitFor(async () => {
+        const r = await m.run(id, run.id);
+        return r.status !== "running" && r;
+      }, { what: `the start of ${id} to end` });
+      assertEquals(ended.status, "failed");
+      assertEquals(
+        ended.error,
+        "no finish ping: the job is no longer a heartbeat job",
+      );
+    }
+    assertEquals(m.get("upd").runCount, 1);
+    await m.shutdown({ graceMs: 500 });
+    m = await open(db.path);
+    for (const id of ["upd", "app"]) {
+      assertEquals((await m.runs(id, { status: "running" })).total, 0);
+    }
+  } finally {
+    await m.shutdown({ graceMs: 500 });
+    await db.cleanup();
+  }
+});
+
 Deno.test("heartbeat: a missed episode alerts once per rule ('missed' over 'failure'), however many ticks it misses", async () => {
   const db = await tempDb();
   const m = await open(db.path);

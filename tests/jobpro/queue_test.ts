@@ -290,3 +290,221 @@ Deno.test("a chained run over the cap waits queued behind the runs queued before
     await db.cleanup();
   }
 });
+
+Deno.test("a one-time job whose run waits queued is running: cancelled, it ends cancelled (also after a restart)", async () => {
+  const db = await tempDb();
+  const g = gates();
+  const open = async () =>
+    await createManager({
+      store: await openDuckDBStore(db.path),
+      functions: g.functions,
+      concurrency: { k: 1 },
+      log: quiet,
+    });
+  let m = await open();
+  try {
+    await m.create(gateJob("hog", { concurrencyKey: "k" }));
+    await m.create(gateJob("once", { concurrencyKey: "k" }));
+    await m.runNow("hog");
+    await waitFor(() => g.started.includes("hog"), { what: "hog running" });
+    await m.start("once"); // a manual one-time job: due at once, and queued
+    await waitFor(() => m.get("once").queuedRuns === 1, { what: "queued" });
+    assertEquals(m.get("once").status, "running");
+    const queued = await waitFor(async () => (await m.runs("once")).runs[0]);
+    assertEquals(queued.status, "queued");
+    const { run, ended } = await m.cancelRun("once", queued.id, "test");
+    assert(ended);
+    assertEquals(run.status, "cancelled");
+    assertEquals(m.get("once").status, "cancelled");
+    assertEquals(m.get("once").nextRunAt, null);
+    g.release("hog");
+    await m.shutdown({ graceMs: 1000 });
+    m = await open();
+    assertEquals(m.get("once").status, "cancelled");
+    assertEquals((await m.runs("once")).runs.map((r) => r.status), [
+      "cancelled",
+    ]);
+    assertEquals(g.started, ["hog"], "the cancelled run never ran");
+  } finally {
+    await m.shutdown({ graceMs: 0 });
+    await db.cleanup();
+  }
+});
+
+Deno.test("a one-time job whose run waits queued cannot be paused: its run runs and the job ends complete", async () => {
+  const db = await tempDb();
+  const g = gates();
+  const m = await createManager({
+    store: await openDuckDBStore(db.path),
+    functions: g.functions,
+    concurrency: { k: 1 },
+    log: quiet,
+  });
+  try {
+    await m.create(gateJob("hog", { concurrencyKey: "k" }));
+    await m.create(gateJob("once", { concurrencyKey: "k" }));
+    await m.runNow("hog");
+    await waitFor(() => g.started.includes("hog"), { what: "hog running" });
+    await m.start("once");
+    await waitFor(() => m.get("once").queuedRuns === 1, { what: "queued" });
+    await assertRejects(
+      () => m.pause("once"),
+      Error,
+      "a running one-time job cannot be paused",
+    );
+    assertEquals(m.get("once").status, "running");
+    g.release("hog");
+    await waitFor(() => g.started.includes("once"), { what: "once running" });
+    g.release("once");
+    await waitFor(() => m.get("once").status === "complete", {
+      what: "once complete",
+    });
+    assertEquals((await m.runs("once")).runs[0].status, "complete");
+  } finally {
+    await m.shutdown({ graceMs: 0 });
+    await db.cleanup();
+  }
+});
+
+Deno.test("a one-time job whose run is queued at a restart stays running, runs it, and ends complete", async () => {
+  const db = await tempDb();
+  const g1 = gates();
+  const m1 = await createManager({
+    store: await openDuckDBStore(db.path),
+    functions: g1.functions,
+    concurrency: { k: 1 },
+    log: quiet,
+  });
+  try {
+    await m1.create(gateJob("hog", { concurrencyKey: "k" }));
+    await m1.create(gateJob("once", { concurrencyKey: "k" }));
+    await m1.runNow("hog");
+    await waitFor(() => g1.started.includes("hog"), { what: "hog running" });
+    await m1.start("once");
+    await waitFor(async () => await statusOf(m1, "once") === "queued", {
+      what: "queued, in the file",
+    });
+    assertEquals(m1.get("once").status, "running");
+  } finally {
+    await m1.shutdown({ graceMs: 0 }); // hog ends cancelled; once stays queued
+  }
+  const g2 = gates();
+  const m2 = await createManager({
+    store: await openDuckDBStore(db.path),
+    functions: g2.functions,
+    concurrency: { k: 1 },
+    log: quiet,
+  });
+  try {
+    await waitFor(() => g2.started.includes("once"), { what: "once running" });
+    assertEquals(m2.get("once").status, "running");
+    g2.release("once");
+    await waitFor(() => m2.get("once").status === "complete", {
+      what: "once complete",
+    });
+  } finally {
+    await m2.shutdown({ graceMs: 0 });
+    await db.cleanup();
+  }
+});
+
+Deno.test("a start of the queue that fails is tried again: the queued run still starts", async () => {
+  const db = await tempDb();
+  const g = gates();
+  const store = await openDuckDBStore(db.path);
+  let fails = 0; // starts of queued runs to fail, from now on
+  const startQueued = store.startQueued.bind(store);
+  store.startQueued = (runs) => {
+    if (fails > 0) {
+      fails--;
+      return Promise.reject(new Error("connection reset"));
+    }
+    return startQueued(runs);
+  };
+  const m = await createManager({
+    store,
+    functions: g.functions,
+    concurrency: { k: 1 },
+    log: quiet,
+  });
+  try {
+    await m.create(gateJob("hog", { concurrencyKey: "k" }));
+    await m.create(gateJob("waits", { concurrencyKey: "k" }));
+    await m.runNow("hog");
+    await waitFor(() => g.started.includes("hog"), { what: "hog running" });
+    const queued = await m.runNow("waits");
+    await waitFor(async () =>
+      (await m.concurrency()).keys[0].queued === 1 &&
+      !g.started.includes("waits")
+    );
+    fails = 2; // the store fails when the slot frees, and once more
+    g.release("hog");
+    await waitFor(() => g.started.includes("waits"), {
+      what: "the queued run to start",
+    });
+    assertEquals(fails, 0);
+    g.release("waits");
+    const run = await waitFor(async () => {
+      const r = await m.run("waits", queued.id);
+      return r.status === "complete" && r;
+    });
+    assertEquals(run.error, null);
+  } finally {
+    await m.shutdown({ graceMs: 0 });
+    await db.cleanup();
+  }
+});
+
+Deno.test("a cap of 1 holds for runs now asked at once and for a chain's fan-out: one runs, the rest wait queued", async () => {
+  const db = await tempDb();
+  const g = gates();
+  const m = await createManager({
+    store: await openDuckDBStore(db.path),
+    functions: g.functions,
+    maxConcurrentRuns: 1,
+    log: quiet,
+  });
+  try {
+    for (const id of ["a", "b", "c"]) await m.create(gateJob(id));
+    // Decided together, before any of their starts is committed.
+    const runs = await Promise.all(["a", "b", "c"].map((id) => m.runNow(id)));
+    assertEquals(runs.map((r) => r.status), ["running", "queued", "queued"]);
+    for (const id of ["a", "b", "c"]) {
+      await waitFor(() => g.started.includes(id), { what: `${id} to start` });
+      assertEquals(g.started, ["a", "b", "c"].slice(0, g.started.length));
+      g.release(id);
+    }
+    // A parent's chained runs, triggered together when it ends.
+    const kids = ["x", "y", "z"];
+    for (const id of kids) await m.create(gateJob(id));
+    await m.create(gateJob("parent", { onSuccess: kids }));
+    await m.runNow("parent");
+    await waitFor(() => g.started.includes("parent"));
+    g.release("parent");
+    const chained = await waitFor(async () => {
+      const all = await Promise.all(
+        kids.map(async (id) => (await m.runs(id)).runs[0]?.status),
+      );
+      return all.every((s) => s) && all;
+    }, { what: "the chained runs" });
+    // None is let go yet: as decided, one running and two waiting.
+    assertEquals(chained.sort(), ["queued", "queued", "running"]);
+    await waitFor(() => g.started.some((id) => kids.includes(id)), {
+      what: "a chained run to start",
+    });
+    for (let i = 0; i < kids.length; i++) {
+      const going = g.started.filter((id) => kids.includes(id));
+      assertEquals(going.length, i + 1, "one at a time");
+      g.release(going[i]);
+      if (i + 1 < kids.length) {
+        await waitFor(
+          () => g.started.filter((id) => kids.includes(id)).length === i + 2,
+          { what: "the next chained run" },
+        );
+      }
+    }
+  } finally {
+    await m.shutdown({ graceMs: 0 });
+    await db.cleanup();
+  }
+});

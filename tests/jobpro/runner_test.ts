@@ -576,3 +576,42 @@ Deno.test("runner: a job with no notify rules and no server default does no aler
     );
   });
 });
+
+Deno.test("runner: a start the store refuses gives its slot of the cap back: a run queued meanwhile starts", async () => {
+  await withEngine({
+    maxConcurrentRuns: 1,
+    seed: (store) =>
+      putJobs(store, [
+        onetime("refused", { nextRunAt: T0 + HOUR, action: count("refused") }),
+        job("waits", { nextRunAt: T0 + HOUR, action: count("waits") }),
+      ]),
+  }, async (engine) => {
+    const { state, store } = engine;
+    // The store refuses the start of "refused" (as a fence does: the tick
+    // is another node's); it is decided once the test answers its claim.
+    const write = store.write.bind(store);
+    store.write = (batch) => {
+      batch.started = batch.started.filter((r) => r.jobId !== "refused");
+      return write(batch);
+    };
+    let answer!: (won: boolean) => void;
+    const claim = new Promise<boolean>((r) => (answer = r));
+    const refused = engine.entry("refused");
+    fire(state, refused, "schedule", T0 + HOUR, 1, claim);
+    assertEquals(state.activeRuns, 1, "it holds the one slot");
+    const queued = fire(state, engine.entry("waits"), "manual", null, 1);
+    assertEquals(queued?.status, "queued");
+    await waitFor(async () =>
+      (await store.queuedRuns()).some((r) => r.id === queued!.id)
+    );
+    answer(true); // won, but not recorded: dropped, never run
+    await waitFor(() => refused.running.size === 0, { what: "the drop" });
+    const run = await waitFor(async () => {
+      const r = await store.getRun("waits", queued!.id);
+      return r?.status === "complete" && r;
+    }, { what: "the queued run to run" });
+    assertEquals(run.status, "complete");
+    assertEquals(engine.calls, ["waits"]);
+    assertEquals(state.activeRuns, 0);
+  });
+});

@@ -459,6 +459,16 @@ Deno.test("restart: a one-time job that came due while down runs exactly once", 
 Deno.test("retention: runs older than the limit and beyond the per-job cap are pruned at start", async () => {
   const db = await tempDb();
   try {
+    // The job first: a store keeps no runs of a job it does not hold.
+    const first = await open(db.path);
+    await first.create({
+      id: "a",
+      name: "a",
+      schedule: "",
+      autoStart: false,
+      action: noop,
+    });
+    await first.shutdown();
     const store = await openDuckDBStore(db.path);
     const day = 86_400_000;
     const run = (id: number, jobId: string, age: number): Run => ({
@@ -485,13 +495,6 @@ Deno.test("retention: runs older than the limit and beyond the per-job cap are p
     await store.close();
     const m = await open(db.path, { maxRunsPerJob: 3 });
     try {
-      await m.create({
-        id: "a",
-        name: "a",
-        schedule: "",
-        autoStart: false,
-        action: noop,
-      });
       // Pruning runs in the background after start.
       const { runs } = await waitFor(async () => {
         const page = await m.runs("a", { limit: 100 });

@@ -605,6 +605,47 @@ export function storeContract(
     assertEquals(await store.listDeliveries("b"), []);
     assertEquals(await store.claimDeliveries(T0 + 99 * MIN, 10, 1000), []);
   });
+
+  test("a finish of a job deleted in an earlier batch records nothing: no run, alert or chain trigger, none for the id created again", async (o) => {
+    await o.store.write(batch({
+      puts: [{ job: job("a"), expected: null }, {
+        job: job("b"),
+        expected: null,
+      }],
+    }));
+    await o.store.write(batch({ started: [run(1, "a")] }));
+    const gone = await o.store.write(
+      batch({ deletes: [{ id: "a", expected: 1 }] }),
+    );
+    assertEquals(gone.deletes, [true]);
+    // Queued before the delete, written after it (a writer's later batch).
+    const r = ended(run(1, "a"), "failed");
+    const trigger = (parentJobId: string, jobId: string) => ({
+      parentRunId: 1,
+      parentJobId,
+      jobId,
+      on: "failure" as const,
+      createdAt: T0 + MIN,
+    });
+    await o.store.write(batch({
+      started: [run(2, "a")],
+      finished: [r],
+      deliveries: [
+        delivery("run:1|failure|webhook:https://h.example/x", "a", 1),
+      ],
+      triggers: [trigger("a", "b"), trigger("b", "a")],
+    }));
+    await o.store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
+    o.store = await o.reopen();
+    const a = await stored(o.store, "a");
+    assertEquals([a?.counts.runs, a?.counts.lastRun], [0, null]);
+    assertEquals((await o.store.listRuns("a")).total, 0);
+    assertEquals(await o.store.getRun("a", 1), null);
+    assertEquals(await o.store.listDeliveries("a"), []);
+    assertEquals(await o.store.pendingTriggers(), []);
+    assertEquals(await o.store.recoverInterrupted(T0 + 10 * MIN), []);
+    assertEquals((await stored(o.store, "b"))?.counts.runs, 0);
+  });
 }
 
 /** A pending delivery as the runner makes one. */

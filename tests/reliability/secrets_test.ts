@@ -181,6 +181,27 @@ Deno.test({
           action: { type: "shell", command: ["true"], env },
         }, full);
         assertEquals(sh.body.action.env, { PGPASSWORD: SECRETS[9] });
+        // Sent back hidden but for another host, no secret follows: the
+        // [redacted] left is refused, naming it, and nothing changes.
+        const moved = await p.api("PATCH", "/jobs/hook", {
+          action: {
+            ...shown,
+            url: shown.url.replace(/@[^/]+/, "@attacker.example"),
+          },
+        }, full);
+        assertEquals(moved.status, 400, moved.text);
+        assertStringIncludes(moved.body.error.field, "action.");
+        // A hidden value under a name every object inherits has none stored.
+        const inherited = await p.api("PATCH", "/jobs/hook", {
+          action: { ...shown, headers: { toString: "[redacted]" } },
+        }, full);
+        assertEquals(inherited.status, 400, inherited.text);
+        assertEquals(
+          inherited.body.error.field,
+          "action.headers.toString",
+        );
+        const kept = await p.api("GET", "/jobs/hook", undefined, full);
+        assertEquals(kept.body.action, action);
       });
     } finally {
       await echo.close();
