@@ -15,9 +15,13 @@ import {
   type Field,
   fieldOf,
   type Functions,
+  newRule,
+  NOTIFY_EVENTS,
+  type NotifyEvent,
   paramField,
   paramsOf,
   patchOf,
+  type RuleDraft,
   valueOf,
   withValue,
 } from "@/lib/dashboard/job_draft.ts";
@@ -159,6 +163,8 @@ interface Kit {
   d: Draft;
   errors: Partial<Record<Field, string>>;
   set(field: Field, value: string | boolean): void;
+  /** Changes the alert rules (clearing their errors). */
+  setRules(f: (rules: RuleDraft[]) => RuleDraft[]): void;
   /** The props that bind an input to a field. */
   bind(field: Field): {
     id: string;
@@ -226,10 +232,21 @@ function useKit(
       {control}
     </Row>
   );
+  const setRules = (f: (rules: RuleDraft[]) => RuleDraft[]) => {
+    setDraft((old) => ({ ...old, notify: f(old.notify) }));
+    if (Object.keys(errors).some((k) => k.startsWith("notify"))) {
+      setErrors((e) =>
+        Object.fromEntries(
+          Object.entries(e).filter(([k]) => !k.startsWith("notify")),
+        )
+      );
+    }
+  };
   return {
     d,
     errors,
     set,
+    setRules,
     bind,
     input: (field, label, props = {}, opts) =>
       row(field, label, <input {...bind(field)} {...props} />, opts),
@@ -582,10 +599,157 @@ function ChainFields({ kit }: { kit: Kit }) {
   );
 }
 
+const EVENT_LABELS: Record<NotifyEvent, string> = {
+  failure: "Failure",
+  recovery: "Recovery",
+  success: "Success",
+  missed: "Missed",
+};
+
+/** One alert rule: its events, its target (a webhook URL or an email), remove. */
+function RuleFields(
+  { kit, rule, index }: { kit: Kit; rule: RuleDraft; index: number },
+) {
+  const n = index + 1;
+  const onField: Field = `notify.${index}.on`;
+  const targetField: Field = `notify.${index}.target`;
+  const onId = inputId(onField);
+  const targetId = inputId(targetField);
+  const onError = kit.errors[onField];
+  const targetError = kit.errors[targetField];
+  const change = (f: (r: RuleDraft) => RuleDraft) =>
+    kit.setRules((rules) => rules.map((r, i) => i === index ? f(r) : r));
+  const toggle = (e: NotifyEvent, on: boolean) =>
+    change((r) => ({
+      ...r,
+      on: on
+        ? [...r.on.filter((x) => x !== e), e]
+        : r.on.filter((x) => x !== e),
+    }));
+  const webhook = rule.kind === "webhook";
+  return (
+    <li class="notify-rule" aria-label={`Alert rule ${n}`}>
+      <fieldset
+        class={`notify-events${onError ? " invalid" : ""}`}
+        aria-describedby={onError ? `${onId}-error` : undefined}
+      >
+        <legend>Rule {n}: on</legend>
+        {NOTIFY_EVENTS.map((e, k) => (
+          <label key={e} class="check">
+            <input
+              type="checkbox"
+              id={k === 0 ? onId : `${onId}-${e}`}
+              name={`notify.${index}.on`}
+              value={e}
+              checked={rule.on.includes(e)}
+              aria-invalid={onError ? "true" : undefined}
+              onChange={(ev) =>
+                toggle(e, (ev.target as HTMLInputElement).checked)}
+            />{" "}
+            {EVENT_LABELS[e]}
+          </label>
+        ))}
+        {onError && <p class="field-error" id={`${onId}-error`}>{onError}</p>}
+      </fieldset>
+      <div class={`field notify-target${targetError ? " invalid" : ""}`}>
+        <label for={`${targetId}-kind`}>Rule {n}: send to</label>
+        <div class="notify-target-inputs">
+          <select
+            id={`${targetId}-kind`}
+            aria-label={`Rule ${n} target type`}
+            value={rule.kind}
+            disabled={rule.locked}
+            onChange={(e) => {
+              const kind = (e.target as HTMLSelectElement)
+                .value as RuleDraft["kind"];
+              change((r) => ({ ...r, kind, target: "", locked: false }));
+            }}
+          >
+            <option value="webhook">Webhook</option>
+            <option value="email">Email</option>
+          </select>
+          <input
+            id={targetId}
+            name={targetField}
+            aria-label={webhook ? `Rule ${n} webhook URL` : `Rule ${n} email`}
+            type={webhook ? "url" : "email"}
+            class={webhook ? "mono" : undefined}
+            value={rule.target}
+            readOnly={rule.locked}
+            autoComplete="off"
+            spellcheck={false}
+            placeholder={webhook
+              ? "https://hooks.slack.com/services/…"
+              : "ops@example.com"}
+            aria-invalid={targetError ? "true" : undefined}
+            aria-describedby={[
+              targetError ? `${targetId}-error` : "",
+              rule.locked ? `${targetId}-hint` : "",
+            ].filter(Boolean).join(" ") || undefined}
+            onInput={(e) => {
+              const target = (e.target as HTMLInputElement).value;
+              change((r) => ({ ...r, target }));
+            }}
+          />
+        </div>
+        {rule.locked && (
+          <div class="hint" id={`${targetId}-hint`}>
+            Its secret part is hidden here; it is kept as stored. To change it,
+            remove the rule and add a new one.
+          </div>
+        )}
+        {targetError && (
+          <p class="field-error" id={`${targetId}-error`}>{targetError}</p>
+        )}
+      </div>
+      <button
+        type="button"
+        class="btn btn-ghost notify-remove"
+        aria-label={`Remove alert rule ${n}`}
+        onClick={() =>
+          kit.setRules((rules) => rules.filter((_, i) => i !== index))}
+      >
+        Remove
+      </button>
+    </li>
+  );
+}
+
+/** The alert rules (notify.ts): each its events and one target; at most 20. */
+function NotifyFields({ kit }: { kit: Kit }) {
+  const rules = kit.d.notify;
+  return (
+    <fieldset class="wide notify">
+      <legend>Alerts</legend>
+      {rules.length > 0
+        ? (
+          <ol class="notify-rules">
+            {rules.map((r, i) => (
+              <RuleFields key={i} kit={kit} rule={r} index={i} />
+            ))}
+          </ol>
+        )
+        : <p class="hint">No alerts: add a rule to be told of failures.</p>}
+      {kit.errors.notify && (
+        <p class="field-error" id="jf-notify-error">{kit.errors.notify}</p>
+      )}
+      <button
+        type="button"
+        class="btn"
+        id="jf-notify"
+        disabled={rules.length >= 20}
+        onClick={() => kit.setRules((rs) => [...rs, newRule()])}
+      >
+        Add alert rule
+      </button>
+    </fieldset>
+  );
+}
+
 /**
  * The create and edit form: name, schedule with a live preview of the next
  * five times, time zone, action (a function from the server's list, with a
- * field for each of its params), and the run policy. The server checks the
+ * field for each of its params), the run policy, chains and alert rules. The server checks the
  * input; its errors are shown next to the field they name.
  *
  * @example
@@ -690,6 +854,7 @@ export function JobForm(
         <ActionFields kit={kit} allowShell={allowShell} known={known} />
         <PolicyFields kit={kit} editing={job !== null} />
         <ChainFields kit={kit} />
+        <NotifyFields kit={kit} />
       </div>
       <footer class="dialog-foot">
         <button type="button" class="btn" onClick={onCancel}>Cancel</button>

@@ -52,7 +52,7 @@ export function LastDelivery(
           <p class="muted">
             {rules
               ? "No alert sent yet."
-              : "No alerts: add notify rules to the job (see the API)."}
+              : "No alerts: add rules under Alerts in the job's Edit form."}
           </p>
         )}
     </section>

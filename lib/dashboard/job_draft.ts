@@ -21,7 +21,32 @@ import type {
   FunctionInfo,
   FunctionParam,
   JobView,
+  NotifyRule,
 } from "@/lib/jobpro/runtime.ts";
+
+/** What an alert rule fires on. */
+export type NotifyEvent = NotifyRule["on"][number];
+
+/** The events a rule may tick, in the form's order (notify.ts NOTIFY_EVENTS). */
+export const NOTIFY_EVENTS: readonly NotifyEvent[] = [
+  "failure",
+  "recovery",
+  "success",
+  "missed",
+];
+
+/**
+ * One alert rule as the form shows it. `locked`: its webhook URL came
+ * redacted (a view with secrets hidden), so it is shown, not offered for
+ * editing; sent back as it is, the server keeps the stored URL.
+ */
+export interface RuleDraft {
+  on: NotifyEvent[];
+  kind: "webhook" | "email";
+  /** The URL or the address, as typed. */
+  target: string;
+  locked: boolean;
+}
 
 /** Everything the form edits, as the strings its inputs hold. */
 export interface Draft {
@@ -66,10 +91,24 @@ export interface Draft {
   onFailure: string;
   /** The key whose concurrency limit its runs share; empty: none. */
   concurrencyKey: string;
+  /** The alert rules, in order. */
+  notify: RuleDraft[];
 }
 
-/** A form field: a draft key, or `param.<name>` for one of a function's params. */
-export type Field = Exclude<keyof Draft, "args"> | `param.${string}`;
+/** A draft key whose input holds a string or a boolean. */
+type Scalar = Exclude<keyof Draft, "args" | "notify">;
+
+/**
+ * A form field: a draft key, `param.<name>` for one of a function's params,
+ * or `notify.<i>.on` / `notify.<i>.target` for a part of an alert rule
+ * (`notify` alone: the rules as a whole).
+ */
+export type Field =
+  | Scalar
+  | "notify"
+  | `param.${string}`
+  | `notify.${number}.on`
+  | `notify.${number}.target`;
 
 /** The functions the server has, or null while they are not known. */
 export type Functions = readonly FunctionInfo[] | null;
@@ -117,7 +156,8 @@ const paramName = (field: Field) =>
 export function valueOf(d: Draft, field: Field): string | boolean {
   const param = paramName(field);
   if (param !== null) return d.args[param] ?? "";
-  return d[field as Exclude<keyof Draft, "args">];
+  if (field === "notify" || field.startsWith("notify.")) return "";
+  return d[field as Scalar];
 }
 
 /**
@@ -240,6 +280,73 @@ function argsOf(params: Record<string, unknown>): Record<string, string> {
   return args;
 }
 
+/** Whether a webhook URL came with its secret part hidden (secrets.ts REDACTED). */
+const redacted = (url: string) =>
+  url.includes("[redacted]") || url.includes("%5Bredacted%5D");
+
+/**
+ * A job's alert rules as the form shows them.
+ *
+ * @example
+ * ```ts
+ * rulesOf([{ on: ["failure"], target: { email: "ops@example.com" } }]);
+ * // [{ on: ["failure"], kind: "email", target: "ops@example.com", locked: false }]
+ * ```
+ */
+export function rulesOf(rules: readonly NotifyRule[] | undefined): RuleDraft[] {
+  return (rules ?? []).map((r) => {
+    const url = r.target.webhook;
+    return url !== undefined
+      ? { on: [...r.on], kind: "webhook", target: url, locked: redacted(url) }
+      : {
+        on: [...r.on],
+        kind: "email",
+        target: r.target.email ?? "",
+        locked: false,
+      };
+  });
+}
+
+/** A new rule: failures, to a webhook still to be typed. */
+export const newRule = (): RuleDraft => ({
+  on: ["failure"],
+  kind: "webhook",
+  target: "",
+  locked: false,
+});
+
+/**
+ * The rules of the draft as the API takes them, the events in the form's
+ * order. Throws a {@link DraftError} at the rule's field for a rule with no
+ * event or no target; the server checks the URL or address itself (its 400
+ * names `notify.<i>.target.webhook`, mapped back by {@link fieldOf}).
+ *
+ * @example
+ * ```ts
+ * notifyOf([{ on: ["failure"], kind: "webhook", target: "https://h.example/x", locked: false }]);
+ * // [{ on: ["failure"], target: { webhook: "https://h.example/x" } }]
+ * ```
+ */
+export function notifyOf(rules: readonly RuleDraft[]): NotifyRule[] {
+  return rules.map((r, i) => {
+    const on = NOTIFY_EVENTS.filter((e) => r.on.includes(e));
+    if (!on.length) {
+      throw new DraftError(`notify.${i}.on`, "needs at least one event");
+    }
+    const target = r.locked ? r.target : r.target.trim();
+    if (!target) {
+      throw new DraftError(
+        `notify.${i}.target`,
+        r.kind === "webhook" ? "needs a webhook URL" : "needs an email address",
+      );
+    }
+    return {
+      on,
+      target: r.kind === "webhook" ? { webhook: target } : { email: target },
+    };
+  });
+}
+
 /**
  * The draft of a job, or of a new one (`null`): the defaults the form opens
  * with.
@@ -286,6 +393,7 @@ export function draftOf(job: JobView | null): Draft {
     onSuccess: job?.onSuccess?.join(", ") ?? "",
     onFailure: job?.onFailure?.join(", ") ?? "",
     concurrencyKey: job?.concurrencyKey ?? "",
+    notify: rulesOf(job?.notify),
   };
 }
 
@@ -454,6 +562,9 @@ function inputOf(
     ...(original || d.concurrencyKey.trim()
       ? { concurrencyKey: d.concurrencyKey.trim() || null }
       : {}),
+    // Alert rules likewise; a redacted webhook URL goes back as it came, and
+    // the server keeps the stored one (notify.ts keepNotifySecrets).
+    ...(original || d.notify.length ? { notify: notifyOf(d.notify) } : {}),
   };
 }
 
@@ -553,6 +664,11 @@ export function fieldOf(
 ): Field | null {
   if (!path) return null;
   if (Object.hasOwn(DIRECT, path)) return DIRECT[path];
+  const rule = /^notify\.(\d+)(?:\.(on|target))?(?:\.|$)/.exec(path);
+  if (rule && Number(rule[1]) < d.notify.length) {
+    return `notify.${Number(rule[1])}.${rule[2] === "on" ? "on" : "target"}`;
+  }
+  if (path === "notify" || path.startsWith("notify.")) return "notify";
   const under = (prefix: string) =>
     path === prefix || path.startsWith(`${prefix}.`);
   for (const [prefix, field] of PREFIXES) if (under(prefix)) return field;

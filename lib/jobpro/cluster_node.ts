@@ -31,7 +31,7 @@ import { ownerOf } from "./ownership.ts";
 import { fetchSpare } from "./run_ids.ts";
 import { disarm } from "./planner.ts";
 import { shelve, startingHere } from "./queue.ts";
-import { rebooted } from "./recovery.ts";
+import { alertInterrupted, rebooted } from "./recovery.ts";
 import { isReboot } from "./schedule.ts";
 import { type EngineState, type NodeState } from "./state.ts";
 import type { OwnerMove } from "./store.ts";
@@ -204,6 +204,7 @@ async function reap(state: EngineState): Promise<number[]> {
       `job ${r.jobId} run ${r.id} was interrupted (its node died)`,
     );
   }
+  alertInterrupted(state, interrupted);
   return epochs;
 }
 

@@ -114,6 +114,8 @@ export const SCHEMA = [
   })`,
   // Runs' output so far (live_output.ts), for their running rows.
   `CREATE TEMP TABLE outputs (id BIGINT, output VARCHAR)`,
+  // Versioned deletes: the job and the version it was planned from.
+  `CREATE TEMP TABLE deletes (id VARCHAR, expected BIGINT)`,
 ];
 
 const JOB_COLUMNS = `id, name, type, schedule, timezone, action, timeout_ms,
@@ -305,8 +307,17 @@ export const CLEAR_STAGING = [
   "ended",
   "new_deliveries",
   "outputs",
+  "deletes",
 ]
   .map((t) => `DELETE FROM temp.${t}`).join(";\n");
+
+// A versioned delete takes the job at the version it was planned from: the
+// ids it takes are read first, then deleted in one statement, however many
+// (an apply may prune thousands).
+export const DELETABLE = `SELECT d.id FROM temp.deletes d
+  JOIN jobs j ON j.id = d.id AND j.version = d.expected`;
+export const DELETE_JOBS = `DELETE FROM jobs USING temp.deletes d
+  WHERE jobs.id = d.id AND jobs.version = d.expected`;
 
 /** Runs' output so far, into the rows of those still running (live_output.ts). */
 export const WRITE_OUTPUTS = `UPDATE runs_running SET output = o.output

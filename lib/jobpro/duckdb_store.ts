@@ -39,6 +39,8 @@ import {
   COUNT_ENDED,
   CREATABLE,
   CREATE_PUTS,
+  DELETABLE,
+  DELETE_JOBS,
   DELIVERY_FIELDS,
   INSERT_DELIVERIES,
   insertTriggers,
@@ -320,18 +322,14 @@ class DuckDBStore implements Store {
 
   /** Applies the versioned deletes; returns the ids deleted (with their runs). */
   async #deleteJobs(batch: Batch): Promise<Set<string>> {
-    const deleted = new Set<string>();
-    for (const d of batch.deletes) {
-      if (!this.#keys.has(d.id)) continue;
-      const r = await rows(
-        this.#writer,
-        "SELECT id FROM jobs WHERE id = $1 AND version = $2",
-        [d.id, d.expected],
-      );
-      if (!r.length) continue;
-      await this.#writer.run("DELETE FROM jobs WHERE id = $1", [d.id]);
-      deleted.add(d.id);
-    }
+    const known = batch.deletes.filter((d) => this.#keys.has(d.id));
+    if (!known.length) return new Set();
+    await this.#stage("deletes", known, (a, d) => {
+      a.appendVarchar(d.id);
+      a.appendBigInt(BigInt(d.expected));
+    });
+    const deleted = await this.#ids(DELETABLE);
+    if (deleted.size) await this.#writer.run(DELETE_JOBS);
     if (deleted.size) {
       // Keys are integers this store assigned: safe to inline.
       const keyList = [...deleted].map((id) => this.#keys.get(id)).join(",");

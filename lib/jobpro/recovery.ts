@@ -19,6 +19,8 @@ import { heartbeatOf } from "./heartbeat.ts";
 import { fire, setStatus } from "./runner.ts";
 import { restoreQueued } from "./queue.ts";
 import type { StoredJob } from "./store.ts";
+import { deliveriesFor, type Delivery, runFacts } from "./notify.ts";
+import type { Run } from "./run.ts";
 import { type EngineState, type Entry, newEntry, RETRY_KEY } from "./state.ts";
 import { isArmed, transition } from "./status.ts";
 import { isReboot } from "./schedule.ts";
@@ -48,11 +50,37 @@ export async function recover(state: EngineState): Promise<number> {
   for (const stored of await state.store.loadJobs()) {
     restore(state, stored, now);
   }
+  alertInterrupted(state, interrupted);
   // Runs that were queued wait on, and start once they may (queue.ts).
   await restoreQueued(state);
   endLeftRunning(state, [...state.entries.keys()]);
   await state.writer.flush();
   return interrupted.length;
+}
+
+/**
+ * Runs interrupted by a crash (here at restart, or a dead node's, by the
+ * reaper) failed: their jobs' failure alerts go out, written with the next
+ * batch. Once each: the outbox keys a delivery by run, and only the one
+ * process that recorded a run interrupted hears of it.
+ */
+export function alertInterrupted(state: EngineState, runs: readonly Run[]) {
+  const now = state.clock.now();
+  const out: Delivery[] = [];
+  for (const run of runs) {
+    const e = state.entries.get(run.jobId);
+    if (!e) continue;
+    e.failing = true; // the next success is a recovery
+    out.push(...deliveriesFor(
+      e.job,
+      state.settings.notifyDefaults,
+      ["failure"],
+      runFacts(e.job, run),
+      `run:${run.id}`,
+      now,
+    ));
+  }
+  state.writer.deliver(out);
 }
 
 function restore(state: EngineState, { job, counts }: StoredJob, now: number) {

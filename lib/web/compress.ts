@@ -103,8 +103,12 @@ export function compress() {
     const init = { status: res.status, statusText: res.statusText, headers };
     const encoding = chooseEncoding(ctx.req.headers.get("accept-encoding"));
     const known = Number(res.headers.get("content-length") ?? NaN);
-    const bodiless = ctx.req.method === "HEAD" || !res.body;
-    if (!encoding || bodiless || known < MIN_COMPRESS_BYTES) {
+    if (ctx.req.method === "HEAD") {
+      // The headers a GET would get: encoded when its length says it would be.
+      if (encoding && known >= MIN_COMPRESS_BYTES) encoded(headers, encoding);
+      return new Response(res.body, init);
+    }
+    if (!encoding || !res.body || known < MIN_COMPRESS_BYTES) {
       return new Response(res.body, init);
     }
     const { head, rest } = await peek(res.body, MIN_COMPRESS_BYTES);
@@ -113,11 +117,7 @@ export function compress() {
       headers.set("content-length", String(head.byteLength));
       return new Response(head, init);
     }
-    headers.set("content-encoding", encoding);
-    headers.delete("content-length");
-    // Another encoding of the same content: the validator becomes weak.
-    const etag = headers.get("etag");
-    if (etag && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
+    encoded(headers, encoding);
     const body = rest.pipeThrough(
       encoding === "br"
         ? brotliStream()
@@ -128,6 +128,15 @@ export function compress() {
     );
     return new Response(body, init);
   };
+}
+
+/** The headers of an answer sent in `encoding`. */
+function encoded(headers: Headers, encoding: string) {
+  headers.set("content-encoding", encoding);
+  headers.delete("content-length");
+  // Another encoding of the same content: the validator becomes weak.
+  const etag = headers.get("etag");
+  if (etag && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
 }
 
 function addVary(h: Headers, name: string) {

@@ -265,8 +265,12 @@ function ping(
     tag: "runs",
     params: [ID, PING_KEY_PARAM],
     pingKey: true,
+    textBody: "tar: disk full\n",
     ok: json(200, "Run", "The run the ping recorded or ended"),
-    more: [json(409, "Error", "The job is not a heartbeat job")],
+    more: [
+      json(409, "Error", "The job is not a heartbeat job"),
+      json(413, "Error", "The body is over 1 MiB"),
+    ],
   };
 }
 
@@ -586,6 +590,7 @@ export const OPERATIONS: Operation[] = [
         schema: { type: "string" },
       },
     ],
+    more: [json(404, "Error", "The job `output` names does not exist")],
     ok: {
       status: 200,
       description: "An endless event stream",
@@ -852,6 +857,15 @@ function operationObject(op: Operation, config: DocConfig): Json {
         ...op.textBody !== undefined && {
           "text/plain": { schema: { type: "string" }, example: op.textBody },
         },
+      },
+    };
+  }
+  if (!op.body && op.textBody !== undefined) {
+    // Any text, or none (a ping's body is the run's output).
+    out.requestBody = {
+      required: false,
+      content: {
+        "text/plain": { schema: { type: "string" }, example: op.textBody },
       },
     };
   }

@@ -127,6 +127,13 @@ Deno.test("compression: not for small, HEAD, 304 or event-stream answers; an eve
     assertEquals(head.headers.vary, "Accept, Accept-Encoding", "as a GET's");
 
     const css = await raw(`${jp.url}/styles.css`, ae);
+    // A HEAD of a file a GET sends encoded says so, as the GET's headers do.
+    const cssHead = await raw(`${jp.url}/styles.css`, ae, "HEAD");
+    assertEquals(css.headers["content-encoding"], "br");
+    assertEquals(cssHead.headers["content-encoding"], "br");
+    assertEquals(cssHead.headers["content-length"], undefined);
+    assertEquals(cssHead.headers.etag, css.headers.etag);
+    assertEquals(cssHead.body.byteLength, 0);
     const etag = String(css.headers.etag);
     const again = await raw(`${jp.url}/styles.css`, {
       ...ae,

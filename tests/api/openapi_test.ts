@@ -272,7 +272,7 @@ async function verify(jp: Jobpro, token: string | null) {
     for (const [method, op] of Object.entries(ops as Record<string, Json>)) {
       const what = `${method.toUpperCase()} ${path}`;
       const ids = await prepare(jp, op.operationId, auth);
-      const example = op.requestBody?.content["application/json"].example;
+      const example = op.requestBody?.content["application/json"]?.example;
       const body = example === undefined ? undefined : JSON.stringify(example);
       const url = urlOf(path, op, ids);
       const okStatus = Object.keys(op.responses).find((s) => s.startsWith("2"));

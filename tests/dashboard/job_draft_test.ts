@@ -15,8 +15,11 @@ import {
   envText,
   type Field,
   fieldOf,
+  newRule,
+  notifyOf,
   paramsOf,
   patchOf,
+  rulesOf,
   valueOf,
   withValue,
 } from "@/lib/dashboard/job_draft.ts";
@@ -551,4 +554,136 @@ Deno.test("job draft: the module is browser-safe (only type imports of the engin
   ]
     .map((m) => [Boolean(m[1]), m[2]]);
   assertEquals(imports, [[true, "@/lib/jobpro/runtime.ts"]]);
+});
+
+const noop: Action = { type: "function", name: "noop" };
+const HOOK = "https://hooks.slack.com/services/T0/B0/XXXX";
+
+Deno.test("job draft: alert rules round-trip through the draft (create, untouched edit, changes)", () => {
+  // A new job without rules leaves notify out; with one, it is sent.
+  assertEquals("notify" in createBody(draft({ name: "A" }), FUNCTIONS), false);
+  const rule = {
+    ...newRule(),
+    target: ` ${HOOK} `,
+    on: ["recovery", "failure"] as const,
+  };
+  assertEquals(
+    createBody(
+      draft({ name: "A", notify: [{ ...rule, on: [...rule.on] }] }),
+      FUNCTIONS,
+    )
+      .notify,
+    [{ on: ["failure", "recovery"], target: { webhook: HOOK } }],
+  );
+
+  const job = jobOf(noop, {
+    notify: [
+      { on: ["failure", "recovery"], target: { webhook: HOOK } },
+      { on: ["missed"], target: { email: "ops@example.com" } },
+    ],
+  });
+  const d = draftOf(job);
+  assertEquals(d.notify, [
+    {
+      on: ["failure", "recovery"],
+      kind: "webhook",
+      target: HOOK,
+      locked: false,
+    },
+    { on: ["missed"], kind: "email", target: "ops@example.com", locked: false },
+  ]);
+  // An untouched edit keeps the rules: nothing to send.
+  assertEquals(patchOf(d, job, FUNCTIONS), {});
+  assertEquals(patchOf({ ...d, name: "Renamed" }, job, FUNCTIONS), {
+    name: "Renamed",
+  });
+  // Add an email rule, remove the webhook: the whole new list is sent.
+  const edited = {
+    ...d,
+    notify: [d.notify[1], {
+      on: ["failure" as const, "success" as const],
+      kind: "email" as const,
+      target: "dev@example.com",
+      locked: false,
+    }],
+  };
+  assertEquals(patchOf(edited, job, FUNCTIONS), {
+    notify: [
+      { on: ["missed"], target: { email: "ops@example.com" } },
+      { on: ["failure", "success"], target: { email: "dev@example.com" } },
+    ],
+  });
+  // Removing every rule sends [].
+  assertEquals(patchOf({ ...d, notify: [] }, job, FUNCTIONS), { notify: [] });
+  // A job with no rules: rules [] in the draft, nothing sent untouched.
+  const bare = jobOf(noop);
+  assertEquals(draftOf(bare).notify, []);
+  assertEquals(patchOf(draftOf(bare), bare, FUNCTIONS), {});
+});
+
+Deno.test("job draft: a redacted webhook URL is locked, never edited, and sent back as it came", () => {
+  const shown = "https://hooks.slack.com/[redacted]";
+  const job = jobOf(noop, {
+    notify: [{ on: ["failure"], target: { webhook: shown } }, {
+      on: ["failure"],
+      target: { webhook: "https://bare.example" },
+    }],
+  });
+  const d = draftOf(job);
+  assertEquals(d.notify.map((r) => r.locked), [true, false]);
+  assertEquals(
+    rulesOf([{
+      on: ["success"],
+      target: { webhook: "https://h.example/%5Bredacted%5D" },
+    }])[0].locked,
+    true,
+  );
+  assertEquals(patchOf(d, job, FUNCTIONS), {});
+  // Another edit of the rule list sends the redacted URL back as it is (the
+  // server keeps the stored one, notify.ts keepNotifySecrets).
+  const more = { ...d, notify: [...d.notify, { ...newRule(), target: HOOK }] };
+  assertEquals(patchOf(more, job, FUNCTIONS).notify, [
+    { on: ["failure"], target: { webhook: shown } },
+    { on: ["failure"], target: { webhook: "https://bare.example" } },
+    { on: ["failure"], target: { webhook: HOOK } },
+  ]);
+});
+
+Deno.test("job draft: bad alert rules are errors at their field; server paths map to the rule's fields", () => {
+  const rules = [{ ...newRule(), target: HOOK }, { ...newRule(), on: [] }];
+  assertEquals(
+    draftError(() =>
+      createBody(draft({ name: "A", notify: rules }), FUNCTIONS)
+    ),
+    ["notify.1.on", "needs at least one event"],
+  );
+  assertEquals(
+    draftError(() => notifyOf([{ ...newRule(), target: "  " }])),
+    ["notify.0.target", "needs a webhook URL"],
+  );
+  assertEquals(
+    draftError(() =>
+      notifyOf([{ ...newRule(), target: HOOK }, {
+        ...newRule(),
+        kind: "email",
+      }])
+    ),
+    ["notify.1.target", "needs an email address"],
+  );
+  const d = draft({ notify: [newRule(), newRule()] });
+  assertEquals(
+    fieldOf("notify.0.target.webhook", d, FUNCTIONS),
+    "notify.0.target",
+  );
+  assertEquals(
+    fieldOf("notify.1.target.email", d, FUNCTIONS),
+    "notify.1.target",
+  );
+  assertEquals(fieldOf("notify.1.target", d, FUNCTIONS), "notify.1.target");
+  assertEquals(fieldOf("notify.0.on", d, FUNCTIONS), "notify.0.on");
+  assertEquals(fieldOf("notify.0.on.0", d, FUNCTIONS), "notify.0.on");
+  // A rule the form does not have, or the list as a whole: the section.
+  assertEquals(fieldOf("notify.5.target", d, FUNCTIONS), "notify");
+  assertEquals(fieldOf("notify", d, FUNCTIONS), "notify");
+  assertEquals(valueOf(d, "notify.0.target"), "");
 });

@@ -16,7 +16,7 @@ import { NodeLease } from "@/lib/jobpro/lease.ts";
 import { openPostgresMembership } from "@/lib/jobpro/postgres_nodes.ts";
 import { openPostgresStore } from "@/lib/jobpro/postgres_store.ts";
 import { createApp } from "@/main.ts";
-import { waitFor } from "../helpers.ts";
+import { localServer, waitFor } from "../helpers.ts";
 import { query, sharedPostgres, testSchema } from "../pg/server.ts";
 
 // Started before any test, so that no test's sanitizers count it as theirs.
@@ -55,6 +55,7 @@ async function startNode(
     lease,
     allowShell: true,
     commitIntervalMs: 20,
+    notify: { pollMs: 20 },
     log: () => {},
   });
   const handler = createApp(manager, readConfig({ PORT: "0" })).handler();
@@ -166,8 +167,14 @@ Deno.test("cluster cancel: asked of the other node, the run's node ends its proc
   await s.drop();
 });
 
-Deno.test("cluster cancel: a run whose node is gone is not cancelled: 409 (it ends interrupted)", async () => {
+Deno.test("cluster cancel: a run whose node is gone is not cancelled: 409 (it ends interrupted, and its failure is alerted once, by the survivor)", async () => {
   const s = await testSchema();
+  // deno-lint-ignore no-explicit-any
+  const alerts: any[] = [];
+  const hook = localServer(async (req) => {
+    alerts.push(await req.json());
+    return new Response("ok");
+  });
   const a = await startNode(s.url, s.schema, "a");
   const b = await startNode(s.url, s.schema, "b");
   let cut: Node | null = null;
@@ -182,6 +189,7 @@ Deno.test("cluster cancel: a run whose node is gone is not cancelled: 409 (it en
       schedule: "0 0 3 * * *",
       autoStart: true,
       action: { type: "function", name: "sleep", params: { ms: 60_000 } },
+      notify: [{ on: ["failure"], target: { webhook: hook.url } }],
     });
     const [runs, asks] = await pair(s.url, s.schema, a, b, "nap");
     await waitFor(() => asks.manager.get("nap"), { what: "both know it" });
@@ -203,7 +211,18 @@ Deno.test("cluster cancel: a run whose node is gone is not cancelled: 409 (it en
       /no longer live|interrupted/.test(message),
       `says why: ${message}`,
     );
+    // The interrupted run failed: the node that recorded it so alerts it.
+    await waitFor(() => alerts.length > 0, { what: "the failure alert" });
+    assertEquals([alerts[0].event, alerts[0].run.id], ["failure", run.id]);
+    assertStringIncludes(alerts[0].run.error, "interrupted");
+    const rows = await query(
+      s.url,
+      `SELECT count(*)::int AS n FROM ${s.schema}.deliveries WHERE run_id = $1`,
+      [run.id],
+    );
+    assertEquals(rows.rows[0].n, 1);
   } finally {
+    await hook.close();
     for (const n of [a, b]) {
       await n.manager.shutdown({ graceMs: n === cut ? 0 : 2000 }).catch(
         () => {},
