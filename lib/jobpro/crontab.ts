@@ -29,7 +29,6 @@
  */
 import { createHash } from "node:crypto";
 import { compileCron } from "./cron.ts";
-import { DEFINITION_FIELDS } from "./export.ts";
 import { NotifyTargetSchema } from "./notify.ts";
 import { REBOOT } from "./schedule.ts";
 import { validateTimezone } from "./zones.ts";
@@ -38,6 +37,8 @@ import { validateTimezone } from "./zones.ts";
 export interface CrontabJob {
   /** 1-based line number. */
   line: number;
+  /** The line as written (its first 200 characters). */
+  text: string;
   /** The job in the native format (what a create and an apply take). */
   definition: Record<string, unknown>;
 }
@@ -209,11 +210,9 @@ function jobOf(
     action: { type: "shell", command: [s.shell, "-c", script], ...env },
     tags: [CRONTAB_TAG],
     notify: s.mailto.map((email) => ({ on: ["failure"], target: { email } })),
+    description:
+      `Imported from crontab line ${line}; runs through ${s.shell} -c`,
   };
-  if (DEFINITION_FIELDS.includes("description")) {
-    def.description =
-      `Imported from crontab line ${line}; runs through ${s.shell} -c`;
-  }
   return def;
 }
 
@@ -252,6 +251,7 @@ export function parseCrontab(text: string): ParsedCrontab {
     ids.set(base, n);
     jobs.push({
       line,
+      text: t.slice(0, 200),
       definition: { id: n === 1 ? base : `${base}-${n}`, ...def },
     });
   });

@@ -72,7 +72,6 @@ export async function importCrontab(
   const { problems } = parsed;
   // A partial import leaves out the jobs a create would refuse too (too
   // many MAILTO addresses, a name too long), each named by its line.
-  const rows = opts.partial ? text.split(/\r?\n/) : [];
   const jobs = opts.partial
     ? parsed.jobs.filter((j) => {
       try {
@@ -80,8 +79,7 @@ export async function importCrontab(
         return true;
       } catch (e) {
         if (!(e instanceof JobproError)) throw e;
-        const line = (rows[j.line - 1] ?? "").trim().slice(0, 200);
-        problems.push({ line: j.line, text: line, reason: e.message });
+        problems.push({ line: j.line, text: j.text, reason: e.message });
         return false;
       }
     })

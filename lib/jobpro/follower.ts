@@ -146,9 +146,15 @@ async function readPage(state: EngineState, r: Reading): Promise<boolean> {
     if (e.type === "run-cancel") cancelHere(state, e.jobId, e.runId, e.by);
     // A slot freed (or limits changed) anywhere: queued runs here may start.
     heard(state, e, "runId" in e ? runById.get(e.runId) : undefined);
-    // A run with chains ended (anywhere): its triggers may be this node's.
+    // A run with chains ended (anywhere) complete or failed, the only ends
+    // that write triggers (chains.ts): they may be this node's.
     if (e.type === "run-finished" && hasChains(state, e.jobId)) {
-      state.chainer?.wake();
+      const status = runById.get(e.runId)?.status;
+      if (
+        status === undefined || status === "complete" || status === "failed"
+      ) {
+        state.chainer?.wake();
+      }
     }
     publish(state, e, runById);
   }

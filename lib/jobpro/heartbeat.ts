@@ -36,9 +36,9 @@
 import { randomBytes } from "node:crypto";
 import type { Action, HeartbeatAction, Job } from "./job.ts";
 import { deliveriesFor, type Delivery, runFacts } from "./notify.ts";
-import { endRun, type Run, summarize } from "./run.ts";
+import { endRun, type Run } from "./run.ts";
 import { arm, isMine, moveNext, nextTick } from "./planner.ts";
-import { nextRun } from "./runner.ts";
+import { countsAfter, nextRun } from "./runner.ts";
 import { serially } from "./operations.ts";
 import { REDACTED } from "./secrets.ts";
 import type { EngineState, Entry } from "./state.ts";
@@ -201,19 +201,8 @@ function recordMissed(state: EngineState, e: Entry, tick: number) {
 
 /** A run of the job ended here: counted (the store counts it by delta too). */
 export function countEnded(e: Entry, run: Run): void {
-  const ok = run.status === "complete";
-  e.counts = {
-    ...e.counts,
-    runs: e.counts.runs + 1,
-    successes: e.counts.successes + (ok ? 1 : 0),
-    lastRun: summarize(run),
-    // As runner.ts settle has them: to the millisecond, as the stores keep it.
-    lastSuccessAt: ok ? Math.round(run.endedAt!) : e.counts.lastSuccessAt,
-    lastFailureAt: run.status === "failed"
-      ? Math.round(run.endedAt!)
-      : e.counts.lastFailureAt,
-  };
-  if (ok) e.failing = false;
+  e.counts = countsAfter(e.counts, run);
+  if (run.status === "complete") e.failing = false;
   else if (run.status === "failed") e.failing = true;
 }
 

@@ -84,6 +84,10 @@ export interface Manager {
   create(input: unknown): Promise<JobView>;
   get(id: string): JobView;
   list(q?: JobQuery): { jobs: JobView[]; total: number };
+  /** Each job's last success and last failure (epoch ms, null: none), in one pass. */
+  lastOutcomes(): Iterable<
+    [id: string, success: number | null, failure: number | null]
+  >;
   update(id: string, patch: unknown): Promise<JobView>;
   start(id: string): Promise<JobView>;
   stop(id: string): Promise<JobView>;
@@ -240,6 +244,16 @@ function facade(
 
     shutdown: (o) =>
       stopEngine(state, health, cleaner, o?.graceMs ?? 10_000, node),
+
+    *lastOutcomes() {
+      for (const [id, e] of state.entries) {
+        yield [
+          id,
+          e.counts.lastSuccessAt ?? null,
+          e.counts.lastFailureAt ?? null,
+        ];
+      }
+    },
 
     get node() {
       return nodeHealth(state);

@@ -16,13 +16,16 @@
  * @module
  */
 import type { PoolClient } from "pg";
-import { eventParams, RUN_FIELDS, statementsFor } from "./postgres_sql.ts";
+import {
+  eventParams,
+  ms,
+  RUN_FIELDS,
+  statementsFor,
+  ts,
+} from "./postgres_sql.ts";
 import { toRun } from "./rows.ts";
 import type { Run } from "./run.ts";
 import type { KeyUsage, LoggedEvent } from "./store.ts";
-
-const ms = (x: string) => `(extract(epoch FROM ${x}) * 1000)::float8`;
-const ts = (x: string) => `(timestamptz 'epoch' + (${x}) * interval '1 ms')`;
 
 /** The statements of one schema. */
 function queueStatements(s: string) {

@@ -37,9 +37,10 @@ import type { Claim, Delete, LoggedEvent, Put, StatusChange } from "./store.ts";
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Epoch milliseconds (a bigint expression) as a timestamptz. */
-const ts = (x: string) => `(timestamptz 'epoch' + (${x}) * interval '1 ms')`;
+export const ts = (x: string) =>
+  `(timestamptz 'epoch' + (${x}) * interval '1 ms')`;
 /** A timestamptz as epoch milliseconds (a JS number). */
-const ms = (x: string) => `(extract(epoch FROM ${x}) * 1000)::float8`;
+export const ms = (x: string) => `(extract(epoch FROM ${x}) * 1000)::float8`;
 
 /**
  * The `run_ids` sequence's increment: one step of it is a block of this

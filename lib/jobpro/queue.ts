@@ -49,6 +49,8 @@ interface Waiting {
   /** Gone because it ended here (its end is written), not shelved. */
   ended?: boolean;
   resolve?: () => void;
+  /** Made only if someone waits for it to be gone (shutdown), once. */
+  done?: Promise<void>;
 }
 
 /** The queue of one engine. */
@@ -101,7 +103,7 @@ export function wouldQueue(state: EngineState, e: Entry): boolean {
   const cap = state.settings.maxConcurrentRuns;
   if (cap === null) return false;
   return state.activeRuns + state.queue.reserved >= cap ||
-    state.queue.waiting.some((w) => !w.gone && !keyed(state, w.e));
+    state.queue.waiting.some((w) => !keyed(state, w.e));
 }
 
 /**
@@ -176,7 +178,7 @@ function hold(
     cancel: (reason: Abort) => end(state, w, reason),
     get done() {
       if (w.gone) return Promise.resolve();
-      return new Promise<void>((r) => (w.resolve = r));
+      return w.done ??= new Promise<void>((r) => (w.resolve = r));
     },
   };
   if (e.job.status === "scheduled") {

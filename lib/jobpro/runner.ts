@@ -40,7 +40,7 @@ import {
 } from "./state.ts";
 import { redactOutput, secretValues } from "./secrets.ts";
 import { createLiveOutput, type LiveOutput } from "./live_output.ts";
-import type { Action } from "./job.ts";
+import type { Action, JobCounts } from "./job.ts";
 import { isArmed, type JobStatus, transition } from "./status.ts";
 import { moveNext } from "./planner.ts";
 import { takeRunId } from "./run_ids.ts";
@@ -314,24 +314,30 @@ function drop(state: EngineState, e: Entry, run: Run) {
   ) setStatus(state, e, transition(e.job, "finish", "cancelled"));
 }
 
+/** A job's counters once `run` has ended (the store counts it by delta too). */
+export function countsAfter(counts: JobCounts, run: Run): JobCounts {
+  const ok = run.status === "complete";
+  return {
+    ...counts,
+    runs: counts.runs + 1,
+    successes: counts.successes + (ok ? 1 : 0),
+    lastRun: summarize(run),
+    // To the millisecond, as the stores keep it (a cluster's clock has
+    // fractions): every node then shows the same time.
+    lastSuccessAt: ok ? Math.round(run.endedAt!) : counts.lastSuccessAt,
+    lastFailureAt: run.status === "failed"
+      ? Math.round(run.endedAt!)
+      : counts.lastFailureAt,
+  };
+}
+
 /** A run ended: count it, record it, plan a retry, move the job on. */
 export function settle(state: EngineState, e: Entry, run: Run) {
   if (e.running.delete(run.id)) state.activeRuns--;
   slotFreed(state); // a queued run may start (queue.ts)
   if (state.entries.get(run.jobId) !== e) return; // deleted meanwhile
   const ok = run.status === "complete";
-  e.counts = {
-    ...e.counts,
-    runs: e.counts.runs + 1,
-    successes: e.counts.successes + (ok ? 1 : 0),
-    lastRun: summarize(run),
-    // To the millisecond, as the stores keep it (a cluster's clock has
-    // fractions): every node then shows the same time.
-    lastSuccessAt: ok ? Math.round(run.endedAt!) : e.counts.lastSuccessAt,
-    lastFailureAt: run.status === "failed"
-      ? Math.round(run.endedAt!)
-      : e.counts.lastFailureAt,
-  };
+  e.counts = countsAfter(e.counts, run);
   const job = e.job;
   const retry = run.status === "failed" && run.attempt <= job.retries &&
     !state.closing &&

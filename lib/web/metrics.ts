@@ -263,19 +263,14 @@ function lastOutcomesText(manager: Manager): string {
     "When a run of the job last failed (its end), in Unix seconds.",
     "gauge",
   );
-  const seconds = (iso: string) => Date.parse(iso) / 1000;
-  for (let offset = 0;; offset += MAX_PAGE) {
-    const { jobs } = manager.list({ limit: MAX_PAGE, offset });
-    for (const j of jobs) {
-      const job = `{job="${label(j.id)}"}`;
-      if (j.lastSuccessAt) {
-        ok += `${success}${job} ${seconds(j.lastSuccessAt)}\n`;
-      }
-      if (j.lastFailureAt) {
-        failed += `${failure}${job} ${seconds(j.lastFailureAt)}\n`;
-      }
+  // To the millisecond, as the job's JSON shows them.
+  const seconds = (ms: number) => Math.floor(ms) / 1000;
+  for (const [id, okAt, failedAt] of manager.lastOutcomes()) {
+    const job = `{job="${label(id)}"}`;
+    if (okAt !== null) ok += `${success}${job} ${seconds(okAt)}\n`;
+    if (failedAt !== null) {
+      failed += `${failure}${job} ${seconds(failedAt)}\n`;
     }
-    if (jobs.length < MAX_PAGE) break;
   }
   return ok + failed;
 }
