@@ -27,7 +27,6 @@ export {
 } from "./job.ts";
 export type { JobType, JobView } from "./job.ts";
 export { BulkFilterSchema, BulkSchema, MAX_BULK } from "./bulk.ts";
-export { MAX_PAGE } from "./job_list.ts";
 export type { BulkAnswer } from "./bulk.ts";
 export {
   defaultRules,

@@ -17,7 +17,6 @@ import {
   type Delivered,
   JOB_STATUSES,
   type Manager,
-  MAX_PAGE,
   type RunView,
 } from "../jobpro/mod.ts";
 import { sseClients } from "./live.ts";
