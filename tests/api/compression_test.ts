@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { request } from "node:http";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { chooseEncoding } from "@/lib/web/compress.ts";
+import { chooseEncoding, WHOLE_COMPRESS_BYTES } from "@/lib/web/compress.ts";
 import type { Jobpro } from "@/main.ts";
 import { call, manualJob, withServer } from "./helpers.ts";
 
@@ -176,6 +176,46 @@ Deno.test("compression: not for small, HEAD, 304 or event-stream answers; an eve
       "text/event-stream",
     );
     assertStringIncludes(first.data, "data: ");
+  });
+});
+
+Deno.test("compression: an answer within 64 KiB (compressed in one call) and a longer one (through a stream) decode to the same bytes, with their encoded length", async () => {
+  await withServer(async (jp) => {
+    // 200 jobs with long descriptions: the list is well over 64 KiB.
+    for (let i = 0; i < 200; i++) {
+      const r = await call(jp, "POST", "/jobs", {
+        ...manualJob(`big-${i}`),
+        description: `job ${i} `.repeat(60),
+      });
+      assertEquals(r.status, 201, r.text);
+    }
+    const json = { accept: "application/json" };
+    for (
+      const [encoding, decode] of [["br", brotliDecompressSync], [
+        "gzip",
+        gunzipSync,
+      ]] as const
+    ) {
+      const ae = { ...json, "accept-encoding": encoding };
+      const plain = await raw(`${jp.url}/jobs?limit=200`, json);
+      assert(plain.body.byteLength > WHOLE_COMPRESS_BYTES, "over the limit");
+      const big = await raw(`${jp.url}/jobs?limit=200`, ae);
+      assertEquals(big.headers["content-encoding"], encoding);
+      assertEquals(Number(big.headers["content-length"]), big.body.byteLength);
+      assertEquals(text(decode(big.body)), text(plain.body));
+
+      const small = await raw(`${jp.url}/jobs?limit=20`, ae);
+      const smallPlain = await raw(`${jp.url}/jobs?limit=20`, json);
+      assert(smallPlain.body.byteLength > 1024, "over the threshold");
+      assert(smallPlain.body.byteLength < WHOLE_COMPRESS_BYTES, "within");
+      assertEquals(small.headers["content-encoding"], encoding);
+      assertEquals(
+        Number(small.headers["content-length"]),
+        small.body.byteLength,
+      );
+      assertEquals(small.headers["transfer-encoding"], undefined);
+      assertEquals(text(decode(small.body)), text(smallPlain.body));
+    }
   });
 });
 
