@@ -243,6 +243,35 @@ export function storeContract(
     assertEquals(missing.claims, [false]);
   });
 
+  test("one batch finishing 200 runs over 40 jobs counts each, and each job's last run is its newest", async ({ store }) => {
+    const ids = Array.from({ length: 40 }, (_, i) => `j${i}`);
+    await store.write(batch({
+      puts: ids.map((id) => ({ job: job(id), expected: null })),
+    }));
+    const runs: Run[] = [];
+    for (let n = 1; n <= 200; n++) {
+      const r = run(n, ids[n % 40], { scheduledFor: T0 + n * MIN });
+      runs.push(ended(r, n % 3 === 0 ? "failed" : "complete"));
+    }
+    // Not in id order: a job's newest run is anywhere in the batch.
+    const shuffled = runs.map((r, i) => ({ r, k: (i * 7919) % 200 }))
+      .sort((a, b) => a.k - b.k).map((x) => x.r);
+    await store.write(batch({ finished: shuffled }));
+    for (const id of ids) {
+      const mine = runs.filter((r) => r.jobId === id);
+      const a = await stored(store, id);
+      assertEquals(
+        [a?.counts.runs, a?.counts.successes, a?.counts.lastRun?.id],
+        [
+          mine.length,
+          mine.filter((r) => r.status === "complete").length,
+          Math.max(...mine.map((r) => r.id)),
+        ],
+        id,
+      );
+    }
+  });
+
   test("two claimants of one tick, at once: exactly one wins, and the stored time is the winner's", async ({ store }) => {
     await store.write(batch({ puts: [{ job: job("a"), expected: null }] }));
     for (let round = 0; round < 20; round++) {
