@@ -20,6 +20,7 @@ import type { Limits } from "./concurrency.ts";
 import { createQueue } from "./queue.ts";
 import type { NotifyRule } from "./notify.ts";
 import type { NotifierOptions } from "./notifier.ts";
+import { keepOwn } from "./follower.ts";
 import { onDue } from "./planner.ts";
 import { onStartDeadline, PING_KEY } from "./ping.ts";
 import { runView } from "./run.ts";
@@ -136,6 +137,7 @@ export async function assemble(opts: ManagerOptions) {
         spareRunIds: null,
         fetchingRunIds: null,
         draining: false,
+        own: new Map(),
       }
       : null,
     activeRuns: 0,
@@ -172,8 +174,9 @@ export async function assemble(opts: ManagerOptions) {
       if (c.deliveries) state.notifier?.wake();
       if (c.triggers) state.chainer?.wake();
       // A node of a cluster publishes every node's events from the log, in
-      // its order (follower.ts); this one's are among them.
-      if (!state.node) publish(state, c);
+      // its order (follower.ts); this one's are among them, kept for it.
+      if (state.node) keepOwn(state.node, c);
+      else publish(state, c);
     },
     onError: (e) => health.writeFailed(e),
   });

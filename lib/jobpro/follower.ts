@@ -6,7 +6,12 @@
  * the jobs and runs the new events name (two queries per read, however many
  * events), brings its entries up to date, and publishes the events to this
  * node's watchers with the log's sequence numbers, so a dashboard that
- * reconnects to another node with Last-Event-ID misses nothing.
+ * reconnects to another node with Last-Event-ID misses nothing. The events
+ * of this node's own batches are not read back: the writer hands them over
+ * at commit ({@link keepOwn}), with their runs, and a job this node owns is
+ * as its memory says; so a node alone reads nothing, and each of three
+ * reads a third less. (Should the notification of its own commit come
+ * first, the log is read as for any other node's: the same outcome.)
  *
  * What a job's row says decides what this node does with it: a job the row
  * says this node owns is adopted (restored and armed) if it was not, and
@@ -32,18 +37,29 @@ import { cancelHere } from "./cancel.ts";
 import { adopted, heard } from "./queue.ts";
 import { endOutput, feedOutput, outputOfRow } from "./output_feed.ts";
 import { type Run, runView } from "./run.ts";
-import { Abort, type EngineState, type Entry, newEntry } from "./state.ts";
+import {
+  Abort,
+  type EngineState,
+  type Entry,
+  newEntry,
+  type NodeState,
+  type OwnEvent,
+} from "./state.ts";
 import { isArmed } from "./status.ts";
 import type { StoredEvent, StoredJob } from "./store.ts";
 import { viewOf } from "./views.ts";
+import type { Committed } from "./writer.ts";
 
 /** At most this many events per read of the log. */
 const PAGE = 1000;
 
+/** Own events kept at most; past it they are read back like any others. */
+const MAX_OWN = 100_000;
+
 /** A running follower. */
 export interface Follower {
-  /** Reads the log now (as a notification would). */
-  wake(): void;
+  /** Reads the log now (as a notification would: up to `seq`, or to its end). */
+  wake(seq?: number): void;
   /** Resolves once everything committed before the call has been read. */
   caughtUp(): Promise<void>;
   stop(): Promise<void>;
@@ -51,6 +67,12 @@ export interface Follower {
 
 interface Reading {
   lastSeq: number;
+  /** The last sequence number a notification named; Infinity: read to the end. */
+  target: number;
+  /** Wakes so far: a read that heard none meanwhile knows the log's end. */
+  wakes: number;
+  /** A batch of this node's was waited for, and none came since: the log is read next. */
+  waited: boolean;
   busy: Promise<void> | null;
   again: boolean;
   stopped: boolean;
@@ -69,13 +91,23 @@ export async function startFollower(
   const node = state.node!;
   const r: Reading = {
     lastSeq: fromSeq,
+    target: Infinity,
+    wakes: 0,
+    waited: false,
     busy: null,
     again: false,
     stopped: false,
     failed: null,
   };
-  const wake = () => {
+  const wake = (seq?: number) => {
     if (r.stopped) return;
+    r.wakes++;
+    // A notification names the last event of its batch; anything else
+    // (a reconnect, a caller) means: read to the end.
+    r.target = Math.max(
+      r.target,
+      seq !== undefined && Number.isFinite(seq) ? seq : Infinity,
+    );
     if (r.busy) r.again = true;
     else r.busy = pump(state, r).finally(() => (r.busy = null));
   };
@@ -85,7 +117,7 @@ export async function startFollower(
     async caughtUp() {
       const target = await state.store.lastEventSeq();
       while (r.lastSeq < target && !r.stopped) {
-        wake();
+        wake(target);
         await r.busy;
         if (r.failed) throw r.failed; // the next pass tries again
       }
@@ -115,8 +147,50 @@ async function pump(state: EngineState, r: Reading): Promise<void> {
   } while (r.again && !r.stopped);
 }
 
+/**
+ * The events of a committed batch of this node's, for the follower to
+ * publish in the log's order without reading them back.
+ */
+export function keepOwn(node: NodeState, c: Committed): void {
+  if (node.own.size > MAX_OWN) node.own.clear(); // read back instead
+  for (const e of c.events) {
+    const output = e.type === "run-output"
+      ? c.outputs?.find((o) => o.runId === e.runId)
+      : undefined;
+    // As its row names it: this node's, but a ping's run is no node's.
+    const run = e.run && e.run.trigger !== "ping"
+      ? { ...e.run, node: node.name }
+      : e.run;
+    node.own.set(e.seq, { ...e, run, ...output && { output } });
+  }
+}
+
 /** Reads, applies and publishes one page; false once the log is read. */
 async function readPage(state: EngineState, r: Reading): Promise<boolean> {
+  const own = state.node!.own;
+  const mine = new Map<number, OwnEvent>();
+  // This node's own batches next in the log: from memory.
+  for (let o; (o = own.get(r.lastSeq + mine.size + 1));) {
+    mine.set(o.seq, o);
+    own.delete(o.seq);
+  }
+  if (mine.size) {
+    await follow(state, [...mine.values()], mine);
+    r.lastSeq += mine.size;
+    r.waited = false;
+    return true;
+  }
+  if (r.lastSeq >= r.target) return false; // nothing more is known to be there
+  // The notification of a batch of this node's can come before the answer
+  // to its COMMIT: that batch is waited for, not read back.
+  const writing = state.writer.writing();
+  if (writing && !r.waited) {
+    r.waited = true;
+    await writing;
+    return true;
+  }
+  r.waited = false;
+  const wakes = r.wakes;
   const events = await state.store.eventsSince(r.lastSeq, PAGE);
   if (events === null) {
     // The log was pruned past where this node was: every job is re-read.
@@ -127,20 +201,53 @@ async function readPage(state: EngineState, r: Reading): Promise<boolean> {
     for (const id of [...state.entries.keys()]) {
       if (!present.has(id)) apply(state, id, undefined);
     }
+    for (const k of own.keys()) if (k <= seq) own.delete(k);
     r.lastSeq = seq;
     return true;
   }
-  if (events.length === 0) return false;
+  for (const e of events) {
+    const o = own.get(e.seq);
+    if (o) mine.set(e.seq, o);
+    own.delete(e.seq);
+  }
+  if (events.length) {
+    await follow(state, events, mine);
+    r.lastSeq = events[events.length - 1].seq;
+  }
+  if (events.length === PAGE) return true;
+  // Read to the end, and no notification since: nothing more is there.
+  if (r.wakes === wakes) r.target = r.lastSeq;
+  return r.lastSeq < r.target;
+}
+
+/**
+ * Applies and publishes events of the log, in order: the rows they name
+ * are read, but not the runs of this node's own events (`mine`), nor the
+ * job of one it owns.
+ */
+async function follow(
+  state: EngineState,
+  events: readonly (StoredEvent | OwnEvent)[],
+  mine: ReadonlyMap<number, OwnEvent>,
+): Promise<void> {
   const node = state.node!;
-  const jobIds = [...new Set(events.map((e) => e.jobId))];
-  const runIds = events.flatMap((e) => "runId" in e ? [e.runId] : []);
+  const jobIds = [
+    ...new Set(
+      events.filter((e) => !mine.has(e.seq) || !node.owned.has(e.jobId))
+        .map((e) => e.jobId),
+    ),
+  ];
+  const runIds = events.flatMap((e) =>
+    "runId" in e && !mine.has(e.seq) ? [e.runId] : []
+  );
   const [jobs, runs] = await Promise.all([
-    node.store.jobsById(jobIds),
+    jobIds.length ? node.store.jobsById(jobIds) : Promise.resolve([]),
     runIds.length ? node.store.runsById(runIds) : Promise.resolve([]),
   ]);
   const byId = new Map(jobs.map((s) => [s.job.id, s]));
   for (const id of jobIds) apply(state, id, byId.get(id));
   const runById = new Map(runs.map((x) => [x.id, x]));
+  for (const o of mine.values()) if (o.run) runById.set(o.run.id, o.run);
   for (const e of events) {
     // A cancel asked of any node: the one running the run aborts it.
     if (e.type === "run-cancel") cancelHere(state, e.jobId, e.runId, e.by);
@@ -156,10 +263,8 @@ async function readPage(state: EngineState, r: Reading): Promise<boolean> {
         state.chainer?.wake();
       }
     }
-    publish(state, e, runById);
+    publish(state, e, runById, mine.get(e.seq));
   }
-  r.lastSeq = events[events.length - 1].seq;
-  return events.length === PAGE;
 }
 
 /** Brings the job's entry in line with its row (undefined: it is gone). */
@@ -259,7 +364,12 @@ function changedElsewhere(state: EngineState, e: Entry, stored: StoredJob) {
 }
 
 /** One logged event to this node's watchers, with the job or run as they are now. */
-function publish(state: EngineState, e: StoredEvent, runs: Map<number, Run>) {
+function publish(
+  state: EngineState,
+  e: StoredEvent | OwnEvent,
+  runs: Map<number, Run>,
+  own: OwnEvent | undefined,
+) {
   let event: JobEvent | null = null;
   if (e.type === "job-deleted") event = { type: "job-deleted", id: e.jobId };
   else if (e.type === "job-update") {
@@ -268,7 +378,7 @@ function publish(state: EngineState, e: StoredEvent, runs: Map<number, Run>) {
   } else if (e.type === "run-output") {
     // The row has the output as it is now: what this node has not sent.
     const row = runs.get(e.runId);
-    const out = row && outputOfRow(row);
+    const out = own ? own.output : row && outputOfRow(row);
     if (out) feedOutput(state, out, e.seq);
   } else if (e.type === "run-started" || e.type === "run-finished") {
     if (e.type === "run-finished") endOutput(state, e.runId);

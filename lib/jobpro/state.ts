@@ -19,11 +19,11 @@ import type { Job, JobCounts, JobView } from "./job.ts";
 import type { Limiter } from "./limiter.ts";
 import type { NotifyRule } from "./notify.ts";
 import type { Run } from "./run.ts";
-import type { LiveOutput } from "./live_output.ts";
+import type { LiveOutput, RunOutput } from "./live_output.ts";
 import type { Schedule } from "./schedule.ts";
 import type { Cluster, Store } from "./store.ts";
 import type { TimerQueue } from "./timer.ts";
-import type { Writer } from "./writer.ts";
+import type { CommittedEvent, Writer } from "./writer.ts";
 import type { RunQueue } from "./queue.ts";
 
 /** Where the engine says what happened. */
@@ -123,7 +123,16 @@ export interface NodeState {
   fetchingRunIds: Promise<void> | null;
   /** Stopping: it hands its jobs over and adopts none. */
   draining: boolean;
+  /**
+   * The events of this node's own committed batches, by sequence number,
+   * until the follower passes them: it publishes them from here, without
+   * reading them (or their runs) back (follower.ts).
+   */
+  readonly own: Map<number, OwnEvent>;
 }
+
+/** An event this node committed, with its run and, for `run-output`, the output written. */
+export type OwnEvent = CommittedEvent & { output?: RunOutput };
 
 /** A periodic schedule's next tick, memoized per (schedule, instant). */
 export interface TickMemo {

@@ -322,11 +322,12 @@ export interface Cluster {
   reserveRunIds(): Promise<RunIds>;
   /**
    * Calls `wake` whenever any node appends events (LISTEN/NOTIFY, carrying
-   * no payload beyond the sequence number), and after each (re)connection
-   * of the listening connection, so the caller reads what it missed; the
-   * returned function stops listening.
+   * no payload beyond the sequence number, which `wake` gets: the batch's
+   * last), and after each (re)connection of the listening connection
+   * (with none), so the caller reads what it missed; the returned function
+   * stops listening.
    */
-  follow(wake: () => void): Promise<() => Promise<void>>;
+  follow(wake: (seq?: number) => void): Promise<() => Promise<void>>;
   /** These jobs as stored, with their owners; absent ids are left out. */
   jobsById(ids: readonly string[]): Promise<StoredJob[]>;
   /** These runs as stored, with the node that ran each; absent ids are left out. */

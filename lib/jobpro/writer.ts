@@ -131,6 +131,11 @@ export interface Writer {
   forgetFenced(): void;
   /** Whether a claim or status of this job is queued or being written. */
   isPending(jobId: string): boolean;
+  /**
+   * Settles once the batch being written, if any, has been committed (and
+   * `onCommit` told) or has failed; null while none is.
+   */
+  writing(): Promise<void> | null;
   /** Resolves once everything queued before the call is committed; rejects if that write fails. */
   flush(): Promise<void>;
   /** Resolves once everything queued before the call was tried, or after `timeoutMs`, whatever came of it. */
@@ -323,6 +328,8 @@ class GroupWriter implements Writer {
   #q = emptyQueue();
   /** The batch being written. */
   #inFlight: Queue | null = null;
+  /** Settles once that batch is done with (see {@link Writer.writing}). */
+  #writing: Promise<void> | null = null;
   /** All-or-nothing operations, each written in a batch of its own, after what was queued before it. */
   #solo: PendingSolo[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -378,6 +385,7 @@ class GroupWriter implements Writer {
     if (ahead) this.#q.waiters = batch.waiters.splice(solo.flushes);
     const { batch: stored, runs } = batchOf(batch, this.#opts.statusOf);
     const era = this.#era;
+    const done = this.#begin();
     try {
       const written = await this.#opts.store.write(stored);
       this.#inFlight = null;
@@ -386,6 +394,8 @@ class GroupWriter implements Writer {
       this.#inFlight = null;
       if (era !== this.#era) dropFenced(batch);
       this.#failed(batch, stored, e);
+    } finally {
+      done();
     }
     if (this.#solo.length) this.#schedule(true);
     else if (size(this.#q) || this.#q.waiters.length) {
@@ -401,6 +411,7 @@ class GroupWriter implements Writer {
     const { batch: stored, runs } = batchOf(batch, () => undefined);
     stored.atomic = true;
     this.#inFlight = batch;
+    const done = this.#begin();
     try {
       const written = await this.#opts.store.write(stored);
       this.#inFlight = null;
@@ -410,12 +421,28 @@ class GroupWriter implements Writer {
       if (e instanceof JobproError && e.code === "conflict") {
         op.reject(new JobproError("conflict", CHANGED));
       } else this.#failed(batch, stored, e);
+    } finally {
+      done();
     }
     const more = this.#solo.length > 0;
     if (more || size(this.#q) || this.#q.waiters.length) {
       // Who waits (a flush after the operation included) hears at once.
       this.#schedule(more || this.#urgent || this.#q.waiters.length > 0);
     }
+  }
+
+  /** A batch goes to the store: `writing()` waits for the returned call. */
+  #begin(): () => void {
+    let end!: () => void;
+    this.#writing = new Promise<void>((r) => (end = r));
+    return () => {
+      this.#writing = null;
+      end();
+    };
+  }
+
+  writing(): Promise<void> | null {
+    return this.#writing;
   }
 
   #failed(batch: Queue, stored: Batch, e: unknown) {
@@ -473,11 +500,18 @@ class GroupWriter implements Writer {
       }
     }
     for (const w of batch.waiters) w.resolve();
+    // A start the store refused (fenced) has its event, but no run.
+    const refused = new Set(
+      stored.started.filter((_, i) => written.started?.[i] === false)
+        .map((r) => r.id),
+    );
     this.#opts.onCommit({
       events: stored.events.map((e, i) => ({
         ...e,
         seq: written.firstSeq + i,
-        run: runs[i],
+        run: e.type === "run-started" && refused.has(e.runId)
+          ? undefined
+          : runs[i],
       })),
       deliveries: stored.deliveries?.length ?? 0,
       triggers: stored.triggers?.length ?? 0,

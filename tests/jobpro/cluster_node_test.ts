@@ -21,6 +21,8 @@ import { NodeLease } from "@/lib/jobpro/lease.ts";
 import { openPostgresMembership } from "@/lib/jobpro/postgres_nodes.ts";
 import { openPostgresStore } from "@/lib/jobpro/postgres_store.ts";
 import { createRegistry } from "@/lib/jobs/registry.ts";
+import type { Delivered } from "@/lib/jobpro/events.ts";
+import type { Store } from "@/lib/jobpro/store.ts";
 import { waitFor } from "../helpers.ts";
 import { query, sharedPostgres, testSchema } from "../pg/server.ts";
 
@@ -42,6 +44,7 @@ function counter() {
 
 interface TestNode {
   name: string;
+  store: Store;
   manager: Manager;
   lease: NodeLease;
   /** Cuts the node off from the database (its connections end, for good). */
@@ -69,6 +72,7 @@ async function startNode(
   });
   return {
     name,
+    store,
     manager,
     lease,
     async cut() {
@@ -442,6 +446,85 @@ Deno.test("cluster: a burst of 2,500 runs on one node, more than one step of the
     });
   } finally {
     await a.manager.shutdown({ graceMs: 2000 });
+  }
+  await assertOncePerRun(s.url, s.schema, seen);
+  await s.drop();
+});
+
+/** Counts the store's reads a follower makes (the store itself, wrapped). */
+function countReads(store: Store) {
+  const n = { events: 0, jobs: 0, runs: 0 };
+  const cluster = store.cluster!;
+  const { eventsSince } = store, { jobsById, runsById } = cluster;
+  store.eventsSince = (...a) => (n.events++, eventsSince.apply(store, a));
+  cluster.jobsById = (...a) => (n.jobs++, jobsById.apply(cluster, a));
+  cluster.runsById = (...a) => (n.runs++, runsById.apply(cluster, a));
+  return n;
+}
+
+/** The run events `heard` has, and the log's in the same span: the same seqs. */
+async function assertHeardAll(url: string, schema: string, heard: Delivered[]) {
+  const runEvents = heard.filter((e) =>
+    e.type === "run-started" || e.type === "run-finished"
+  );
+  const seqs = runEvents.map((e) => e.seq);
+  for (let i = 1; i < heard.length; i++) {
+    assert(heard[i].seq > heard[i - 1].seq, `in order at ${heard[i].seq}`);
+  }
+  const { rows } = await query(
+    url,
+    `SELECT seq::float8 AS seq FROM ${schema}.events
+     WHERE type IN ('run-started', 'run-finished') AND seq BETWEEN $1 AND $2
+     ORDER BY seq`,
+    [seqs[0], seqs[seqs.length - 1]],
+  );
+  assertEquals(seqs, rows.map((r) => r.seq), "every run event, once");
+}
+
+Deno.test("cluster: a node publishes its own batches from memory, in the log's order: alone it reads nothing back; beside another, only the other's", async () => {
+  const s = await testSchema();
+  const { seen, functions } = counter();
+  const a = await startNode(s.url, s.schema, "a", functions);
+  let b: TestNode | undefined;
+  const heard: Delivered[] = [];
+  const stop = a.manager.events.subscribe((e) => heard.push(e));
+  try {
+    await waitFor(() => a.lease.live().length === 1, { what: "a live" });
+    const ids = ["x", "y", "z"];
+    for (const id of ids) {
+      await a.manager.create({
+        ...countJob(id),
+        schedule: "",
+        autoStart: false,
+      });
+    }
+    const reads = countReads(a.store);
+    for (let i = 0; i < 10; i++) {
+      await Promise.all(ids.map((id) => a.manager.runNow(id)));
+    }
+    const finished = () => heard.filter((e) => e.type === "run-finished");
+    await waitFor(() => finished().length === 30, { what: "30 runs heard" });
+    assertEquals(reads, { events: 0, jobs: 0, runs: 0 }, "nothing read back");
+    assert(finished().every((e) => "run" in e && e.run.status === "complete"));
+
+    b = await startNode(s.url, s.schema, "b", functions);
+    await waitFor(
+      () => a.lease.live().length === 2 && b!.lease.live().length === 2,
+      { what: "both nodes live" },
+    );
+    // Runs on both at once: a hears b's from the log, its own from memory.
+    for (let i = 0; i < 5; i++) {
+      await Promise.all([a.manager.runNow("x"), b.manager.runNow("y")]);
+    }
+    await waitFor(() => finished().length === 40, { what: "40 runs heard" });
+    assert(reads.runs > 0, "b's runs are read");
+    const own = finished().filter((e) => "run" in e && e.run.node === "a");
+    assertEquals(own.length, 35);
+    await assertHeardAll(s.url, s.schema, heard);
+  } finally {
+    stop();
+    await a.manager.shutdown({ graceMs: 2000 });
+    await b?.manager.shutdown({ graceMs: 2000 });
   }
   await assertOncePerRun(s.url, s.schema, seen);
   await s.drop();

@@ -10,6 +10,7 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { JobproError } from "@/lib/jobpro/errors.ts";
 import { newRun, type Run } from "@/lib/jobpro/run.ts";
 import { openPostgresStore } from "@/lib/jobpro/postgres_store.ts";
+import { clusterStatements } from "@/lib/jobpro/postgres_cluster.ts";
 import {
   bootstrap,
   migrationsFrom,
@@ -436,6 +437,37 @@ Deno.test("cluster: the reaper ends expired leases, interrupts their runs once w
     assertEquals([run2.status, run2.error], ["failed", "interrupted"]);
     const [x2, y2] = await a.cluster.jobsById(["x", "y"]);
     assertEquals([x2.counts, y2.counts], [x.counts, y.counts]);
+  });
+});
+
+Deno.test("cluster: the reaper's check at every renewal reads the jobs by index, never a scan of them (2,000 jobs, a node gone)", async () => {
+  await withSchema(async (s, opened) => {
+    const a = await join(s, "a");
+    const b = await join(s, "b");
+    opened.push(a, b);
+    const ids = Array.from({ length: 2000 }, (_, i) => `j${i}`);
+    await create(a.store, a.epoch, ...ids);
+    await b.members.leave(b.epoch);
+    await rows(s, "ANALYZE $S.jobs");
+    const cs = clusterStatements(s.schema);
+    const scans: string[] = [];
+    const walk = (
+      p: { "Node Type": string; "Relation Name"?: string; Plans?: unknown[] },
+    ) => {
+      if (p["Relation Name"] === "jobs") scans.push(p["Node Type"]);
+      for (const c of p.Plans ?? []) walk(c as typeof p);
+    };
+    const explain = async (text: string, params?: unknown[]) =>
+      walk(
+        (await query(s.url, `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params))
+          .rows[0]["QUERY PLAN"][0].Plan,
+      );
+    await explain(cs.reapDue);
+    await explain(cs.orphaned, [[b.epoch]]);
+    assert(scans.length > 0, "the jobs are read");
+    assertEquals(scans.filter((t) => t === "Seq Scan"), [], scans.join(", "));
+    // And it answers: b left, and owns nothing.
+    assertEquals((await a.cluster.reap()).epochs, []);
   });
 });
 
