@@ -24,6 +24,7 @@ import type { Run } from "./run.ts";
 import { type EngineState, type Entry, newEntry, RETRY_KEY } from "./state.ts";
 import { isArmed, transition } from "./status.ts";
 import { isReboot } from "./schedule.ts";
+import { retryAt } from "./retry.ts";
 
 /**
  * Restores every stored job into `state`; returns how many runs were
@@ -135,7 +136,7 @@ export function endLeftRunning(state: EngineState, ids: readonly string[]) {
  * ready to run again here: a job left running goes back to scheduled
  * (periodic) or failed (one-time); ticks in the past are passed over (but
  * those within `lateGraceMs`, which fire late), with one `startup` run for
- * `catchUp: "once"`; a one-time job waiting to retry keeps its attempt.
+ * `catchUp: "once"`; a job waiting to retry keeps its attempt.
  */
 export function restoreEntry(state: EngineState, e: Entry, now: number) {
   const job = e.job;
@@ -163,6 +164,7 @@ export function restoreEntry(state: EngineState, e: Entry, now: number) {
       }
     }
     arm(state, e);
+    restoreRetry(state, e);
   } else if (due !== null) {
     const last = e.counts.lastRun;
     const attempt = last?.attempt ?? 1;
@@ -174,4 +176,23 @@ export function restoreEntry(state: EngineState, e: Entry, now: number) {
       arm(state, e); // a due one-time job fires at once
     }
   }
+}
+
+/**
+ * A periodic job whose last run failed with retries left was waiting for
+ * its retry when the process (or the node) that planned it ended: the
+ * retry still comes, at the time that run's end gives (retry.ts). One that
+ * ended "interrupted" is not retried (an interrupted run never runs again).
+ */
+function restoreRetry(state: EngineState, e: Entry) {
+  const last = e.counts.lastRun;
+  if (
+    !last || last.status !== "failed" || last.error === "interrupted" ||
+    last.attempt > e.job.retries || heartbeatOf(e.job)
+  ) return;
+  e.retryAttempt = last.attempt + 1;
+  state.timers.set(
+    RETRY_KEY + e.job.id,
+    retryAt(last, e.job.retryDelayMs, state.clock.now()),
+  );
 }

@@ -22,7 +22,7 @@
  * @module
  */
 import { ActionError, runAction } from "./actions.ts";
-import { retryDelay } from "./retry.ts";
+import { retryAt } from "./retry.ts";
 import {
   endRun,
   newRun,
@@ -354,7 +354,7 @@ export function settle(state: EngineState, e: Entry, run: Run) {
       `job ${run.jobId} run ${run.id} ${run.status}: ${run.error}`,
     );
   }
-  if (retry) scheduleRetry(state, e, run.attempt + 1);
+  if (retry) scheduleRetry(state, e, run);
   if (job.status === "running" && e.running.size === 0) {
     const outcome = run.status as Exclude<RunStatus, "running" | "queued">;
     setStatus(
@@ -390,10 +390,9 @@ function alertsOf(
   );
 }
 
-function scheduleRetry(state: EngineState, e: Entry, attempt: number) {
-  const at = state.clock.now() +
-    retryDelay({ baseMs: e.job.retryDelayMs, attempt: attempt - 1 });
-  e.retryAttempt = attempt;
+function scheduleRetry(state: EngineState, e: Entry, failed: Run) {
+  const at = retryAt(failed, e.job.retryDelayMs, state.clock.now());
+  e.retryAttempt = failed.attempt + 1;
   // A one-time job's retry is its next run: stored, so a restart keeps it.
   if (e.job.type === "onetime") void moveNext(state, e, at);
   state.timers.set(RETRY_KEY + e.job.id, at);
@@ -406,6 +405,10 @@ export function onRetry(state: EngineState, id: string, due: number): void {
   if (!e || !attempt || !isArmed(e.job.status) || state.closing) return;
   if (e.busy) return void e.busy.then(() => onRetry(state, id, due));
   e.retryAttempt = null;
+  // Planned again after a restart or a take-over, but queued already.
+  for (const g of e.running.values()) {
+    if (g.run.trigger === "retry" && g.run.attempt === attempt) return;
+  }
   // A one-time job's retry is claimed like its first attempt.
   const claim = e.job.type === "onetime" ? moveNext(state, e, null) : undefined;
   fire(state, e, "retry", due, attempt, claim);

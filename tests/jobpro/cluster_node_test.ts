@@ -39,6 +39,11 @@ function counter() {
     seen.set(job, (seen.get(job) ?? 0) + 1);
     return "counted";
   });
+  functions.register("count-and-fail", (params) => {
+    const job = String(params.job);
+    seen.set(job, (seen.get(job) ?? 0) + 1);
+    throw new Error("failed on purpose");
+  });
   return { seen, functions };
 }
 
@@ -527,5 +532,74 @@ Deno.test("cluster: a node publishes its own batches from memory, in the log's o
     await b?.manager.shutdown({ graceMs: 2000 });
   }
   await assertOncePerRun(s.url, s.schema, seen);
+  await s.drop();
+});
+
+Deno.test("cluster: a periodic job's retry planned on a node that is cut off runs on the node that takes the job over", async () => {
+  const s = await testSchema();
+  const { seen, functions } = counter();
+  const a = await startNode(s.url, s.schema, "a", functions);
+  const b = await startNode(s.url, s.schema, "b", functions);
+  const cut = new Set<TestNode>();
+  try {
+    await waitFor(
+      () => a.lease.live().length === 2 && b.lease.live().length === 2,
+      { what: "both nodes live" },
+    );
+    await a.manager.create({
+      id: "r",
+      name: "r",
+      schedule: "0 0 0 1 1 *", // once a year: no tick comes meanwhile
+      retries: 1,
+      retryDelayMs: 4000, // 2 to 6 s: the owner is cut off before
+      action: {
+        type: "function",
+        name: "count-and-fail",
+        params: { job: "r" },
+      },
+    });
+    const ownerEpoch = async () => (await owners(s.url, s.schema)).get("r");
+    await waitFor(async () => (await ownerEpoch()) != null, { what: "owned" });
+    const [owner, other] = (await ownerEpoch()) === a.lease.epoch
+      ? [a, b]
+      : [b, a];
+    await waitFor(() => owner.manager.get("r") !== undefined, {
+      what: "the owner knows it",
+    });
+    await owner.manager.runNow("r");
+    await waitFor(
+      async () =>
+        (await runsOf(s.url, s.schema)).some((r) => r.status === "failed"),
+      {
+        what: "the failed run recorded",
+      },
+    );
+    await owner.cut(); // its retry timer goes with it
+    cut.add(owner);
+    await waitFor(async () => (await ownerEpoch()) === other.lease.epoch, {
+      what: "the other node owns it",
+      timeoutMs: 10_000,
+    });
+    await waitFor(() => seen.get("r") === 2, {
+      what: "the retry ran",
+      timeoutMs: 15_000,
+    });
+    const { rows } = await query(
+      s.url,
+      `SELECT r.trigger, r.attempt, n.name FROM ${s.schema}.runs r
+       LEFT JOIN ${s.schema}.nodes n ON n.epoch = r.node_epoch ORDER BY r.id`,
+    );
+    assertEquals(
+      rows.map((r) => [r.trigger, r.attempt, r.name]),
+      [["manual", 1, owner.name], ["retry", 2, other.name]],
+    );
+  } finally {
+    for (const n of [a, b]) {
+      await n.manager.shutdown({ graceMs: cut.has(n) ? 0 : 2000 }).catch(
+        () => {},
+      );
+    }
+  }
+  assertEquals(seen.get("r"), 2, "one retry, not two");
   await s.drop();
 });

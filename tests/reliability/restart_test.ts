@@ -217,6 +217,43 @@ Deno.test("restart: a one-time job waiting for a retry keeps its attempt count a
   }
 });
 
+Deno.test("restart: a periodic job's failed run waiting for its retry gets it after a restart, with the attempt count it had", async () => {
+  const db = await tempDb();
+  try {
+    let m = await open(db.path, { now: () => Date.now() });
+    await m.create({
+      id: "p",
+      name: "p",
+      schedule: "0 0 0 1 1 *", // once a year: no tick comes meanwhile
+      retries: 2,
+      retryDelayMs: 1500,
+      action: { type: "function", name: "fail" },
+    });
+    await m.runNow("p");
+    await waitFor(() => m.get("p").runCount === 1, { what: "first attempt" });
+    await m.shutdown({ graceMs: 0 }); // the retry was a timer of this process
+    m = await open(db.path, { now: () => Date.now() });
+    try {
+      await waitFor(() => m.get("p").runCount === 3, {
+        what: "the two retries after the restart",
+      });
+      assertEquals(
+        (await runsOf(m, "p")).map((r) => [r.trigger, r.attempt, r.status]),
+        [["manual", 1, "failed"], ["retry", 2, "failed"], [
+          "retry",
+          3,
+          "failed",
+        ]],
+      );
+      assertEquals(m.get("p").status, "scheduled", "its schedule goes on");
+    } finally {
+      await m.shutdown();
+    }
+  } finally {
+    await db.cleanup();
+  }
+});
+
 /** A clock that reads `at` now and runs on in real time. */
 const clockAt = (at: string): Clock => {
   const offset = Date.parse(at) - Date.now();
