@@ -10,8 +10,9 @@
  * of this node's own batches are not read back: the writer hands them over
  * at commit ({@link keepOwn}), with their runs, and a job this node owns is
  * as its memory says; so a node alone reads nothing, and each of three
- * reads a third less. (Should the notification of its own commit come
- * first, the log is read as for any other node's: the same outcome.)
+ * reads a third less. (A notification of its own commit that comes before
+ * the COMMIT's answer waits for that batch (`Writer.writing`); had it
+ * been read instead, the outcome would be the same.)
  *
  * What a job's row says decides what this node does with it: a job the row
  * says this node owns is adopted (restored and armed) if it was not, and

@@ -166,11 +166,11 @@ export function restoreEntry(state: EngineState, e: Entry, now: number) {
     arm(state, e);
     restoreRetry(state, e);
   } else if (due !== null) {
-    const last = e.counts.lastRun;
-    const attempt = last?.attempt ?? 1;
-    if (last?.status === "failed" && attempt <= e.job.retries) {
+    const last = retryPending(e);
+    if (last) {
       // It was waiting to retry: keep counting attempts, don't start over.
-      e.retryAttempt = attempt + 1;
+      // Its retry is its next run, stored.
+      e.retryAttempt = last.attempt + 1;
       state.timers.set(RETRY_KEY + e.job.id, due);
     } else {
       arm(state, e); // a due one-time job fires at once
@@ -179,17 +179,26 @@ export function restoreEntry(state: EngineState, e: Entry, now: number) {
 }
 
 /**
- * A periodic job whose last run failed with retries left was waiting for
- * its retry when the process (or the node) that planned it ended: the
- * retry still comes, at the time that run's end gives (retry.ts). One that
- * ended "interrupted" is not retried (an interrupted run never runs again).
+ * The job's last run, when it failed with retries left: the job was
+ * waiting for its retry when the process (or the node) that planned it
+ * ended. One that ended "interrupted" is not retried (an interrupted run
+ * never runs again).
+ */
+function retryPending(e: Entry) {
+  const last = e.counts.lastRun;
+  return last?.status === "failed" && last.error !== "interrupted" &&
+      last.attempt <= e.job.retries && !heartbeatOf(e.job)
+    ? last
+    : null;
+}
+
+/**
+ * A periodic job's retry, planned again: at the time the failed run's end
+ * gives (retry.ts), as its first planner had it.
  */
 function restoreRetry(state: EngineState, e: Entry) {
-  const last = e.counts.lastRun;
-  if (
-    !last || last.status !== "failed" || last.error === "interrupted" ||
-    last.attempt > e.job.retries || heartbeatOf(e.job)
-  ) return;
+  const last = retryPending(e);
+  if (!last) return;
   e.retryAttempt = last.attempt + 1;
   state.timers.set(
     RETRY_KEY + e.job.id,

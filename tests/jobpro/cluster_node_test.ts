@@ -87,6 +87,13 @@ async function startNode(
   };
 }
 
+/** Until each of the two nodes sees both live. */
+const bothLive = (a: TestNode, b: TestNode) =>
+  waitFor(
+    () => a.lease.live().length === 2 && b.lease.live().length === 2,
+    { what: "both nodes live" },
+  );
+
 const countJob = (id: string) => ({
   id,
   name: id,
@@ -161,12 +168,7 @@ Deno.test("cluster: jobs spread over two nodes, each tick runs once on its owner
   const a = await startNode(s.url, s.schema, "a", functions);
   const b = await startNode(s.url, s.schema, "b", functions);
   try {
-    await waitFor(
-      () => a.lease.live().length === 2 && b.lease.live().length === 2,
-      {
-        what: "both nodes live",
-      },
-    );
+    await bothLive(a, b);
     const ids = Array.from({ length: 12 }, (_, i) => `job-${i}`);
     for (const [i, id] of ids.entries()) {
       await (i % 2 ? a : b).manager.create(countJob(id));
@@ -208,12 +210,7 @@ Deno.test("cluster: a pause asked of a node that does not own the job stops its 
   const a = await startNode(s.url, s.schema, "a", functions);
   const b = await startNode(s.url, s.schema, "b", functions);
   try {
-    await waitFor(
-      () => a.lease.live().length === 2 && b.lease.live().length === 2,
-      {
-        what: "both nodes live",
-      },
-    );
+    await bothLive(a, b);
     for (let i = 0; i < 6; i++) await a.manager.create(countJob(`p-${i}`));
     await waitFor(
       async () => new Set((await owners(s.url, s.schema)).values()).size === 2,
@@ -263,12 +260,7 @@ Deno.test("cluster: a node cut off past its lease stops; the other takes its job
   const b = await startNode(s.url, s.schema, "b", functions);
   let aDown = false;
   try {
-    await waitFor(
-      () => a.lease.live().length === 2 && b.lease.live().length === 2,
-      {
-        what: "both nodes live",
-      },
-    );
+    await bothLive(a, b);
     const ids = Array.from({ length: 8 }, (_, i) => `k-${i}`);
     for (const id of ids) await b.manager.create(countJob(id));
     await waitFor(
@@ -320,12 +312,7 @@ Deno.test("cluster: a node that stops hands its jobs over first: the other runs 
   const a = await startNode(s.url, s.schema, "a", functions);
   const b = await startNode(s.url, s.schema, "b", functions);
   try {
-    await waitFor(
-      () => a.lease.live().length === 2 && b.lease.live().length === 2,
-      {
-        what: "both nodes live",
-      },
-    );
+    await bothLive(a, b);
     const ids = Array.from({ length: 8 }, (_, i) => `h-${i}`);
     for (const id of ids) await a.manager.create(countJob(id));
     await waitFor(
@@ -380,10 +367,7 @@ Deno.test("cluster: a job whose run is going when its node stops is handed over 
   const a = await startNode(s.url, s.schema, "a", functions);
   const b = await startNode(s.url, s.schema, "b", functions);
   try {
-    await waitFor(
-      () => a.lease.live().length === 2 && b.lease.live().length === 2,
-      { what: "both nodes live" },
-    );
+    await bothLive(a, b);
     const ids = Array.from({ length: 8 }, (_, i) => `held-${i}`);
     for (const id of ids) {
       await a.manager.create({
@@ -513,10 +497,7 @@ Deno.test("cluster: a node publishes its own batches from memory, in the log's o
     assert(finished().every((e) => "run" in e && e.run.status === "complete"));
 
     b = await startNode(s.url, s.schema, "b", functions);
-    await waitFor(
-      () => a.lease.live().length === 2 && b!.lease.live().length === 2,
-      { what: "both nodes live" },
-    );
+    await bothLive(a, b);
     // Runs on both at once: a hears b's from the log, its own from memory.
     for (let i = 0; i < 5; i++) {
       await Promise.all([a.manager.runNow("x"), b.manager.runNow("y")]);
@@ -542,10 +523,7 @@ Deno.test("cluster: a periodic job's retry planned on a node that is cut off run
   const b = await startNode(s.url, s.schema, "b", functions);
   const cut = new Set<TestNode>();
   try {
-    await waitFor(
-      () => a.lease.live().length === 2 && b.lease.live().length === 2,
-      { what: "both nodes live" },
-    );
+    await bothLive(a, b);
     await a.manager.create({
       id: "r",
       name: "r",
