@@ -6,15 +6,23 @@
  * a start committing concurrently and against a second reaper), the death of
  * a node's connection, the listening connection, run id blocks.
  */
+import pg from "pg";
 import { assert, assertEquals, assertRejects } from "@std/assert";
+import type { ChainTrigger } from "@/lib/jobpro/chains.ts";
+import type { Delivery } from "@/lib/jobpro/notify.ts";
 import { JobproError } from "@/lib/jobpro/errors.ts";
 import { newRun, type Run } from "@/lib/jobpro/run.ts";
 import { openPostgresStore } from "@/lib/jobpro/postgres_store.ts";
 import { clusterStatements } from "@/lib/jobpro/postgres_cluster.ts";
 import {
   bootstrap,
+  deliveriesJson,
   migrationsFrom,
+  putsJson,
+  runsJson,
   SCHEMA_VERSION,
+  statementsFor,
+  triggersJson,
 } from "@/lib/jobpro/postgres_sql.ts";
 import {
   openPostgresMembership,
@@ -440,6 +448,36 @@ Deno.test("cluster: the reaper ends expired leases, interrupts their runs once w
   });
 });
 
+/** How each statement's plan reads the jobs table (its node types), in a transaction rolled back. */
+async function jobsReads(
+  s: Schema,
+  statements: [text: string, params?: unknown[]][],
+): Promise<string[]> {
+  const scans: string[] = [];
+  const walk = (
+    p: { "Node Type": string; "Relation Name"?: string; Plans?: unknown[] },
+  ) => {
+    if (p["Relation Name"] === "jobs") scans.push(p["Node Type"]);
+    for (const c of p.Plans ?? []) walk(c as typeof p);
+  };
+  const c = new pg.Client(s.url);
+  await c.connect();
+  try {
+    await c.query("BEGIN");
+    for (const [text, params] of statements) {
+      const { rows } = await c.query(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
+        params,
+      );
+      walk(rows[0]["QUERY PLAN"][0].Plan);
+    }
+    return scans;
+  } finally {
+    await c.query("ROLLBACK").catch(() => {});
+    await c.end();
+  }
+}
+
 Deno.test("cluster: the reaper's check at every renewal reads the jobs by index, never a scan of them (2,000 jobs, a node gone)", async () => {
   await withSchema(async (s, opened) => {
     const a = await join(s, "a");
@@ -450,24 +488,61 @@ Deno.test("cluster: the reaper's check at every renewal reads the jobs by index,
     await b.members.leave(b.epoch);
     await rows(s, "ANALYZE $S.jobs");
     const cs = clusterStatements(s.schema);
-    const scans: string[] = [];
-    const walk = (
-      p: { "Node Type": string; "Relation Name"?: string; Plans?: unknown[] },
-    ) => {
-      if (p["Relation Name"] === "jobs") scans.push(p["Node Type"]);
-      for (const c of p.Plans ?? []) walk(c as typeof p);
-    };
-    const explain = async (text: string, params?: unknown[]) =>
-      walk(
-        (await query(s.url, `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params))
-          .rows[0]["QUERY PLAN"][0].Plan,
-      );
-    await explain(cs.reapDue);
-    await explain(cs.orphaned, [[b.epoch]]);
+    const scans = await jobsReads(s, [[cs.reapDue], [cs.orphaned, [[
+      b.epoch,
+    ]]]]);
     assert(scans.length > 0, "the jobs are read");
     assertEquals(scans.filter((t) => t === "Seq Scan"), [], scans.join(", "));
     // And it answers: b left, and owns nothing.
     assertEquals((await a.cluster.reap()).epochs, []);
+  });
+});
+
+Deno.test("cluster: a small batch's statements read the jobs they name by index, never a scan of them (2,000 jobs)", async () => {
+  await withSchema(async (s, opened) => {
+    const a = await join(s, "a");
+    opened.push(a);
+    const ids = Array.from({ length: 2000 }, (_, i) => `j${i}`);
+    await create(a.store, a.epoch, ...ids);
+    await rows(s, "ANALYZE $S.jobs");
+    const sql = statementsFor(s.schema);
+    const started = [manual("j1", 1), manual("j2", 2), tick("j3", 3)];
+    const ended = started.map((r) => done(r));
+    const at = T0 + MIN;
+    const delivery = (r: Run): Delivery => ({
+      id: `run:${r.id}:failure:webhook:x`,
+      jobId: r.jobId,
+      runId: r.id,
+      event: "failure",
+      target: "webhook:http://127.0.0.1:1/",
+      payload: "{}",
+      status: "pending",
+      attempts: 0,
+      error: null,
+      createdAt: at,
+      nextAttemptAt: at,
+      sentAt: null,
+    });
+    const trigger = (r: Run): ChainTrigger => ({
+      parentRunId: r.id,
+      parentJobId: r.jobId,
+      jobId: "j9",
+      on: "success",
+      createdAt: at,
+    });
+    const updated = ["j4", "j5"].map((id) => ({
+      job: { ...job(id), name: "renamed" },
+      expected: job(id).version,
+    }));
+    const scans = await jobsReads(s, [
+      [sql.startedFenced, [runsJson(started), a.epoch]],
+      [sql.finished, [runsJson(ended), a.epoch]],
+      [sql.updateJobs, [putsJson(updated, true)]],
+      [sql.deliveries, [deliveriesJson(ended.map(delivery))]],
+      [sql.chainTriggers, [triggersJson(ended.map(trigger))]],
+    ]);
+    assert(scans.length >= 5, `the jobs are read: ${scans.join(", ")}`);
+    assertEquals(scans.filter((t) => t === "Seq Scan"), [], scans.join(", "));
   });
 });
 
