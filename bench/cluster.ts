@@ -120,8 +120,12 @@ export interface JobproFigures {
 export interface PeerFigures {
   system: "pgboss" | "graphile";
   minute: Late | string;
+  /** With one worker process. */
   runNow: Rate | string;
   burst: Rate | string;
+  /** With three worker processes (as many as jobpro's nodes), on a database of their own. */
+  runNow3: Rate | string;
+  burst3: Rate | string;
 }
 
 /** The whole section. */
@@ -585,8 +589,10 @@ async function measureJobpro(
 async function peerThroughput(
   system: "pgboss" | "graphile",
   url: string,
+  workers: number,
 ): Promise<Pick<PeerFigures, "runNow" | "burst">> {
-  let work: PeerProcess | null = null, prod: PeerProcess | null = null;
+  const work: PeerProcess[] = [];
+  let prod: PeerProcess | null = null;
   const client = await pgClient(url);
   const m = SIZES.runs;
   const count = async (queue: string) => {
@@ -609,7 +615,9 @@ async function peerThroughput(
   };
   try {
     try {
-      work = await spawnPeer(system, "work", url);
+      for (let i = 0; i < workers; i++) {
+        work.push(await spawnPeer(system, "work", url));
+      }
       prod = await spawnPeer(system, "produce", url);
     } catch (e) {
       const why = `did not start: ${msg(e)}`;
@@ -667,7 +675,7 @@ async function peerThroughput(
     return { runNow, burst: burstR };
   } finally {
     await prod?.stop();
-    await work?.stop();
+    await Promise.all(work.map((w) => w.stop()));
     await client.end().catch(() => {});
   }
 }
@@ -725,7 +733,7 @@ export async function clusterBench(): Promise<ClusterReport> {
   });
   const version = (await query(server.url(), "SHOW server_version")).rows[0]
     .server_version;
-  for (const db of ["jobpro", "pgboss", "graphile"]) {
+  for (const db of ["jobpro", "pgboss", "graphile", "pgboss3", "graphile3"]) {
     await query(server.url(), `CREATE DATABASE ${db}`);
   }
   const url = (db: string) => server.url(db);
@@ -741,12 +749,16 @@ export async function clusterBench(): Promise<ClusterReport> {
         minute: "not run",
         runNow: "not run",
         burst: "not run",
+        runNow3: "not run",
+        burst3: "not run",
       },
       {
         system: "graphile",
         minute: "not run",
         runNow: "not run",
         burst: "not run",
+        runNow3: "not run",
+        burst3: "not run",
       },
     ],
     notes,
@@ -845,8 +857,12 @@ export async function clusterBench(): Promise<ClusterReport> {
 
     // ---- the peers' throughput
     for (const p of report.peers) {
-      console.log(`  ${p.system}: throughput`);
-      Object.assign(p, await peerThroughput(p.system, url(p.system)));
+      console.log(`  ${p.system}: throughput, 1 worker`);
+      Object.assign(p, await peerThroughput(p.system, url(p.system), 1));
+      console.log(`  ${p.system}: throughput, 3 workers`);
+      const three = await peerThroughput(p.system, url(`${p.system}3`), 3);
+      p.runNow3 = three.runNow;
+      p.burst3 = three.burst;
     }
   } finally {
     await server.close();
@@ -990,19 +1006,24 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     verdict3: string;
   }[] = [];
   const behind: string[] = [];
+  /** Each peer's figure with one worker process and with three (the same one for cron). */
+  type Pair = [one: Fig, three: Fig];
   const side = (
     measure: string,
     mine1: Fig | undefined,
     mine3: Fig | undefined,
-    boss: Fig,
-    gw: Fig,
+    [boss, boss3]: Pair,
+    [gw, gw3]: Pair,
     fmt: (f: Fig | undefined) => string,
   ) => {
+    // Like with like: one node against one worker, three against three.
     const v1 = mine1 === undefined ? "–" : ahead(mine1, [boss, gw]);
-    const v3 = mine3 === undefined ? "–" : ahead(mine3, [boss, gw]);
+    const v3 = mine3 === undefined ? "–" : ahead(mine3, [boss3, gw3]);
+    const pair = (a: Fig, b: Fig) =>
+      a === b ? fmt(a) : `1 worker: ${fmt(a)}; 3 workers: ${fmt(b)}`;
     shared.push({
       measure,
-      cells: [fmt(mine1), fmt(mine3), fmt(boss), fmt(gw)],
+      cells: [fmt(mine1), fmt(mine3), pair(boss, boss3), pair(gw, gw3)],
       verdict1: v1,
       verdict3: v3,
     });
@@ -1014,8 +1035,8 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
       );
       behind.push(
         `- ${measure}: jobpro ${mine.join(", ")}; pg-boss ${
-          fmt(boss)
-        }; graphile-worker ${fmt(gw)}.`,
+          pair(boss, boss3)
+        }; graphile-worker ${pair(gw, gw3)}.`,
       );
     }
   };
@@ -1029,8 +1050,8 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     } UTC`,
     r.minute.jobpro1,
     r.minute.jobpro3,
-    pgboss.minute,
-    graphile.minute,
+    [pgboss.minute, pgboss.minute],
+    [graphile.minute, graphile.minute],
     anyFmt,
   );
   side(
@@ -1039,8 +1060,8 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     } runs asked one call each, ${SIZES.concurrency} at a time (jobpro \`POST /jobs/:id/run\` over the nodes; \`send()\`; \`addJob()\`): executed and recorded per second`,
     j1?.runNow,
     j3?.runNow,
-    pgboss.runNow,
-    graphile.runNow,
+    [pgboss.runNow, pgboss.runNow3],
+    [graphile.runNow, graphile.runNow3],
     anyFmt,
   );
   side(
@@ -1049,8 +1070,8 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     } runs due at one second (jobpro: jobs due then; peers: \`startAfter\` / \`runAt\`): executed and recorded per second from it`,
     j1?.burst,
     j3?.burst,
-    pgboss.burst,
-    graphile.burst,
+    [pgboss.burst, pgboss.burst3],
+    [graphile.burst, graphile.burst3],
     anyFmt,
   );
   const lines = [
@@ -1078,7 +1099,7 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     "",
     "### Side by side with the peers",
     "",
-    "| measure | jobpro 1 node | jobpro 3 nodes | pg-boss 12.38.0 | graphile-worker 0.18.0 | jobpro ahead of both (lateness by p99) |",
+    "| measure | jobpro 1 node | jobpro 3 nodes | pg-boss 12.38.0 | graphile-worker 0.18.0 | jobpro ahead of both (lateness by p99; 1 node against 1 worker, 3 nodes against 3) |",
     "| --- | --- | --- | --- | --- | --- |",
     ...shared.map((x) =>
       `| ${x.measure} | ${
@@ -1087,7 +1108,9 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     ),
     `| the calls alone (per second) | ${fmtSubmit(j1?.runNow)} | ${
       fmtSubmit(j3?.runNow)
-    } | ${fmtSubmit(pgboss.runNow)} | ${fmtSubmit(graphile.runNow)} | – |`,
+    } | ${fmtSubmit(pgboss.runNow)}; ${fmtSubmit(pgboss.runNow3)} | ${
+      fmtSubmit(graphile.runNow)
+    }; ${fmtSubmit(graphile.runNow3)} | – |`,
     "",
     ...(behind.length
       ? [
@@ -1154,7 +1177,9 @@ export function clusterMarkdown(r: ClusterReport, machine: string): string {
     "  `started_at` the runs table records: the two every-second rows show both.",
     "- The calls come from a client process of their own: the bench for jobpro (HTTP to the nodes,",
     "  each answered once the run's start is committed), a `produce` process for the peers (their",
-    "  library's call, one per job); the peers' workers run in a `work` process.",
+    "  library's call, one per job); the peers' workers run in `work` processes: one, then three (as",
+    "  many as jobpro's nodes, each on a fresh database), and jobpro's 3 nodes are compared with",
+    "  their three. Their cron (the minute boundary) runs in one process either way.",
     `- Peer settings (their fastest documented ones, not their defaults): pg-boss: ${PEER_SETTINGS.pgboss}. graphile-worker: ${PEER_SETTINGS.graphile}.`,
     "  pg-boss's cron resolution is a minute: at its defaults a minute's jobs are sent by a cron pass",
     "  every 30 s and picked up by a worker polling every 2 s, i.e. up to ~30 s late.",
