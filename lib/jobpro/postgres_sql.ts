@@ -372,6 +372,21 @@ const RUN_COLUMNS = `id, job_id, trigger, attempt, scheduled_for, started_at,
   ended_at, duration_ms, status, message, error, output, parent_job_id,
   parent_run_id, running`;
 
+/** A batch's alerts, as {@link deliveriesJson} sends them. */
+const DELIVERY_INPUT = jsonRows(
+  "d",
+  `id text, job_id text, run_id bigint,
+  event text, target text, payload text, status text, attempts integer,
+  error text, created_at bigint, next_attempt_at bigint, sent_at bigint`,
+);
+
+/** A batch's chain triggers, as {@link triggersJson} sends them. */
+const TRIGGER_INPUT = jsonRows(
+  "t",
+  `parent_run_id bigint, job_id text,
+  parent_job_id text, outcome text, created_at bigint`,
+);
+
 /**
  * The statements a batch writes with (see {@link statementsFor}).
  *
@@ -511,14 +526,7 @@ export function batchStatements(s: string) {
       SELECT d.id, d.job_id, d.run_id, d.event, d.target, d.payload, d.status,
         d.attempts, d.error, ${ts("d.created_at")}, ${ts("d.next_attempt_at")},
         ${ts("d.sent_at")}
-      FROM ${
-      jsonRows(
-        "d",
-        `id text, job_id text, run_id bigint,
-        event text, target text, payload text, status text, attempts integer,
-        error text, created_at bigint, next_attempt_at bigint, sent_at bigint`,
-      )
-    }
+      FROM ${DELIVERY_INPUT}
       WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = d.job_id)
       ON CONFLICT (id) DO NOTHING`,
     // The batch's event numbers, taken from the counter row (locked to
@@ -567,13 +575,7 @@ export function chainStatements(s: string) {
         parent_job_id, outcome, created_at)
       SELECT t.parent_run_id, t.job_id, t.parent_job_id, t.outcome,
         ${ts("t.created_at")}
-      FROM ${
-      jsonRows(
-        "t",
-        `parent_run_id bigint, job_id text,
-        parent_job_id text, outcome text, created_at bigint`,
-      )
-    }
+      FROM ${TRIGGER_INPUT}
       WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = t.job_id)
         AND EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = t.parent_job_id)
       ON CONFLICT DO NOTHING`,
