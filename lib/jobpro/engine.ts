@@ -23,15 +23,13 @@ import type { NotifierOptions } from "./notifier.ts";
 import { keepOwn } from "./follower.ts";
 import { onDue } from "./planner.ts";
 import { onStartDeadline, PING_KEY } from "./ping.ts";
-import { runView } from "./run.ts";
 import { onRetry } from "./runner.ts";
-import { endOutput, feedOutput } from "./output_feed.ts";
+import { publishLogged } from "./publish.ts";
 import { type EngineState, type Log, RETRY_KEY } from "./state.ts";
 import type { Store } from "./store.ts";
 import { escapeControl } from "./text.ts";
 import type { NodeLease } from "./lease.ts";
 import { createTimerQueue } from "./timer.ts";
-import { viewOf } from "./views.ts";
 import { setDefaultZone } from "./default_zone.ts";
 import { type Committed, createWriter } from "./writer.ts";
 
@@ -187,31 +185,9 @@ export async function assemble(opts: ManagerOptions) {
 /** A committed batch's events, with the views and runs as they are now. */
 function publish(state: EngineState, c: Committed) {
   for (const e of c.events) {
-    switch (e.type) {
-      case "job-deleted":
-        state.events.publish({ type: "job-deleted", id: e.jobId }, e.seq);
-        break;
-      case "job-update": {
-        const entry = state.entries.get(e.jobId);
-        if (entry) {
-          state.events.publish(
-            { type: "job-update", job: viewOf(entry) },
-            e.seq,
-          );
-        }
-        break;
-      }
-      case "run-started":
-      case "run-finished":
-        if (e.type === "run-finished") endOutput(state, e.runId);
-        if (e.run) {
-          state.events.publish({ type: e.type, run: runView(e.run) }, e.seq);
-        }
-        break;
-      case "run-output": {
-        const out = c.outputs?.find((o) => o.runId === e.runId);
-        if (out) feedOutput(state, out, e.seq);
-      }
-    }
+    const output = e.type === "run-output"
+      ? c.outputs?.find((o) => o.runId === e.runId)
+      : undefined;
+    publishLogged(state, e, e.run, output);
   }
 }

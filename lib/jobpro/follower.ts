@@ -30,14 +30,14 @@
  * ```
  * @module
  */
-import type { JobEvent } from "./events.ts";
 import { arm, disarm, isMine } from "./planner.ts";
 import { restoreEntry } from "./recovery.ts";
 import { abortRuns } from "./runner.ts";
 import { cancelHere } from "./cancel.ts";
 import { adopted, heard } from "./queue.ts";
-import { endOutput, feedOutput, outputOfRow } from "./output_feed.ts";
-import { type Run, runView } from "./run.ts";
+import { outputOfRow } from "./output_feed.ts";
+import { publishLogged } from "./publish.ts";
+import type { Run } from "./run.ts";
 import {
   Abort,
   type EngineState,
@@ -48,7 +48,6 @@ import {
 } from "./state.ts";
 import { isArmed } from "./status.ts";
 import type { StoredEvent, StoredJob } from "./store.ts";
-import { viewOf } from "./views.ts";
 import type { Committed } from "./writer.ts";
 
 /** At most this many events per read of the log. */
@@ -371,23 +370,21 @@ function publish(
   runs: Map<number, Run>,
   own: OwnEvent | undefined,
 ) {
-  let event: JobEvent | null = null;
-  if (e.type === "job-deleted") event = { type: "job-deleted", id: e.jobId };
-  else if (e.type === "job-update") {
-    const entry = state.entries.get(e.jobId);
-    if (entry) event = { type: "job-update", job: viewOf(entry) };
-  } else if (e.type === "run-output") {
+  const row = "runId" in e ? runs.get(e.runId) : undefined;
+  if (e.type === "run-output") {
     // The row has the output as it is now: what this node has not sent.
-    const row = runs.get(e.runId);
-    const out = own ? own.output : row && outputOfRow(row);
-    if (out) feedOutput(state, out, e.seq);
-  } else if (e.type === "run-started" || e.type === "run-finished") {
-    if (e.type === "run-finished") endOutput(state, e.runId);
-    const run = runs.get(e.runId) ??
-      state.entries.get(e.jobId)?.running.get(e.runId)?.run;
-    if (run) event = { type: e.type, run: runView(run) };
+    return publishLogged(
+      state,
+      e,
+      row,
+      own ? own.output : row && outputOfRow(row),
+    );
   }
-  if (event) state.events.publish(event, e.seq);
+  const run = row ??
+    ("runId" in e
+      ? state.entries.get(e.jobId)?.running.get(e.runId)?.run
+      : undefined);
+  publishLogged(state, e, run);
 }
 
 /** The rows of these jobs, applied to their entries (adopting what is this node's). */
