@@ -25,7 +25,7 @@ import {
 } from "./crontab_import.ts";
 import { exportJobs, type JobsDocument } from "./export.ts";
 import { cancelRun } from "./cancel.ts";
-import { type Cleaner, startCleaner } from "./cleaner.ts";
+import { CLEAN_EVERY_MS, type Cleaner, startCleaner } from "./cleaner.ts";
 import { type ClusterNode, joinCluster } from "./cluster_node.ts";
 import { defineJob, freshId } from "./definition.ts";
 import { assemble, type ManagerOptions } from "./engine.ts";
@@ -186,7 +186,10 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const node = state.node && opts.lease
     ? await joinCluster(state, opts.lease, fromSeq)
     : null;
-  const cleaner = startCleaner(state);
+  // A cluster's nodes prune at different times, and none as it starts.
+  const cleaner = startCleaner(state, {
+    firstMs: node ? Math.random() * CLEAN_EVERY_MS : 0,
+  });
   startNotifier(state, opts.notify);
   startChainer(state);
   return facade(state, health, cleaner, node);

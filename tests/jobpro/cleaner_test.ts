@@ -180,6 +180,37 @@ Deno.test("cleaner: it prunes again every everyMs by itself", async () => {
   });
 });
 
+Deno.test("cleaner: with firstMs (a cluster's node) nothing is pruned at start; the first prune comes firstMs later", async () => {
+  await withEngine({
+    retentionDays: 7,
+    seed: async (store) => {
+      await putJobs(store, [paused("a")]);
+      await seedRuns(store, "a", 1, [T0 - 10 * DAY, T0 - HOUR]);
+    },
+  }, async (engine) => {
+    const store = engine.state.store;
+    const prune = store.prune.bind(store);
+    let prunes = 0;
+    store.prune = (rule) => (prunes++, prune(rule));
+    const later = startCleaner(engine.state, { firstMs: HOUR });
+    // The prune at start would have been asked for by now.
+    await new Promise((r) => setTimeout(r, 0));
+    await later.stop();
+    assertEquals(prunes, 0);
+    assertEquals(await runIds(engine, "a"), [1, 2]);
+    const soon = startCleaner(engine.state, { firstMs: 20 });
+    try {
+      await waitFor(
+        async () => (await runIds(engine, "a")).join() === "2",
+        { timeoutMs: 5000, what: "the first prune" },
+      );
+      assertEquals(prunes, 1);
+    } finally {
+      await soon.stop();
+    }
+  });
+});
+
 Deno.test("cleaner: a prune that fails is logged, never thrown", async () => {
   await withEngine({}, async (engine) => {
     await engine.store.close();
