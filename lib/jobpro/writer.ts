@@ -350,6 +350,8 @@ class GroupWriter implements Writer {
   #closed = false;
   /** Moves on when the lease is lost: a batch of an earlier era is not retried whole. */
   #era = 0;
+  /** When a write last failed (performance.now()): its retry waits `intervalMs` from then. */
+  #failedAt = -Infinity;
 
   constructor(opts: WriterOptions) {
     this.#opts = opts;
@@ -371,15 +373,21 @@ class GroupWriter implements Writer {
    * change (time it spent queued behind a long write counts).
    */
   #wait(): number {
-    const since = this.#q.since ?? performance.now();
-    const interval = this.#opts.intervalMs ?? 50;
-    return Math.max(0, since + interval - performance.now());
+    const since = Math.max(this.#q.since ?? performance.now(), this.#failedAt);
+    return Math.max(0, since + this.#interval - performance.now());
+  }
+
+  get #interval(): number {
+    return this.#opts.intervalMs ?? 50;
   }
 
   #queued() {
     this.#q.since ??= performance.now();
-    // Full: waiting for more would only delay what is there.
-    this.#schedule(size(this.#q) >= FULL_BATCH);
+    // Full: waiting for more would only delay what is there (unless the
+    // store just failed: then the retry waits).
+    const full = size(this.#q) >= FULL_BATCH &&
+      performance.now() - this.#failedAt >= this.#interval;
+    this.#schedule(full);
   }
 
   async #write() {
@@ -462,6 +470,7 @@ class GroupWriter implements Writer {
   }
 
   #failed(batch: Queue, stored: Batch, e: unknown) {
+    this.#failedAt = performance.now();
     this.#requeue(batch);
     const err = new JobproError(
       "unavailable",

@@ -156,3 +156,31 @@ Deno.test("writer: a batch of FULL_BATCH changes is written at once; one fewer w
     await store.close();
   }
 });
+
+Deno.test("writer: while the store fails, what is queued is retried intervalMs after each failure, not at once", async () => {
+  const { store, watched, seen } = await watchedStore();
+  await store.close(); // every write fails from here
+  const intervalMs = 200;
+  const writer = createWriter({
+    store: watched,
+    statusOf: status,
+    intervalMs,
+    onCommit: () => {},
+  });
+  writer.touchStatus("a");
+  const deadline = performance.now() + 10_000;
+  while (seen.writes.length < 3 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assertEquals(seen.writes.length >= 3, true, "three tries within 10 s");
+  // Before: each retry came at once (199 tries in 500 ms at 50 ms).
+  const gaps = seen.writes.slice(1, 3).map((w, i) => w.at - seen.writes[i].at);
+  for (const gap of gaps) {
+    assertEquals(
+      gap >= intervalMs / 2,
+      true,
+      `a retry ${gap} ms after a failure`,
+    );
+  }
+  await writer.close();
+});
