@@ -84,6 +84,10 @@ const status = (id: string) => ({
   version: 1,
 });
 
+/** A writer in front of `store` whose statuses are all "scheduled". */
+const statusWriter = (store: Store, intervalMs: number) =>
+  createWriter({ store, statusOf: status, intervalMs, onCommit: () => {} });
+
 const within = <T>(p: Promise<T>, ms: number, what: string) => {
   let t: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
@@ -101,12 +105,7 @@ Deno.test("writer: a change that waited out the interval behind a long write is 
   const { store, watched, seen } = await watchedStore();
   try {
     const intervalMs = 1000;
-    const writer = createWriter({
-      store: watched,
-      statusOf: status,
-      intervalMs,
-      onCommit: () => {},
-    });
+    const writer = statusWriter(watched, intervalMs);
     const release = Promise.withResolvers<void>();
     seen.gate = release.promise;
     writer.touchStatus("a");
@@ -137,12 +136,7 @@ Deno.test("writer: a change that waited out the interval behind a long write is 
 Deno.test("writer: a batch of FULL_BATCH changes is written at once; one fewer waits for the interval", async () => {
   const { store, watched, seen } = await watchedStore();
   try {
-    const writer = createWriter({
-      store: watched,
-      statusOf: status,
-      intervalMs: 60_000,
-      onCommit: () => {},
-    });
+    const writer = statusWriter(watched, 60_000);
     for (let i = 0; i < FULL_BATCH - 1; i++) writer.touchStatus(`j${i}`);
     // Timers due now have run: nothing was written.
     await new Promise((r) => setTimeout(r, 0));
@@ -161,12 +155,7 @@ Deno.test("writer: while the store fails, what is queued is retried intervalMs a
   const { store, watched, seen } = await watchedStore();
   await store.close(); // every write fails from here
   const intervalMs = 200;
-  const writer = createWriter({
-    store: watched,
-    statusOf: status,
-    intervalMs,
-    onCommit: () => {},
-  });
+  const writer = statusWriter(watched, intervalMs);
   writer.touchStatus("a");
   const deadline = performance.now() + 10_000;
   while (seen.writes.length < 3 && performance.now() < deadline) {
