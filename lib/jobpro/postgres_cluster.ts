@@ -36,6 +36,7 @@ import { interrupted, type Row, toRun, toStoredJob } from "./rows.ts";
 import {
   channelFor,
   eventParams,
+  finishedParams,
   JOB_FIELDS,
   RUN_FIELDS,
   RUN_ID_BLOCK,
@@ -347,7 +348,7 @@ export class PostgresCluster implements Cluster {
         // Counted on their jobs as deltas, exactly as recoverInterrupted does.
         const ended = interrupted(left, Number(e.now));
         if (ended.length) {
-          await c.query(this.#h.sql.finished, [runsJson(ended), null]);
+          await c.query(this.#h.sql.finished, finishedParams(ended, null));
         }
         const released = [...idSet((await c.query(cs.release)).rows)].sort();
         const events: LoggedEvent[] = [

@@ -388,6 +388,81 @@ const TRIGGER_INPUT = jsonRows(
 );
 
 /**
+ * Whether a status change `x` (its job_id, status, updated_at and version
+ * columns) applies to the job row `j`: unfenced (the epoch param null)
+ * always; fenced, while the epoch owns the job and the job is still at the
+ * version the status was reached from.
+ */
+const STATUS_APPLIES = (x: string, epoch: string) =>
+  `(${epoch}::bigint IS NULL OR (j.owner_epoch = ${epoch}::bigint
+    AND (${x}.version IS NULL OR j.version = ${x}.version)))`;
+
+/**
+ * The SET of a status change `x` that rides with another write of the job
+ * row (a claim, a finish): the row keeps its status where `x` has none (or
+ * does not apply).
+ */
+const STATUS_SET = (x: string, epoch: string) => {
+  const applies = `${x}.status IS NOT NULL AND ${STATUS_APPLIES(x, epoch)}`;
+  return `status = CASE WHEN ${applies} THEN ${x}.status ELSE j.status END,
+    updated_at = CASE WHEN ${applies} THEN ${
+    ts(`${x}.updated_at`)
+  } ELSE j.updated_at END`;
+};
+
+/**
+ * A finish leaves `running` once (a run already finished, or recovered
+ * as interrupted, is not counted again), and its job's counters move by
+ * what this statement finished: deltas, whatever the process remembers;
+ * a finish that changed nothing leaves the job's last run alone too.
+ * Fenced by epoch $2, a run whose start was never recorded gets the
+ * epoch, unless another run holds its tick's key (then it stays unkeyed
+ * rather than fail the batch). A finish of a job deleted meanwhile (in
+ * an earlier batch: no row) records nothing, or a job created again
+ * under the id would show the run. The job's last run is the summary
+ * its newest run carries, joined on the run id (a scan of the input
+ * per job was quadratic: 0.3 s for a batch of 1,000). A status ($3-$6)
+ * of a job a run ended is set in the same row write, as {@link statuses}
+ * would set it; the jobs written are returned.
+ */
+const finishedStatement = (s: string) =>
+  `WITH input AS (SELECT * FROM ${RUN_INPUT}),
+    ended AS (
+      INSERT INTO ${s}.runs AS x (${RUN_COLUMNS}, node_epoch)
+      SELECT ${RUN_VALUES}, false, CASE WHEN $2::bigint IS NULL THEN NULL
+        WHEN r.scheduled_for IS NOT NULL AND EXISTS (SELECT 1 FROM ${s}.runs y
+          WHERE y.job_id = r.job_id AND y.trigger = r.trigger
+            AND y.scheduled_for = ${ts("r.scheduled_for")}
+            AND y.attempt = r.attempt AND y.node_epoch IS NOT NULL
+            AND y.id <> r.id) THEN NULL
+        ELSE $2::bigint END
+      FROM input AS r
+      WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = r.job_id)
+      ON CONFLICT (id) DO UPDATE SET trigger = excluded.trigger,
+        attempt = excluded.attempt, scheduled_for = excluded.scheduled_for,
+        started_at = excluded.started_at, ended_at = excluded.ended_at,
+        duration_ms = excluded.duration_ms, status = excluded.status,
+        message = excluded.message, error = excluded.error,
+        output = excluded.output, running = false
+      WHERE x.running AND x.job_id = excluded.job_id
+      RETURNING x.id, x.job_id, x.status, x.ended_at),
+    counts AS (SELECT e.job_id, count(*) AS n,
+        count(*) FILTER (WHERE e.status = 'complete') AS ok,
+        max(e.ended_at) FILTER (WHERE e.status = 'complete') AS ok_at,
+        max(e.ended_at) FILTER (WHERE e.status = 'failed') AS failed_at,
+        max(i.summary) AS summary
+      FROM ended e JOIN input i ON i.id = e.id GROUP BY e.job_id)
+    UPDATE ${s}.jobs j SET run_count = j.run_count + c.n,
+      success_count = j.success_count + c.ok,
+      last_success_at = greatest(j.last_success_at, c.ok_at),
+      last_failure_at = greatest(j.last_failure_at, c.failed_at),
+      last_run = coalesce(c.summary, j.last_run), ${STATUS_SET("x", "$2")}
+    FROM counts c LEFT JOIN unnest($3::text[], $4::text[], $5::bigint[],
+      $6::bigint[]) AS x(job_id, status, updated_at, version)
+      ON x.job_id = c.job_id
+    WHERE j.id = c.job_id RETURNING j.id`;
+
+/**
  * The statements a batch writes with (see {@link statementsFor}).
  *
  * @example
@@ -414,8 +489,12 @@ export function batchStatements(s: string) {
     // that waited for another's row lock re-checks the condition on the row
     // the other committed, so of two claimants of one tick exactly one wins.
     // Fenced by an epoch ($4; null: not fenced), only the owner's claim can win.
-    claim: `UPDATE ${s}.jobs j SET next_run_at = ${ts("c.next")}
-      FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS c(job_id, tick, next)
+    // A claimed job's status ($5-$7, null: none) is set in the same row
+    // write when its claim wins, as {@link statuses} would set it.
+    claim: `UPDATE ${s}.jobs j SET next_run_at = ${ts("c.next")},
+        ${STATUS_SET("c", "$4")}
+      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $5::text[],
+        $6::bigint[], $7::bigint[]) AS c(job_id, tick, next, status, updated_at, version)
       WHERE j.id = c.job_id AND j.next_run_at IS NOT DISTINCT FROM ${
       ts("c.tick")
     }
@@ -426,9 +505,7 @@ export function batchStatements(s: string) {
     }
       FROM unnest($1::text[], $2::text[], $3::bigint[], $5::bigint[])
         AS x(job_id, status, updated_at, version)
-      WHERE j.id = x.job_id AND ($4::bigint IS NULL OR (
-        j.owner_epoch = $4::bigint
-        AND (x.version IS NULL OR j.version = x.version)))`,
+      WHERE j.id = x.job_id AND ${STATUS_APPLIES("x", "$4")}`,
     // A create where no job has the id; counters start at zero.
     createJobs:
       `INSERT INTO ${s}.jobs (id, on_success, on_failure, name, type, schedule, timezone, action,
@@ -476,49 +553,7 @@ export function batchStatements(s: string) {
       WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = r.job_id
         AND (r.trigger IN ('manual', 'ping') OR j.owner_epoch = $2::bigint))
       ON CONFLICT DO NOTHING RETURNING id`,
-    // A finish leaves `running` once (a run already finished, or recovered
-    // as interrupted, is not counted again), and its job's counters move by
-    // what this statement finished: deltas, whatever the process remembers;
-    // a finish that changed nothing leaves the job's last run alone too.
-    // Fenced by epoch $2, a run whose start was never recorded gets the
-    // epoch, unless another run holds its tick's key (then it stays unkeyed
-    // rather than fail the batch). A finish of a job deleted meanwhile (in
-    // an earlier batch: no row) records nothing, or a job created again
-    // under the id would show the run. The job's last run is the summary
-    // its newest run carries, joined on the run id (a scan of the input
-    // per job was quadratic: 0.3 s for a batch of 1,000).
-    finished: `WITH input AS (SELECT * FROM ${RUN_INPUT}),
-      ended AS (
-        INSERT INTO ${s}.runs AS x (${RUN_COLUMNS}, node_epoch)
-        SELECT ${RUN_VALUES}, false, CASE WHEN $2::bigint IS NULL THEN NULL
-          WHEN r.scheduled_for IS NOT NULL AND EXISTS (SELECT 1 FROM ${s}.runs y
-            WHERE y.job_id = r.job_id AND y.trigger = r.trigger
-              AND y.scheduled_for = ${ts("r.scheduled_for")}
-              AND y.attempt = r.attempt AND y.node_epoch IS NOT NULL
-              AND y.id <> r.id) THEN NULL
-          ELSE $2::bigint END
-        FROM input AS r
-        WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.id = r.job_id)
-        ON CONFLICT (id) DO UPDATE SET trigger = excluded.trigger,
-          attempt = excluded.attempt, scheduled_for = excluded.scheduled_for,
-          started_at = excluded.started_at, ended_at = excluded.ended_at,
-          duration_ms = excluded.duration_ms, status = excluded.status,
-          message = excluded.message, error = excluded.error,
-          output = excluded.output, running = false
-        WHERE x.running AND x.job_id = excluded.job_id
-        RETURNING x.id, x.job_id, x.status, x.ended_at),
-      counts AS (SELECT e.job_id, count(*) AS n,
-          count(*) FILTER (WHERE e.status = 'complete') AS ok,
-          max(e.ended_at) FILTER (WHERE e.status = 'complete') AS ok_at,
-          max(e.ended_at) FILTER (WHERE e.status = 'failed') AS failed_at,
-          max(i.summary) AS summary
-        FROM ended e JOIN input i ON i.id = e.id GROUP BY e.job_id)
-      UPDATE ${s}.jobs j SET run_count = j.run_count + c.n,
-        success_count = j.success_count + c.ok,
-        last_success_at = greatest(j.last_success_at, c.ok_at),
-        last_failure_at = greatest(j.last_failure_at, c.failed_at),
-        last_run = coalesce(c.summary, j.last_run)
-      FROM counts c WHERE j.id = c.job_id`,
+    finished: finishedStatement(s),
     // A batch's alerts: an id stored already stays as it is (dedupe), and
     // a job deleted meanwhile (no row) gets none.
     deliveries: `INSERT INTO ${s}.deliveries (id, job_id, run_id, event, target,
@@ -744,18 +779,54 @@ export const deleteParams = (ds: Delete[]) => [
 ];
 
 /**
- * Parameters of {@link Statements.claim}.
+ * Parameters of {@link Statements.claim}; `statuses`: the claimed jobs'
+ * status changes, by job id, set with their claims.
  *
  * @example
  * ```ts
  * await client.query(sql.claim, claimParams([{ jobId: "a", tick: 60_000, next: 120_000 }]));
  * ```
  */
-export const claimParams = (cs: Claim[], epoch: number | null = null) => [
-  cs.map((c) => c.jobId),
-  cs.map((c) => t(c.tick)),
-  cs.map((c) => t(c.next)),
+export const claimParams = (
+  cs: Claim[],
+  epoch: number | null = null,
+  statuses: ReadonlyMap<string, StatusChange> = new Map(),
+) => {
+  const of = cs.map((c) => statuses.get(c.jobId));
+  return [
+    cs.map((c) => c.jobId),
+    cs.map((c) => t(c.tick)),
+    cs.map((c) => t(c.next)),
+    epoch,
+    ...riders(of),
+  ];
+};
+
+/** The status columns of changes riding with another write (null where a row has none). */
+const riders = (of: (StatusChange | undefined)[]) => [
+  of.map((s) => s?.status ?? null),
+  of.map((s) => s ? t(s.updatedAt) : null),
+  of.map((s) => s?.version ?? null),
+];
+
+/**
+ * Parameters of {@link Statements.finished}; `statuses`: changes of the
+ * finishing runs' jobs, set with their counters.
+ *
+ * @example
+ * ```ts
+ * await client.query(sql.finished, finishedParams(batch.finished, null));
+ * ```
+ */
+export const finishedParams = (
+  runs: Run[],
+  epoch: number | null,
+  statuses: StatusChange[] = [],
+) => [
+  runsJson(runs),
   epoch,
+  statuses.map((s) => s.jobId),
+  ...riders(statuses),
 ];
 
 /**

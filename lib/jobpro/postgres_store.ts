@@ -67,9 +67,9 @@ import {
   deleteParams,
   deliveriesJson,
   eventParams,
+  finishedParams,
   migrateSchema,
   putsJson,
-  runsJson,
   SCHEMA_NAME,
   type Statements,
   statementsFor,
@@ -93,6 +93,7 @@ import {
   type PruneRule,
   requireAllApplied,
   type RunQuery,
+  type StatusChange,
   type Store,
   type StoredEvent,
   type StoredJob,
@@ -485,12 +486,19 @@ class PostgresStore implements Store {
     const deleted = batch.deletes.length
       ? await ids(sql.deleteJobs, deleteParams(batch.deletes))
       : none;
+    // A status rides with its job's claim (or, below, its run's finish):
+    // one write of the row, not two. Not so for a job put or deleted in the
+    // batch (written at this point, the puts after it).
+    const riding = ridingStatuses(batch);
     const won = batch.claims.length
-      ? await ids(sql.claim, claimParams(batch.claims, epoch))
+      ? await ids(sql.claim, claimParams(batch.claims, epoch, riding.claim))
       : none;
-    if (batch.statuses.length) {
-      await c.query(sql.statuses, statusParams(batch.statuses, epoch));
-    }
+    const finishing = new Set(riding.finish.map((s) => s.jobId));
+    const alone = batch.statuses.filter((s) =>
+      !(riding.claim.has(s.jobId) && won.has(s.jobId)) &&
+      !finishing.has(s.jobId)
+    );
+    if (alone.length) await c.query(sql.statuses, statusParams(alone, epoch));
     const creates = batch.puts.filter((p) => p.expected === null);
     const updates = batch.puts.filter((p) => p.expected !== null);
     const put = new Set([
@@ -508,9 +516,12 @@ class PostgresStore implements Store {
     const started = batch.started.filter((r) => alive(r) && !refused(r));
     const finished = batch.finished.filter(alive);
     const recorded = await recordStarted(c, sql, started, epoch);
-    if (finished.length) {
-      await c.query(sql.finished, [runsJson(finished), epoch]);
-    }
+    // A riding status whose job no run's end touched is written alone.
+    const rode = finished.length
+      ? await ids(sql.finished, finishedParams(finished, epoch, riding.finish))
+      : none;
+    const left = riding.finish.filter((s) => !rode.has(s.jobId));
+    if (left.length) await c.query(sql.statuses, statusParams(left, epoch));
     const deliveries = (batch.deliveries ?? []).filter((d) =>
       !deleted.has(d.jobId)
     );
@@ -579,7 +590,7 @@ class PostgresStore implements Store {
         if (!left.length) return [];
         const ended = interrupted(left, now);
         // Counted on their jobs (a delta), as a finished run would have been.
-        await c.query(this.#sql.finished, [runsJson(ended), null]);
+        await c.query(this.#sql.finished, finishedParams(ended, null));
         await c.query(
           this.#sql.events,
           eventParams(
@@ -811,6 +822,28 @@ class PostgresStore implements Store {
       await this.#pool.end();
     })();
   }
+}
+
+/**
+ * The batch's status changes that ride with another write of their job's
+ * row: with its claim, else with its run's end; none of a job the batch
+ * puts or deletes (its status is written before the puts, as alone).
+ */
+function ridingStatuses(batch: Batch) {
+  const own = new Set([
+    ...batch.puts.map((p) => p.job.id),
+    ...batch.deletes.map((d) => d.id),
+  ]);
+  const claimed = new Set(batch.claims.map((c) => c.jobId));
+  const ending = new Set(batch.finished.map((r) => r.jobId));
+  const claim = new Map<string, StatusChange>();
+  const finish: StatusChange[] = [];
+  for (const s of batch.statuses) {
+    if (own.has(s.jobId)) continue;
+    if (claimed.has(s.jobId)) claim.set(s.jobId, s);
+    else if (ending.has(s.jobId)) finish.push(s);
+  }
+  return { claim, finish };
 }
 
 /**

@@ -16,7 +16,9 @@ import { openPostgresStore } from "@/lib/jobpro/postgres_store.ts";
 import { clusterStatements } from "@/lib/jobpro/postgres_cluster.ts";
 import {
   bootstrap,
+  claimParams,
   deliveriesJson,
+  finishedParams,
   migrationsFrom,
   putsJson,
   runsJson,
@@ -534,14 +536,33 @@ Deno.test("cluster: a small batch's statements read the jobs they name by index,
       job: { ...job(id), name: "renamed" },
       expected: job(id).version,
     }));
+    const claims = ["j6", "j7"].map((jobId) => ({
+      jobId,
+      tick: T0 + MIN,
+      next: T0 + 2 * MIN,
+    }));
+    const riding = new Map([["j6", {
+      jobId: "j6",
+      status: "running" as const,
+      updatedAt: at,
+    }]]);
     const scans = await jobsReads(s, [
+      [sql.claim, claimParams(claims, a.epoch, riding)],
       [sql.startedFenced, [runsJson(started), a.epoch]],
-      [sql.finished, [runsJson(ended), a.epoch]],
+      [
+        sql.finished,
+        finishedParams(ended, a.epoch, [{
+          jobId: "j3",
+          status: "scheduled",
+          updatedAt: at,
+          version: 1,
+        }]),
+      ],
       [sql.updateJobs, [putsJson(updated, true)]],
       [sql.deliveries, [deliveriesJson(ended.map(delivery))]],
       [sql.chainTriggers, [triggersJson(ended.map(trigger))]],
     ]);
-    assert(scans.length >= 5, `the jobs are read: ${scans.join(", ")}`);
+    assert(scans.length >= 6, `the jobs are read: ${scans.join(", ")}`);
     assertEquals(scans.filter((t) => t === "Seq Scan"), [], scans.join(", "));
   });
 });
@@ -914,6 +935,36 @@ Deno.test("cluster: an owner's status reached from an older version does not und
     }));
     const [row] = await a.cluster.jobsById(["j"]);
     assertEquals([row.job.status, row.job.version], ["paused", 2]);
+    // Nor when it rides with the job's claim, or with the end of its run.
+    const stale = {
+      jobId: "j",
+      status: "running" as const,
+      updatedAt: T0,
+      version: 1,
+    };
+    const claimed = await a.store.write(batch({
+      claims: [{ jobId: "j", tick: j.nextRunAt, next: j.nextRunAt! + MIN }],
+      statuses: [stale],
+    }));
+    assertEquals(claimed.claims, [true]);
+    await a.store.write(batch({
+      started: [tick("j", 7)],
+      finished: [done(tick("j", 7))],
+      statuses: [{ ...stale, status: "scheduled" }],
+    }));
+    const [again] = await a.cluster.jobsById(["j"]);
+    assertEquals(
+      [again.job.status, again.job.nextRunAt, again.counts.runs],
+      ["paused", j.nextRunAt! + MIN, 1],
+    );
+    // A status with an end that counts nothing (the run ended already) is
+    // written all the same.
+    await a.store.write(batch({
+      finished: [done(tick("j", 7))],
+      statuses: [{ ...stale, status: "scheduled", version: 2 }],
+    }));
+    const [after] = await a.cluster.jobsById(["j"]);
+    assertEquals([after.job.status, after.counts.runs], ["scheduled", 1]);
     // From the version it now knows, it is.
     await a.store.write(batch({
       statuses: [{

@@ -11,6 +11,7 @@
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import type { Job } from "@/lib/jobpro/job.ts";
+import type { JobStatus } from "@/lib/jobpro/status.ts";
 import { newRun, type Run } from "@/lib/jobpro/run.ts";
 import { type Batch, emptyBatch, type Store } from "@/lib/jobpro/store.ts";
 import type { Delivery } from "@/lib/jobpro/notify.ts";
@@ -307,6 +308,43 @@ export function storeContract(
         "a",
       ],
     );
+  });
+
+  test("a status is written whether its job's claim wins or loses, with its run's end, and a put in its batch wins over it", async ({ store }) => {
+    await store.write(batch({
+      puts: ["a", "b", "c"].map((id) => ({ job: job(id), expected: null })),
+    }));
+    const at = (jobId: string, status: JobStatus, updatedAt: number) => ({
+      jobId,
+      status,
+      updatedAt,
+    });
+    const lost = await store.write(batch({
+      // a's claim is of a tick it does not have.
+      claims: [{ jobId: "a", tick: T0 + 2 * MIN, next: T0 + 3 * MIN }],
+      statuses: [at("a", "running", T0 + 5), at("c", "running", T0 + 7)],
+      puts: [{ job: job("c", { status: "paused", version: 2 }), expected: 1 }],
+    }));
+    assertEquals(lost.claims, [false]);
+    const view = async (id: string) => {
+      const s = await stored(store, id);
+      return [
+        s?.job.status,
+        s?.job.updatedAt,
+        s?.job.nextRunAt,
+        s?.counts.runs,
+      ];
+    };
+    assertEquals(await view("a"), ["running", T0 + 5, T0 + MIN, 0]);
+    assertEquals(await view("c"), ["paused", T0, T0 + MIN, 0]);
+    const won = await store.write(batch({
+      claims: [{ jobId: "a", tick: T0 + MIN, next: T0 + 2 * MIN }],
+      finished: [ended(run(1, "b"))],
+      statuses: [at("a", "scheduled", T0 + 8), at("b", "scheduled", T0 + 9)],
+    }));
+    assertEquals(won.claims, [true]);
+    assertEquals(await view("a"), ["scheduled", T0 + 8, T0 + 2 * MIN, 0]);
+    assertEquals(await view("b"), ["scheduled", T0 + 9, T0 + MIN, 1]);
   });
 
   test("finished runs move the job's counters by deltas, which no put overwrites", async ({ store }) => {

@@ -415,6 +415,10 @@ class Server implements PgServer {
       this.dir,
       ...[
         "fsync=off",
+        // A new WAL segment is not zero-filled first: in a burst of 1,000
+        // runs that made one COMMIT take 39 ms (a production server recycles
+        // its segments, so it rarely makes one).
+        "wal_init_zero=off",
         "full_page_writes=off",
         "max_connections=60",
         "shared_buffers=32MB",
